@@ -1,0 +1,69 @@
+//! Server functions for signing in and out.
+
+use crate::error::AppError;
+use crate::model::Viewer;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use super::{finish, with_param};
+
+/// Who is signed in.
+#[server(endpoint = "current_viewer")]
+pub async fn current_viewer() -> Result<Viewer, AppError> {
+    let (_, who) = crate::server::auth::caller().await?;
+    Ok(Viewer {
+        email: who.email,
+        org: who.org.name,
+    })
+}
+
+/// Only local paths are followed after login, so a crafted link cannot send a user
+/// elsewhere.
+pub fn safe_next(next: &str) -> String {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next.to_owned()
+    } else {
+        "/secrets".to_owned()
+    }
+}
+
+/// Checks the credentials, sets the session cookie and answers where to go next.
+#[server(endpoint = "login")]
+pub async fn login(email: String, password: String, #[server(default)] next: String) -> Result<String, AppError> {
+    let back = with_param("/login", "next", &safe_next(&next));
+    let result = async {
+        let state = crate::server::state::app_state()?;
+        let parts = use_context::<axum::http::request::Parts>().ok_or(AppError::Internal)?;
+        let (_, token) = crate::server::auth::login(&state, &email, &password).await?;
+        let secure = crate::server::auth::is_secure(&state, &parts.headers);
+        let cookie = crate::server::auth::session_cookie(&token, state.config.session_ttl_secs, secure);
+        let res = expect_context::<leptos_axum::ResponseOptions>();
+        res.append_header(
+            axum::http::header::SET_COOKIE,
+            axum::http::HeaderValue::from_str(&cookie).map_err(|_| AppError::Internal)?,
+        );
+        Ok(safe_next(&next))
+    }
+    .await;
+    finish(result, |to| to.clone(), &back)
+}
+
+/// Ends the session and clears the cookie.
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<String, AppError> {
+    let result = async {
+        let state = crate::server::state::app_state()?;
+        let parts = use_context::<axum::http::request::Parts>().ok_or(AppError::Internal)?;
+        crate::server::auth::end_session(&state, &parts.headers).await?;
+        let secure = crate::server::auth::is_secure(&state, &parts.headers);
+        let res = expect_context::<leptos_axum::ResponseOptions>();
+        res.append_header(
+            axum::http::header::SET_COOKIE,
+            axum::http::HeaderValue::from_str(&crate::server::auth::clearing_cookie(secure))
+                .map_err(|_| AppError::Internal)?,
+        );
+        Ok("/login".to_owned())
+    }
+    .await;
+    finish(result, |to| to.clone(), "/secrets")
+}

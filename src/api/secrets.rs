@@ -1,0 +1,132 @@
+//! Server functions for secret sets.
+
+use crate::error::AppError;
+use crate::model::{SetDetail, SetSummary, WriteOutcome};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use super::{finish, set_url, with_param, write_notice};
+
+/// The signed-in organization's secret sets.
+#[server(endpoint = "list_sets")]
+pub async fn list_sets() -> Result<Vec<SetSummary>, AppError> {
+    let (state, who) = crate::server::auth::caller().await?;
+    state.store.list_sets(who.org.id).await
+}
+
+/// One set with its keys and fingerprints (never values).
+#[server(endpoint = "get_set")]
+pub async fn get_set(set: String) -> Result<SetDetail, AppError> {
+    let (state, who) = crate::server::auth::caller().await?;
+    crate::server::secrets::detail(&state, &who, &set).await
+}
+
+/// Creates an empty set.
+#[server(endpoint = "create_set")]
+pub async fn create_set(name: String) -> Result<WriteOutcome, AppError> {
+    let result = async {
+        let (state, who) = crate::server::auth::caller().await?;
+        let set = crate::validate::ResourceName::parse(name.trim())?;
+        crate::server::secrets::create(&state, &who, &set).await?;
+        Ok(WriteOutcome {
+            set: set.to_string(),
+            created: true,
+            redirect: with_param(&set_url(set.as_str()), "notice", &format!("Created secret set \"{set}\".")),
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, |o| o.redirect.clone(), "/secrets")
+}
+
+/// One row of the key/value form.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RowInput {
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+/// Adds or updates the given rows in a set, all or nothing. Rows with neither key nor
+/// value are ignored.
+#[server(endpoint = "save_rows")]
+pub async fn save_rows(set: String, #[server(default)] rows: Vec<RowInput>) -> Result<WriteOutcome, AppError> {
+    let back = set_url(&set);
+    let result = async {
+        let rows: Vec<&RowInput> = rows.iter().filter(|r| !(r.key.is_empty() && r.value.is_empty())).collect();
+        let pairs = crate::validate::validate_pairs(rows.iter().map(|r| (r.key.as_str(), r.value.as_str())))?;
+        write_pairs(&set, pairs).await
+    }
+    .await;
+    finish(result, |o| o.redirect.clone(), &back)
+}
+
+/// Parses pasted `KEY=value` text and writes every pair, all or nothing.
+#[server(endpoint = "save_paste")]
+pub async fn save_paste(set: String, text: String) -> Result<WriteOutcome, AppError> {
+    let back = set_url(&set);
+    let result = async {
+        // Browsers submit textarea line breaks as CRLF; the user typed LF.
+        let text = text.replace("\r\n", "\n");
+        let pairs = crate::validate::parse_pairs(&text)?;
+        write_pairs(&set, pairs).await
+    }
+    .await;
+    finish(result, |o| o.redirect.clone(), &back)
+}
+
+#[cfg(feature = "ssr")]
+async fn write_pairs(set: &str, pairs: Vec<crate::validate::Pair>) -> Result<WriteOutcome, AppError> {
+    let (state, who) = crate::server::auth::caller().await?;
+    let name = crate::validate::ResourceName::parse(set)?;
+    let r = crate::server::secrets::write(&state, &who, &name, pairs).await?;
+    Ok(WriteOutcome {
+        redirect: with_param(&set_url(set), "notice", &write_notice(set, &r.added, &r.updated)),
+        set: set.to_owned(),
+        created: r.created,
+        added: r.added,
+        updated: r.updated,
+    })
+}
+
+/// Removes one key from a set.
+#[server(endpoint = "unset_key")]
+pub async fn unset_key(set: String, key: String) -> Result<WriteOutcome, AppError> {
+    let back = set_url(&set);
+    let result = async {
+        let (state, who) = crate::server::auth::caller().await?;
+        crate::server::secrets::unset(&state, &who, &set, &key).await?;
+        Ok(WriteOutcome {
+            redirect: with_param(&set_url(&set), "notice", &format!("Unset {key} from \"{set}\".")),
+            set: set.clone(),
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, |o| o.redirect.clone(), &back)
+}
+
+/// Deletes a whole set. `confirm` must repeat the set's name.
+#[server(endpoint = "delete_set")]
+pub async fn delete_set(set: String, #[server(default)] confirm: String) -> Result<WriteOutcome, AppError> {
+    let back = set_url(&set);
+    let result = async {
+        let (state, who) = crate::server::auth::caller().await?;
+        if confirm.trim() != set {
+            return Err(AppError::validation(crate::validate::FieldError {
+                field: "confirm".into(),
+                message: format!("type the set name \"{set}\" to confirm deleting it"),
+            }));
+        }
+        crate::server::secrets::delete(&state, &who, &set).await?;
+        Ok(WriteOutcome {
+            redirect: with_param("/secrets", "notice", &format!("Deleted secret set \"{set}\".")),
+            set: set.clone(),
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, |o| o.redirect.clone(), &back)
+}

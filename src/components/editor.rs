@@ -1,0 +1,183 @@
+//! The key/value editor and the paste preview: both validate with the shared rules as
+//! the user types, and both write atomically through a server function.
+
+use super::{go_to, Problems};
+use crate::api::{SavePaste, SaveRows};
+use crate::validate::{parse_pairs, preview_write, SecretKey};
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+
+/// Rows of key + value (masked, with a show toggle). Existing keys are updated, new
+/// ones added; the whole form is one atomic write.
+#[island]
+pub fn RowEditor(set: String, existing: Vec<String>) -> impl IntoView {
+    let action = ServerAction::<SaveRows>::new();
+    let value = action.value();
+    Effect::new(move |_| {
+        if let Some(Ok(out)) = value.get() {
+            go_to(&out.redirect);
+        }
+    });
+    let rows = RwSignal::new(vec![0usize]);
+    let next_id = StoredValue::new(1usize);
+    let existing = StoredValue::new(existing);
+    let lines = Signal::derive(move || match value.get() {
+        Some(Err(e)) => e.lines(),
+        _ => Vec::new(),
+    });
+    view! {
+        <ActionForm action=action>
+            <input type="hidden" name="set" value=set />
+            <For each=move || rows.get() key=|id| *id let:id>
+                <KvRow
+                    id=id
+                    existing=existing.get_value()
+                    on_remove=Callback::new(move |_| rows.update(|r| r.retain(|x| *x != id)))
+                />
+            </For>
+            <Problems lines=lines />
+            <div class="actions">
+                <button
+                    type="button"
+                    class="secondary"
+                    on:click=move |_| {
+                        let id = next_id.get_value();
+                        next_id.set_value(id + 1);
+                        rows.update(|r| r.push(id));
+                    }
+                >
+                    "Add row"
+                </button>
+                <button type="submit" disabled=move || action.pending().get()>
+                    "Save"
+                </button>
+            </div>
+        </ActionForm>
+    }
+}
+
+#[component]
+fn KvRow(id: usize, existing: Vec<String>, on_remove: Callback<()>) -> impl IntoView {
+    let key = RwSignal::new(String::new());
+    let shown = RwSignal::new(false);
+    let key_id = format!("row-{id}-key");
+    let value_id = format!("row-{id}-value");
+    let note = Memo::new(move |_| {
+        let k = key.get();
+        if k.is_empty() {
+            return (String::new(), false);
+        }
+        match SecretKey::parse(&k) {
+            Err(e) => (e.message, true),
+            Ok(_) if existing.contains(&k) => ("replaces the current value".to_string(), false),
+            Ok(_) => ("new key".to_string(), false),
+        }
+    });
+    view! {
+        <div class="kv-row">
+            <div class="field">
+                <label for=key_id.clone()>"Key"</label>
+                <input
+                    id=key_id
+                    name=format!("rows[{id}][key]")
+                    autocomplete="off"
+                    spellcheck="false"
+                    maxlength="64"
+                    on:input=move |ev| key.set(event_target_value(&ev))
+                />
+                <p class=move || if note.get().1 { "field-error" } else { "hint" } aria-live="polite">
+                    {move || note.get().0}
+                </p>
+            </div>
+            <div class="field">
+                <label for=value_id.clone()>"Value"</label>
+                <div class="masked">
+                    <input
+                        id=value_id
+                        name=format!("rows[{id}][value]")
+                        type=move || if shown.get() { "text" } else { "password" }
+                        autocomplete="off"
+                        spellcheck="false"
+                    />
+                    <button
+                        type="button"
+                        class="secondary"
+                        aria-pressed=move || shown.get().to_string()
+                        on:click=move |_| shown.update(|s| *s = !*s)
+                    >
+                        {move || if shown.get() { "Hide" } else { "Show" }}
+                    </button>
+                </div>
+            </div>
+            <button
+                type="button"
+                class="link remove"
+                aria-label="Remove row"
+                on:click=move |_| on_remove.run(())
+            >
+                "×"
+            </button>
+        </div>
+    }
+}
+
+/// "Paste KEY=value lines": shows what will be added and updated, or exactly what is
+/// wrong (line and word), before anything is sent.
+#[island]
+pub fn PastePreview(set: String, existing: Vec<String>) -> impl IntoView {
+    let action = ServerAction::<SavePaste>::new();
+    let value = action.value();
+    Effect::new(move |_| {
+        if let Some(Ok(out)) = value.get() {
+            go_to(&out.redirect);
+        }
+    });
+    let text = RwSignal::new(String::new());
+    let preview = Memo::new(move |_| {
+        let t = text.get();
+        if t.trim().is_empty() {
+            return Ok(None);
+        }
+        parse_pairs(&t)
+            .map(|pairs| Some(preview_write(pairs.iter().map(|p| &p.key), &existing)))
+            .map_err(|errs| errs.into_iter().map(|e| e.message).collect::<Vec<_>>())
+    });
+    let lines = Signal::derive(move || match (value.get(), preview.get()) {
+        (Some(Err(e)), _) => e.lines(),
+        (_, Err(errs)) => errs,
+        _ => Vec::new(),
+    });
+    let summary = move || match preview.get() {
+        Ok(Some(p)) => {
+            let mut parts = Vec::new();
+            if !p.added.is_empty() {
+                parts.push(format!("add {}", p.added.join(", ")));
+            }
+            if !p.updated.is_empty() {
+                parts.push(format!("update {}", p.updated.join(", ")));
+            }
+            format!("Will {}.", parts.join(" and "))
+        }
+        _ => String::new(),
+    };
+    view! {
+        <ActionForm action=action>
+            <input type="hidden" name="set" value=set />
+            <label for="paste">"Paste KEY=value lines"</label>
+            <textarea
+                id="paste"
+                name="text"
+                rows="6"
+                spellcheck="false"
+                autocomplete="off"
+                placeholder="DATABASE_URL=\"postgres://…\"\nAPI_KEY=abc123"
+                on:input=move |ev| text.set(event_target_value(&ev))
+            ></textarea>
+            <p class="preview" aria-live="polite">{summary}</p>
+            <Problems lines=lines />
+            <button type="submit" disabled=move || action.pending().get()>
+                "Save pasted pairs"
+            </button>
+        </ActionForm>
+    }
+}

@@ -1,0 +1,167 @@
+//! Small form islands: sign in, new set, unset a key, delete a set.
+
+use super::{go_to, Problems};
+use crate::api::{CreateSet, DeleteSet, Login, UnsetKey};
+use crate::validate::ResourceName;
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+
+/// Sign-in form. `error` is the message a no-JS attempt came back with.
+#[island]
+pub fn LoginForm(next: String, error: Option<String>) -> impl IntoView {
+    let action = ServerAction::<Login>::new();
+    let value = action.value();
+    Effect::new(move |_| {
+        if let Some(Ok(to)) = value.get() {
+            go_to(&to);
+        }
+    });
+    let lines = Signal::derive(move || match value.get() {
+        Some(Err(e)) => e.lines(),
+        Some(Ok(_)) => Vec::new(),
+        None => error.clone().into_iter().collect(),
+    });
+    view! {
+        <ActionForm action=action>
+            <input type="hidden" name="next" value=next />
+            <label for="email">"Email"</label>
+            <input id="email" type="email" name="email" autocomplete="username" required />
+            <label for="password">"Password"</label>
+            <input
+                id="password"
+                type="password"
+                name="password"
+                autocomplete="current-password"
+                required
+            />
+            <Problems lines=lines />
+            <button type="submit" disabled=move || action.pending().get()>
+                "Sign in"
+            </button>
+        </ActionForm>
+    }
+}
+
+/// "New secret set": a name checked against the shared rule as it is typed.
+#[island]
+pub fn NewSetForm() -> impl IntoView {
+    let action = ServerAction::<CreateSet>::new();
+    let value = action.value();
+    Effect::new(move |_| {
+        if let Some(Ok(out)) = value.get() {
+            go_to(&out.redirect);
+        }
+    });
+    let name = RwSignal::new(String::new());
+    let lines = Signal::derive(move || {
+        if let Some(Err(e)) = value.get() {
+            return e.lines();
+        }
+        let n = name.get();
+        if n.is_empty() {
+            return Vec::new();
+        }
+        ResourceName::parse(&n).err().map(|e| e.message).into_iter().collect()
+    });
+    view! {
+        <ActionForm action=action>
+            <label for="new-set-name">"Set name"</label>
+            <input
+                id="new-set-name"
+                name="name"
+                required
+                maxlength="63"
+                placeholder="e.g. production"
+                autocomplete="off"
+                spellcheck="false"
+                on:input=move |ev| name.set(event_target_value(&ev))
+            />
+            <p class="hint">"Lowercase letters, digits and \"-\"; starts and ends with a letter or digit."</p>
+            <Problems lines=lines />
+            <button type="submit" disabled=move || action.pending().get()>
+                "Create set"
+            </button>
+        </ActionForm>
+    }
+}
+
+/// Per-key "Unset". With JavaScript the first click asks for confirmation.
+#[island]
+pub fn UnsetButton(set: String, key: String) -> impl IntoView {
+    let action = ServerAction::<UnsetKey>::new();
+    let value = action.value();
+    Effect::new(move |_| {
+        if let Some(Ok(out)) = value.get() {
+            go_to(&out.redirect);
+        }
+    });
+    let armed = RwSignal::new(false);
+    let label = format!("Unset {key}");
+    let confirm_label = format!("Confirm unset {key}");
+    let lines = Signal::derive(move || match value.get() {
+        Some(Err(e)) => e.lines(),
+        _ => Vec::new(),
+    });
+    view! {
+        <ActionForm action=action>
+            <input type="hidden" name="set" value=set />
+            <input type="hidden" name="key" value=key />
+            <button
+                type="submit"
+                class=move || if armed.get() { "danger armed" } else { "danger" }
+                aria-label=move || if armed.get() { confirm_label.clone() } else { label.clone() }
+                on:click=move |ev| {
+                    if !armed.get_untracked() {
+                        ev.prevent_default();
+                        armed.set(true);
+                    }
+                }
+            >
+                {move || if armed.get() { "Confirm unset" } else { "Unset" }}
+            </button>
+            <Problems lines=lines />
+        </ActionForm>
+    }
+}
+
+/// "Delete set": the user types the set's name to confirm (checked by the server too).
+#[island]
+pub fn DeleteSetForm(set: String) -> impl IntoView {
+    let action = ServerAction::<DeleteSet>::new();
+    let value = action.value();
+    Effect::new(move |_| {
+        if let Some(Ok(out)) = value.get() {
+            go_to(&out.redirect);
+        }
+    });
+    // Until the island is awake the button stays enabled, so the form works without JS.
+    let awake = RwSignal::new(false);
+    Effect::new(move |_| awake.set(true));
+    let typed = RwSignal::new(String::new());
+    let expected = set.clone();
+    let lines = Signal::derive(move || match value.get() {
+        Some(Err(e)) => e.lines(),
+        _ => Vec::new(),
+    });
+    view! {
+        <ActionForm action=action>
+            <input type="hidden" name="set" value=set.clone() />
+            <label for="confirm-delete">{format!("Type \"{set}\" to confirm")}</label>
+            <input
+                id="confirm-delete"
+                name="confirm"
+                autocomplete="off"
+                spellcheck="false"
+                on:input=move |ev| typed.set(event_target_value(&ev))
+            />
+            <Problems lines=lines />
+            <button
+                type="submit"
+                class="danger"
+                disabled=move || awake.get() && typed.get() != expected
+            >
+                "Delete set"
+            </button>
+        </ActionForm>
+    }
+}

@@ -1,0 +1,119 @@
+//! The one error type of the app. Server functions and the REST layer both return it;
+//! its messages are safe to show (they never contain secret values or database text).
+
+use crate::validate::FieldError;
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+/// Everything that can go wrong in a request, in words a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// Input broke one or more rules; each entry names the key/line and the rule.
+    #[error("{}", summarize(.0))]
+    Validation(Vec<FieldError>),
+    /// The object does not exist (or belongs to another organization).
+    #[error("{0}")]
+    NotFound(String),
+    /// The object already exists or changed under us.
+    #[error("{0}")]
+    Conflict(String),
+    /// No valid session or token.
+    #[error("sign in to continue")]
+    Unauthorized,
+    /// Wrong email or password (deliberately vague).
+    #[error("wrong email or password")]
+    BadCredentials,
+    /// The request or the resulting set is over a size limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// Something failed on the server; the cause is in the server log only.
+    #[error("something went wrong on the server; the change was not made")]
+    Internal,
+    /// The request never reached the server function, or its answer could not be read.
+    #[error("{0}")]
+    Transport(String),
+}
+
+fn summarize(errors: &[FieldError]) -> String {
+    match errors {
+        [] => "invalid input".to_string(),
+        [one] => one.message.clone(),
+        many => format!(
+            "{} problems: {}",
+            many.len(),
+            many.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ")
+        ),
+    }
+}
+
+impl AppError {
+    /// The HTTP status this error answers with, for REST and for pages.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            AppError::Validation(_) => 400,
+            AppError::NotFound(_) => 404,
+            AppError::Conflict(_) => 409,
+            AppError::Unauthorized | AppError::BadCredentials => 401,
+            AppError::TooLarge(_) => 413,
+            AppError::Internal => 500,
+            AppError::Transport(_) => 502,
+        }
+    }
+
+    /// The individual problems, for lists under a form.
+    pub fn details(&self) -> Vec<String> {
+        match self {
+            AppError::Validation(errors) => errors.iter().map(|e| e.message.clone()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// What to show under a form: each problem of a validation error, else the message.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            AppError::Validation(errors) if errors.len() > 1 => self.details(),
+            _ => vec![self.to_string()],
+        }
+    }
+
+    pub fn validation(error: FieldError) -> Self {
+        AppError::Validation(vec![error])
+    }
+}
+
+impl From<Vec<FieldError>> for AppError {
+    fn from(errors: Vec<FieldError>) -> Self {
+        AppError::Validation(errors)
+    }
+}
+
+impl From<FieldError> for AppError {
+    fn from(error: FieldError) -> Self {
+        AppError::Validation(vec![error])
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        AppError::Transport(value.to_string())
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<rusqlite::Error> for AppError {
+    fn from(e: rusqlite::Error) -> Self {
+        tracing::error!(error = %e, "database error");
+        AppError::Internal
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<tokio::task::JoinError> for AppError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        tracing::error!(error = %e, "background task failed");
+        AppError::Internal
+    }
+}

@@ -1,0 +1,94 @@
+//! Data shared by the server and the browser. None of these types carry secret values.
+
+use serde::{Deserialize, Serialize};
+
+/// One row of the secret sets list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetSummary {
+    pub name: String,
+    pub key_count: u32,
+    /// Unix seconds of the last change to the set.
+    pub updated_at: i64,
+}
+
+/// One key of a set, as shown to users: never the value, only its fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    pub key: String,
+    pub fingerprint: String,
+    pub updated_at: i64,
+}
+
+/// A set with its keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetDetail {
+    pub name: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub keys: Vec<KeyInfo>,
+}
+
+/// What a write did; `redirect` is where the page goes next (with a notice).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteOutcome {
+    pub set: String,
+    pub created: bool,
+    pub added: Vec<String>,
+    pub updated: Vec<String>,
+    pub redirect: String,
+}
+
+/// Who is signed in, for the header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub email: String,
+    pub org: String,
+}
+
+/// Formats Unix seconds as `YYYY-MM-DD HH:MM UTC` (no time zone database needed, and the
+/// same code runs in the browser).
+pub fn format_time(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", secs / 3600, (secs % 3600) / 60)
+}
+
+/// RFC 3339 form of Unix seconds, for the REST API.
+pub fn rfc3339(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
+
+// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_format_as_utc() {
+        assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(rfc3339(1_796_203_500), "2026-12-02T09:25:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,39 @@
+//! Route components. They render on the server only; the islands inside them are the
+//! interactive parts.
+
+pub mod login;
+pub mod secret_set;
+pub mod secret_sets;
+
+pub use login::LoginPage;
+pub use secret_set::SecretSetPage;
+pub use secret_sets::SecretSetsPage;
+
+use leptos::prelude::*;
+
+/// Sets the HTTP status of the page being rendered.
+pub(crate) fn set_status(code: u16) {
+    #[cfg(feature = "ssr")]
+    if let (Some(res), Ok(status)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        axum::http::StatusCode::from_u16(code),
+    ) {
+        res.set_status(status);
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = code;
+}
+
+/// Shown for any path that is not a page.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    set_status(404);
+    view! {
+        <main class="narrow">
+            <h1>"Page not found"</h1>
+            <p>
+                <a href="/secrets">"Back to secret sets"</a>
+            </p>
+        </main>
+    }
+}

@@ -1,0 +1,24 @@
+use crate::api::safe_next;
+use crate::components::LoginForm;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let (next, error) = use_query_map().with_untracked(|q| (q.get("next"), q.get("error")));
+    let next = safe_next(&next.unwrap_or_default());
+    view! {
+        <Title text="Sign in · Cloakroom" />
+        <main class="narrow">
+            <h1>"Sign in to Cloakroom"</h1>
+            <div class="card">
+                <LoginForm next=next error=error />
+            </div>
+            <p class="hint">
+                "No account yet? An administrator creates one with "
+                <code>"cloakroom admin create-user"</code> "."
+            </p>
+        </main>
+    }
+}

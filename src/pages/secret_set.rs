@@ -1,0 +1,126 @@
+use super::set_status;
+use crate::api::get_set;
+use crate::components::{DeleteSetForm, Flash, Layout, PastePreview, RowEditor, UnsetButton};
+use crate::error::AppError;
+use crate::model::format_time;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn SecretSetPage() -> impl IntoView {
+    let name = use_params_map().with_untracked(|p| p.get("name").unwrap_or_default());
+    let title = format!("{name} · Secret sets · Cloakroom");
+    view! {
+        <Title text=title />
+        <Layout>
+            <p class="crumbs">
+                <a href="/secrets">"Secret sets"</a>
+                " / "
+            </p>
+            <h1>{name.clone()}</h1>
+            <Flash />
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new(async move {
+                    match get_set(name.clone()).await {
+                        Ok(set) => {
+                            let keys: Vec<String> = set.keys.iter().map(|k| k.key.clone()).collect();
+                            view! {
+                                <p class="meta">
+                                    {format!(
+                                        "{} {} · last change {}",
+                                        set.keys.len(),
+                                        if set.keys.len() == 1 { "key" } else { "keys" },
+                                        format_time(set.updated_at),
+                                    )}
+                                </p>
+                                {if set.keys.is_empty() {
+                                    view! {
+                                        <p class="empty">
+                                            "This set has no keys yet. Add rows or paste KEY=value lines below."
+                                        </p>
+                                    }
+                                        .into_any()
+                                } else {
+                                    view! {
+                                        <table class="list" aria-label="Keys">
+                                            <thead>
+                                                <tr>
+                                                    <th scope="col">"Key"</th>
+                                                    <th scope="col">"Fingerprint"</th>
+                                                    <th scope="col">"Last change"</th>
+                                                    <th scope="col">
+                                                        <span class="visually-hidden">"Actions"</span>
+                                                    </th>
+                                                </tr>
+                                            </thead>
+                                            <tbody>
+                                                {set
+                                                    .keys
+                                                    .into_iter()
+                                                    .map(|k| {
+                                                        view! {
+                                                            <tr>
+                                                                <td>
+                                                                    <code>{k.key.clone()}</code>
+                                                                </td>
+                                                                <td>
+                                                                    <code
+                                                                        class="fingerprint"
+                                                                        title="HMAC fingerprint: equal values show equal fingerprints"
+                                                                    >
+                                                                        {k.fingerprint}
+                                                                    </code>
+                                                                </td>
+                                                                <td>{format_time(k.updated_at)}</td>
+                                                                <td>
+                                                                    <UnsetButton set=set.name.clone() key=k.key />
+                                                                </td>
+                                                            </tr>
+                                                        }
+                                                    })
+                                                    .collect_view()}
+                                            </tbody>
+                                        </table>
+                                    }
+                                        .into_any()
+                                }}
+                                <section class="card">
+                                    <h2>"Add or change keys"</h2>
+                                    <p class="hint">
+                                        "Values are write-only: they are encrypted on save and never shown again."
+                                    </p>
+                                    <RowEditor set=set.name.clone() existing=keys.clone() />
+                                </section>
+                                <section class="card">
+                                    <h2>"Paste"</h2>
+                                    <PastePreview set=set.name.clone() existing=keys />
+                                </section>
+                                <section class="card danger-zone">
+                                    <h2>"Delete this set"</h2>
+                                    <p>"Removes the set and every value in it. This cannot be undone."</p>
+                                    <DeleteSetForm set=set.name.clone() />
+                                </section>
+                            }
+                                .into_any()
+                        }
+                        Err(e @ AppError::NotFound(_)) => {
+                            set_status(404);
+                            view! {
+                                <p class="problems">{e.to_string()}</p>
+                                <p>
+                                    <a href="/secrets">"Back to secret sets"</a>
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        Err(e) => {
+                            set_status(e.status_code());
+                            view! { <p class="problems">{e.to_string()}</p> }.into_any()
+                        }
+                    }
+                })}
+            </Suspense>
+        </Layout>
+    }
+}

@@ -1,0 +1,65 @@
+use crate::api::{list_sets, set_url};
+use crate::components::{Flash, Layout, NewSetForm};
+use crate::model::format_time;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn SecretSetsPage() -> impl IntoView {
+    view! {
+        <Title text="Secret sets · Cloakroom" />
+        <Layout>
+            <h1>"Secret sets"</h1>
+            <Flash />
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new(async move {
+                    match list_sets().await {
+                        Ok(sets) if sets.is_empty() => {
+                            view! {
+                                <p class="empty">
+                                    "No secret sets yet. Create one below, then add keys to it."
+                                </p>
+                            }
+                                .into_any()
+                        }
+                        Ok(sets) => {
+                            view! {
+                                <table class="list" aria-label="Secret sets">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Name"</th>
+                                            <th scope="col">"Keys"</th>
+                                            <th scope="col">"Last change"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {sets
+                                            .into_iter()
+                                            .map(|s| {
+                                                view! {
+                                                    <tr>
+                                                        <td>
+                                                            <a href=set_url(&s.name)>{s.name.clone()}</a>
+                                                        </td>
+                                                        <td>{s.key_count}</td>
+                                                        <td>{format_time(s.updated_at)}</td>
+                                                    </tr>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </tbody>
+                                </table>
+                            }
+                                .into_any()
+                        }
+                        Err(e) => view! { <p class="problems">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <section class="card">
+                <h2>"New secret set"</h2>
+                <NewSetForm />
+            </section>
+        </Layout>
+    }
+}

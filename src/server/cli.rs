@@ -1,0 +1,175 @@
+//! The `cloakroom` command: `serve` (the default) and the `admin` bootstrap commands.
+
+use super::config::Config;
+use super::state::AppState;
+use super::store::Principal;
+use crate::validate::ResourceName;
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "cloakroom", version, about = "Self-hosted secrets dashboard")]
+struct Cli {
+    /// Settings file (environment variables override it).
+    #[arg(long, global = true, env = "CLOAKROOM_CONFIG", default_value = "Leptos.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the dashboard and the API (the default).
+    Serve,
+    /// Bootstrap users and API tokens.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Create a user (and the organization if missing). The password is read from
+    /// standard input when it is not a terminal, else prompted for twice.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        org: String,
+    },
+    /// Create an API token for a user of an organization; prints it once.
+    CreateToken {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+/// Parses the command line and runs it.
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let config = match Config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Admin(Admin::CreateUser { email, org }) => create_user(config, &email, &org).await,
+        Command::Admin(Admin::CreateToken { email, org, name }) => create_token(config, &email, &org, &name).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("cloakroom: {message}");
+    ExitCode::FAILURE
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("CLOAKROOM_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let addr = config.site_addr;
+    let state = AppState::open(config).await?;
+    let app = super::router::router(state);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("could not listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!("Cloakroom listening on http://{local}");
+    super::router::serve(listener, app).await.map_err(|e| e.to_string())
+}
+
+fn check_email(email: &str) -> Result<String, String> {
+    let email = email.trim();
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email
+            .split_once('@')
+            .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.') && !domain.starts_with('.'));
+    if valid {
+        Ok(email.to_owned())
+    } else {
+        Err(format!("{email:?} is not an email address"))
+    }
+}
+
+fn read_password() -> Result<zeroize::Zeroizing<String>, String> {
+    let password = if std::io::stdin().is_terminal() {
+        let first = zeroize::Zeroizing::new(rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?);
+        let second = zeroize::Zeroizing::new(rpassword::prompt_password("Repeat password: ").map_err(|e| e.to_string())?);
+        if *first != *second {
+            return Err("the passwords do not match".into());
+        }
+        first
+    } else {
+        let mut line = zeroize::Zeroizing::new(String::new());
+        std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+        let trimmed = line.trim_end_matches(['\n', '\r']).to_owned();
+        zeroize::Zeroizing::new(trimmed)
+    };
+    if password.chars().count() < super::auth::MIN_PASSWORD_LEN {
+        return Err(format!(
+            "the password must be at least {} characters",
+            super::auth::MIN_PASSWORD_LEN
+        ));
+    }
+    Ok(password)
+}
+
+async fn create_user(config: Config, email: &str, org: &str) -> Result<(), String> {
+    let email = check_email(email)?;
+    let org = ResourceName::parse_as("organization name", org).map_err(|e| e.message)?;
+    let password = read_password()?;
+    let state = AppState::open(config).await?;
+    let org = state.store.ensure_org(org.as_str()).await.map_err(|e| e.to_string())?;
+    let hash = super::auth::hash_password(&password).map_err(|e| e.to_string())?;
+    state
+        .store
+        .create_user(&email, &hash, org.id, "owner")
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("created user {email} in organization {}", org.name);
+    Ok(())
+}
+
+async fn create_token(config: Config, email: &str, org: &str, name: &str) -> Result<(), String> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err("the token name must be 1 to 100 characters".into());
+    }
+    let state = AppState::open(config).await?;
+    let missing = || format!("no user {email} in organization {org}");
+    let user = state
+        .store
+        .user_by_email(email.trim())
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(missing)?;
+    let org = state.store.org_by_name(org).await.map_err(|e| e.to_string())?.ok_or_else(missing)?;
+    if !state.store.is_member(user.id, org.id).await.map_err(|e| e.to_string())? {
+        return Err(missing());
+    }
+    let principal = Principal {
+        user_id: user.id,
+        email: user.email,
+        org,
+    };
+    let token = super::auth::create_api_token(&state, &principal, name)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!("API token \"{name}\" for {} in {} (shown only once):", principal.email, principal.org.name);
+    println!("{token}");
+    Ok(())
+}

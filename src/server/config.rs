@@ -1,0 +1,141 @@
+//! Runtime settings: built-in defaults, then `Leptos.toml` (the file a self-hoster
+//! edits), then environment variables, each overriding the one before.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub site_addr: SocketAddr,
+    pub site_root: String,
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` (default: `DATA_DIR/cloakroom.db`).
+    pub database_url: String,
+    /// The address users reach the dashboard at, e.g. `https://secrets.example.com`;
+    /// an `https` URL makes session cookies `Secure`.
+    pub public_url: Option<String>,
+    /// How long a dashboard session lasts, in seconds.
+    pub session_ttl_secs: i64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    server: ServerSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    site_addr: Option<String>,
+    site_root: Option<String>,
+    data_dir: Option<String>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    session_ttl_hours: Option<i64>,
+}
+
+impl Config {
+    /// Loads `path` (if it exists) and applies the process environment on top.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let file = match std::fs::read_to_string(path) {
+            Ok(text) => toml::from_str::<FileConfig>(&text)
+                .map_err(|e| format!("{}: {e}", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
+            Err(e) => return Err(format!("could not read {}: {e}", path.display())),
+        };
+        Self::resolve(file.server, |name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    fn resolve(file: ServerSection, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let site_addr_text = env("LEPTOS_SITE_ADDR")
+            .or(file.site_addr)
+            .unwrap_or_else(|| "127.0.0.1:3000".into());
+        let site_addr = site_addr_text
+            .parse()
+            .map_err(|_| format!("site address {site_addr_text:?} is not HOST:PORT"))?;
+        let site_root = env("LEPTOS_SITE_ROOT")
+            .or(file.site_root)
+            .unwrap_or_else(|| "target/site".into());
+        let data_dir = PathBuf::from(
+            env("CLOAKROOM_DATA_DIR")
+                .or(file.data_dir)
+                .unwrap_or_else(|| "./data".into()),
+        );
+        let database_url = env("DATABASE_URL")
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("cloakroom.db").display()));
+        let public_url = env("CLOAKROOM_PUBLIC_URL").or(file.public_url);
+        let hours = match env("CLOAKROOM_SESSION_TTL_HOURS") {
+            Some(h) => h
+                .parse()
+                .map_err(|_| format!("CLOAKROOM_SESSION_TTL_HOURS {h:?} is not a number"))?,
+            None => file.session_ttl_hours.unwrap_or(12),
+        };
+        if hours <= 0 {
+            return Err("the session lifetime must be at least one hour".into());
+        }
+        Ok(Self {
+            site_addr,
+            site_root,
+            data_dir,
+            database_url,
+            public_url,
+            session_ttl_secs: hours * 3600,
+        })
+    }
+
+    /// Whether cookies must carry `Secure` regardless of the request.
+    pub fn https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+
+    /// For tests: defaults with a given data dir and a free port chosen by the caller.
+    pub fn for_tests(data_dir: &Path, site_root: &str) -> Self {
+        Self {
+            site_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            site_root: site_root.into(),
+            data_dir: data_dir.to_path_buf(),
+            database_url: format!("sqlite://{}", data_dir.join("cloakroom.db").display()),
+            public_url: None,
+            session_ttl_secs: 3600,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_the_file_which_overrides_defaults() {
+        let file: FileConfig = toml::from_str(
+            "[server]\nsite_addr = \"0.0.0.0:8080\"\ndata_dir = \"/srv/cloakroom\"\n",
+        )
+        .unwrap();
+        let c = Config::resolve(file.server, |n| {
+            (n == "CLOAKROOM_DATA_DIR").then(|| "/tmp/override".to_string())
+        })
+        .unwrap();
+        assert_eq!(c.site_addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/override"));
+        assert_eq!(c.database_url, "sqlite:///tmp/override/cloakroom.db");
+        assert_eq!(c.site_root, "target/site");
+    }
+
+    #[test]
+    fn unknown_settings_are_rejected() {
+        assert!(toml::from_str::<FileConfig>("[server]\nsite_adr = \"x\"\n").is_err());
+    }
+
+    #[test]
+    fn the_shipped_leptos_toml_parses() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Leptos.toml")).unwrap();
+        toml::from_str::<FileConfig>(&text).unwrap();
+    }
+}

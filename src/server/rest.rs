@@ -1,0 +1,163 @@
+//! REST API v1: JSON over `Authorization: Bearer <token>`. Organizations a token does not
+//! belong to answer 404, exactly like missing ones.
+
+use super::auth::bearer_principal;
+use super::secrets;
+use super::state::AppState;
+use super::store::Principal;
+use crate::error::AppError;
+use crate::model::{rfc3339, SetDetail};
+use crate::validate::{parse_pairs, validate_pairs, ResourceName};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Largest request body the API reads. Values are capped per set well below this; the
+/// headroom is for JSON escaping.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut res = (
+            status,
+            Json(json!({ "error": self.to_string(), "details": self.details() })),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/orgs/{org}/secrets", get(list_sets))
+        .route(
+            "/api/v1/orgs/{org}/secrets/{set}",
+            get(get_set).put(put_set).delete(delete_set),
+        )
+        .route("/api/v1/orgs/{org}/secrets/{set}/{key}", delete(unset_key))
+}
+
+async fn authorize(state: &AppState, headers: &HeaderMap, org: &str) -> Result<Principal, AppError> {
+    let who = bearer_principal(state, headers).await?;
+    if who.org.name != org {
+        return Err(AppError::NotFound(format!("organization \"{org}\" not found")));
+    }
+    Ok(who)
+}
+
+fn set_json(set: &SetDetail) -> Value {
+    json!({
+        "name": set.name,
+        "updated_at": rfc3339(set.updated_at),
+        "keys": set.keys.iter().map(|k| json!({
+            "key": k.key,
+            "fingerprint": k.fingerprint,
+            "updated_at": rfc3339(k.updated_at),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+async fn list_sets(State(state): State<AppState>, Path(org): Path<String>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let sets = state.store.list_sets(who.org.id).await?;
+    Ok(Json(json!({
+        "sets": sets.iter().map(|s| json!({
+            "name": s.name, "key_count": s.key_count, "updated_at": rfc3339(s.updated_at),
+        })).collect::<Vec<_>>()
+    })))
+}
+
+async fn get_set(State(state): State<AppState>, Path((org, set)): Path<(String, String)>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    Ok(Json(set_json(&secrets::detail(&state, &who, &set).await?)))
+}
+
+#[derive(Deserialize)]
+struct PutBody {
+    secrets: Vec<PutPair>,
+}
+
+#[derive(Deserialize)]
+struct PutPair {
+    key: String,
+    value: String,
+}
+
+async fn put_set(
+    State(state): State<AppState>,
+    Path((org, set)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let name = ResourceName::parse(&set)?;
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| AppError::TooLarge(format!("the request body is over {MAX_BODY_BYTES} bytes")))?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    let pairs = if content_type.starts_with("text/plain") {
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            AppError::validation(crate::validate::FieldError {
+                field: "body".into(),
+                message: "the body is not valid UTF-8 text".into(),
+            })
+        })?;
+        parse_pairs(text)?
+    } else if content_type.starts_with("application/json") {
+        let body: PutBody = serde_json::from_slice(&bytes).map_err(|e| {
+            // serde's message could quote the input; say where, not what.
+            AppError::validation(crate::validate::FieldError {
+                field: "body".into(),
+                message: format!(
+                    "the body must be JSON like {{\"secrets\":[{{\"key\":\"K\",\"value\":\"V\"}}]}} \
+                     (problem at line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            })
+        })?;
+        validate_pairs(body.secrets.iter().map(|p| (p.key.as_str(), p.value.as_str())))?
+    } else {
+        return Err(AppError::validation(crate::validate::FieldError {
+            field: "content-type".into(),
+            message: "send application/json or text/plain (KEY=value pairs)".into(),
+        }));
+    };
+    let result = secrets::write(&state, &who, &name, pairs).await?;
+    let detail = secrets::detail(&state, &who, name.as_str()).await?;
+    let mut body = set_json(&detail);
+    body["created"] = json!(result.created);
+    body["added"] = json!(result.added);
+    body["updated"] = json!(result.updated);
+    let status = if result.created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(body)).into_response())
+}
+
+async fn delete_set(State(state): State<AppState>, Path((org, set)): Path<(String, String)>, headers: HeaderMap) -> Result<StatusCode, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    secrets::delete(&state, &who, &set).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn unset_key(
+    State(state): State<AppState>,
+    Path((org, set, key)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    secrets::unset(&state, &who, &set, &key).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,87 @@
+//! The state every handler and server function reads, built once at start-up.
+
+use super::config::Config;
+use super::crypto::{self, Crypto, KeySource};
+use super::store::{self, Store};
+use crate::error::AppError;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+use std::sync::Arc;
+
+const KEY_CHECK: &str = "master_key_check";
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub store: Arc<dyn Store>,
+    pub crypto: Arc<Crypto>,
+    pub config: Arc<Config>,
+    /// A password hash verified when an unknown email logs in, so unknown users and
+    /// wrong passwords take the same time.
+    pub dummy_hash: Arc<str>,
+}
+
+impl AppState {
+    /// Opens the database, loads the master key and checks it against the database.
+    /// Refuses (with a message for the operator) when the key does not match.
+    pub async fn open(config: Config) -> Result<Self, String> {
+        let (key, source) = crypto::load_master_key(
+            std::env::var("CLOAKROOM_MASTER_KEY").ok().filter(|v| !v.is_empty()),
+            std::env::var("CLOAKROOM_MASTER_KEY_FILE").ok().filter(|v| !v.is_empty()),
+            &config.data_dir,
+        )?;
+        if let KeySource::Generated(path) = &source {
+            eprintln!(
+                "WARNING: no master key was configured, so a new one was generated at {path}.\n\
+                 WARNING: every secret is encrypted with it: back it up, and set \
+                 CLOAKROOM_MASTER_KEY or CLOAKROOM_MASTER_KEY_FILE in production."
+            );
+        }
+        let crypto = Crypto::new(&key);
+        drop(key);
+        let store = store::open(&config.database_url)?;
+        Self::check_key(store.as_ref(), &crypto, &source).await?;
+        let dummy_hash = super::auth::hash_password("not a real password, only for timing")
+            .map_err(|_| "could not initialise password hashing".to_string())?;
+        let mut leptos_options = LeptosOptions::builder()
+            .output_name("cloakroom")
+            .site_root(config.site_root.as_str())
+            .site_pkg_dir("pkg")
+            .build();
+        leptos_options.site_addr = config.site_addr;
+        Ok(Self {
+            leptos_options,
+            store,
+            crypto: Arc::new(crypto),
+            config: Arc::new(config),
+            dummy_hash: dummy_hash.into(),
+        })
+    }
+
+    async fn check_key(store: &dyn Store, crypto: &Crypto, source: &KeySource) -> Result<(), String> {
+        let db_err = |e: AppError| format!("could not read the database: {e}");
+        match store.get_meta(KEY_CHECK).await.map_err(db_err)? {
+            Some(check) if crypto.verify_key_check(&check) => Ok(()),
+            Some(_) => Err(format!(
+                "the master key ({}) does not match the one this database was created with; \
+                 refusing to start rather than serve unreadable secrets",
+                match source {
+                    KeySource::Env => "from CLOAKROOM_MASTER_KEY".to_string(),
+                    KeySource::File(p) | KeySource::Generated(p) => format!("from {p}"),
+                }
+            )),
+            None => {
+                let check = crypto.key_check().map_err(|e| e.to_string())?;
+                store.put_meta(KEY_CHECK, &check).await.map_err(db_err)
+            }
+        }
+    }
+}
+
+/// The app state inside a server function or a page render.
+pub fn app_state() -> Result<AppState, AppError> {
+    leptos::prelude::use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the Leptos context");
+        AppError::Internal
+    })
+}

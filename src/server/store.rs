@@ -1,0 +1,129 @@
+//! The storage interface. Pages, server functions and the REST API only see this
+//! trait; SQLite implements it today and PostgreSQL can join without touching them.
+//! Values arrive already sealed: a store never sees plaintext.
+
+pub mod sqlite;
+
+use crate::error::AppError;
+use crate::model::{SetDetail, SetSummary};
+use async_trait::async_trait;
+
+/// An organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    pub id: i64,
+    pub name: String,
+}
+
+/// A user row, with the password hash (argon2id PHC string).
+#[derive(Clone)]
+pub struct UserRecord {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "UserRecord({}, {})", self.id, self.email)
+    }
+}
+
+/// Who a session or token acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: i64,
+    pub email: String,
+    pub org: Org,
+}
+
+/// One value to write, sealed for (org, set, key).
+#[derive(Clone)]
+pub struct SealedEntry {
+    pub key: String,
+    pub sealed: Vec<u8>,
+    pub fingerprint: String,
+    pub value_len: usize,
+}
+
+impl std::fmt::Debug for SealedEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SealedEntry({})", self.key)
+    }
+}
+
+/// What a write changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutResult {
+    pub created: bool,
+    pub added: Vec<String>,
+    pub updated: Vec<String>,
+}
+
+/// Storage for everything Cloakroom keeps. Every method that touches an organization's
+/// data takes its id and never reaches outside it; every multi-row change is one
+/// transaction.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Reads a server-wide setting (e.g. the master key check).
+    async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, AppError>;
+    /// Writes a server-wide setting.
+    async fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), AppError>;
+
+    /// Returns the organization named `name`, creating it if missing.
+    async fn ensure_org(&self, name: &str) -> Result<Org, AppError>;
+    /// The organization named `name`, if it exists.
+    async fn org_by_name(&self, name: &str) -> Result<Option<Org>, AppError>;
+    /// Creates a user and makes them a member of `org_id`. `Conflict` if the email exists.
+    async fn create_user(&self, email: &str, password_hash: &str, org_id: i64, role: &str) -> Result<i64, AppError>;
+    /// Looks a user up by email (case-insensitive).
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, AppError>;
+    /// The organization a user works in (this slice: their first membership).
+    async fn home_org(&self, user_id: i64) -> Result<Option<Org>, AppError>;
+    /// Whether `user_id` belongs to `org_id`.
+    async fn is_member(&self, user_id: i64, org_id: i64) -> Result<bool, AppError>;
+
+    /// Stores an API token's hash.
+    async fn create_api_token(&self, org_id: i64, user_id: i64, name: &str, token_hash: &[u8], now: i64) -> Result<i64, AppError>;
+    /// Finds who a token acts for, and records its use.
+    async fn principal_for_token(&self, token_hash: &[u8], now: i64) -> Result<Option<Principal>, AppError>;
+
+    /// Stores a new dashboard session.
+    async fn create_session(&self, id_hash: &[u8], user_id: i64, org_id: i64, now: i64, expires_at: i64) -> Result<(), AppError>;
+    /// Finds who an unexpired session acts for.
+    async fn principal_for_session(&self, id_hash: &[u8], now: i64) -> Result<Option<Principal>, AppError>;
+    /// Ends a session.
+    async fn delete_session(&self, id_hash: &[u8]) -> Result<(), AppError>;
+
+    /// The organization's sets, by name.
+    async fn list_sets(&self, org_id: i64) -> Result<Vec<SetSummary>, AppError>;
+    /// One set with its keys (no values), or `None`.
+    async fn get_set(&self, org_id: i64, set: &str) -> Result<Option<SetDetail>, AppError>;
+    /// Creates an empty set; `Conflict` if it exists.
+    async fn create_set(&self, org_id: i64, set: &str, now: i64) -> Result<(), AppError>;
+    /// Adds or replaces `entries` in `set` (creating the set if missing), all or nothing.
+    /// `TooLarge` if the set would exceed its size limit.
+    async fn put_secrets(&self, org_id: i64, set: &str, entries: Vec<SealedEntry>, now: i64) -> Result<PutResult, AppError>;
+    /// Removes one key; `NotFound` if the set or the key is missing.
+    async fn unset_secret(&self, org_id: i64, set: &str, key: &str, now: i64) -> Result<(), AppError>;
+    /// Removes a set and all its values; `NotFound` if missing.
+    async fn delete_set(&self, org_id: i64, set: &str) -> Result<(), AppError>;
+    /// A stored sealed value, for decryption where an issue allows a value to leave.
+    async fn sealed_value(&self, org_id: i64, set: &str, key: &str) -> Result<Option<Vec<u8>>, AppError>;
+}
+
+pub(crate) fn set_not_found(set: &str) -> AppError {
+    AppError::NotFound(format!("secret set \"{set}\" not found"))
+}
+
+/// Opens the store named by a database URL.
+pub fn open(database_url: &str) -> Result<std::sync::Arc<dyn Store>, String> {
+    if let Some(path) = database_url.strip_prefix("sqlite://") {
+        let store = sqlite::SqliteStore::open(std::path::Path::new(path))?;
+        Ok(std::sync::Arc::new(store))
+    } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Err("DATABASE_URL names PostgreSQL, which this build does not support yet; use sqlite://PATH".into())
+    } else {
+        Err("DATABASE_URL must start with sqlite:// (e.g. sqlite://./data/cloakroom.db)".into())
+    }
+}

@@ -1,0 +1,445 @@
+//! SQLite storage: one file under the data directory, WAL journal, migrations applied
+//! at start-up. Calls run on tokio's blocking pool behind one connection.
+
+use super::{set_not_found, Org, Principal, PutResult, SealedEntry, Store, UserRecord};
+use crate::error::AppError;
+use crate::model::{KeyInfo, SetDetail, SetSummary};
+use crate::validate::SET_MAX_BYTES;
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/sqlite/0001_init.sql")];
+
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, String> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| format!("could not create {}: {e}", dir.display()))?;
+        }
+        let mut conn = Connection::open(path).map_err(|e| format!("could not open {}: {e}", path.display()))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(|e| format!("could not configure {}: {e}", path.display()))?;
+        migrate(&mut conn).map_err(|e| format!("could not migrate {}: {e}", path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn with<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, AppError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().map_err(|_| {
+                tracing::error!("the database connection lock was poisoned");
+                AppError::Internal
+            })?;
+            f(&mut guard)
+        })
+        .await?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn set_id(conn: &Connection, org_id: i64, set: &str) -> Result<Option<i64>, AppError> {
+    Ok(conn
+        .query_row(
+            "SELECT id FROM secret_sets WHERE org_id = ?1 AND name = ?2",
+            params![org_id, set],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+fn principal(conn: &Connection, sql: &str, hash: &[u8], now: i64) -> Result<Option<Principal>, AppError> {
+    Ok(conn
+        .query_row(sql, params![hash, now], |r| {
+            Ok(Principal {
+                user_id: r.get(0)?,
+                email: r.get(1)?,
+                org: Org {
+                    id: r.get(2)?,
+                    name: r.get(3)?,
+                },
+            })
+        })
+        .optional()?)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, AppError> {
+        let key = key.to_owned();
+        self.with(move |c| {
+            Ok(c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), AppError> {
+        let (key, value) = (key.to_owned(), value.to_vec());
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn ensure_org(&self, name: &str) -> Result<Org, AppError> {
+        let name = name.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO orgs (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                params![name, crate::server::now()],
+            )?;
+            let id = c.query_row("SELECT id FROM orgs WHERE name = ?1", [&name], |r| r.get(0))?;
+            Ok(Org { id, name })
+        })
+        .await
+    }
+
+    async fn org_by_name(&self, name: &str) -> Result<Option<Org>, AppError> {
+        let name = name.to_owned();
+        self.with(move |c| {
+            Ok(c.query_row("SELECT id, name FROM orgs WHERE name = ?1", [name], |r| {
+                Ok(Org { id: r.get(0)?, name: r.get(1)? })
+            })
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn create_user(&self, email: &str, password_hash: &str, org_id: i64, role: &str) -> Result<i64, AppError> {
+        let (email, hash, role) = (email.to_owned(), password_hash.to_owned(), role.to_owned());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let exists: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE email = ?1)", [&email], |r| r.get(0))?;
+            if exists {
+                return Err(AppError::Conflict(format!("a user with email {email} already exists")));
+            }
+            let now = crate::server::now();
+            tx.execute(
+                "INSERT INTO users (email, password_hash, created_at) VALUES (?1, ?2, ?3)",
+                params![email, hash, now],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![org_id, id, role, now],
+            )?;
+            tx.commit()?;
+            Ok(id)
+        })
+        .await
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, AppError> {
+        let email = email.to_owned();
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT id, email, password_hash FROM users WHERE email = ?1",
+                [email],
+                |r| {
+                    Ok(UserRecord {
+                        id: r.get(0)?,
+                        email: r.get(1)?,
+                        password_hash: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn home_org(&self, user_id: i64) -> Result<Option<Org>, AppError> {
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT o.id, o.name FROM memberships m JOIN orgs o ON o.id = m.org_id \
+                 WHERE m.user_id = ?1 ORDER BY m.created_at, o.id LIMIT 1",
+                [user_id],
+                |r| Ok(Org { id: r.get(0)?, name: r.get(1)? }),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn is_member(&self, user_id: i64, org_id: i64) -> Result<bool, AppError> {
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = ?1 AND org_id = ?2)",
+                params![user_id, org_id],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
+    async fn create_api_token(&self, org_id: i64, user_id: i64, name: &str, token_hash: &[u8], now: i64) -> Result<i64, AppError> {
+        let (name, hash) = (name.to_owned(), token_hash.to_vec());
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO api_tokens (org_id, user_id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![org_id, user_id, name, hash, now],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+        .await
+    }
+
+    async fn principal_for_token(&self, token_hash: &[u8], now: i64) -> Result<Option<Principal>, AppError> {
+        let hash = token_hash.to_vec();
+        self.with(move |c| {
+            let p = principal(
+                c,
+                "SELECT u.id, u.email, o.id, o.name FROM api_tokens t \
+                 JOIN users u ON u.id = t.user_id JOIN orgs o ON o.id = t.org_id \
+                 JOIN memberships m ON m.user_id = u.id AND m.org_id = o.id \
+                 WHERE t.token_hash = ?1 AND ?2 IS NOT NULL",
+                &hash,
+                now,
+            )?;
+            if p.is_some() {
+                c.execute("UPDATE api_tokens SET last_used_at = ?2 WHERE token_hash = ?1", params![hash, now])?;
+            }
+            Ok(p)
+        })
+        .await
+    }
+
+    async fn create_session(&self, id_hash: &[u8], user_id: i64, org_id: i64, now: i64, expires_at: i64) -> Result<(), AppError> {
+        let hash = id_hash.to_vec();
+        self.with(move |c| {
+            c.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
+            c.execute(
+                "INSERT INTO sessions (id_hash, user_id, org_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![hash, user_id, org_id, now, expires_at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn principal_for_session(&self, id_hash: &[u8], now: i64) -> Result<Option<Principal>, AppError> {
+        let hash = id_hash.to_vec();
+        self.with(move |c| {
+            principal(
+                c,
+                "SELECT u.id, u.email, o.id, o.name FROM sessions s \
+                 JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = s.org_id \
+                 JOIN memberships m ON m.user_id = u.id AND m.org_id = o.id \
+                 WHERE s.id_hash = ?1 AND s.expires_at > ?2",
+                &hash,
+                now,
+            )
+        })
+        .await
+    }
+
+    async fn delete_session(&self, id_hash: &[u8]) -> Result<(), AppError> {
+        let hash = id_hash.to_vec();
+        self.with(move |c| {
+            c.execute("DELETE FROM sessions WHERE id_hash = ?1", [hash])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_sets(&self, org_id: i64) -> Result<Vec<SetSummary>, AppError> {
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT s.name, (SELECT COUNT(*) FROM secrets k WHERE k.set_id = s.id), s.updated_at \
+                 FROM secret_sets s WHERE s.org_id = ?1 ORDER BY s.name",
+            )?;
+            let rows = stmt
+                .query_map([org_id], |r| {
+                    Ok(SetSummary {
+                        name: r.get(0)?,
+                        key_count: r.get(1)?,
+                        updated_at: r.get(2)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn get_set(&self, org_id: i64, set: &str) -> Result<Option<SetDetail>, AppError> {
+        let set = set.to_owned();
+        self.with(move |c| {
+            let Some((id, created_at, updated_at)) = c
+                .query_row(
+                    "SELECT id, created_at, updated_at FROM secret_sets WHERE org_id = ?1 AND name = ?2",
+                    params![org_id, set],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let mut stmt = c.prepare(
+                "SELECT key, fingerprint, updated_at FROM secrets WHERE set_id = ?1 AND org_id = ?2 ORDER BY key",
+            )?;
+            let keys = stmt
+                .query_map(params![id, org_id], |r| {
+                    Ok(KeyInfo {
+                        key: r.get(0)?,
+                        fingerprint: r.get(1)?,
+                        updated_at: r.get(2)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(SetDetail {
+                name: set,
+                created_at,
+                updated_at,
+                keys,
+            }))
+        })
+        .await
+    }
+
+    async fn create_set(&self, org_id: i64, set: &str, now: i64) -> Result<(), AppError> {
+        let set = set.to_owned();
+        self.with(move |c| {
+            let n = c.execute(
+                "INSERT INTO secret_sets (org_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) \
+                 ON CONFLICT (org_id, name) DO NOTHING",
+                params![org_id, set, now],
+            )?;
+            if n == 0 {
+                return Err(AppError::Conflict(format!("a secret set named \"{set}\" already exists")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn put_secrets(&self, org_id: i64, set: &str, entries: Vec<SealedEntry>, now: i64) -> Result<PutResult, AppError> {
+        let set = set.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut result = PutResult::default();
+            let id = match set_id(&tx, org_id, &set)? {
+                Some(id) => id,
+                None => {
+                    tx.execute(
+                        "INSERT INTO secret_sets (org_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+                        params![org_id, set, now],
+                    )?;
+                    result.created = true;
+                    tx.last_insert_rowid()
+                }
+            };
+            {
+                let mut exists = tx.prepare("SELECT EXISTS (SELECT 1 FROM secrets WHERE set_id = ?1 AND key = ?2)")?;
+                let mut upsert = tx.prepare(
+                    "INSERT INTO secrets (set_id, org_id, key, sealed, fingerprint, value_len, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                     ON CONFLICT (set_id, key) DO UPDATE SET sealed = excluded.sealed, \
+                     fingerprint = excluded.fingerprint, value_len = excluded.value_len, \
+                     updated_at = excluded.updated_at",
+                )?;
+                for e in &entries {
+                    let existed: bool = exists.query_row(params![id, e.key], |r| r.get(0))?;
+                    if existed {
+                        result.updated.push(e.key.clone());
+                    } else {
+                        result.added.push(e.key.clone());
+                    }
+                    upsert.execute(params![id, org_id, e.key, e.sealed, e.fingerprint, e.value_len as i64, now])?;
+                }
+            }
+            let total: i64 = tx.query_row(
+                "SELECT COALESCE(SUM(value_len), 0) FROM secrets WHERE set_id = ?1",
+                [id],
+                |r| r.get(0),
+            )?;
+            if total as usize > SET_MAX_BYTES {
+                // Dropping the transaction rolls every row of this write back.
+                return Err(AppError::TooLarge(format!(
+                    "secret set \"{set}\" would hold {total} bytes of values; a set may hold at most {SET_MAX_BYTES}"
+                )));
+            }
+            tx.execute("UPDATE secret_sets SET updated_at = ?2 WHERE id = ?1", params![id, now])?;
+            tx.commit()?;
+            Ok(result)
+        })
+        .await
+    }
+
+    async fn unset_secret(&self, org_id: i64, set: &str, key: &str, now: i64) -> Result<(), AppError> {
+        let (set, key) = (set.to_owned(), key.to_owned());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let id = set_id(&tx, org_id, &set)?.ok_or_else(|| set_not_found(&set))?;
+            let n = tx.execute("DELETE FROM secrets WHERE set_id = ?1 AND key = ?2", params![id, key])?;
+            if n == 0 {
+                return Err(AppError::NotFound(format!("key \"{key}\" not found in set \"{set}\"")));
+            }
+            tx.execute("UPDATE secret_sets SET updated_at = ?2 WHERE id = ?1", params![id, now])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_set(&self, org_id: i64, set: &str) -> Result<(), AppError> {
+        let set = set.to_owned();
+        self.with(move |c| {
+            let n = c.execute("DELETE FROM secret_sets WHERE org_id = ?1 AND name = ?2", params![org_id, set])?;
+            if n == 0 {
+                return Err(set_not_found(&set));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn sealed_value(&self, org_id: i64, set: &str, key: &str) -> Result<Option<Vec<u8>>, AppError> {
+        let (set, key) = (set.to_owned(), key.to_owned());
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT k.sealed FROM secrets k JOIN secret_sets s ON s.id = k.set_id \
+                 WHERE s.org_id = ?1 AND s.name = ?2 AND k.key = ?3",
+                params![org_id, set, key],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+        .await
+    }
+}

@@ -1,0 +1,725 @@
+//! The one set of input rules, shared by the server (which rejects bad input) and the
+//! WASM islands (which flag it as the user types). Plain Rust with serde only, so both
+//! sides compile the very same code and the same messages.
+//!
+//! Nothing in this module ever puts a secret value into an error message or into
+//! `Debug` output: errors name keys, lines and word positions, never value text.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Longest key, in characters.
+pub const KEY_MAX_LEN: usize = 64;
+/// Longest set / pull secret / deployment name, in characters.
+pub const NAME_MAX_LEN: usize = 63;
+/// Largest single value, in bytes.
+pub const VALUE_MAX_BYTES: usize = 64 * 1024;
+/// Largest total of all values in one set, in bytes.
+pub const SET_MAX_BYTES: usize = 1024 * 1024;
+
+/// Human-readable rule for keys, used in messages and next to key inputs.
+pub const KEY_RULE: &str = "keys may contain only letters, digits, \"_\" and \"-\"";
+/// Human-readable rule for names, used in messages and next to name inputs.
+pub const NAME_RULE: &str = "names may contain only lowercase letters, digits and \"-\", \
+and must start and end with a letter or digit";
+
+/// One rejected piece of input: which field (a key, a name, a line) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// What the error is about, e.g. `key "DB URL"`, `name`, `line 3`.
+    pub field: String,
+    /// The full sentence shown to the user; it names the field and the rule.
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A key that satisfies the key rule: `[a-zA-Z0-9_-]`, 1 to 64 characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct SecretKey(String);
+
+impl SecretKey {
+    /// Checks `raw` against the key rule.
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let field = format!("key {}", quoted(raw));
+        if raw.is_empty() {
+            return Err(FieldError::new("key", "a key may not be empty"));
+        }
+        if !raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(FieldError::new(field.clone(), format!("{field}: {KEY_RULE}")));
+        }
+        if raw.len() > KEY_MAX_LEN {
+            return Err(FieldError::new(
+                field.clone(),
+                format!(
+                    "{field}: keys may be at most {KEY_MAX_LEN} characters (this one has {})",
+                    raw.len()
+                ),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        SecretKey::parse(&raw).map_err(|e| serde::de::Error::custom(e.message))
+    }
+}
+
+/// A name for a secret set (and, later, pull secrets and deployments): 1–63 characters,
+/// lowercase letters, digits and `-`, starting and ending with a letter or digit, so it
+/// is also a valid Kubernetes object name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ResourceName(String);
+
+impl ResourceName {
+    /// Checks `raw` against the name rule. `what` says what is being named, e.g. "set name".
+    pub fn parse_as(what: &str, raw: &str) -> Result<Self, FieldError> {
+        let field = format!("{what} {}", quoted(raw));
+        let fail = |rule: String| Err(FieldError::new("name", format!("{field}: {rule}")));
+        if raw.is_empty() {
+            return Err(FieldError::new("name", format!("{what}: a name may not be empty")));
+        }
+        if raw.chars().count() > NAME_MAX_LEN {
+            return fail(format!(
+                "names may be at most {NAME_MAX_LEN} characters (this one has {})",
+                raw.chars().count()
+            ));
+        }
+        if !raw
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return fail("names may contain only lowercase letters, digits and \"-\"".into());
+        }
+        if raw.starts_with('-') || raw.ends_with('-') {
+            return fail("names must start and end with a letter or digit".into());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// Checks `raw` as the name of a secret set.
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        Self::parse_as("set name", raw)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ResourceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ResourceName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        ResourceName::parse(&raw).map_err(|e| serde::de::Error::custom(e.message))
+    }
+}
+
+/// Checks a value's size for `key`. Values are otherwise free: any text, including
+/// empty, newlines, quotes and trailing whitespace.
+pub fn check_value(key: &str, value: &str) -> Result<(), FieldError> {
+    if value.len() > VALUE_MAX_BYTES {
+        let field = format!("key {}", quoted(key));
+        return Err(FieldError::new(
+            field.clone(),
+            format!(
+                "{field}: a value may be at most {VALUE_MAX_BYTES} bytes (this one has {})",
+                value.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A validated key with its value. `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pair {
+    pub key: SecretKey,
+    pub value: String,
+}
+
+impl fmt::Debug for Pair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Pair({}=***)", self.key)
+    }
+}
+
+/// Validates raw key/value pairs as one write: every key, every value size, no key
+/// twice, and the write's own total under the set limit. Returns every problem at once.
+pub fn validate_pairs<'a>(
+    raw: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Vec<Pair>, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut pairs: Vec<Pair> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut total = 0usize;
+    for (key, value) in raw {
+        match SecretKey::parse(key) {
+            Ok(k) => {
+                if !seen.insert(k.clone()) {
+                    let field = format!("key {}", quoted(key));
+                    errors.push(FieldError::new(
+                        field.clone(),
+                        format!("{field}: the same key is given more than once"),
+                    ));
+                    continue;
+                }
+                if let Err(e) = check_value(key, value) {
+                    errors.push(e);
+                    continue;
+                }
+                total += value.len();
+                pairs.push(Pair {
+                    key: k,
+                    value: value.to_owned(),
+                });
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if total > SET_MAX_BYTES {
+        errors.push(FieldError::new(
+            "set",
+            format!("a set may hold at most {SET_MAX_BYTES} bytes of values (this write has {total})"),
+        ));
+    }
+    if pairs.is_empty() && errors.is_empty() {
+        errors.push(FieldError::new("secrets", "give at least one KEY=value pair"));
+    }
+    if errors.is_empty() {
+        Ok(pairs)
+    } else {
+        Err(errors)
+    }
+}
+
+/// One word of pasted text, after quote removal, with where it started.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Word {
+    pub text: String,
+    pub line: usize,
+    pub index: usize,
+}
+
+impl fmt::Debug for Word {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Word(line {}, word {}, {} bytes)", self.line, self.index, self.text.len())
+    }
+}
+
+/// Splits text into words the way a POSIX shell splits a command line, with no
+/// expansions at all. See [`parse_pairs`] for the rules.
+pub fn split_words(text: &str) -> Result<Vec<Word>, FieldError> {
+    let mut words = Vec::new();
+    let mut chars = text.chars().peekable();
+    let mut line = 1usize;
+    // Which line the last word was counted on, and how many words that line has so far.
+    let mut counted_line = 0usize;
+    let mut index_on_line = 0usize;
+    loop {
+        // Skip blanks between words.
+        while let Some(&c) = chars.peek() {
+            if c == '\n' {
+                line += 1;
+                chars.next();
+            } else if c == ' ' || c == '\t' || c == '\r' {
+                chars.next();
+            } else {
+                break;
+            }
+        }
+        let Some(&first) = chars.peek() else { break };
+        if first == '#' {
+            for c in chars.by_ref() {
+                if c == '\n' {
+                    line += 1;
+                    break;
+                }
+            }
+            continue;
+        }
+        let start_line = line;
+        if counted_line != start_line {
+            counted_line = start_line;
+            index_on_line = 0;
+        }
+        index_on_line += 1;
+        let mut word = String::new();
+        while let Some(&c) = chars.peek() {
+            match c {
+                ' ' | '\t' | '\r' | '\n' => break,
+                '\'' => {
+                    chars.next();
+                    let mut closed = false;
+                    for c in chars.by_ref() {
+                        if c == '\'' {
+                            closed = true;
+                            break;
+                        }
+                        if c == '\n' {
+                            line += 1;
+                        }
+                        word.push(c);
+                    }
+                    if !closed {
+                        return Err(unterminated(start_line, index_on_line, "single"));
+                    }
+                }
+                '"' => {
+                    chars.next();
+                    let mut closed = false;
+                    while let Some(c) = chars.next() {
+                        match c {
+                            '"' => {
+                                closed = true;
+                                break;
+                            }
+                            '\\' => match chars.peek() {
+                                Some('\n') => {
+                                    chars.next();
+                                    line += 1;
+                                }
+                                Some(&e @ ('"' | '\\' | '$' | '`')) => {
+                                    chars.next();
+                                    word.push(e);
+                                }
+                                _ => word.push('\\'),
+                            },
+                            '\n' => {
+                                line += 1;
+                                word.push(c);
+                            }
+                            _ => word.push(c),
+                        }
+                    }
+                    if !closed {
+                        return Err(unterminated(start_line, index_on_line, "double"));
+                    }
+                }
+                '\\' => {
+                    chars.next();
+                    match chars.next() {
+                        Some('\n') => line += 1,
+                        Some(e) => word.push(e),
+                        None => word.push('\\'),
+                    }
+                }
+                _ => {
+                    chars.next();
+                    word.push(c);
+                }
+            }
+        }
+        words.push(Word {
+            text: word,
+            line: start_line,
+            index: index_on_line,
+        });
+    }
+    Ok(words)
+}
+
+fn unterminated(line: usize, index: usize, kind: &str) -> FieldError {
+    FieldError::new(
+        format!("line {line}"),
+        format!("line {line}, word {index}: the {kind} quote opened here is never closed"),
+    )
+}
+
+/// Parses pasted `KEY=value` text into validated pairs.
+///
+/// The text is split into words like a POSIX shell command line, without expansions:
+/// double quotes keep spaces and honour `\"`, `\\`, `\$` and `` \` ``; single quotes keep
+/// everything literally; outside quotes a backslash escapes the next character; a `#` at
+/// the start of a word starts a comment to the end of the line; quoted text may span
+/// lines. Each word must be `KEY=value`, split at the first `=`. Every problem is
+/// reported at once, naming the line and the word's position on it.
+pub fn parse_pairs(text: &str) -> Result<Vec<Pair>, Vec<FieldError>> {
+    let words = split_words(text).map_err(|e| vec![e])?;
+    let mut errors = Vec::new();
+    let mut raw: Vec<(String, String, usize)> = Vec::new();
+    for w in &words {
+        match w.text.split_once('=') {
+            Some((k, v)) => {
+                if let Err(e) = SecretKey::parse(k) {
+                    errors.push(FieldError::new(
+                        format!("line {}", w.line),
+                        format!("line {}: {}", w.line, e.message),
+                    ));
+                } else {
+                    raw.push((k.to_owned(), v.to_owned(), w.line));
+                }
+            }
+            None => errors.push(FieldError::new(
+                format!("line {}", w.line),
+                format!(
+                    "line {}, word {}: expected KEY=value but this word has no \"=\" \
+                     (put quotes around a value that contains spaces)",
+                    w.line, w.index
+                ),
+            )),
+        }
+    }
+    let validated = validate_pairs(raw.iter().map(|(k, v, _)| (k.as_str(), v.as_str())));
+    match validated {
+        Ok(pairs) if errors.is_empty() => Ok(pairs),
+        Ok(_) => Err(errors),
+        Err(more) => {
+            // Keep the "give at least one pair" note only when nothing else is wrong.
+            let only_empty = more.len() == 1 && more[0].field == "secrets";
+            if !(only_empty && !errors.is_empty()) {
+                errors.extend(more);
+            }
+            Err(errors)
+        }
+    }
+}
+
+/// What a write of `incoming` keys would do to a set that holds `existing` keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WritePreview {
+    pub added: Vec<String>,
+    pub updated: Vec<String>,
+}
+
+/// Sorts the keys of a write into added and updated, in the write's order.
+pub fn preview_write<'a>(
+    incoming: impl IntoIterator<Item = &'a SecretKey>,
+    existing: &[String],
+) -> WritePreview {
+    let mut p = WritePreview::default();
+    for k in incoming {
+        if existing.iter().any(|e| e == k.as_str()) {
+            p.updated.push(k.to_string());
+        } else {
+            p.added.push(k.to_string());
+        }
+    }
+    p
+}
+
+fn quoted(s: &str) -> String {
+    // Keys and names are not secret; cap what we echo so a huge paste cannot flood a message.
+    let mut out = String::from("\"");
+    for (i, c) in s.chars().enumerate() {
+        if i == 80 {
+            out.push('…');
+            break;
+        }
+        match c {
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(text: &str) -> Vec<(String, String)> {
+        parse_pairs(text)
+            .unwrap_or_else(|e| panic!("{text:?} should parse, got {e:?}"))
+            .into_iter()
+            .map(|p| (p.key.into_string(), p.value))
+            .collect()
+    }
+
+    fn one(text: &str) -> (String, String) {
+        let mut v = parsed(text);
+        assert_eq!(v.len(), 1, "{text:?}");
+        v.remove(0)
+    }
+
+    fn errors(text: &str) -> Vec<String> {
+        parse_pairs(text)
+            .expect_err("should fail")
+            .into_iter()
+            .map(|e| e.message)
+            .collect()
+    }
+
+    #[test]
+    fn the_seven_forms_from_the_issue_all_parse() {
+        let cases = [
+            ("SIMPLE=value", "SIMPLE", "value"),
+            ("KEY=\"value with spaces\"", "KEY", "value with spaces"),
+            ("\"KEY=value with spaces\"", "KEY", "value with spaces"),
+            ("EQ=value=with=equals", "EQ", "value=with=equals"),
+            ("'QUOTED=value \"quoted\" here'", "QUOTED", "value \"quoted\" here"),
+            ("ESCAPED=\"value \\\"quoted\\\" here\"", "ESCAPED", "value \"quoted\" here"),
+            ("WIN='C:\\path\\to\\dir'", "WIN", "C:\\path\\to\\dir"),
+        ];
+        for (text, k, v) in cases {
+            assert_eq!(one(text), (k.to_string(), v.to_string()), "{text}");
+        }
+        let all = cases.map(|c| c.0).join("\n");
+        assert_eq!(parsed(&all).len(), 7);
+    }
+
+    #[test]
+    fn nothing_is_expanded() {
+        assert_eq!(one("A=$HOME"), ("A".into(), "$HOME".into()));
+        assert_eq!(one("A=`id`"), ("A".into(), "`id`".into()));
+        assert_eq!(one("A=~/x*"), ("A".into(), "~/x*".into()));
+        assert_eq!(one("A=\"${X}\""), ("A".into(), "${X}".into()));
+    }
+
+    #[test]
+    fn double_quotes_honour_posix_escapes_and_keep_other_backslashes() {
+        assert_eq!(one(r#"A="a\$b\`c\\d\e""#), ("A".into(), r"a$b`c\de".into()));
+    }
+
+    #[test]
+    fn a_backslash_outside_quotes_escapes_the_next_character() {
+        assert_eq!(one(r"A=a\ b\'c"), ("A".into(), "a b'c".into()));
+    }
+
+    #[test]
+    fn quoted_text_may_span_lines() {
+        assert_eq!(
+            one("CERT=\"line one\nline two\n\""),
+            ("CERT".into(), "line one\nline two\n".into())
+        );
+        assert_eq!(one("A='x\n  y'"), ("A".into(), "x\n  y".into()));
+    }
+
+    #[test]
+    fn comments_start_only_at_the_beginning_of_a_word() {
+        let v = parsed("# a comment\nA=1 # trailing\nB=x#y\n  #C=3\n");
+        assert_eq!(v, vec![("A".into(), "1".into()), ("B".into(), "x#y".into())]);
+    }
+
+    #[test]
+    fn empty_values_and_trailing_whitespace_survive() {
+        assert_eq!(one("EMPTY="), ("EMPTY".into(), "".into()));
+        assert_eq!(one("EMPTY=''"), ("EMPTY".into(), "".into()));
+        assert_eq!(one("T=\"ends with spaces  \""), ("T".into(), "ends with spaces  ".into()));
+    }
+
+    #[test]
+    fn unicode_is_kept() {
+        assert_eq!(one("U=\"héllo wörld ✓ 🚀\""), ("U".into(), "héllo wörld ✓ 🚀".into()));
+    }
+
+    #[test]
+    fn windows_line_endings_separate_words() {
+        assert_eq!(parsed("A=1\r\nB=2\r\n").len(), 2);
+    }
+
+    #[test]
+    fn a_word_without_equals_names_its_line_and_position_but_not_its_text() {
+        let e = errors("A=1\nKEY=value with spaces");
+        assert_eq!(e.len(), 2);
+        assert!(e[0].starts_with("line 2, word 2: expected KEY=value"), "{e:?}");
+        assert!(e[1].starts_with("line 2, word 3:"), "{e:?}");
+        assert!(!e.join(" ").contains("spaces\""), "{e:?}");
+    }
+
+    #[test]
+    fn an_unterminated_quote_names_where_it_opened() {
+        assert_eq!(
+            errors("A=1\nB=\"open\nC=2"),
+            vec!["line 2, word 1: the double quote opened here is never closed".to_string()]
+        );
+        assert_eq!(
+            errors("A='x"),
+            vec!["line 1, word 1: the single quote opened here is never closed".to_string()]
+        );
+    }
+
+    #[test]
+    fn a_bad_key_is_named_with_its_line_and_the_rule() {
+        assert_eq!(
+            errors("\"DB URL=postgres://x\""),
+            vec![format!("line 1: key \"DB URL\": {KEY_RULE}")]
+        );
+    }
+
+    #[test]
+    fn every_invalid_pair_is_listed() {
+        let e = errors("GOOD=1\nBAD.KEY=2\nALSO BAD\n=3");
+        assert_eq!(e.len(), 4, "{e:?}");
+    }
+
+    #[test]
+    fn the_same_key_twice_is_rejected() {
+        let e = errors("A=1\nA=2");
+        assert_eq!(e, vec!["key \"A\": the same key is given more than once".to_string()]);
+    }
+
+    #[test]
+    fn empty_text_asks_for_a_pair() {
+        assert_eq!(errors("  \n# only a comment\n"), vec!["give at least one KEY=value pair"]);
+    }
+
+    #[test]
+    fn a_key_longer_than_64_characters_is_rejected() {
+        assert!(SecretKey::parse(&"A".repeat(64)).is_ok());
+        let e = SecretKey::parse(&"A".repeat(65)).unwrap_err();
+        assert!(e.message.contains("at most 64 characters (this one has 65)"), "{e}");
+    }
+
+    #[test]
+    fn key_error_names_the_key_and_the_rule() {
+        let e = SecretKey::parse("DB URL").unwrap_err();
+        assert_eq!(
+            e.message,
+            "key \"DB URL\": keys may contain only letters, digits, \"_\" and \"-\""
+        );
+        assert_eq!(SecretKey::parse("").unwrap_err().message, "a key may not be empty");
+        for ok in ["a", "Z_9", "with-dash", "_lead", "0"] {
+            assert!(SecretKey::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["a.b", "é", "a=b", "a b", "a/b", "a\n"] {
+            assert!(SecretKey::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn names_follow_the_kubernetes_rule() {
+        for ok in ["a", "prod", "my-set-2", "0", &"a".repeat(63)] {
+            assert!(ResourceName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "Prod", "a_b", "a.b", "ä", &"a".repeat(64)] {
+            assert!(ResourceName::parse(bad).is_err(), "{bad:?}");
+        }
+        let e = ResourceName::parse("My Set").unwrap_err();
+        assert_eq!(
+            e.message,
+            "set name \"My Set\": names may contain only lowercase letters, digits and \"-\""
+        );
+    }
+
+    #[test]
+    fn a_value_over_64_kib_is_rejected_and_one_at_the_limit_is_not() {
+        assert!(check_value("K", &"x".repeat(VALUE_MAX_BYTES)).is_ok());
+        let e = check_value("K", &"x".repeat(VALUE_MAX_BYTES + 1)).unwrap_err();
+        assert!(e.message.starts_with("key \"K\": a value may be at most 65536 bytes"));
+    }
+
+    #[test]
+    fn a_write_over_one_mib_is_rejected() {
+        let big = "x".repeat(VALUE_MAX_BYTES);
+        let keys: Vec<String> = (0..17).map(|i| format!("K{i}")).collect();
+        let e = validate_pairs(keys.iter().map(|k| (k.as_str(), big.as_str()))).unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert!(e[0].message.starts_with("a set may hold at most 1048576 bytes"));
+    }
+
+    #[test]
+    fn debug_output_never_shows_values() {
+        let p = parse_pairs("A=topsecret").unwrap();
+        assert!(!format!("{p:?}").contains("topsecret"));
+        let w = split_words("A=topsecret").unwrap();
+        assert!(!format!("{w:?}").contains("topsecret"));
+    }
+
+    #[test]
+    fn preview_sorts_keys_into_added_and_updated() {
+        let pairs = parse_pairs("A=1 B=2 C=3").unwrap();
+        let p = preview_write(pairs.iter().map(|p| &p.key), &["B".to_string()]);
+        assert_eq!(p.added, vec!["A", "C"]);
+        assert_eq!(p.updated, vec!["B"]);
+    }
+
+    /// Quotes a value the way a user would for a shell: single quotes, with `'` written
+    /// as `'\''`.
+    fn shell_quote(v: &str) -> String {
+        format!("'{}'", v.replace('\'', "'\\''"))
+    }
+
+    fn double_quote(v: &str) -> String {
+        let mut s = String::from("\"");
+        for c in v.chars() {
+            if matches!(c, '"' | '\\' | '$' | '`') {
+                s.push('\\');
+            }
+            s.push(c);
+        }
+        s.push('"');
+        s
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_value_round_trips_through_single_quotes(
+            key in "[A-Za-z_][A-Za-z0-9_-]{0,63}",
+            value in "\\PC*|[ \n\t\"'\\\\$`=#]*",
+        ) {
+            let text = format!("{key}={}", shell_quote(&value));
+            let p = parse_pairs(&text).map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e:?}")))?;
+            proptest::prop_assert_eq!(p.len(), 1);
+            proptest::prop_assert_eq!(p[0].key.as_str(), key.as_str());
+            proptest::prop_assert_eq!(&p[0].value, &value);
+        }
+
+        #[test]
+        fn any_value_round_trips_through_double_quotes(
+            key in "[A-Za-z0-9_-]{1,64}",
+            value in "\\PC*|[ \n\t\"'\\\\$`=#]*",
+        ) {
+            let text = format!("# set\n{key}={}\n", double_quote(&value));
+            let p = parse_pairs(&text).map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e:?}")))?;
+            proptest::prop_assert_eq!(&p[0].value, &value);
+        }
+
+        #[test]
+        fn many_pairs_round_trip_in_order(
+            values in proptest::collection::vec("\\PC{0,20}", 1..20),
+        ) {
+            let text: Vec<String> = values.iter().enumerate()
+                .map(|(i, v)| format!("K{i}={}", shell_quote(v))).collect();
+            let p = parse_pairs(&text.join(" \n")).map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e:?}")))?;
+            let got: Vec<&String> = p.iter().map(|p| &p.value).collect();
+            let want: Vec<&String> = values.iter().collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn parsing_never_panics(text in "\\PC*|[\"'\\\\=# \nA-Z]*") {
+            let _ = parse_pairs(&text);
+        }
+    }
+}
