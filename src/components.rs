@@ -31,3 +31,12 @@ pub fn Problems(#[prop(into)] lines: Signal<Vec<String>>) -> impl IntoView {
         </ul>
     }
 }
+
+/// `data-ready="true"` once the surrounding island runs in the browser; end-to-end
+/// tests wait for it before typing into an island.
+#[component]
+pub fn ReadyMarker() -> impl IntoView {
+    let awake = RwSignal::new(false);
+    Effect::new(move |_| awake.set(true));
+    view! { <span hidden class="ready-marker" data-ready=move || if awake.get() { "true" } else { "false" }></span> }
+}

@@ -1,7 +1,7 @@
 //! The key/value editor and the paste preview: both validate with the shared rules as
 //! the user types, and both write atomically through a server function.
 
-use super::{go_to, Problems};
+use super::{go_to, Problems, ReadyMarker};
 use crate::api::{SavePaste, SaveRows};
 use crate::validate::{parse_pairs, preview_write, SecretKey};
 use leptos::form::ActionForm;
@@ -27,6 +27,7 @@ pub fn RowEditor(set: String, existing: Vec<String>) -> impl IntoView {
     });
     view! {
         <ActionForm action=action>
+            <ReadyMarker />
             <input type="hidden" name="set" value=set />
             <For each=move || rows.get() key=|id| *id let:id>
                 <KvRow
@@ -162,6 +163,7 @@ pub fn PastePreview(set: String, existing: Vec<String>) -> impl IntoView {
     };
     view! {
         <ActionForm action=action>
+            <ReadyMarker />
             <input type="hidden" name="set" value=set />
             <label for="paste">"Paste KEY=value lines"</label>
             <textarea

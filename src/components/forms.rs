@@ -1,6 +1,6 @@
 //! Small form islands: sign in, new set, unset a key, delete a set.
 
-use super::{go_to, Problems};
+use super::{go_to, Problems, ReadyMarker};
 use crate::api::{CreateSet, DeleteSet, Login, UnsetKey};
 use crate::validate::ResourceName;
 use leptos::form::ActionForm;
@@ -23,6 +23,7 @@ pub fn LoginForm(next: String, error: Option<String>) -> impl IntoView {
     });
     view! {
         <ActionForm action=action>
+            <ReadyMarker />
             <input type="hidden" name="next" value=next />
             <label for="email">"Email"</label>
             <input id="email" type="email" name="email" autocomplete="username" required />
@@ -65,6 +66,7 @@ pub fn NewSetForm() -> impl IntoView {
     });
     view! {
         <ActionForm action=action>
+            <ReadyMarker />
             <label for="new-set-name">"Set name"</label>
             <input
                 id="new-set-name"
@@ -104,6 +106,7 @@ pub fn UnsetButton(set: String, key: String) -> impl IntoView {
     });
     view! {
         <ActionForm action=action>
+            <ReadyMarker />
             <input type="hidden" name="set" value=set />
             <input type="hidden" name="key" value=key />
             <button
@@ -145,6 +148,7 @@ pub fn DeleteSetForm(set: String) -> impl IntoView {
     });
     view! {
         <ActionForm action=action>
+            <ReadyMarker />
             <input type="hidden" name="set" value=set.clone() />
             <label for="confirm-delete">{format!("Type \"{set}\" to confirm")}</label>
             <input

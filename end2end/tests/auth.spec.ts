@@ -1,0 +1,36 @@
+import { test, expect, login, islandsReady } from '../fixtures/app';
+import { ACCOUNT } from '../fixtures/env';
+
+test('pages require a session and send you back where you were going', async ({ page }) => {
+  await page.goto('/secrets');
+  await expect(page).toHaveURL(/\/login\?next=%2Fsecrets|\/login\?next=\/secrets/);
+  await expect(page.getByRole('heading', { name: 'Sign in to Cloakroom' })).toBeVisible();
+  await login(page, '/secrets');
+  await expect(page.getByRole('heading', { name: 'Secret sets' })).toBeVisible();
+  await expect(page.locator('.who-email')).toHaveText(ACCOUNT.email);
+  await expect(page.locator('.who-org')).toHaveText(ACCOUNT.org);
+});
+
+test('a wrong password is refused with a generic message', async ({ page }) => {
+  await page.goto('/login');
+  await islandsReady(page);
+  await page.getByLabel('Email').fill(ACCOUNT.email);
+  await page.getByLabel('Password').fill('not-the-password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByRole('alert')).toHaveText('wrong email or password');
+  await expect(page).toHaveURL(/\/login/);
+  expect((await page.context().cookies()).find((c) => c.name === 'cloakroom_session')).toBeUndefined();
+});
+
+test('the session cookie is HttpOnly and SameSite=Strict, and sign out ends it', async ({ page }) => {
+  await login(page);
+  const cookie = (await page.context().cookies()).find((c) => c.name === 'cloakroom_session');
+  expect(cookie?.httpOnly).toBe(true);
+  expect(cookie?.sameSite).toBe('Strict');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(page).toHaveURL(/\/login$/);
+  // The old cookie value no longer opens a page, even if replayed.
+  await page.context().addCookies([{ ...cookie!, expires: -1 }]);
+  await page.goto('/secrets');
+  await expect(page).toHaveURL(/\/login/);
+});

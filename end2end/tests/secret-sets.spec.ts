@@ -1,0 +1,164 @@
+import {
+  test,
+  expect,
+  login,
+  createSet,
+  uniqueSet,
+  hasJs,
+  islandsReady,
+  restSet,
+  fingerprintOf,
+  recordResponses,
+} from '../fixtures/app';
+
+// The seven forms from the product rules, with the values they must store.
+const PASTE = [
+  'SIMPLE=value',
+  'KEY="value with spaces"',
+  '"KEY2=value with spaces"',
+  'EQ=value=with=equals',
+  `'QUOTED=value "quoted" here'`,
+  'ESCAPED="value \\"quoted\\" here"',
+  `WIN='C:\\path\\to\\dir'`,
+  '# a comment line',
+  'MULTI="first line',
+  'second line  "',
+  'LEAKCHECK="pw-7Hq2 Zx9!$HOME"',
+].join('\n');
+const EXPECTED: Record<string, string> = {
+  SIMPLE: 'value',
+  KEY: 'value with spaces',
+  KEY2: 'value with spaces',
+  EQ: 'value=with=equals',
+  QUOTED: 'value "quoted" here',
+  ESCAPED: 'value "quoted" here',
+  WIN: 'C:\\path\\to\\dir',
+  MULTI: 'first line\nsecond line  ',
+  LEAKCHECK: 'pw-7Hq2 Zx9!$HOME',
+};
+const ROW_VALUE = 'row-secret-Vb83 with = and " and trailing  ';
+
+test('create a set, add a row, paste pairs, unset a key and delete the set', async ({ page, request }) => {
+  const responses = recordResponses(page);
+  await login(page);
+  const set = uniqueSet('app');
+  await createSet(page, set);
+  await expect(page.getByText('This set has no keys yet.')).toBeVisible();
+
+  // One row through the key/value form; the value field is masked.
+  await page.getByLabel('Key', { exact: true }).fill('DATABASE_URL');
+  const value = page.getByLabel('Value', { exact: true });
+  await value.fill(ROW_VALUE);
+  await expect(value).toHaveAttribute('type', 'password');
+  if (hasJs()) {
+    await expect(page.getByText('new key')).toBeVisible();
+    await page.getByRole('button', { name: 'Show' }).click();
+    await expect(value).toHaveAttribute('type', 'text');
+  }
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(page.getByRole('status')).toHaveText(`Saved "${set}": added DATABASE_URL.`);
+  await islandsReady(page);
+  const keys = page.getByRole('table', { name: 'Keys' });
+  await expect(keys).toContainText('DATABASE_URL');
+
+  // Paste: preview first (with JavaScript), then an atomic save.
+  await page.getByLabel('Paste KEY=value lines').fill(PASTE);
+  if (hasJs()) {
+    await expect(page.locator('.preview')).toHaveText(
+      `Will add ${Object.keys(EXPECTED).join(', ')}.`,
+    );
+  }
+  await page.getByRole('button', { name: 'Save pasted pairs' }).click();
+  await expect(page.getByRole('status')).toHaveText(
+    `Saved "${set}": added ${Object.keys(EXPECTED).join(', ')}.`,
+  );
+  await islandsReady(page);
+  for (const k of Object.keys(EXPECTED)) {
+    await expect(keys.getByRole('cell', { name: k, exact: true })).toBeVisible();
+  }
+
+  // Byte-exact storage: each stored fingerprint equals that of the intended value.
+  const stored = await restSet(request, set);
+  const fp = (k: string) => stored.keys.find((x) => x.key === k)?.fingerprint;
+  for (const [k, v] of Object.entries({ ...EXPECTED, DATABASE_URL: ROW_VALUE })) {
+    expect(fp(k), k).toBe(await fingerprintOf(request, v));
+  }
+
+  // Updating an existing key through the rows form.
+  await page.getByLabel('Key', { exact: true }).fill('SIMPLE');
+  if (hasJs()) await expect(page.getByText('replaces the current value')).toBeVisible();
+  await page.getByLabel('Value', { exact: true }).fill('changed');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(page.getByRole('status')).toHaveText(`Saved "${set}": updated SIMPLE.`);
+  await islandsReady(page);
+
+  // Unset one key (with JavaScript the first click asks to confirm).
+  await page.getByRole('button', { name: 'Unset SIMPLE' }).click();
+  if (hasJs()) await page.getByRole('button', { name: 'Confirm unset SIMPLE' }).click();
+  await expect(page.getByRole('status')).toHaveText(`Unset SIMPLE from "${set}".`);
+  await expect(keys.getByRole('cell', { name: 'SIMPLE', exact: true })).toHaveCount(0);
+  await expect(keys.getByRole('cell', { name: 'KEY', exact: true })).toBeVisible();
+  await islandsReady(page);
+
+  // Delete the set, confirming by name.
+  const del = page.getByRole('button', { name: 'Delete set' });
+  if (hasJs()) await expect(del).toBeDisabled();
+  await page.getByLabel(`Type "${set}" to confirm`).fill(set);
+  await del.click();
+  await page.waitForURL('**/secrets?**');
+  await expect(page.getByRole('status')).toHaveText(`Deleted secret set "${set}".`);
+  await expect(page.getByRole('link', { name: set })).toHaveCount(0);
+
+  // No value ever came back from the server, in any page, script or JSON answer.
+  const seen = await responses();
+  for (const v of [ROW_VALUE.trim(), EXPECTED.LEAKCHECK, EXPECTED.WIN, 'first line\nsecond']) {
+    expect(seen.includes(v), `value ${JSON.stringify(v)} appeared in a response`).toBe(false);
+  }
+});
+
+test('invalid input is flagged while typing and refused by the server in the same words', async ({ page }) => {
+  await login(page);
+  const set = uniqueSet('bad');
+  await createSet(page, set);
+  const keyRule = 'key "DB URL": keys may contain only letters, digits, "_" and "-"';
+  const wordRule = 'line 2, word 2: expected KEY=value but this word has no "="';
+
+  // A bad key in the rows form.
+  await page.getByLabel('Key', { exact: true }).fill('DB URL');
+  await page.getByLabel('Value', { exact: true }).fill('x');
+  if (hasJs()) await expect(page.locator('.field-error')).toHaveText(keyRule);
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(page.getByRole('alert').filter({ hasText: keyRule })).toBeVisible();
+  await islandsReady(page);
+
+  // Unparsable paste: the good pair on line 1 must not be saved either.
+  await page.getByLabel('Paste KEY=value lines').fill('GOOD=1\nBAD=value with spaces\n"DB URL=x"');
+  if (hasJs()) {
+    await expect(page.getByRole('alert').filter({ hasText: wordRule })).toBeVisible();
+    await expect(page.getByRole('alert').filter({ hasText: 'line 3: ' + keyRule })).toBeVisible();
+  }
+  await page.getByRole('button', { name: 'Save pasted pairs' }).click();
+  if (!hasJs()) await page.waitForURL(/error=/);
+  await expect(page.getByRole('alert').filter({ hasText: wordRule })).toBeVisible();
+  await expect(page.getByRole('alert').filter({ hasText: 'line 3: ' + keyRule })).toBeVisible();
+  await page.goto(`/secrets/${set}`);
+  await expect(page.getByText('This set has no keys yet.')).toBeVisible();
+
+  // A set name that breaks the rule.
+  await page.goto('/secrets');
+  await islandsReady(page);
+  await page.getByLabel('Set name').fill('Bad Name');
+  const nameRule = 'set name "Bad Name": names may contain only lowercase letters, digits and "-"';
+  if (hasJs()) await expect(page.getByRole('alert').filter({ hasText: nameRule })).toBeVisible();
+  await page.getByRole('button', { name: 'Create set' }).click();
+  if (!hasJs()) await page.waitForURL(/error=/);
+  await expect(page.getByRole('alert').filter({ hasText: nameRule })).toBeVisible();
+});
+
+test('a missing set answers 404 with a way back', async ({ page }) => {
+  await login(page);
+  const res = await page.goto('/secrets/does-not-exist');
+  expect(res?.status()).toBe(404);
+  await expect(page.getByText('secret set "does-not-exist" not found')).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Back to secret sets' })).toBeVisible();
+});
