@@ -25,7 +25,17 @@ pub(crate) fn finish<T>(
                 .map(|v| v.contains("text/html"))
         })
         .unwrap_or(false);
-    if from_form {
+    if !from_form {
+        // Give island callers a meaningful status too (server functions default to 500).
+        if let (Err(e), Some(res)) = (
+            &result,
+            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+        ) {
+            if let Ok(status) = axum::http::StatusCode::from_u16(e.status_code()) {
+                res.set_status(status);
+            }
+        }
+    } else {
         match &result {
             Ok(value) => leptos_axum::redirect(&ok(value)),
             Err(e) => {

@@ -42,7 +42,10 @@ fn summarize(errors: &[FieldError]) -> String {
         many => format!(
             "{} problems: {}",
             many.len(),
-            many.iter().map(|e| e.message.as_str()).collect::<Vec<_>>().join("; ")
+            many.iter()
+                .map(|e| e.message.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
         ),
     }
 }

@@ -110,7 +110,10 @@ impl ResourceName {
         let field = format!("{what} {}", quoted(raw));
         let fail = |rule: String| Err(FieldError::new("name", format!("{field}: {rule}")));
         if raw.is_empty() {
-            return Err(FieldError::new("name", format!("{what}: a name may not be empty")));
+            return Err(FieldError::new(
+                "name",
+                format!("{what}: a name may not be empty"),
+            ));
         }
         if raw.chars().count() > NAME_MAX_LEN {
             return fail(format!(
@@ -241,7 +244,13 @@ pub struct Word {
 
 impl fmt::Debug for Word {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Word(line {}, word {}, {} bytes)", self.line, self.index, self.text.len())
+        write!(
+            f,
+            "Word(line {}, word {}, {} bytes)",
+            self.line,
+            self.index,
+            self.text.len()
+        )
     }
 }
 
@@ -405,7 +414,7 @@ pub fn parse_pairs(text: &str) -> Result<Vec<Pair>, Vec<FieldError>> {
         Err(more) => {
             // Keep the "give at least one pair" note only when nothing else is wrong.
             let only_empty = more.len() == 1 && more[0].field == "secrets";
-            if !(only_empty && !errors.is_empty()) {
+            if !only_empty || errors.is_empty() {
                 errors.extend(more);
             }
             Err(errors)
@@ -487,8 +496,16 @@ mod tests {
             ("KEY=\"value with spaces\"", "KEY", "value with spaces"),
             ("\"KEY=value with spaces\"", "KEY", "value with spaces"),
             ("EQ=value=with=equals", "EQ", "value=with=equals"),
-            ("'QUOTED=value \"quoted\" here'", "QUOTED", "value \"quoted\" here"),
-            ("ESCAPED=\"value \\\"quoted\\\" here\"", "ESCAPED", "value \"quoted\" here"),
+            (
+                "'QUOTED=value \"quoted\" here'",
+                "QUOTED",
+                "value \"quoted\" here",
+            ),
+            (
+                "ESCAPED=\"value \\\"quoted\\\" here\"",
+                "ESCAPED",
+                "value \"quoted\" here",
+            ),
             ("WIN='C:\\path\\to\\dir'", "WIN", "C:\\path\\to\\dir"),
         ];
         for (text, k, v) in cases {
@@ -537,12 +554,18 @@ mod tests {
     fn empty_values_and_trailing_whitespace_survive() {
         assert_eq!(one("EMPTY="), ("EMPTY".into(), "".into()));
         assert_eq!(one("EMPTY=''"), ("EMPTY".into(), "".into()));
-        assert_eq!(one("T=\"ends with spaces  \""), ("T".into(), "ends with spaces  ".into()));
+        assert_eq!(
+            one("T=\"ends with spaces  \""),
+            ("T".into(), "ends with spaces  ".into())
+        );
     }
 
     #[test]
     fn unicode_is_kept() {
-        assert_eq!(one("U=\"héllo wörld ✓ 🚀\""), ("U".into(), "héllo wörld ✓ 🚀".into()));
+        assert_eq!(
+            one("U=\"héllo wörld ✓ 🚀\""),
+            ("U".into(), "héllo wörld ✓ 🚀".into())
+        );
     }
 
     #[test]
@@ -588,19 +611,28 @@ mod tests {
     #[test]
     fn the_same_key_twice_is_rejected() {
         let e = errors("A=1\nA=2");
-        assert_eq!(e, vec!["key \"A\": the same key is given more than once".to_string()]);
+        assert_eq!(
+            e,
+            vec!["key \"A\": the same key is given more than once".to_string()]
+        );
     }
 
     #[test]
     fn empty_text_asks_for_a_pair() {
-        assert_eq!(errors("  \n# only a comment\n"), vec!["give at least one KEY=value pair"]);
+        assert_eq!(
+            errors("  \n# only a comment\n"),
+            vec!["give at least one KEY=value pair"]
+        );
     }
 
     #[test]
     fn a_key_longer_than_64_characters_is_rejected() {
         assert!(SecretKey::parse(&"A".repeat(64)).is_ok());
         let e = SecretKey::parse(&"A".repeat(65)).unwrap_err();
-        assert!(e.message.contains("at most 64 characters (this one has 65)"), "{e}");
+        assert!(
+            e.message.contains("at most 64 characters (this one has 65)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -610,7 +642,10 @@ mod tests {
             e.message,
             "key \"DB URL\": keys may contain only letters, digits, \"_\" and \"-\""
         );
-        assert_eq!(SecretKey::parse("").unwrap_err().message, "a key may not be empty");
+        assert_eq!(
+            SecretKey::parse("").unwrap_err().message,
+            "a key may not be empty"
+        );
         for ok in ["a", "Z_9", "with-dash", "_lead", "0"] {
             assert!(SecretKey::parse(ok).is_ok(), "{ok}");
         }
@@ -638,7 +673,9 @@ mod tests {
     fn a_value_over_64_kib_is_rejected_and_one_at_the_limit_is_not() {
         assert!(check_value("K", &"x".repeat(VALUE_MAX_BYTES)).is_ok());
         let e = check_value("K", &"x".repeat(VALUE_MAX_BYTES + 1)).unwrap_err();
-        assert!(e.message.starts_with("key \"K\": a value may be at most 65536 bytes"));
+        assert!(e
+            .message
+            .starts_with("key \"K\": a value may be at most 65536 bytes"));
     }
 
     #[test]

@@ -29,7 +29,11 @@ pub fn safe_next(next: &str) -> String {
 
 /// Checks the credentials, sets the session cookie and answers where to go next.
 #[server(endpoint = "login")]
-pub async fn login(email: String, password: String, #[server(default)] next: String) -> Result<String, AppError> {
+pub async fn login(
+    email: String,
+    password: String,
+    #[server(default)] next: String,
+) -> Result<String, AppError> {
     let back = with_param("/login", "next", &safe_next(&next));
     let result = async {
         let state = crate::server::state::app_state()?;

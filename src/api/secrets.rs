@@ -32,7 +32,11 @@ pub async fn create_set(name: String) -> Result<WriteOutcome, AppError> {
         Ok(WriteOutcome {
             set: set.to_string(),
             created: true,
-            redirect: with_param(&set_url(set.as_str()), "notice", &format!("Created secret set \"{set}\".")),
+            redirect: with_param(
+                &set_url(set.as_str()),
+                "notice",
+                &format!("Created secret set \"{set}\"."),
+            ),
             ..Default::default()
         })
     }
@@ -52,10 +56,16 @@ pub struct RowInput {
 /// Adds or updates the given rows in a set, all or nothing. Rows with neither key nor
 /// value are ignored.
 #[server(endpoint = "save_rows")]
-pub async fn save_rows(set: String, #[server(default)] rows: Vec<RowInput>) -> Result<WriteOutcome, AppError> {
+pub async fn save_rows(
+    set: String,
+    #[server(default)] rows: Vec<RowInput>,
+) -> Result<WriteOutcome, AppError> {
     let back = set_url(&set);
     let result = async {
-        let rows: Vec<&RowInput> = rows.iter().filter(|r| !(r.key.is_empty() && r.value.is_empty())).collect();
+        let rows: Vec<&RowInput> = rows
+            .iter()
+            .filter(|r| !(r.key.is_empty() && r.value.is_empty()))
+            .collect();
         let pairs = crate::validate::validate_pairs(rows.iter().map(|r| (r.key.as_str(), r.value.as_str())))?;
         write_pairs(&set, pairs).await
     }

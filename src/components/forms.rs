@@ -62,7 +62,11 @@ pub fn NewSetForm() -> impl IntoView {
         if n.is_empty() {
             return Vec::new();
         }
-        ResourceName::parse(&n).err().map(|e| e.message).into_iter().collect()
+        ResourceName::parse(&n)
+            .err()
+            .map(|e| e.message)
+            .into_iter()
+            .collect()
     });
     view! {
         <ActionForm action=action>

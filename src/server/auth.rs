@@ -41,12 +41,22 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> Result<(Pri
         tracing::info!("failed login");
         return Err(AppError::BadCredentials);
     };
-    let org = state.store.home_org(user.id).await?.ok_or(AppError::BadCredentials)?;
+    let org = state
+        .store
+        .home_org(user.id)
+        .await?
+        .ok_or(AppError::BadCredentials)?;
     let token = new_token("cks_");
     let now = super::now();
     state
         .store
-        .create_session(&token_hash(&token), user.id, org.id, now, now + state.config.session_ttl_secs)
+        .create_session(
+            &token_hash(&token),
+            user.id,
+            org.id,
+            now,
+            now + state.config.session_ttl_secs,
+        )
         .await?;
     tracing::info!(user = user.id, org = %org.name, "login");
     Ok((
@@ -141,11 +151,21 @@ pub async fn caller() -> Result<(AppState, Principal), AppError> {
 }
 
 /// Creates an API token for a member of an organization; returns the token (shown once).
-pub async fn create_api_token(state: &AppState, principal: &Principal, name: &str) -> Result<String, AppError> {
+pub async fn create_api_token(
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+) -> Result<String, AppError> {
     let token = new_token("ckr_");
     state
         .store
-        .create_api_token(principal.org.id, principal.user_id, name, &token_hash(&token), super::now())
+        .create_api_token(
+            principal.org.id,
+            principal.user_id,
+            name,
+            &token_hash(&token),
+            super::now(),
+        )
         .await?;
     Ok(token)
 }

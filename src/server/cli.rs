@@ -60,7 +60,9 @@ pub async fn run() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Admin(Admin::CreateUser { email, org }) => create_user(config, &email, &org).await,
-        Command::Admin(Admin::CreateToken { email, org, name }) => create_token(config, &email, &org, &name).await,
+        Command::Admin(Admin::CreateToken { email, org, name }) => {
+            create_token(config, &email, &org, &name).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -76,7 +78,10 @@ fn fail(message: &str) -> ExitCode {
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("CLOAKROOM_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn serve(config: Config) -> Result<(), String> {
@@ -88,16 +93,18 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| format!("could not listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!("Cloakroom listening on http://{local}");
-    super::router::serve(listener, app).await.map_err(|e| e.to_string())
+    super::router::serve(listener, app)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 fn check_email(email: &str) -> Result<String, String> {
     let email = email.trim();
     let valid = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
-        && email
-            .split_once('@')
-            .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.') && !domain.starts_with('.'));
+        && email.split_once('@').is_some_and(|(user, domain)| {
+            !user.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        });
     if valid {
         Ok(email.to_owned())
     } else {
@@ -107,15 +114,21 @@ fn check_email(email: &str) -> Result<String, String> {
 
 fn read_password() -> Result<zeroize::Zeroizing<String>, String> {
     let password = if std::io::stdin().is_terminal() {
-        let first = zeroize::Zeroizing::new(rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?);
-        let second = zeroize::Zeroizing::new(rpassword::prompt_password("Repeat password: ").map_err(|e| e.to_string())?);
+        let first =
+            zeroize::Zeroizing::new(rpassword::prompt_password("Password: ").map_err(|e| e.to_string())?);
+        let second = zeroize::Zeroizing::new(
+            rpassword::prompt_password("Repeat password: ").map_err(|e| e.to_string())?,
+        );
         if *first != *second {
             return Err("the passwords do not match".into());
         }
         first
     } else {
         let mut line = zeroize::Zeroizing::new(String::new());
-        std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
         let trimmed = line.trim_end_matches(['\n', '\r']).to_owned();
         zeroize::Zeroizing::new(trimmed)
     };
@@ -133,7 +146,11 @@ async fn create_user(config: Config, email: &str, org: &str) -> Result<(), Strin
     let org = ResourceName::parse_as("organization name", org).map_err(|e| e.message)?;
     let password = read_password()?;
     let state = AppState::open(config).await?;
-    let org = state.store.ensure_org(org.as_str()).await.map_err(|e| e.to_string())?;
+    let org = state
+        .store
+        .ensure_org(org.as_str())
+        .await
+        .map_err(|e| e.to_string())?;
     let hash = super::auth::hash_password(&password).map_err(|e| e.to_string())?;
     state
         .store
@@ -157,8 +174,18 @@ async fn create_token(config: Config, email: &str, org: &str, name: &str) -> Res
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(missing)?;
-    let org = state.store.org_by_name(org).await.map_err(|e| e.to_string())?.ok_or_else(missing)?;
-    if !state.store.is_member(user.id, org.id).await.map_err(|e| e.to_string())? {
+    let org = state
+        .store
+        .org_by_name(org)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(missing)?;
+    if !state
+        .store
+        .is_member(user.id, org.id)
+        .await
+        .map_err(|e| e.to_string())?
+    {
         return Err(missing());
     }
     let principal = Principal {
@@ -169,7 +196,10 @@ async fn create_token(config: Config, email: &str, org: &str, name: &str) -> Res
     let token = super::auth::create_api_token(&state, &principal, name)
         .await
         .map_err(|e| e.to_string())?;
-    eprintln!("API token \"{name}\" for {} in {} (shown only once):", principal.email, principal.org.name);
+    eprintln!(
+        "API token \"{name}\" for {} in {} (shown only once):",
+        principal.email, principal.org.name
+    );
     println!("{token}");
     Ok(())
 }

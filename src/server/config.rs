@@ -42,12 +42,15 @@ impl Config {
     /// Loads `path` (if it exists) and applies the process environment on top.
     pub fn load(path: &Path) -> Result<Self, String> {
         let file = match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str::<FileConfig>(&text)
-                .map_err(|e| format!("{}: {e}", path.display()))?,
+            Ok(text) => {
+                toml::from_str::<FileConfig>(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
             Err(e) => return Err(format!("could not read {}: {e}", path.display())),
         };
-        Self::resolve(file.server, |name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        Self::resolve(file.server, |name| {
+            std::env::var(name).ok().filter(|v| !v.is_empty())
+        })
     }
 
     fn resolve(file: ServerSection, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
@@ -114,10 +117,9 @@ mod tests {
 
     #[test]
     fn environment_overrides_the_file_which_overrides_defaults() {
-        let file: FileConfig = toml::from_str(
-            "[server]\nsite_addr = \"0.0.0.0:8080\"\ndata_dir = \"/srv/cloakroom\"\n",
-        )
-        .unwrap();
+        let file: FileConfig =
+            toml::from_str("[server]\nsite_addr = \"0.0.0.0:8080\"\ndata_dir = \"/srv/cloakroom\"\n")
+                .unwrap();
         let c = Config::resolve(file.server, |n| {
             (n == "CLOAKROOM_DATA_DIR").then(|| "/tmp/override".to_string())
         })

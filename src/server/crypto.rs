@@ -223,8 +223,8 @@ impl Crypto {
         let mut org_key = Zeroizing::new([0u8; 32]);
         let hk = Hkdf::<Sha256>::new(None, self.fingerprint_root.as_ref());
         let _ = hk.expand(&org_id.to_be_bytes(), org_key.as_mut());
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(org_key.as_ref())
-            .expect("HMAC accepts keys of any length");
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(org_key.as_ref()).expect("HMAC accepts keys of any length");
         mac.update(value.expose().as_bytes());
         let tag = mac.finalize().into_bytes();
         hex::encode(&tag[..6])
@@ -242,7 +242,10 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 pub fn new_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 #[cfg(test)]
@@ -281,7 +284,9 @@ mod tests {
         assert!(crypto(1).verify_key_check(&check));
         assert!(!crypto(2).verify_key_check(&check));
         assert!(!crypto(1).verify_key_check(b"short"));
-        let sealed = crypto(1).seal(1, "s", "k", &SecretValue::new("v".into())).unwrap();
+        let sealed = crypto(1)
+            .seal(1, "s", "k", &SecretValue::new("v".into()))
+            .unwrap();
         assert!(crypto(2).open(1, "s", "k", &sealed).is_err());
     }
 
@@ -292,7 +297,10 @@ mod tests {
         assert_eq!(c.fingerprint(1, &v), c.fingerprint(1, &v));
         assert_eq!(c.fingerprint(1, &v).len(), 12);
         assert_ne!(c.fingerprint(1, &v), c.fingerprint(2, &v));
-        assert_ne!(c.fingerprint(1, &v), c.fingerprint(1, &SecretValue::new("other".into())));
+        assert_ne!(
+            c.fingerprint(1, &v),
+            c.fingerprint(1, &SecretValue::new("other".into()))
+        );
     }
 
     #[test]
@@ -312,7 +320,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("master.key")).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("master.key"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let err = load_master_key(Some("bm90IDMyIGJ5dGVz".into()), None, dir.path()).unwrap_err();

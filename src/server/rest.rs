@@ -30,8 +30,10 @@ impl IntoResponse for AppError {
         )
             .into_response();
         if status == StatusCode::UNAUTHORIZED {
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
         res
     }
@@ -67,7 +69,11 @@ fn set_json(set: &SetDetail) -> Value {
     })
 }
 
-async fn list_sets(State(state): State<AppState>, Path(org): Path<String>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
+async fn list_sets(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     let sets = state.store.list_sets(who.org.id).await?;
     Ok(Json(json!({
@@ -77,7 +83,11 @@ async fn list_sets(State(state): State<AppState>, Path(org): Path<String>, heade
     })))
 }
 
-async fn get_set(State(state): State<AppState>, Path((org, set)): Path<(String, String)>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
+async fn get_set(
+    State(state): State<AppState>,
+    Path((org, set)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     Ok(Json(set_json(&secrets::detail(&state, &who, &set).await?)))
 }
@@ -142,11 +152,19 @@ async fn put_set(
     body["created"] = json!(result.created);
     body["added"] = json!(result.added);
     body["updated"] = json!(result.updated);
-    let status = if result.created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if result.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(body)).into_response())
 }
 
-async fn delete_set(State(state): State<AppState>, Path((org, set)): Path<(String, String)>, headers: HeaderMap) -> Result<StatusCode, AppError> {
+async fn delete_set(
+    State(state): State<AppState>,
+    Path((org, set)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     secrets::delete(&state, &who, &set).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -9,7 +9,12 @@ use crate::model::SetDetail;
 use crate::validate::{Pair, ResourceName, SecretKey};
 
 /// Seals each pair for (org, set, key) and writes them all in one transaction.
-pub async fn write(state: &AppState, who: &Principal, set: &ResourceName, pairs: Vec<Pair>) -> Result<PutResult, AppError> {
+pub async fn write(
+    state: &AppState,
+    who: &Principal,
+    set: &ResourceName,
+    pairs: Vec<Pair>,
+) -> Result<PutResult, AppError> {
     let org = who.org.id;
     let mut entries = Vec::with_capacity(pairs.len());
     for pair in pairs {
@@ -22,7 +27,10 @@ pub async fn write(state: &AppState, who: &Principal, set: &ResourceName, pairs:
             key,
         });
     }
-    let result = state.store.put_secrets(org, set.as_str(), entries, super::now()).await?;
+    let result = state
+        .store
+        .put_secrets(org, set.as_str(), entries, super::now())
+        .await?;
     tracing::info!(
         org = %who.org.name, user = who.user_id, set = %set,
         added = ?result.added, updated = ?result.updated, "secrets written"
@@ -59,14 +67,22 @@ pub async fn delete(state: &AppState, who: &Principal, set: &str) -> Result<(), 
 
 /// Creates an empty set.
 pub async fn create(state: &AppState, who: &Principal, set: &ResourceName) -> Result<(), AppError> {
-    state.store.create_set(who.org.id, set.as_str(), super::now()).await?;
+    state
+        .store
+        .create_set(who.org.id, set.as_str(), super::now())
+        .await?;
     tracing::info!(org = %who.org.name, user = who.user_id, set = %set, "secret set created");
     Ok(())
 }
 
 /// Decrypts one stored value. No route exposes values in this slice; tests use this
 /// to prove values survive storage byte for byte.
-pub async fn reveal(state: &AppState, who: &Principal, set: &str, key: &str) -> Result<SecretValue, AppError> {
+pub async fn reveal(
+    state: &AppState,
+    who: &Principal,
+    set: &str,
+    key: &str,
+) -> Result<SecretValue, AppError> {
     let sealed = state
         .store
         .sealed_value(who.org.id, set, key)

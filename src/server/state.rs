@@ -25,11 +25,26 @@ impl AppState {
     /// Opens the database, loads the master key and checks it against the database.
     /// Refuses (with a message for the operator) when the key does not match.
     pub async fn open(config: Config) -> Result<Self, String> {
-        let (key, source) = crypto::load_master_key(
-            std::env::var("CLOAKROOM_MASTER_KEY").ok().filter(|v| !v.is_empty()),
-            std::env::var("CLOAKROOM_MASTER_KEY_FILE").ok().filter(|v| !v.is_empty()),
-            &config.data_dir,
-        )?;
+        Self::open_with_key(
+            config,
+            std::env::var("CLOAKROOM_MASTER_KEY")
+                .ok()
+                .filter(|v| !v.is_empty()),
+            std::env::var("CLOAKROOM_MASTER_KEY_FILE")
+                .ok()
+                .filter(|v| !v.is_empty()),
+        )
+        .await
+    }
+
+    /// [`AppState::open`] with the key settings given explicitly instead of read from
+    /// the environment (`key`: base64 of 32 bytes; `key_file`: a file holding that).
+    pub async fn open_with_key(
+        config: Config,
+        key: Option<String>,
+        key_file: Option<String>,
+    ) -> Result<Self, String> {
+        let (key, source) = crypto::load_master_key(key, key_file, &config.data_dir)?;
         if let KeySource::Generated(path) = &source {
             eprintln!(
                 "WARNING: no master key was configured, so a new one was generated at {path}.\n\

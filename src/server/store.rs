@@ -75,7 +75,13 @@ pub trait Store: Send + Sync {
     /// The organization named `name`, if it exists.
     async fn org_by_name(&self, name: &str) -> Result<Option<Org>, AppError>;
     /// Creates a user and makes them a member of `org_id`. `Conflict` if the email exists.
-    async fn create_user(&self, email: &str, password_hash: &str, org_id: i64, role: &str) -> Result<i64, AppError>;
+    async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        org_id: i64,
+        role: &str,
+    ) -> Result<i64, AppError>;
     /// Looks a user up by email (case-insensitive).
     async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, AppError>;
     /// The organization a user works in (this slice: their first membership).
@@ -84,12 +90,26 @@ pub trait Store: Send + Sync {
     async fn is_member(&self, user_id: i64, org_id: i64) -> Result<bool, AppError>;
 
     /// Stores an API token's hash.
-    async fn create_api_token(&self, org_id: i64, user_id: i64, name: &str, token_hash: &[u8], now: i64) -> Result<i64, AppError>;
+    async fn create_api_token(
+        &self,
+        org_id: i64,
+        user_id: i64,
+        name: &str,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<i64, AppError>;
     /// Finds who a token acts for, and records its use.
     async fn principal_for_token(&self, token_hash: &[u8], now: i64) -> Result<Option<Principal>, AppError>;
 
     /// Stores a new dashboard session.
-    async fn create_session(&self, id_hash: &[u8], user_id: i64, org_id: i64, now: i64, expires_at: i64) -> Result<(), AppError>;
+    async fn create_session(
+        &self,
+        id_hash: &[u8],
+        user_id: i64,
+        org_id: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), AppError>;
     /// Finds who an unexpired session acts for.
     async fn principal_for_session(&self, id_hash: &[u8], now: i64) -> Result<Option<Principal>, AppError>;
     /// Ends a session.
@@ -103,7 +123,13 @@ pub trait Store: Send + Sync {
     async fn create_set(&self, org_id: i64, set: &str, now: i64) -> Result<(), AppError>;
     /// Adds or replaces `entries` in `set` (creating the set if missing), all or nothing.
     /// `TooLarge` if the set would exceed its size limit.
-    async fn put_secrets(&self, org_id: i64, set: &str, entries: Vec<SealedEntry>, now: i64) -> Result<PutResult, AppError>;
+    async fn put_secrets(
+        &self,
+        org_id: i64,
+        set: &str,
+        entries: Vec<SealedEntry>,
+        now: i64,
+    ) -> Result<PutResult, AppError>;
     /// Removes one key; `NotFound` if the set or the key is missing.
     async fn unset_secret(&self, org_id: i64, set: &str, key: &str, now: i64) -> Result<(), AppError>;
     /// Removes a set and all its values; `NotFound` if missing.

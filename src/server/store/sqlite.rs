@@ -22,7 +22,8 @@ impl SqliteStore {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| format!("could not create {}: {e}", dir.display()))?;
         }
-        let mut conn = Connection::open(path).map_err(|e| format!("could not open {}: {e}", path.display()))?;
+        let mut conn =
+            Connection::open(path).map_err(|e| format!("could not open {}: {e}", path.display()))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
@@ -97,8 +98,10 @@ impl Store for SqliteStore {
     async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, AppError> {
         let key = key.to_owned();
         self.with(move |c| {
-            Ok(c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-                .optional()?)
+            Ok(
+                c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                    .optional()?,
+            )
         })
         .await
     }
@@ -132,21 +135,38 @@ impl Store for SqliteStore {
     async fn org_by_name(&self, name: &str) -> Result<Option<Org>, AppError> {
         let name = name.to_owned();
         self.with(move |c| {
-            Ok(c.query_row("SELECT id, name FROM orgs WHERE name = ?1", [name], |r| {
-                Ok(Org { id: r.get(0)?, name: r.get(1)? })
-            })
-            .optional()?)
+            Ok(
+                c.query_row("SELECT id, name FROM orgs WHERE name = ?1", [name], |r| {
+                    Ok(Org {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                    })
+                })
+                .optional()?,
+            )
         })
         .await
     }
 
-    async fn create_user(&self, email: &str, password_hash: &str, org_id: i64, role: &str) -> Result<i64, AppError> {
+    async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        org_id: i64,
+        role: &str,
+    ) -> Result<i64, AppError> {
         let (email, hash, role) = (email.to_owned(), password_hash.to_owned(), role.to_owned());
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let exists: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM users WHERE email = ?1)", [&email], |r| r.get(0))?;
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE email = ?1)",
+                [&email],
+                |r| r.get(0),
+            )?;
             if exists {
-                return Err(AppError::Conflict(format!("a user with email {email} already exists")));
+                return Err(AppError::Conflict(format!(
+                    "a user with email {email} already exists"
+                )));
             }
             let now = crate::server::now();
             tx.execute(
@@ -189,7 +209,12 @@ impl Store for SqliteStore {
                 "SELECT o.id, o.name FROM memberships m JOIN orgs o ON o.id = m.org_id \
                  WHERE m.user_id = ?1 ORDER BY m.created_at, o.id LIMIT 1",
                 [user_id],
-                |r| Ok(Org { id: r.get(0)?, name: r.get(1)? }),
+                |r| {
+                    Ok(Org {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                    })
+                },
             )
             .optional()?)
         })
@@ -207,7 +232,14 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn create_api_token(&self, org_id: i64, user_id: i64, name: &str, token_hash: &[u8], now: i64) -> Result<i64, AppError> {
+    async fn create_api_token(
+        &self,
+        org_id: i64,
+        user_id: i64,
+        name: &str,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<i64, AppError> {
         let (name, hash) = (name.to_owned(), token_hash.to_vec());
         self.with(move |c| {
             c.execute(
@@ -232,14 +264,24 @@ impl Store for SqliteStore {
                 now,
             )?;
             if p.is_some() {
-                c.execute("UPDATE api_tokens SET last_used_at = ?2 WHERE token_hash = ?1", params![hash, now])?;
+                c.execute(
+                    "UPDATE api_tokens SET last_used_at = ?2 WHERE token_hash = ?1",
+                    params![hash, now],
+                )?;
             }
             Ok(p)
         })
         .await
     }
 
-    async fn create_session(&self, id_hash: &[u8], user_id: i64, org_id: i64, now: i64, expires_at: i64) -> Result<(), AppError> {
+    async fn create_session(
+        &self,
+        id_hash: &[u8],
+        user_id: i64,
+        org_id: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), AppError> {
         let hash = id_hash.to_vec();
         self.with(move |c| {
             c.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
@@ -341,14 +383,22 @@ impl Store for SqliteStore {
                 params![org_id, set, now],
             )?;
             if n == 0 {
-                return Err(AppError::Conflict(format!("a secret set named \"{set}\" already exists")));
+                return Err(AppError::Conflict(format!(
+                    "a secret set named \"{set}\" already exists"
+                )));
             }
             Ok(())
         })
         .await
     }
 
-    async fn put_secrets(&self, org_id: i64, set: &str, entries: Vec<SealedEntry>, now: i64) -> Result<PutResult, AppError> {
+    async fn put_secrets(
+        &self,
+        org_id: i64,
+        set: &str,
+        entries: Vec<SealedEntry>,
+        now: i64,
+    ) -> Result<PutResult, AppError> {
         let set = set.to_owned();
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -406,11 +456,19 @@ impl Store for SqliteStore {
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let id = set_id(&tx, org_id, &set)?.ok_or_else(|| set_not_found(&set))?;
-            let n = tx.execute("DELETE FROM secrets WHERE set_id = ?1 AND key = ?2", params![id, key])?;
+            let n = tx.execute(
+                "DELETE FROM secrets WHERE set_id = ?1 AND key = ?2",
+                params![id, key],
+            )?;
             if n == 0 {
-                return Err(AppError::NotFound(format!("key \"{key}\" not found in set \"{set}\"")));
+                return Err(AppError::NotFound(format!(
+                    "key \"{key}\" not found in set \"{set}\""
+                )));
             }
-            tx.execute("UPDATE secret_sets SET updated_at = ?2 WHERE id = ?1", params![id, now])?;
+            tx.execute(
+                "UPDATE secret_sets SET updated_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
             tx.commit()?;
             Ok(())
         })
@@ -420,7 +478,10 @@ impl Store for SqliteStore {
     async fn delete_set(&self, org_id: i64, set: &str) -> Result<(), AppError> {
         let set = set.to_owned();
         self.with(move |c| {
-            let n = c.execute("DELETE FROM secret_sets WHERE org_id = ?1 AND name = ?2", params![org_id, set])?;
+            let n = c.execute(
+                "DELETE FROM secret_sets WHERE org_id = ?1 AND name = ?2",
+                params![org_id, set],
+            )?;
             if n == 0 {
                 return Err(set_not_found(&set));
             }

@@ -1,0 +1,447 @@
+//! REST API and HTTP behaviour against the real router on a free port.
+
+#![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+
+mod common;
+
+use common::spawn_app;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+async fn body(res: reqwest::Response) -> Value {
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn put_creates_then_modifies_and_get_lists_keys_without_values() {
+    let app = spawn_app().await;
+    let res = app
+        .api(Method::PUT, "/secrets/prod")
+        .json(&json!({"secrets":[{"key":"DB_URL","value":"postgres://u:p@h/db"},{"key":"EMPTY","value":""}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let text = res.text().await.unwrap();
+    assert!(!text.contains("postgres://"), "a value came back: {text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["created"], json!(true));
+    assert_eq!(v["name"], json!("prod"));
+    assert_eq!(v["keys"].as_array().unwrap().len(), 2);
+    assert_eq!(v["keys"][0]["fingerprint"].as_str().unwrap().len(), 12);
+
+    let res = app
+        .api(Method::PUT, "/secrets/prod")
+        .header("content-type", "text/plain")
+        .body("DB_URL='changed value'\nNEW=\"a b\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let v = body(res).await;
+    assert_eq!(v["created"], json!(false));
+    assert_eq!(v["added"], json!(["NEW"]));
+    assert_eq!(v["updated"], json!(["DB_URL"]));
+
+    let list = body(app.api(Method::GET, "/secrets").send().await.unwrap()).await;
+    assert_eq!(list["sets"][0]["name"], json!("prod"));
+    assert_eq!(list["sets"][0]["key_count"], json!(3));
+    assert!(list["sets"][0]["updated_at"].as_str().unwrap().ends_with('Z'));
+
+    let res = app.api(Method::GET, "/secrets/prod").send().await.unwrap();
+    let text = res.text().await.unwrap();
+    assert!(!text.contains("changed value") && !text.contains("a b"));
+    let keys: Vec<String> = serde_json::from_str::<Value>(&text).unwrap()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys, vec!["DB_URL", "EMPTY", "NEW"]);
+    let stored = cloakroom::server::secrets::reveal(&app.state, &app.principal, "prod", "DB_URL")
+        .await
+        .unwrap();
+    assert_eq!(stored.expose(), "changed value");
+}
+
+#[tokio::test]
+async fn invalid_pairs_answer_400_listing_each_and_change_nothing() {
+    let app = spawn_app().await;
+    app.api(Method::PUT, "/secrets/s")
+        .json(&json!({"secrets":[{"key":"A","value":"1"}]}))
+        .send()
+        .await
+        .unwrap();
+    let res = app
+        .api(Method::PUT, "/secrets/s")
+        .json(
+            &json!({"secrets":[{"key":"A","value":"2"},{"key":"DB URL","value":"x"},{"key":"","value":"y"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let v = body(res).await;
+    assert_eq!(
+        v["details"],
+        json!([
+            "key \"DB URL\": keys may contain only letters, digits, \"_\" and \"-\"",
+            "a key may not be empty"
+        ])
+    );
+    assert!(v["error"].as_str().unwrap().starts_with("2 problems"));
+    let a = cloakroom::server::secrets::reveal(&app.state, &app.principal, "s", "A")
+        .await
+        .unwrap();
+    assert_eq!(a.expose(), "1");
+
+    let res = app
+        .api(Method::PUT, "/secrets/s")
+        .header("content-type", "text/plain")
+        .body("A=3\nB=has spaces")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let v = body(res).await;
+    assert_eq!(v["details"][0].as_str().unwrap(), "line 2, word 2: expected KEY=value but this word has no \"=\" (put quotes around a value that contains spaces)");
+    let a = cloakroom::server::secrets::reveal(&app.state, &app.principal, "s", "A")
+        .await
+        .unwrap();
+    assert_eq!(a.expose(), "1");
+
+    let res = app
+        .api(Method::PUT, "/secrets/Bad_Name")
+        .json(&json!({"secrets":[{"key":"A","value":"1"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(body(res).await["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("set name \"Bad_Name\""));
+
+    let res = app
+        .api(Method::PUT, "/secrets/s")
+        .header("content-type", "application/json")
+        .body("{\"secrets\": [ {\"key\": 1} ]}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(body(res).await["error"]
+        .as_str()
+        .unwrap()
+        .contains("line 1, column"));
+}
+
+#[tokio::test]
+async fn too_large_answers_413() {
+    let app = spawn_app().await;
+    let big = "x".repeat(64 * 1024);
+    let secrets: Vec<Value> = (0..17)
+        .map(|i| json!({"key": format!("K{i}"), "value": big}))
+        .collect();
+    let res = app
+        .api(Method::PUT, "/secrets/big")
+        .json(&json!({ "secrets": secrets }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::BAD_REQUEST,
+        "one write over 1 MiB is a validation error"
+    );
+    let secrets: Vec<Value> = (0..16)
+        .map(|i| json!({"key": format!("K{i}"), "value": big}))
+        .collect();
+    let res = app
+        .api(Method::PUT, "/secrets/big")
+        .json(&json!({ "secrets": secrets }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = app
+        .api(Method::PUT, "/secrets/big")
+        .json(&json!({"secrets":[{"key":"ONE_MORE","value":"x"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(body(res).await["error"]
+        .as_str()
+        .unwrap()
+        .contains("at most 1048576"));
+    let huge = "y".repeat(9 * 1024 * 1024);
+    let res = app
+        .api(Method::PUT, "/secrets/big")
+        .header("content-type", "text/plain")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn unset_and_delete() {
+    let app = spawn_app().await;
+    app.api(Method::PUT, "/secrets/s")
+        .header("content-type", "text/plain")
+        .body("A=1 B=2")
+        .send()
+        .await
+        .unwrap();
+    let res = app.api(Method::DELETE, "/secrets/s/A").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = app.api(Method::DELETE, "/secrets/s/A").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        body(res).await["error"],
+        json!("key \"A\" not found in set \"s\"")
+    );
+    let res = app.api(Method::DELETE, "/secrets/s").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = app.api(Method::GET, "/secrets/s").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = app.api(Method::DELETE, "/secrets/s").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn credentials_are_required_and_other_orgs_look_missing() {
+    let app = spawn_app().await;
+    let url = app.url("/api/v1/orgs/acme/secrets");
+    let res = app.http.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["www-authenticate"], "Bearer");
+    let res = app
+        .http
+        .get(&url)
+        .bearer_auth("ckr_not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // A dashboard session cookie is not an API credential.
+    let (_, session) = cloakroom::server::auth::login(&app.state, "owner@example.com", common::PASSWORD)
+        .await
+        .unwrap();
+    let res = app
+        .http
+        .get(&url)
+        .header("cookie", format!("cloakroom_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // Another organization, existing or not, is simply not found.
+    let other = common::user(&app.state, "x@example.com", "other").await;
+    cloakroom::server::secrets::create(
+        &app.state,
+        &other,
+        &cloakroom::validate::ResourceName::parse("theirs").unwrap(),
+    )
+    .await
+    .unwrap();
+    for path in [
+        "/api/v1/orgs/other/secrets",
+        "/api/v1/orgs/other/secrets/theirs",
+        "/api/v1/orgs/nope/secrets",
+    ] {
+        let res = app
+            .http
+            .get(app.url(path))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let res = app
+        .http
+        .delete(app.url("/api/v1/orgs/other/secrets/theirs"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(app
+        .state
+        .store
+        .get_set(other.org.id, "theirs")
+        .await
+        .unwrap()
+        .is_some());
+}
+
+#[tokio::test]
+async fn pages_redirect_to_login_and_login_sets_a_strict_cookie() {
+    let app = spawn_app().await;
+    let res = app.http.get(app.url("/secrets/prod")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/login?next=/secrets/prod");
+    // A plain form post (JavaScript off) to the login server function.
+    let res = app
+        .http
+        .post(app.url("/api/login"))
+        .header("accept", "text/html")
+        .form(&[
+            ("email", "owner@example.com"),
+            ("password", common::PASSWORD),
+            ("next", "/secrets"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()["location"], "/secrets");
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"));
+    let session = cookie.split(';').next().unwrap().to_owned();
+    // Behind an https proxy the cookie is Secure.
+    let res = app
+        .http
+        .post(app.url("/api/login"))
+        .header("accept", "text/html")
+        .header("x-forwarded-proto", "https")
+        .form(&[("email", "owner@example.com"), ("password", common::PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers()["set-cookie"].to_str().unwrap().contains("; Secure"));
+    // An off-site `next` is ignored.
+    let res = app
+        .http
+        .post(app.url("/api/login"))
+        .header("accept", "text/html")
+        .form(&[
+            ("email", "owner@example.com"),
+            ("password", common::PASSWORD),
+            ("next", "//evil.example"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["location"], "/secrets");
+
+    let res = app
+        .http
+        .get(app.url("/secrets"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("owner@example.com"));
+}
+
+#[tokio::test]
+async fn a_no_js_write_redirects_back_with_the_result_and_values_stay_out_of_html() {
+    let app = spawn_app().await;
+    let (_, session) = cloakroom::server::auth::login(&app.state, "owner@example.com", common::PASSWORD)
+        .await
+        .unwrap();
+    let cookie = format!("cloakroom_session={session}");
+    let res = app
+        .http
+        .post(app.url("/api/save_paste"))
+        .header("accept", "text/html")
+        .header("cookie", &cookie)
+        .form(&[("set", "web"), ("text", "TOKEN=\"s3cret-html-check\"\r\nOTHER=1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/secrets/web?notice="), "{location}");
+    let v = cloakroom::server::secrets::reveal(&app.state, &app.principal, "web", "TOKEN")
+        .await
+        .unwrap();
+    assert_eq!(
+        v.expose(),
+        "s3cret-html-check",
+        "CRLF from the textarea did not leak into the value"
+    );
+    let html = app
+        .http
+        .get(app.url(&location))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("TOKEN") && !html.contains("s3cret-html-check"));
+    assert!(
+        html.contains("Saved &quot;web&quot;: added TOKEN, OTHER.")
+            || html.contains("Saved \"web\": added TOKEN, OTHER.")
+    );
+
+    let res = app
+        .http
+        .post(app.url("/api/save_paste"))
+        .header("accept", "text/html")
+        .header("cookie", &cookie)
+        .form(&[("set", "web"), ("text", "TOKEN=new BAD")])
+        .send()
+        .await
+        .unwrap();
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("/secrets/web?error=line%201%2C%20word%202"),
+        "{location}"
+    );
+    assert!(
+        !location.contains("new"),
+        "the error names the word's position, not its text"
+    );
+    let v = cloakroom::server::secrets::reveal(&app.state, &app.principal, "web", "TOKEN")
+        .await
+        .unwrap();
+    assert_eq!(v.expose(), "s3cret-html-check");
+
+    // Without a session the server function refuses.
+    let res = app
+        .http
+        .post(app.url("/api/save_paste"))
+        .header("accept", "application/json")
+        .form(&[("set", "web"), ("text", "A=1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn responses_are_compressed_when_asked() {
+    let app = spawn_app().await;
+    let res = app
+        .http
+        .get(app.url("/login"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-encoding"], "gzip");
+    let res = app
+        .http
+        .get(app.url("/login"))
+        .header("accept-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-encoding"], "br");
+}
