@@ -22,6 +22,48 @@ pub(crate) fn go_to(url: &str) {
     let _ = url;
 }
 
+/// Where a successful server action sends the browser next.
+pub(crate) trait Destination {
+    fn destination(&self) -> &str;
+}
+
+impl Destination for String {
+    fn destination(&self) -> &str {
+        self
+    }
+}
+
+impl Destination for crate::model::WriteOutcome {
+    fn destination(&self) -> &str {
+        &self.redirect
+    }
+}
+
+/// The behaviour every form island shares: on success go to the result's page (a full
+/// load, so server-rendered parts show the change); on failure return the lines to show
+/// under the form. `initial` is what a no-JS attempt came back with.
+pub(crate) fn follow<S>(action: ServerAction<S>, initial: Option<String>) -> Signal<Vec<String>>
+where
+    S: leptos::server_fn::ServerFn<Error = crate::error::AppError> + Clone + Send + Sync + 'static,
+    S::Output: Destination + Clone + Send + Sync + 'static,
+{
+    let value = action.value();
+    Effect::new(move |_| {
+        value.with(|v| {
+            if let Some(Ok(out)) = v {
+                go_to(out.destination());
+            }
+        })
+    });
+    Signal::derive(move || {
+        value.with(|v| match v {
+            Some(Err(e)) => e.lines(),
+            Some(Ok(_)) => Vec::new(),
+            None => initial.clone().into_iter().collect(),
+        })
+    })
+}
+
 /// A live list of problems under a form (announced to screen readers).
 #[component]
 pub fn Problems(#[prop(into)] lines: Signal<Vec<String>>) -> impl IntoView {

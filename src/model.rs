@@ -1,6 +1,19 @@
 //! Data shared by the server and the browser. None of these types carry secret values.
 
 use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Form text that may hold secret values: travels as a plain string, but `Debug`
+/// prints `***`, so logging a request's arguments can never reveal it.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Concealed(pub String);
+
+impl fmt::Debug for Concealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
 
 /// One row of the secret sets list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +101,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concealed_text_never_prints() {
+        let c = Concealed("topsecret".into());
+        assert_eq!(format!("{c:?}"), "***");
+        assert_eq!(serde_json::to_string(&c).unwrap(), "\"topsecret\"");
+    }
 
     #[test]
     fn times_format_as_utc() {

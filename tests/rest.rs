@@ -445,3 +445,11 @@ async fn responses_are_compressed_when_asked() {
         .unwrap();
     assert_eq!(res.headers()["content-encoding"], "br");
 }
+
+#[tokio::test]
+async fn healthz_answers_without_a_session() {
+    let app = spawn_app().await;
+    let res = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.text().await.unwrap(), "ok");
+}

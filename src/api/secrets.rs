@@ -1,7 +1,7 @@
 //! Server functions for secret sets.
 
 use crate::error::AppError;
-use crate::model::{SetDetail, SetSummary, WriteOutcome};
+use crate::model::{Concealed, SetDetail, SetSummary, WriteOutcome};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -44,13 +44,13 @@ pub async fn create_set(name: String) -> Result<WriteOutcome, AppError> {
     finish(result, |o| o.redirect.clone(), "/secrets")
 }
 
-/// One row of the key/value form.
+/// One row of the key/value form. `Debug` never shows the value.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RowInput {
     #[serde(default)]
     pub key: String,
     #[serde(default)]
-    pub value: String,
+    pub value: Concealed,
 }
 
 /// Adds or updates the given rows in a set, all or nothing. Rows with neither key nor
@@ -64,9 +64,10 @@ pub async fn save_rows(
     let result = async {
         let rows: Vec<&RowInput> = rows
             .iter()
-            .filter(|r| !(r.key.is_empty() && r.value.is_empty()))
+            .filter(|r| !(r.key.is_empty() && r.value.0.is_empty()))
             .collect();
-        let pairs = crate::validate::validate_pairs(rows.iter().map(|r| (r.key.as_str(), r.value.as_str())))?;
+        let pairs =
+            crate::validate::validate_pairs(rows.iter().map(|r| (r.key.as_str(), r.value.0.as_str())))?;
         write_pairs(&set, pairs).await
     }
     .await;
@@ -75,11 +76,11 @@ pub async fn save_rows(
 
 /// Parses pasted `KEY=value` text and writes every pair, all or nothing.
 #[server(endpoint = "save_paste")]
-pub async fn save_paste(set: String, text: String) -> Result<WriteOutcome, AppError> {
+pub async fn save_paste(set: String, text: Concealed) -> Result<WriteOutcome, AppError> {
     let back = set_url(&set);
     let result = async {
         // Browsers submit textarea line breaks as CRLF; the user typed LF.
-        let text = text.replace("\r\n", "\n");
+        let text = text.0.replace("\r\n", "\n");
         let pairs = crate::validate::parse_pairs(&text)?;
         write_pairs(&set, pairs).await
     }

@@ -1,7 +1,7 @@
 //! The key/value editor and the paste preview: both validate with the shared rules as
 //! the user types, and both write atomically through a server function.
 
-use super::{go_to, Problems, ReadyMarker};
+use super::{follow, Problems, ReadyMarker};
 use crate::api::{SavePaste, SaveRows};
 use crate::validate::{parse_pairs, preview_write, SecretKey};
 use leptos::form::ActionForm;
@@ -12,19 +12,10 @@ use leptos::prelude::*;
 #[island]
 pub fn RowEditor(set: String, existing: Vec<String>) -> impl IntoView {
     let action = ServerAction::<SaveRows>::new();
-    let value = action.value();
-    Effect::new(move |_| {
-        if let Some(Ok(out)) = value.get() {
-            go_to(&out.redirect);
-        }
-    });
+    let lines = follow(action, None);
     let rows = RwSignal::new(vec![0usize]);
     let next_id = StoredValue::new(1usize);
     let existing = StoredValue::new(existing);
-    let lines = Signal::derive(move || match value.get() {
-        Some(Err(e)) => e.lines(),
-        _ => Vec::new(),
-    });
     view! {
         <ActionForm action=action>
             <ReadyMarker />
@@ -127,12 +118,7 @@ fn KvRow(id: usize, existing: Vec<String>, on_remove: Callback<()>) -> impl Into
 #[island]
 pub fn PastePreview(set: String, existing: Vec<String>) -> impl IntoView {
     let action = ServerAction::<SavePaste>::new();
-    let value = action.value();
-    Effect::new(move |_| {
-        if let Some(Ok(out)) = value.get() {
-            go_to(&out.redirect);
-        }
-    });
+    let failures = follow(action, None);
     let text = RwSignal::new(String::new());
     let preview = Memo::new(move |_| {
         let t = text.get();
@@ -143,10 +129,10 @@ pub fn PastePreview(set: String, existing: Vec<String>) -> impl IntoView {
             .map(|pairs| Some(preview_write(pairs.iter().map(|p| &p.key), &existing)))
             .map_err(|errs| errs.into_iter().map(|e| e.message).collect::<Vec<_>>())
     });
-    let lines = Signal::derive(move || match (value.get(), preview.get()) {
-        (Some(Err(e)), _) => e.lines(),
-        (_, Err(errs)) => errs,
-        _ => Vec::new(),
+    // What the text says now comes first; the server's answer shows once the text parses.
+    let lines = Signal::derive(move || match preview.get() {
+        Err(errs) => errs,
+        Ok(_) => failures.get(),
     });
     let summary = move || match preview.get() {
         Ok(Some(p)) => {

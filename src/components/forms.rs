@@ -1,6 +1,6 @@
 //! Small form islands: sign in, new set, unset a key, delete a set.
 
-use super::{go_to, Problems, ReadyMarker};
+use super::{follow, Problems, ReadyMarker};
 use crate::api::{CreateSet, DeleteSet, Login, UnsetKey};
 use crate::validate::ResourceName;
 use leptos::form::ActionForm;
@@ -10,17 +10,7 @@ use leptos::prelude::*;
 #[island]
 pub fn LoginForm(next: String, error: Option<String>) -> impl IntoView {
     let action = ServerAction::<Login>::new();
-    let value = action.value();
-    Effect::new(move |_| {
-        if let Some(Ok(to)) = value.get() {
-            go_to(&to);
-        }
-    });
-    let lines = Signal::derive(move || match value.get() {
-        Some(Err(e)) => e.lines(),
-        Some(Ok(_)) => Vec::new(),
-        None => error.clone().into_iter().collect(),
-    });
+    let lines = follow(action, error);
     view! {
         <ActionForm action=action>
             <ReadyMarker />
@@ -47,26 +37,15 @@ pub fn LoginForm(next: String, error: Option<String>) -> impl IntoView {
 #[island]
 pub fn NewSetForm() -> impl IntoView {
     let action = ServerAction::<CreateSet>::new();
-    let value = action.value();
-    Effect::new(move |_| {
-        if let Some(Ok(out)) = value.get() {
-            go_to(&out.redirect);
-        }
-    });
+    let failures = follow(action, None);
     let name = RwSignal::new(String::new());
+    // The name as typed comes first; the server's answer shows once the name is valid.
     let lines = Signal::derive(move || {
-        if let Some(Err(e)) = value.get() {
-            return e.lines();
-        }
         let n = name.get();
-        if n.is_empty() {
-            return Vec::new();
+        match ResourceName::parse(&n) {
+            Err(e) if !n.is_empty() => vec![e.message],
+            _ => failures.get(),
         }
-        ResourceName::parse(&n)
-            .err()
-            .map(|e| e.message)
-            .into_iter()
-            .collect()
     });
     view! {
         <ActionForm action=action>
@@ -95,19 +74,10 @@ pub fn NewSetForm() -> impl IntoView {
 #[island]
 pub fn UnsetButton(set: String, key: String) -> impl IntoView {
     let action = ServerAction::<UnsetKey>::new();
-    let value = action.value();
-    Effect::new(move |_| {
-        if let Some(Ok(out)) = value.get() {
-            go_to(&out.redirect);
-        }
-    });
+    let lines = follow(action, None);
     let armed = RwSignal::new(false);
     let label = format!("Unset {key}");
     let confirm_label = format!("Confirm unset {key}");
-    let lines = Signal::derive(move || match value.get() {
-        Some(Err(e)) => e.lines(),
-        _ => Vec::new(),
-    });
     view! {
         <ActionForm action=action>
             <ReadyMarker />
@@ -135,21 +105,12 @@ pub fn UnsetButton(set: String, key: String) -> impl IntoView {
 #[island]
 pub fn DeleteSetForm(set: String) -> impl IntoView {
     let action = ServerAction::<DeleteSet>::new();
-    let value = action.value();
-    Effect::new(move |_| {
-        if let Some(Ok(out)) = value.get() {
-            go_to(&out.redirect);
-        }
-    });
+    let lines = follow(action, None);
     // Until the island is awake the button stays enabled, so the form works without JS.
     let awake = RwSignal::new(false);
     Effect::new(move |_| awake.set(true));
     let typed = RwSignal::new(String::new());
     let expected = set.clone();
-    let lines = Signal::derive(move || match value.get() {
-        Some(Err(e)) => e.lines(),
-        _ => Vec::new(),
-    });
     view! {
         <ActionForm action=action>
             <ReadyMarker />

@@ -20,6 +20,7 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route("/", get(|| async { Redirect::to("/secrets") }))
+        .route("/healthz", get(healthz))
         .merge(super::rest::routes())
         .leptos_routes_with_context(
             &state,
@@ -45,6 +46,7 @@ async fn session_gate(State(state): State<AppState>, req: Request, next: Next) -
     let is_page = req.method() == axum::http::Method::GET
         && !path.starts_with("/api/")
         && !path.starts_with("/pkg/")
+        && path != "/healthz"
         && !path.rsplit('/').next().unwrap_or("").contains('.');
     if !is_page {
         return next.run(req).await;
@@ -61,6 +63,18 @@ async fn session_gate(State(state): State<AppState>, req: Request, next: Next) -
         return Redirect::to(&target).into_response();
     }
     next.run(req).await
+}
+
+/// For load balancers and process supervisors: 200 `ok` when the database answers.
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.store.get_meta("master_key_check").await {
+        Ok(_) => "ok".into_response(),
+        Err(_) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable",
+        )
+            .into_response(),
+    }
 }
 
 async fn security_headers(req: Request, next: Next) -> Response {
