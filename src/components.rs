@@ -1,5 +1,11 @@
 //! Reusable widgets. The interactive ones are `#[island]`s: only they ship as WASM.
 //! Island props end up in the HTML, so none of them ever carries a secret value.
+//!
+//! Every form is a plain HTML form posting to its server function, so it works with
+//! JavaScript off. With JavaScript, [`FormState::submit`] sends the very same fields to
+//! the same URL asking for JSON, and the island shows errors in place or moves on to
+//! the result's page. One non-generic submit path keeps the WASM small: no per-function
+//! client code and no query-string serializer in the bundle.
 
 pub mod editor;
 pub mod forms;
@@ -9,59 +15,93 @@ pub use editor::*;
 pub use forms::*;
 pub use layout::*;
 
+#[cfg(feature = "hydrate")]
+use crate::{error::AppError, model::WriteOutcome};
+use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
-/// Full page load of `url`, used after a successful write so the server-rendered parts
-/// of the page show the new state.
-pub(crate) fn go_to(url: &str) {
-    #[cfg(feature = "hydrate")]
+/// Whether a form's request is in flight, and what its last attempt went wrong with.
+#[derive(Clone, Copy)]
+pub(crate) struct FormState {
+    pub pending: RwSignal<bool>,
+    pub failures: RwSignal<Vec<String>>,
+}
+
+impl FormState {
+    /// `initial`: the error a no-JS attempt came back with (shown until the next try).
+    pub fn new(initial: Option<String>) -> Self {
+        Self {
+            pending: RwSignal::new(false),
+            failures: RwSignal::new(initial.into_iter().collect()),
+        }
+    }
+
+    /// The `on:submit` handler: post the form in the background; on success load the
+    /// page the server names (so server-rendered parts show the change), on failure
+    /// show the problems and keep what the user typed.
+    pub fn submit(self) -> impl Fn(SubmitEvent) + Clone + 'static {
+        move |ev: SubmitEvent| {
+            #[cfg(feature = "hydrate")]
+            {
+                use wasm_bindgen::JsCast;
+                let Some(form) = ev
+                    .target()
+                    .and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok())
+                else {
+                    return;
+                };
+                ev.prevent_default();
+                self.pending.set(true);
+                leptos::task::spawn_local(async move {
+                    match post_form(&form).await {
+                        Ok(out) => go_to(&out.redirect),
+                        Err(e) => {
+                            self.failures.set(e.lines());
+                            self.pending.set(false);
+                        }
+                    }
+                });
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = ev;
+        }
+    }
+}
+
+/// Posts a form's fields, url-encoded exactly as the browser would, to its action.
+#[cfg(feature = "hydrate")]
+async fn post_form(form: &web_sys::HtmlFormElement) -> Result<WriteOutcome, AppError> {
+    let unreachable = || AppError::Transport("the server could not be reached; nothing was changed".into());
+    let data = web_sys::FormData::new_with_form(form).map_err(|_| unreachable())?;
+    let body = web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data)
+        .map_err(|_| unreachable())?
+        .to_string();
+    let res = gloo_net::http::Request::post(&form.action())
+        .header("Accept", "application/json")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(String::from(body))
+        .map_err(|_| unreachable())?
+        .send()
+        .await
+        .map_err(|_| unreachable())?;
+    if res.ok() {
+        res.json::<WriteOutcome>().await.map_err(|_| unreachable())
+    } else {
+        Err(res.json::<AppError>().await.unwrap_or_else(|_| {
+            AppError::Transport(format!(
+                "the server answered {}; nothing was changed",
+                res.status()
+            ))
+        }))
+    }
+}
+
+/// Full page load of `url`.
+#[cfg(feature = "hydrate")]
+fn go_to(url: &str) {
     if let Some(window) = web_sys::window() {
         let _ = window.location().set_href(url);
     }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = url;
-}
-
-/// Where a successful server action sends the browser next.
-pub(crate) trait Destination {
-    fn destination(&self) -> &str;
-}
-
-impl Destination for String {
-    fn destination(&self) -> &str {
-        self
-    }
-}
-
-impl Destination for crate::model::WriteOutcome {
-    fn destination(&self) -> &str {
-        &self.redirect
-    }
-}
-
-/// The behaviour every form island shares: on success go to the result's page (a full
-/// load, so server-rendered parts show the change); on failure return the lines to show
-/// under the form. `initial` is what a no-JS attempt came back with.
-pub(crate) fn follow<S>(action: ServerAction<S>, initial: Option<String>) -> Signal<Vec<String>>
-where
-    S: leptos::server_fn::ServerFn<Error = crate::error::AppError> + Clone + Send + Sync + 'static,
-    S::Output: Destination + Clone + Send + Sync + 'static,
-{
-    let value = action.value();
-    Effect::new(move |_| {
-        value.with(|v| {
-            if let Some(Ok(out)) = v {
-                go_to(out.destination());
-            }
-        })
-    });
-    Signal::derive(move || {
-        value.with(|v| match v {
-            Some(Err(e)) => e.lines(),
-            Some(Ok(_)) => Vec::new(),
-            None => initial.clone().into_iter().collect(),
-        })
-    })
 }
 
 /// A live list of problems under a form (announced to screen readers).

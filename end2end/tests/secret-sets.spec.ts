@@ -153,6 +153,21 @@ test('invalid input is flagged while typing and refused by the server in the sam
   await page.getByRole('button', { name: 'Create set' }).click();
   if (!hasJs()) await page.waitForURL(/error=/);
   await expect(page.getByRole('alert').filter({ hasText: nameRule })).toBeVisible();
+
+  // An error only the server can know: the name is taken. With JavaScript the island
+  // shows it in place and keeps the input; without, the page comes back with it.
+  await page.goto('/secrets');
+  await islandsReady(page);
+  await page.getByLabel('Set name').fill(set);
+  await page.getByRole('button', { name: 'Create set' }).click();
+  const taken = `a secret set named "${set}" already exists`;
+  await expect(page.getByRole('alert').filter({ hasText: taken })).toBeVisible();
+  if (hasJs()) {
+    expect(new URL(page.url()).search).toBe('');
+    await expect(page.getByLabel('Set name')).toHaveValue(set);
+  } else {
+    expect(new URL(page.url()).searchParams.get('error')).toBe(taken);
+  }
 });
 
 test('a missing set answers 404 with a way back', async ({ page }) => {

@@ -1,7 +1,7 @@
 //! Server functions for signing in and out.
 
 use crate::error::AppError;
-use crate::model::Viewer;
+use crate::model::{Viewer, WriteOutcome};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -33,7 +33,7 @@ pub async fn login(
     email: String,
     password: String,
     #[server(default)] next: String,
-) -> Result<String, AppError> {
+) -> Result<WriteOutcome, AppError> {
     let back = with_param("/login", "next", &safe_next(&next));
     let result = async {
         let state = crate::server::state::app_state()?;
@@ -46,15 +46,18 @@ pub async fn login(
             axum::http::header::SET_COOKIE,
             axum::http::HeaderValue::from_str(&cookie).map_err(|_| AppError::Internal)?,
         );
-        Ok(safe_next(&next))
+        Ok(WriteOutcome {
+            redirect: safe_next(&next),
+            ..Default::default()
+        })
     }
     .await;
-    finish(result, |to| to.clone(), &back)
+    finish(result, |o| o.redirect.clone(), &back)
 }
 
 /// Ends the session and clears the cookie.
 #[server(endpoint = "logout")]
-pub async fn logout() -> Result<String, AppError> {
+pub async fn logout() -> Result<WriteOutcome, AppError> {
     let result = async {
         let state = crate::server::state::app_state()?;
         let parts = use_context::<axum::http::request::Parts>().ok_or(AppError::Internal)?;
@@ -66,8 +69,11 @@ pub async fn logout() -> Result<String, AppError> {
             axum::http::HeaderValue::from_str(&crate::server::auth::clearing_cookie(secure))
                 .map_err(|_| AppError::Internal)?,
         );
-        Ok("/login".to_owned())
+        Ok(WriteOutcome {
+            redirect: "/login".to_owned(),
+            ..Default::default()
+        })
     }
     .await;
-    finish(result, |to| to.clone(), "/secrets")
+    finish(result, |o| o.redirect.clone(), "/secrets")
 }

@@ -1,23 +1,22 @@
 //! The key/value editor and the paste preview: both validate with the shared rules as
 //! the user types, and both write atomically through a server function.
 
-use super::{follow, Problems, ReadyMarker};
+use super::{FormState, Problems, ReadyMarker};
 use crate::api::{SavePaste, SaveRows};
 use crate::validate::{parse_pairs, preview_write, SecretKey};
-use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 /// Rows of key + value (masked, with a show toggle). Existing keys are updated, new
 /// ones added; the whole form is one atomic write.
 #[island]
 pub fn RowEditor(set: String, existing: Vec<String>) -> impl IntoView {
-    let action = ServerAction::<SaveRows>::new();
-    let lines = follow(action, None);
+    let state = FormState::new(None);
     let rows = RwSignal::new(vec![0usize]);
     let next_id = StoredValue::new(1usize);
     let existing = StoredValue::new(existing);
     view! {
-        <ActionForm action=action>
+        <form method="post" action=SaveRows::PATH on:submit=state.submit()>
             <ReadyMarker />
             <input type="hidden" name="set" value=set />
             <For each=move || rows.get() key=|id| *id let:id>
@@ -27,7 +26,7 @@ pub fn RowEditor(set: String, existing: Vec<String>) -> impl IntoView {
                     on_remove=Callback::new(move |_| rows.update(|r| r.retain(|x| *x != id)))
                 />
             </For>
-            <Problems lines=lines />
+            <Problems lines=state.failures />
             <div class="actions">
                 <button
                     type="button"
@@ -40,11 +39,11 @@ pub fn RowEditor(set: String, existing: Vec<String>) -> impl IntoView {
                 >
                     "Add row"
                 </button>
-                <button type="submit" disabled=move || action.pending().get()>
+                <button type="submit" disabled=move || state.pending.get()>
                     "Save"
                 </button>
             </div>
-        </ActionForm>
+        </form>
     }
 }
 
@@ -117,8 +116,7 @@ fn KvRow(id: usize, existing: Vec<String>, on_remove: Callback<()>) -> impl Into
 /// wrong (line and word), before anything is sent.
 #[island]
 pub fn PastePreview(set: String, existing: Vec<String>) -> impl IntoView {
-    let action = ServerAction::<SavePaste>::new();
-    let failures = follow(action, None);
+    let state = FormState::new(None);
     let text = RwSignal::new(String::new());
     let preview = Memo::new(move |_| {
         let t = text.get();
@@ -132,7 +130,7 @@ pub fn PastePreview(set: String, existing: Vec<String>) -> impl IntoView {
     // What the text says now comes first; the server's answer shows once the text parses.
     let lines = Signal::derive(move || match preview.get() {
         Err(errs) => errs,
-        Ok(_) => failures.get(),
+        Ok(_) => state.failures.get(),
     });
     let summary = move || match preview.get() {
         Ok(Some(p)) => {
@@ -148,7 +146,7 @@ pub fn PastePreview(set: String, existing: Vec<String>) -> impl IntoView {
         _ => String::new(),
     };
     view! {
-        <ActionForm action=action>
+        <form method="post" action=SavePaste::PATH on:submit=state.submit()>
             <ReadyMarker />
             <input type="hidden" name="set" value=set />
             <label for="paste">"Paste KEY=value lines"</label>
@@ -163,9 +161,9 @@ pub fn PastePreview(set: String, existing: Vec<String>) -> impl IntoView {
             ></textarea>
             <p class="preview" aria-live="polite">{summary}</p>
             <Problems lines=lines />
-            <button type="submit" disabled=move || action.pending().get()>
+            <button type="submit" disabled=move || state.pending.get()>
                 "Save pasted pairs"
             </button>
-        </ActionForm>
+        </form>
     }
 }

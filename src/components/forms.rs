@@ -1,18 +1,17 @@
 //! Small form islands: sign in, new set, unset a key, delete a set.
 
-use super::{follow, Problems, ReadyMarker};
+use super::{FormState, Problems, ReadyMarker};
 use crate::api::{CreateSet, DeleteSet, Login, UnsetKey};
 use crate::validate::ResourceName;
-use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 /// Sign-in form. `error` is the message a no-JS attempt came back with.
 #[island]
 pub fn LoginForm(next: String, error: Option<String>) -> impl IntoView {
-    let action = ServerAction::<Login>::new();
-    let lines = follow(action, error);
+    let state = FormState::new(error);
     view! {
-        <ActionForm action=action>
+        <form method="post" action=Login::PATH on:submit=state.submit()>
             <ReadyMarker />
             <input type="hidden" name="next" value=next />
             <label for="email">"Email"</label>
@@ -25,30 +24,29 @@ pub fn LoginForm(next: String, error: Option<String>) -> impl IntoView {
                 autocomplete="current-password"
                 required
             />
-            <Problems lines=lines />
-            <button type="submit" disabled=move || action.pending().get()>
+            <Problems lines=state.failures />
+            <button type="submit" disabled=move || state.pending.get()>
                 "Sign in"
             </button>
-        </ActionForm>
+        </form>
     }
 }
 
 /// "New secret set": a name checked against the shared rule as it is typed.
 #[island]
 pub fn NewSetForm() -> impl IntoView {
-    let action = ServerAction::<CreateSet>::new();
-    let failures = follow(action, None);
+    let state = FormState::new(None);
     let name = RwSignal::new(String::new());
     // The name as typed comes first; the server's answer shows once the name is valid.
     let lines = Signal::derive(move || {
         let n = name.get();
         match ResourceName::parse(&n) {
             Err(e) if !n.is_empty() => vec![e.message],
-            _ => failures.get(),
+            _ => state.failures.get(),
         }
     });
     view! {
-        <ActionForm action=action>
+        <form method="post" action=CreateSet::PATH on:submit=state.submit()>
             <ReadyMarker />
             <label for="new-set-name">"Set name"</label>
             <input
@@ -61,25 +59,26 @@ pub fn NewSetForm() -> impl IntoView {
                 spellcheck="false"
                 on:input=move |ev| name.set(event_target_value(&ev))
             />
-            <p class="hint">"Lowercase letters, digits and \"-\"; starts and ends with a letter or digit."</p>
+            <p class="hint">
+                "Lowercase letters, digits and \"-\"; starts and ends with a letter or digit."
+            </p>
             <Problems lines=lines />
-            <button type="submit" disabled=move || action.pending().get()>
+            <button type="submit" disabled=move || state.pending.get()>
                 "Create set"
             </button>
-        </ActionForm>
+        </form>
     }
 }
 
 /// Per-key "Unset". With JavaScript the first click asks for confirmation.
 #[island]
 pub fn UnsetButton(set: String, key: String) -> impl IntoView {
-    let action = ServerAction::<UnsetKey>::new();
-    let lines = follow(action, None);
+    let state = FormState::new(None);
     let armed = RwSignal::new(false);
     let label = format!("Unset {key}");
     let confirm_label = format!("Confirm unset {key}");
     view! {
-        <ActionForm action=action>
+        <form method="post" action=UnsetKey::PATH on:submit=state.submit()>
             <ReadyMarker />
             <input type="hidden" name="set" value=set />
             <input type="hidden" name="key" value=key />
@@ -87,6 +86,7 @@ pub fn UnsetButton(set: String, key: String) -> impl IntoView {
                 type="submit"
                 class=move || if armed.get() { "danger armed" } else { "danger" }
                 aria-label=move || if armed.get() { confirm_label.clone() } else { label.clone() }
+                disabled=move || state.pending.get()
                 on:click=move |ev| {
                     if !armed.get_untracked() {
                         ev.prevent_default();
@@ -96,23 +96,22 @@ pub fn UnsetButton(set: String, key: String) -> impl IntoView {
             >
                 {move || if armed.get() { "Confirm unset" } else { "Unset" }}
             </button>
-            <Problems lines=lines />
-        </ActionForm>
+            <Problems lines=state.failures />
+        </form>
     }
 }
 
 /// "Delete set": the user types the set's name to confirm (checked by the server too).
 #[island]
 pub fn DeleteSetForm(set: String) -> impl IntoView {
-    let action = ServerAction::<DeleteSet>::new();
-    let lines = follow(action, None);
+    let state = FormState::new(None);
     // Until the island is awake the button stays enabled, so the form works without JS.
     let awake = RwSignal::new(false);
     Effect::new(move |_| awake.set(true));
     let typed = RwSignal::new(String::new());
     let expected = set.clone();
     view! {
-        <ActionForm action=action>
+        <form method="post" action=DeleteSet::PATH on:submit=state.submit()>
             <ReadyMarker />
             <input type="hidden" name="set" value=set.clone() />
             <label for="confirm-delete">{format!("Type \"{set}\" to confirm")}</label>
@@ -123,14 +122,14 @@ pub fn DeleteSetForm(set: String) -> impl IntoView {
                 spellcheck="false"
                 on:input=move |ev| typed.set(event_target_value(&ev))
             />
-            <Problems lines=lines />
+            <Problems lines=state.failures />
             <button
                 type="submit"
                 class="danger"
-                disabled=move || awake.get() && typed.get() != expected
+                disabled=move || state.pending.get() || (awake.get() && typed.get() != expected)
             >
                 "Delete set"
             </button>
-        </ActionForm>
+        </form>
     }
 }
