@@ -144,6 +144,10 @@ pub async fn bearer_principal(state: &AppState, headers: &HeaderMap) -> Result<P
 pub async fn caller() -> Result<(AppState, Principal), AppError> {
     let state = app_state()?;
     let parts = leptos::prelude::use_context::<axum::http::request::Parts>().ok_or(AppError::Unauthorized)?;
+    // Pages: the session gate already resolved the session for this very request.
+    if let Some(p) = parts.extensions.get::<Principal>() {
+        return Ok((state, p.clone()));
+    }
     let principal = session_principal(&state, &parts.headers)
         .await?
         .ok_or(AppError::Unauthorized)?;

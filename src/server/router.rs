@@ -41,7 +41,7 @@ pub fn router(state: AppState) -> Router {
 /// Pages other than the login page need a session; without one the browser is sent to
 /// the login page (and back afterwards). Server functions and the REST API check
 /// credentials themselves; static files are public.
-async fn session_gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+async fn session_gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let is_page = req.method() == axum::http::Method::GET
         && !path.starts_with("/api/")
@@ -51,7 +51,14 @@ async fn session_gate(State(state): State<AppState>, req: Request, next: Next) -
     if !is_page {
         return next.run(req).await;
     }
-    let signed_in = matches!(session_principal(&state, req.headers()).await, Ok(Some(_)));
+    let principal = session_principal(&state, req.headers()).await.ok().flatten();
+    let signed_in = principal.is_some();
+    let path = req.uri().path().to_owned();
+    if let Some(p) = principal {
+        // The page's server functions read the caller from here instead of asking the
+        // database again (see `auth::caller`).
+        req.extensions_mut().insert(p);
+    }
     if path == "/login" {
         if signed_in {
             return Redirect::to("/secrets").into_response();
@@ -59,7 +66,7 @@ async fn session_gate(State(state): State<AppState>, req: Request, next: Next) -
         return next.run(req).await;
     }
     if !signed_in {
-        let target = format!("/login?next={}", encode_component(path));
+        let target = format!("/login?next={}", encode_component(&path));
         return Redirect::to(&target).into_response();
     }
     next.run(req).await
