@@ -18,6 +18,9 @@ pub enum AppError {
     /// The object already exists or changed under us.
     #[error("{0}")]
     Conflict(String),
+    /// The writer demanded a revision the set has moved past.
+    #[error("{0}")]
+    Stale(String),
     /// No valid session or token.
     #[error("sign in to continue")]
     Unauthorized,
@@ -57,6 +60,7 @@ impl AppError {
             AppError::Validation(_) => 400,
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
+            AppError::Stale(_) => 412,
             AppError::Unauthorized | AppError::BadCredentials => 401,
             AppError::TooLarge(_) => 413,
             AppError::Internal => 500,

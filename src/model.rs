@@ -36,6 +36,8 @@ pub struct KeyInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetDetail {
     pub name: String,
+    /// Bumped by every change to the set; a missing set is at revision 0.
+    pub revision: i64,
     pub created_at: i64,
     pub updated_at: i64,
     pub keys: Vec<KeyInfo>,

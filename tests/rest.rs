@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::spawn_app;
+use common::{spawn_app, Backend};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -12,9 +12,8 @@ async fn body(res: reqwest::Response) -> Value {
     res.json().await.unwrap()
 }
 
-#[tokio::test]
-async fn put_creates_then_modifies_and_get_lists_keys_without_values() {
-    let app = spawn_app().await;
+async fn put_creates_then_modifies_and_get_lists_keys_without_values(backend: Backend) {
+    let app = spawn_app(backend).await;
     let res = app
         .api(Method::PUT, "/secrets/prod")
         .json(&json!({"secrets":[{"key":"DB_URL","value":"postgres://u:p@h/db"},{"key":"EMPTY","value":""}]}))
@@ -64,9 +63,8 @@ async fn put_creates_then_modifies_and_get_lists_keys_without_values() {
     assert_eq!(stored.expose(), "changed value");
 }
 
-#[tokio::test]
-async fn invalid_pairs_answer_400_listing_each_and_change_nothing() {
-    let app = spawn_app().await;
+async fn invalid_pairs_answer_400_listing_each_and_change_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.api(Method::PUT, "/secrets/s")
         .json(&json!({"secrets":[{"key":"A","value":"1"}]}))
         .send()
@@ -136,9 +134,8 @@ async fn invalid_pairs_answer_400_listing_each_and_change_nothing() {
         .contains("line 1, column"));
 }
 
-#[tokio::test]
-async fn too_large_answers_413() {
-    let app = spawn_app().await;
+async fn too_large_answers_413(backend: Backend) {
+    let app = spawn_app(backend).await;
     let big = "x".repeat(64 * 1024);
     let secrets: Vec<Value> = (0..17)
         .map(|i| json!({"key": format!("K{i}"), "value": big}))
@@ -186,9 +183,8 @@ async fn too_large_answers_413() {
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
 
-#[tokio::test]
-async fn unset_and_delete() {
-    let app = spawn_app().await;
+async fn unset_and_delete(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.api(Method::PUT, "/secrets/s")
         .header("content-type", "text/plain")
         .body("A=1 B=2")
@@ -211,9 +207,8 @@ async fn unset_and_delete() {
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn credentials_are_required_and_other_orgs_look_missing() {
-    let app = spawn_app().await;
+async fn credentials_are_required_and_other_orgs_look_missing(backend: Backend) {
+    let app = spawn_app(backend).await;
     let url = app.url("/api/v1/orgs/acme/secrets");
     let res = app.http.get(&url).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
@@ -278,9 +273,8 @@ async fn credentials_are_required_and_other_orgs_look_missing() {
         .is_some());
 }
 
-#[tokio::test]
-async fn pages_redirect_to_login_and_login_sets_a_strict_cookie() {
-    let app = spawn_app().await;
+async fn pages_redirect_to_login_and_login_sets_a_strict_cookie(backend: Backend) {
+    let app = spawn_app(backend).await;
     let res = app.http.get(app.url("/secrets/prod")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/login?next=/secrets/prod");
@@ -346,9 +340,8 @@ async fn pages_redirect_to_login_and_login_sets_a_strict_cookie() {
     assert!(html.contains("owner@example.com"));
 }
 
-#[tokio::test]
-async fn a_no_js_write_redirects_back_with_the_result_and_values_stay_out_of_html() {
-    let app = spawn_app().await;
+async fn a_no_js_write_redirects_back_with_the_result_and_values_stay_out_of_html(backend: Backend) {
+    let app = spawn_app(backend).await;
     let (_, session) = cloakroom::server::auth::login(&app.state, "owner@example.com", common::PASSWORD)
         .await
         .unwrap();
@@ -424,9 +417,8 @@ async fn a_no_js_write_redirects_back_with_the_result_and_values_stay_out_of_htm
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn responses_are_compressed_when_asked() {
-    let app = spawn_app().await;
+async fn responses_are_compressed_when_asked(backend: Backend) {
+    let app = spawn_app(backend).await;
     let res = app
         .http
         .get(app.url("/login"))
@@ -446,10 +438,88 @@ async fn responses_are_compressed_when_asked() {
     assert_eq!(res.headers()["content-encoding"], "br");
 }
 
-#[tokio::test]
-async fn healthz_answers_without_a_session() {
-    let app = spawn_app().await;
+async fn healthz_answers_without_a_session(backend: Backend) {
+    let app = spawn_app(backend).await;
     let res = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.text().await.unwrap(), "ok");
 }
+
+async fn if_match_guards_against_lost_updates(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let res = app
+        .api(Method::PUT, "/secrets/s")
+        .header("content-type", "text/plain")
+        .body("A=1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["etag"], "\"1\"");
+    let res = app.api(Method::GET, "/secrets/s").send().await.unwrap();
+    assert_eq!(res.headers()["etag"], "\"1\"");
+    assert_eq!(body(res).await["revision"], json!(1));
+    let res = app
+        .api(Method::PUT, "/secrets/s")
+        .header("content-type", "text/plain")
+        .header("if-match", "\"1\"")
+        .body("B=2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["etag"], "\"2\"");
+    // A second writer that loaded revision 1 is refused and changes nothing.
+    let res = app
+        .api(Method::PUT, "/secrets/s")
+        .header("content-type", "text/plain")
+        .header("if-match", "1")
+        .body("A=overwritten")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
+    assert!(body(res).await["error"]
+        .as_str()
+        .unwrap()
+        .contains("changed since you loaded it (revision 1, now 2)"));
+    let a = cloakroom::server::secrets::reveal(&app.state, &app.principal, "s", "A")
+        .await
+        .unwrap();
+    assert_eq!(a.expose(), "1");
+    let res = app
+        .api(Method::DELETE, "/secrets/s/A")
+        .header("if-match", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PRECONDITION_FAILED);
+    let res = app
+        .api(Method::DELETE, "/secrets/s/A")
+        .header("if-match", "\"2\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(res.headers()["etag"], "\"3\"");
+    let res = app
+        .api(Method::PUT, "/secrets/s")
+        .header("if-match", "soon")
+        .json(&json!({"secrets":[{"key":"A","value":"1"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+on_both_backends!(
+    put_creates_then_modifies_and_get_lists_keys_without_values,
+    invalid_pairs_answer_400_listing_each_and_change_nothing,
+    too_large_answers_413,
+    unset_and_delete,
+    credentials_are_required_and_other_orgs_look_missing,
+    pages_redirect_to_login_and_login_sets_a_strict_cookie,
+    a_no_js_write_redirects_back_with_the_result_and_values_stay_out_of_html,
+    responses_are_compressed_when_asked,
+    healthz_answers_without_a_session,
+    if_match_guards_against_lost_updates,
+);

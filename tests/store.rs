@@ -8,8 +8,8 @@ mod common;
 
 use cloakroom::error::AppError;
 use cloakroom::server::secrets;
-use cloakroom::validate::{parse_pairs, validate_pairs, ResourceName, SET_MAX_BYTES, VALUE_MAX_BYTES};
-use common::{state_in, user};
+use cloakroom::validate::{validate_pairs, ResourceName, SET_MAX_BYTES, VALUE_MAX_BYTES};
+use common::{user, Backend, TestDb};
 
 fn name(s: &str) -> ResourceName {
     ResourceName::parse(s).unwrap()
@@ -30,10 +30,9 @@ const NASTY: &[&str] = &[
     "unicode: héllo wörld ✓ 🚀 日本語",
 ];
 
-#[tokio::test]
-async fn values_survive_storage_byte_for_byte() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = state_in(&dir, 1).await;
+async fn values_survive_storage_byte_for_byte(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let state = db.state(1).await;
     let who = user(&state, "a@example.com", "acme").await;
     let big = "x".repeat(VALUE_MAX_BYTES);
     let mut list: Vec<(String, String)> = NASTY
@@ -43,7 +42,9 @@ async fn values_survive_storage_byte_for_byte() {
         .collect();
     list.push(("BIG".into(), big));
     let input = validate_pairs(list.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
-    let r = secrets::write(&state, &who, &name("prod"), input).await.unwrap();
+    let r = secrets::write(&state, &who, &name("prod"), input, None)
+        .await
+        .unwrap();
     assert!(r.created);
     assert_eq!(r.added.len(), list.len());
     for (k, v) in &list {
@@ -52,15 +53,14 @@ async fn values_survive_storage_byte_for_byte() {
     }
 }
 
-#[tokio::test]
-async fn set_adds_and_updates_but_keeps_other_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = state_in(&dir, 1).await;
+async fn set_adds_and_updates_but_keeps_other_keys(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let state = db.state(1).await;
     let who = user(&state, "a@example.com", "acme").await;
-    secrets::write(&state, &who, &name("s"), pairs(&[("A", "1"), ("B", "2")]))
+    secrets::write(&state, &who, &name("s"), pairs(&[("A", "1"), ("B", "2")]), None)
         .await
         .unwrap();
-    let r = secrets::write(&state, &who, &name("s"), pairs(&[("B", "3"), ("C", "4")]))
+    let r = secrets::write(&state, &who, &name("s"), pairs(&[("B", "3"), ("C", "4")]), None)
         .await
         .unwrap();
     assert!(!r.created);
@@ -79,10 +79,9 @@ async fn set_adds_and_updates_but_keeps_other_keys() {
     );
 }
 
-#[tokio::test]
-async fn a_write_that_would_overflow_the_set_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = state_in(&dir, 1).await;
+async fn a_write_that_would_overflow_the_set_changes_nothing(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let state = db.state(1).await;
     let who = user(&state, "a@example.com", "acme").await;
     let chunk = "v".repeat(VALUE_MAX_BYTES);
     // Exactly 1 MiB fits.
@@ -90,7 +89,7 @@ async fn a_write_that_would_overflow_the_set_changes_nothing() {
         .map(|i| format!("K{i}"))
         .collect();
     let full: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), chunk.as_str())).collect();
-    secrets::write(&state, &who, &name("full"), pairs(&full))
+    secrets::write(&state, &who, &name("full"), pairs(&full), None)
         .await
         .unwrap();
     let before = secrets::detail(&state, &who, "full").await.unwrap();
@@ -100,6 +99,7 @@ async fn a_write_that_would_overflow_the_set_changes_nothing() {
         &who,
         &name("full"),
         pairs(&[("K0", "changed"), ("EXTRA", &"y".repeat(VALUE_MAX_BYTES))]),
+        None,
     )
     .await
     .unwrap_err();
@@ -116,18 +116,9 @@ async fn a_write_that_would_overflow_the_set_changes_nothing() {
     );
 }
 
-#[tokio::test]
-async fn an_invalid_pair_rejects_the_whole_write_and_lists_every_problem() {
-    let err = parse_pairs("GOOD=1\nBAD.KEY=2\nNOEQUALS\n").unwrap_err();
-    assert_eq!(err.len(), 2);
-    // Nothing reaches the store when parsing fails; the store itself is all-or-nothing
-    // (see the overflow test), so a failed write never leaves half of itself behind.
-}
-
-#[tokio::test]
-async fn values_are_not_in_the_database_file_or_its_wal() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = state_in(&dir, 1).await;
+async fn values_are_not_in_the_database_file_or_its_wal(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let state = db.state(1).await;
     let who = user(&state, "a@example.com", "acme").await;
     let marker = "PLAINTEXT-MARKER-q8Zt3";
     secrets::write(
@@ -135,45 +126,85 @@ async fn values_are_not_in_the_database_file_or_its_wal() {
         &who,
         &name("s"),
         pairs(&[("K", marker), ("K2", &format!("{marker} again"))]),
+        None,
     )
     .await
     .unwrap();
-    let mut found_any_file = false;
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if name.starts_with("cloakroom.db") {
-            found_any_file = true;
-            let bytes = std::fs::read(&path).unwrap();
-            assert!(
-                !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
-                "{name} contains the plaintext"
-            );
+    // Every file the database keeps: the SQLite file and its WAL, or (PostgreSQL,
+    // after a checkpoint) the whole cluster directory including pg_wal.
+    let files = match backend {
+        Backend::Sqlite => {
+            assert!(db.dir.path().join("cloakroom.db-wal").exists(), "WAL mode is on");
+            files_under(db.dir.path())
         }
+        Backend::Postgres => {
+            let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            client.batch_execute("CHECKPOINT").await.unwrap();
+            let dir: String = client.query_one("SHOW data_directory", &[]).await.unwrap().get(0);
+            files_under(std::path::Path::new(&dir))
+        }
+    };
+    assert!(!files.is_empty());
+    for path in files {
+        let Ok(bytes) = std::fs::read(&path) else { continue };
+        assert!(
+            !contains(&bytes, marker.as_bytes()),
+            "{} contains the plaintext",
+            path.display()
+        );
     }
-    assert!(found_any_file);
-    assert!(dir.path().join("cloakroom.db-wal").exists(), "WAL mode is on");
 }
 
-#[tokio::test]
-async fn a_ciphertext_copied_to_another_row_does_not_decrypt() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = state_in(&dir, 1).await;
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == needle[0])
+        .any(|(i, _)| haystack[i..].starts_with(needle))
+}
+
+async fn a_ciphertext_copied_to_another_row_does_not_decrypt(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let state = db.state(1).await;
     let who = user(&state, "a@example.com", "acme").await;
-    secrets::write(&state, &who, &name("s"), pairs(&[("A", "alpha"), ("B", "beta")]))
+    secrets::write(
+        &state,
+        &who,
+        &name("s"),
+        pairs(&[("A", "alpha"), ("B", "beta")]),
+        None,
+    )
+    .await
+    .unwrap();
+    secrets::write(&state, &who, &name("t"), pairs(&[("A", "gamma")]), None)
         .await
         .unwrap();
-    secrets::write(&state, &who, &name("t"), pairs(&[("A", "gamma")]))
-        .await
-        .unwrap();
-    let db = rusqlite::Connection::open(dir.path().join("cloakroom.db")).unwrap();
     // Copy s/A's ciphertext over s/B (other key) and over t/A (other set).
-    db.execute_batch(
+    db.execute(
         "UPDATE secrets SET sealed = (SELECT k.sealed FROM secrets k JOIN secret_sets s ON s.id = k.set_id \
            WHERE s.name = 's' AND k.key = 'A') \
          WHERE key = 'B' OR set_id = (SELECT id FROM secret_sets WHERE name = 't');",
     )
-    .unwrap();
+    .await;
     assert_eq!(
         secrets::reveal(&state, &who, "s", "A").await.unwrap().expose(),
         "alpha"
@@ -188,27 +219,24 @@ async fn a_ciphertext_copied_to_another_row_does_not_decrypt() {
     );
 }
 
-#[tokio::test]
-async fn a_wrong_master_key_refuses_to_start() {
-    let dir = tempfile::tempdir().unwrap();
-    drop(state_in(&dir, 1).await);
-    let config = cloakroom::server::config::Config::for_tests(dir.path(), "target/site");
-    let err = cloakroom::server::state::AppState::open_with_key(config, Some(common::key_b64(2)), None)
+async fn a_wrong_master_key_refuses_to_start(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    drop(db.state(1).await);
+    let err = cloakroom::server::state::AppState::open_with_key(db.config(), Some(common::key_b64(2)), None)
         .await
         .err()
         .expect("a different key must be refused");
     assert!(err.contains("does not match"), "{err}");
     // The right key still opens it.
-    drop(state_in(&dir, 1).await);
+    drop(db.state(1).await);
 }
 
-#[tokio::test]
-async fn organizations_never_see_each_other() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = state_in(&dir, 1).await;
+async fn organizations_never_see_each_other(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let state = db.state(1).await;
     let a = user(&state, "a@example.com", "org-a").await;
     let b = user(&state, "b@example.com", "org-b").await;
-    secrets::write(&state, &a, &name("shared-name"), pairs(&[("K", "from a")]))
+    secrets::write(&state, &a, &name("shared-name"), pairs(&[("K", "from a")]), None)
         .await
         .unwrap();
     assert!(state.store.list_sets(b.org.id).await.unwrap().is_empty());
@@ -217,7 +245,7 @@ async fn organizations_never_see_each_other() {
         Err(AppError::NotFound(_))
     ));
     assert!(matches!(
-        secrets::unset(&state, &b, "shared-name", "K").await,
+        secrets::unset(&state, &b, "shared-name", "K", None).await,
         Err(AppError::NotFound(_))
     ));
     assert!(matches!(
@@ -229,7 +257,7 @@ async fn organizations_never_see_each_other() {
         Err(AppError::NotFound(_))
     ));
     // b's own set of the same name is separate.
-    secrets::write(&state, &b, &name("shared-name"), pairs(&[("K", "from b")]))
+    secrets::write(&state, &b, &name("shared-name"), pairs(&[("K", "from b")]), None)
         .await
         .unwrap();
     assert_eq!(
@@ -251,16 +279,16 @@ async fn organizations_never_see_each_other() {
     assert_ne!(fa, fb);
 }
 
-#[tokio::test]
-async fn equal_values_show_equal_fingerprints() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = state_in(&dir, 1).await;
+async fn equal_values_show_equal_fingerprints(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let state = db.state(1).await;
     let who = user(&state, "a@example.com", "acme").await;
     secrets::write(
         &state,
         &who,
         &name("s"),
         pairs(&[("A", "same"), ("B", "same"), ("C", "other")]),
+        None,
     )
     .await
     .unwrap();
@@ -270,21 +298,20 @@ async fn equal_values_show_equal_fingerprints() {
     assert_eq!(d.keys[0].fingerprint.len(), 12);
 }
 
-#[tokio::test]
-async fn unset_and_delete_say_what_is_missing() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = state_in(&dir, 1).await;
+async fn unset_and_delete_say_what_is_missing(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let state = db.state(1).await;
     let who = user(&state, "a@example.com", "acme").await;
-    secrets::write(&state, &who, &name("s"), pairs(&[("A", "1"), ("B", "2")]))
+    secrets::write(&state, &who, &name("s"), pairs(&[("A", "1"), ("B", "2")]), None)
         .await
         .unwrap();
-    secrets::unset(&state, &who, "s", "A").await.unwrap();
+    secrets::unset(&state, &who, "s", "A", None).await.unwrap();
     assert_eq!(
-        secrets::unset(&state, &who, "s", "A").await.unwrap_err(),
+        secrets::unset(&state, &who, "s", "A", None).await.unwrap_err(),
         AppError::NotFound("key \"A\" not found in set \"s\"".into())
     );
     assert_eq!(
-        secrets::unset(&state, &who, "nope", "A").await.unwrap_err(),
+        secrets::unset(&state, &who, "nope", "A", None).await.unwrap_err(),
         AppError::NotFound("secret set \"nope\" not found".into())
     );
     secrets::delete(&state, &who, "s").await.unwrap();
@@ -307,11 +334,10 @@ async fn unset_and_delete_say_what_is_missing() {
     assert!(secrets::detail(&state, &who, "e").await.unwrap().keys.is_empty());
 }
 
-#[tokio::test]
-async fn sessions_and_tokens_resolve_to_their_user_and_org() {
+async fn sessions_and_tokens_resolve_to_their_user_and_org(backend: Backend) {
     use cloakroom::server::crypto::token_hash;
-    let dir = tempfile::tempdir().unwrap();
-    let state = state_in(&dir, 1).await;
+    let db = TestDb::new(backend).await;
+    let state = db.state(1).await;
     let who = user(&state, "a@example.com", "acme").await;
     let (p, session) = cloakroom::server::auth::login(&state, "A@Example.com", common::PASSWORD)
         .await
@@ -364,3 +390,91 @@ async fn sessions_and_tokens_resolve_to_their_user_and_org() {
         None
     );
 }
+
+async fn a_write_demanding_an_old_revision_is_refused_and_changes_nothing(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let state = db.state(1).await;
+    let who = user(&state, "a@example.com", "acme").await;
+    let r = secrets::write(&state, &who, &name("s"), pairs(&[("A", "1")]), Some(0))
+        .await
+        .unwrap();
+    assert_eq!((r.created, r.revision), (true, 1));
+    let r = secrets::write(&state, &who, &name("s"), pairs(&[("B", "2")]), Some(1))
+        .await
+        .unwrap();
+    assert_eq!(r.revision, 2);
+    let err = secrets::write(&state, &who, &name("s"), pairs(&[("C", "3")]), Some(1))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        AppError::Stale(
+            "secret set \"s\" changed since you loaded it (revision 1, now 2); reload it and try again"
+                .into()
+        )
+    );
+    assert_eq!(err.status_code(), 412);
+    let d = secrets::detail(&state, &who, "s").await.unwrap();
+    assert_eq!(d.revision, 2);
+    assert_eq!(d.keys.len(), 2);
+    assert!(matches!(
+        secrets::unset(&state, &who, "s", "A", Some(1)).await,
+        Err(AppError::Stale(_))
+    ));
+    assert_eq!(secrets::unset(&state, &who, "s", "A", Some(2)).await.unwrap(), 3);
+    assert!(matches!(
+        secrets::write(&state, &who, &name("new"), pairs(&[("A", "1")]), Some(4)).await,
+        Err(AppError::Stale(_))
+    ));
+    assert!(state.store.get_set(who.org.id, "new").await.unwrap().is_none());
+}
+
+async fn concurrent_writers_to_different_keys_of_one_set_all_land(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let state = db.state(1).await;
+    let who = user(&state, "a@example.com", "acme").await;
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (state, who) = (state.clone(), who.clone());
+            tokio::spawn(async move {
+                let key = format!("K{i}");
+                let value = format!("v{i}");
+                secrets::write(
+                    &state,
+                    &who,
+                    &name("busy"),
+                    pairs(&[(key.as_str(), value.as_str())]),
+                    None,
+                )
+                .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let d = secrets::detail(&state, &who, "busy").await.unwrap();
+    assert_eq!(d.keys.len(), 20);
+    assert_eq!(d.revision, 20);
+    for i in 0..20 {
+        let v = secrets::reveal(&state, &who, "busy", &format!("K{i}"))
+            .await
+            .unwrap();
+        assert_eq!(v.expose(), format!("v{i}"));
+    }
+}
+
+on_both_backends!(
+    values_survive_storage_byte_for_byte,
+    set_adds_and_updates_but_keeps_other_keys,
+    a_write_that_would_overflow_the_set_changes_nothing,
+    values_are_not_in_the_database_file_or_its_wal,
+    a_ciphertext_copied_to_another_row_does_not_decrypt,
+    a_wrong_master_key_refuses_to_start,
+    organizations_never_see_each_other,
+    equal_values_show_equal_fingerprints,
+    unset_and_delete_say_what_is_missing,
+    sessions_and_tokens_resolve_to_their_user_and_org,
+    a_write_demanding_an_old_revision_is_refused_and_changes_nothing,
+    concurrent_writers_to_different_keys_of_one_set_all_land,
+);

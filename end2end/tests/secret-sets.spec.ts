@@ -9,7 +9,9 @@ import {
   restSet,
   fingerprintOf,
   recordResponses,
+  apiToken,
 } from '../fixtures/app';
+import { ACCOUNT } from '../fixtures/env';
 
 // The seven forms from the product rules, with the values they must store.
 const PASTE = [
@@ -168,6 +170,26 @@ test('invalid input is flagged while typing and refused by the server in the sam
   } else {
     expect(new URL(page.url()).searchParams.get('error')).toBe(taken);
   }
+});
+
+test('a save from a page that is out of date is refused, not merged', async ({ page, request }) => {
+  await login(page);
+  const set = uniqueSet('stale');
+  await createSet(page, set);
+  // Someone else changes the set after this page was loaded.
+  const res = await request.put(`/api/v1/orgs/${ACCOUNT.org}/secrets/${set}`, {
+    headers: { Authorization: `Bearer ${apiToken()}` },
+    data: { secrets: [{ key: 'THEIRS', value: 'x' }] },
+  });
+  expect(res.status()).toBe(200);
+  await page.getByLabel('Paste KEY=value lines').fill('MINE=1');
+  await page.getByRole('button', { name: 'Save pasted pairs' }).click();
+  const msg = `secret set "${set}" changed since you loaded it (revision 0, now 1); reload it and try again`;
+  await expect(page.getByRole('alert').filter({ hasText: msg })).toBeVisible();
+  await page.goto(`/secrets/${set}`);
+  const keys = page.getByRole('table', { name: 'Keys' });
+  await expect(keys.getByRole('cell', { name: 'THEIRS', exact: true })).toBeVisible();
+  await expect(keys.getByRole('cell', { name: 'MINE', exact: true })).toHaveCount(0);
 });
 
 test('a missing set answers 404 with a way back', async ({ page }) => {

@@ -49,6 +49,8 @@ CREATE TABLE secret_sets (
     id         INTEGER PRIMARY KEY,
     org_id     INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
     name       TEXT NOT NULL,
+    -- Bumped by every change; writers may demand the revision they loaded.
+    revision   INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     UNIQUE (org_id, name)

@@ -58,6 +58,7 @@ pub struct RowInput {
 #[server(endpoint = "save_rows")]
 pub async fn save_rows(
     set: String,
+    #[server(default)] revision: Option<i64>,
     #[server(default)] rows: Vec<RowInput>,
 ) -> Result<WriteOutcome, AppError> {
     let back = set_url(&set);
@@ -68,7 +69,7 @@ pub async fn save_rows(
             .collect();
         let pairs =
             crate::validate::validate_pairs(rows.iter().map(|r| (r.key.as_str(), r.value.0.as_str())))?;
-        write_pairs(&set, pairs).await
+        write_pairs(&set, pairs, revision).await
     }
     .await;
     finish(result, |o| o.redirect.clone(), &back)
@@ -76,23 +77,32 @@ pub async fn save_rows(
 
 /// Parses pasted `KEY=value` text and writes every pair, all or nothing.
 #[server(endpoint = "save_paste")]
-pub async fn save_paste(set: String, text: Concealed) -> Result<WriteOutcome, AppError> {
+pub async fn save_paste(
+    set: String,
+    #[server(default)] revision: Option<i64>,
+    text: Concealed,
+) -> Result<WriteOutcome, AppError> {
     let back = set_url(&set);
     let result = async {
         // Browsers submit textarea line breaks as CRLF; the user typed LF.
         let text = text.0.replace("\r\n", "\n");
         let pairs = crate::validate::parse_pairs(&text)?;
-        write_pairs(&set, pairs).await
+        write_pairs(&set, pairs, revision).await
     }
     .await;
     finish(result, |o| o.redirect.clone(), &back)
 }
 
 #[cfg(feature = "ssr")]
-async fn write_pairs(set: &str, pairs: Vec<crate::validate::Pair>) -> Result<WriteOutcome, AppError> {
+/// Writes validated pairs, demanding the revision the page was loaded at (if it says).
+async fn write_pairs(
+    set: &str,
+    pairs: Vec<crate::validate::Pair>,
+    revision: Option<i64>,
+) -> Result<WriteOutcome, AppError> {
     let (state, who) = crate::server::auth::caller().await?;
     let name = crate::validate::ResourceName::parse(set)?;
-    let r = crate::server::secrets::write(&state, &who, &name, pairs).await?;
+    let r = crate::server::secrets::write(&state, &who, &name, pairs, revision).await?;
     Ok(WriteOutcome {
         redirect: with_param(&set_url(set), "notice", &write_notice(set, &r.added, &r.updated)),
         set: set.to_owned(),
@@ -108,7 +118,7 @@ pub async fn unset_key(set: String, key: String) -> Result<WriteOutcome, AppErro
     let back = set_url(&set);
     let result = async {
         let (state, who) = crate::server::auth::caller().await?;
-        crate::server::secrets::unset(&state, &who, &set, &key).await?;
+        crate::server::secrets::unset(&state, &who, &set, &key, None).await?;
         Ok(WriteOutcome {
             redirect: with_param(&set_url(&set), "notice", &format!("Unset {key} from \"{set}\".")),
             set: set.clone(),

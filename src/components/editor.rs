@@ -10,7 +10,7 @@ use leptos::server_fn::ServerFn;
 /// Rows of key + value (masked, with a show toggle). Existing keys are updated, new
 /// ones added; the whole form is one atomic write.
 #[island]
-pub fn RowEditor(set: String, existing: Vec<String>) -> impl IntoView {
+pub fn RowEditor(set: String, revision: i64, existing: Vec<String>) -> impl IntoView {
     let state = FormState::new(None);
     let rows = RwSignal::new(vec![0usize]);
     let next_id = StoredValue::new(1usize);
@@ -19,6 +19,7 @@ pub fn RowEditor(set: String, existing: Vec<String>) -> impl IntoView {
         <form method="post" action=SaveRows::PATH on:submit=state.submit()>
             <ReadyMarker />
             <input type="hidden" name="set" value=set />
+            <input type="hidden" name="revision" value=revision />
             <For each=move || rows.get() key=|id| *id let:id>
                 <KvRow
                     id=id
@@ -115,7 +116,7 @@ fn KvRow(id: usize, existing: Vec<String>, on_remove: Callback<()>) -> impl Into
 /// "Paste KEY=value lines": shows what will be added and updated, or exactly what is
 /// wrong (line and word), before anything is sent.
 #[island]
-pub fn PastePreview(set: String, existing: Vec<String>) -> impl IntoView {
+pub fn PastePreview(set: String, revision: i64, existing: Vec<String>) -> impl IntoView {
     let state = FormState::new(None);
     let text = RwSignal::new(String::new());
     let preview = Memo::new(move |_| {
@@ -149,6 +150,7 @@ pub fn PastePreview(set: String, existing: Vec<String>) -> impl IntoView {
         <form method="post" action=SavePaste::PATH on:submit=state.submit()>
             <ReadyMarker />
             <input type="hidden" name="set" value=set />
+            <input type="hidden" name="revision" value=revision />
             <label for="paste">"Paste KEY=value lines"</label>
             <textarea
                 id="paste"

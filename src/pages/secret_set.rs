@@ -90,11 +90,11 @@ pub fn SecretSetPage() -> impl IntoView {
                                     <p class="hint">
                                         "Values are write-only: they are encrypted on save and never shown again."
                                     </p>
-                                    <RowEditor set=set.name.clone() existing=keys.clone() />
+                                    <RowEditor set=set.name.clone() revision=set.revision existing=keys.clone() />
                                 </section>
                                 <section class="card">
                                     <h2>"Paste"</h2>
-                                    <PastePreview set=set.name.clone() existing=keys />
+                                    <PastePreview set=set.name.clone() revision=set.revision existing=keys />
                                 </section>
                                 <section class="card danger-zone">
                                     <h2>"Delete this set"</h2>

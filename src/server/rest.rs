@@ -57,9 +57,35 @@ async fn authorize(state: &AppState, headers: &HeaderMap, org: &str) -> Result<P
     Ok(who)
 }
 
+/// `If-Match: <revision>` (bare or as an ETag, `"3"`); `*` or no header: any revision.
+fn if_match(headers: &HeaderMap) -> Result<Option<i64>, AppError> {
+    let Some(raw) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = raw.to_str().unwrap_or("").trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let bare = text.trim_start_matches("W/").trim_matches('"');
+    bare.parse::<i64>().map(Some).map_err(|_| {
+        AppError::validation(crate::validate::FieldError {
+            field: "if-match".into(),
+            message: format!("If-Match must be a set revision such as \"3\", not {text:?}"),
+        })
+    })
+}
+
+fn with_etag(revision: i64, mut res: Response) -> Response {
+    if let Ok(v) = header::HeaderValue::from_str(&format!("\"{revision}\"")) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
+}
+
 fn set_json(set: &SetDetail) -> Value {
     json!({
         "name": set.name,
+        "revision": set.revision,
         "updated_at": rfc3339(set.updated_at),
         "keys": set.keys.iter().map(|k| json!({
             "key": k.key,
@@ -87,9 +113,13 @@ async fn get_set(
     State(state): State<AppState>,
     Path((org, set)): Path<(String, String)>,
     headers: HeaderMap,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Response, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    Ok(Json(set_json(&secrets::detail(&state, &who, &set).await?)))
+    let detail = secrets::detail(&state, &who, &set).await?;
+    Ok(with_etag(
+        detail.revision,
+        Json(set_json(&detail)).into_response(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -146,9 +176,10 @@ async fn put_set(
             message: "send application/json or text/plain (KEY=value pairs)".into(),
         }));
     };
-    let result = secrets::write(&state, &who, &name, pairs).await?;
+    let result = secrets::write(&state, &who, &name, pairs, if_match(&headers)?).await?;
     let detail = secrets::detail(&state, &who, name.as_str()).await?;
     let mut body = set_json(&detail);
+    body["revision"] = json!(result.revision);
     body["created"] = json!(result.created);
     body["added"] = json!(result.added);
     body["updated"] = json!(result.updated);
@@ -157,7 +188,7 @@ async fn put_set(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(body)).into_response())
+    Ok(with_etag(result.revision, (status, Json(body)).into_response()))
 }
 
 async fn delete_set(
@@ -174,8 +205,8 @@ async fn unset_key(
     State(state): State<AppState>,
     Path((org, set, key)): Path<(String, String, String)>,
     headers: HeaderMap,
-) -> Result<StatusCode, AppError> {
+) -> Result<Response, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    secrets::unset(&state, &who, &set, &key).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let revision = secrets::unset(&state, &who, &set, &key, if_match(&headers)?).await?;
+    Ok(with_etag(revision, StatusCode::NO_CONTENT.into_response()))
 }

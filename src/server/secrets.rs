@@ -14,6 +14,7 @@ pub async fn write(
     who: &Principal,
     set: &ResourceName,
     pairs: Vec<Pair>,
+    expected: Option<i64>,
 ) -> Result<PutResult, AppError> {
     let org = who.org.id;
     let mut entries = Vec::with_capacity(pairs.len());
@@ -29,7 +30,7 @@ pub async fn write(
     }
     let result = state
         .store
-        .put_secrets(org, set.as_str(), entries, super::now())
+        .put_secrets(org, set.as_str(), entries, super::now(), expected)
         .await?;
     tracing::info!(
         org = %who.org.name, user = who.user_id, set = %set,
@@ -47,15 +48,21 @@ pub async fn detail(state: &AppState, who: &Principal, set: &str) -> Result<SetD
         .ok_or_else(|| set_not_found(set))
 }
 
-/// Removes one key from a set.
-pub async fn unset(state: &AppState, who: &Principal, set: &str, key: &str) -> Result<(), AppError> {
+/// Removes one key from a set; returns the set's new revision.
+pub async fn unset(
+    state: &AppState,
+    who: &Principal,
+    set: &str,
+    key: &str,
+    expected: Option<i64>,
+) -> Result<i64, AppError> {
     let key = SecretKey::parse(key)?;
-    state
+    let revision = state
         .store
-        .unset_secret(who.org.id, set, key.as_str(), super::now())
+        .unset_secret(who.org.id, set, key.as_str(), super::now(), expected)
         .await?;
     tracing::info!(org = %who.org.name, user = who.user_id, set, key = %key, "secret unset");
-    Ok(())
+    Ok(revision)
 }
 
 /// Deletes a whole set.

@@ -54,7 +54,7 @@ impl AppState {
         }
         let crypto = Crypto::new(&key);
         drop(key);
-        let store = store::open(&config.database_url)?;
+        let store = store::open(&config.database_url).await?;
         Self::check_key(store.as_ref(), &crypto, &source).await?;
         let dummy_hash = super::auth::hash_password("not a real password, only for timing")
             .map_err(|_| "could not initialise password hashing".to_string())?;

@@ -2,6 +2,7 @@
 //! trait; SQLite implements it today and PostgreSQL can join without touching them.
 //! Values arrive already sealed: a store never sees plaintext.
 
+pub mod postgres;
 pub mod sqlite;
 
 use crate::error::AppError;
@@ -56,6 +57,8 @@ impl std::fmt::Debug for SealedEntry {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PutResult {
     pub created: bool,
+    /// The set's revision after the write.
+    pub revision: i64,
     pub added: Vec<String>,
     pub updated: Vec<String>,
 }
@@ -121,35 +124,58 @@ pub trait Store: Send + Sync {
     async fn get_set(&self, org_id: i64, set: &str) -> Result<Option<SetDetail>, AppError>;
     /// Creates an empty set; `Conflict` if it exists.
     async fn create_set(&self, org_id: i64, set: &str, now: i64) -> Result<(), AppError>;
-    /// Adds or replaces `entries` in `set` (creating the set if missing), all or nothing.
-    /// `TooLarge` if the set would exceed its size limit.
+    /// Adds or replaces `entries` in `set` (creating the set if missing), all or nothing,
+    /// and bumps its revision. `TooLarge` if the set would exceed its size limit;
+    /// `Stale` if `expected` is given and the set is at another revision (a missing set
+    /// is at revision 0). Concurrent writers to one set are serialized, so writes to
+    /// different keys never lose each other.
     async fn put_secrets(
         &self,
         org_id: i64,
         set: &str,
         entries: Vec<SealedEntry>,
         now: i64,
+        expected: Option<i64>,
     ) -> Result<PutResult, AppError>;
-    /// Removes one key; `NotFound` if the set or the key is missing.
-    async fn unset_secret(&self, org_id: i64, set: &str, key: &str, now: i64) -> Result<(), AppError>;
+    /// Removes one key and bumps the revision; `NotFound` if the set or the key is
+    /// missing, `Stale` as for [`Store::put_secrets`].
+    async fn unset_secret(
+        &self,
+        org_id: i64,
+        set: &str,
+        key: &str,
+        now: i64,
+        expected: Option<i64>,
+    ) -> Result<i64, AppError>;
     /// Removes a set and all its values; `NotFound` if missing.
     async fn delete_set(&self, org_id: i64, set: &str) -> Result<(), AppError>;
     /// A stored sealed value, for decryption where an issue allows a value to leave.
     async fn sealed_value(&self, org_id: i64, set: &str, key: &str) -> Result<Option<Vec<u8>>, AppError>;
 }
 
+pub(crate) fn stale(set: &str, expected: i64, actual: i64) -> AppError {
+    AppError::Stale(format!(
+        "secret set \"{set}\" changed since you loaded it (revision {expected}, now {actual}); \
+         reload it and try again"
+    ))
+}
+
 pub(crate) fn set_not_found(set: &str) -> AppError {
     AppError::NotFound(format!("secret set \"{set}\" not found"))
 }
 
-/// Opens the store named by a database URL.
-pub fn open(database_url: &str) -> Result<std::sync::Arc<dyn Store>, String> {
+/// Opens the store named by a database URL: `sqlite://PATH` or `postgres://…`.
+pub async fn open(database_url: &str) -> Result<std::sync::Arc<dyn Store>, String> {
     if let Some(path) = database_url.strip_prefix("sqlite://") {
         let store = sqlite::SqliteStore::open(std::path::Path::new(path))?;
         Ok(std::sync::Arc::new(store))
     } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        Err("DATABASE_URL names PostgreSQL, which this build does not support yet; use sqlite://PATH".into())
+        Ok(std::sync::Arc::new(postgres::PgStore::open(database_url).await?))
     } else {
-        Err("DATABASE_URL must start with sqlite:// (e.g. sqlite://./data/cloakroom.db)".into())
+        Err(
+            "DATABASE_URL must start with sqlite:// (e.g. sqlite://./data/cloakroom.db) \
+             or postgres:// (e.g. postgres://cloakroom@db.internal/cloakroom)"
+                .into(),
+        )
     }
 }

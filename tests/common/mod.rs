@@ -1,6 +1,6 @@
-//! Shared set-up for integration tests: a real server on a free port with a fresh data
-//! directory (a real SQLite file), plus a user and an API token made the way the admin
-//! command makes them.
+//! Shared set-up for integration tests: a real server on a free port over a fresh
+//! database — a real SQLite file, or a new PostgreSQL database that is dropped after
+//! the test — plus a user and an API token made the way the admin command makes them.
 #![allow(dead_code, reason = "each test binary uses a different part of this module")]
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
@@ -9,16 +9,170 @@ use cloakroom::server::auth;
 use cloakroom::server::config::Config;
 use cloakroom::server::state::AppState;
 use cloakroom::server::store::Principal;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tempfile::TempDir;
 
 pub const PASSWORD: &str = "a-long-test-password";
+
+/// Which storage a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each listed `async fn name(backend: Backend)` once per backend, as
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::common::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::common::Backend::Postgres).await })*
+        }
+    };
+}
+
+/// The PostgreSQL server tests use (`postgres` user, trust auth on this machine kind).
+pub fn pg_admin_url() -> String {
+    std::env::var("CLOAKROOM_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
 
 pub fn key_b64(seed: u8) -> String {
     base64::engine::general_purpose::STANDARD.encode([seed; 32])
 }
 
-pub struct TestApp {
+/// A fresh database for one test: a temp dir (always: data dir and SQLite file) and,
+/// for PostgreSQL, a database of its own that is dropped when this is dropped.
+pub struct TestDb {
+    pub backend: Backend,
     pub dir: TempDir,
+    pub url: String,
+    pg_name: Option<String>,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+async fn pg_admin() -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&pg_admin_url(), tokio_postgres::NoTls)
+        .await
+        .expect("PostgreSQL must be running for the tests (see .ci/install-tools)");
+    tokio::spawn(conn);
+    client
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Sqlite => Self {
+                backend,
+                url: format!("sqlite://{}", dir.path().join("cloakroom.db").display()),
+                dir,
+                pg_name: None,
+            },
+            Backend::Postgres => {
+                let name = format!(
+                    "cloakroom_test_{}_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::SeqCst),
+                    cloakroom::server::now()
+                );
+                pg_admin()
+                    .await
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .unwrap();
+                let admin = pg_admin_url();
+                let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
+                Self {
+                    backend,
+                    url: format!("{base}/{name}"),
+                    dir,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+
+    pub fn config(&self) -> Config {
+        let mut c = Config::for_tests(self.dir.path(), "target/site");
+        c.database_url = self.url.clone();
+        c
+    }
+
+    /// Opens the app state on this database with a fixed master key.
+    pub async fn state(&self, seed: u8) -> AppState {
+        AppState::open_with_key(self.config(), Some(key_b64(seed)), None)
+            .await
+            .expect("state opens")
+    }
+
+    /// Runs raw SQL against the database, as an attacker with database access would.
+    pub async fn execute(&self, sql: &str) {
+        match self.backend {
+            Backend::Sqlite => {
+                let db = rusqlite::Connection::open(self.dir.path().join("cloakroom.db")).unwrap();
+                db.execute_batch(sql).unwrap();
+            }
+            Backend::Postgres => {
+                let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                client.batch_execute(sql).await.unwrap();
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_name.take() {
+            // Drop runs outside async; use a short-lived runtime on its own thread.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok((client, conn)) =
+                        tokio_postgres::connect(&pg_admin_url(), tokio_postgres::NoTls).await
+                    {
+                        tokio::spawn(conn);
+                        let _ = client
+                            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub async fn user(state: &AppState, email: &str, org: &str) -> Principal {
+    let org = state.store.ensure_org(org).await.unwrap();
+    let hash = auth::hash_password(PASSWORD).unwrap();
+    let id = state
+        .store
+        .create_user(email, &hash, org.id, "owner")
+        .await
+        .unwrap();
+    Principal {
+        user_id: id,
+        email: email.into(),
+        org,
+    }
+}
+
+pub struct TestApp {
+    pub db: TestDb,
     pub state: AppState,
     pub base: String,
     pub token: String,
@@ -42,50 +196,36 @@ impl TestApp {
     }
 }
 
-/// Opens the state on a fresh data directory with a fixed key, and creates user + org.
-pub async fn state_in(dir: &TempDir, seed: u8) -> AppState {
-    let config = Config::for_tests(dir.path(), "target/site");
-    AppState::open_with_key(config, Some(key_b64(seed)), None)
-        .await
-        .expect("state opens")
-}
-
-pub async fn user(state: &AppState, email: &str, org: &str) -> Principal {
-    let org = state.store.ensure_org(org).await.unwrap();
-    let hash = auth::hash_password(PASSWORD).unwrap();
-    let id = state
-        .store
-        .create_user(email, &hash, org.id, "owner")
-        .await
-        .unwrap();
-    Principal {
-        user_id: id,
-        email: email.into(),
-        org,
-    }
-}
-
-pub async fn spawn_app() -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let state = state_in(&dir, 7).await;
-    let principal = user(&state, "owner@example.com", "acme").await;
-    let token = auth::create_api_token(&state, &principal, "test").await.unwrap();
-    let app = cloakroom::server::router::router(state.clone());
+/// Serves the real router for `state` on a free port; returns its base URL.
+pub async fn serve(state: AppState) -> String {
+    let app = cloakroom::server::router::router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
         let _ = cloakroom::server::router::serve(listener, app).await;
     });
-    let http = reqwest::Client::builder()
+    base
+}
+
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let db = TestDb::new(backend).await;
+    let state = db.state(7).await;
+    let principal = user(&state, "owner@example.com", "acme").await;
+    let token = auth::create_api_token(&state, &principal, "test").await.unwrap();
+    let base = serve(state.clone()).await;
     TestApp {
-        dir,
+        db,
         state,
         base,
         token,
         principal,
-        http,
+        http: http_client(),
     }
 }

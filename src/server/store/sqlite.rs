@@ -1,7 +1,7 @@
 //! SQLite storage: one file under the data directory, WAL journal, migrations applied
 //! at start-up. Calls run on tokio's blocking pool behind one connection.
 
-use super::{set_not_found, Org, Principal, PutResult, SealedEntry, Store, UserRecord};
+use super::{set_not_found, stale, Org, Principal, PutResult, SealedEntry, Store, UserRecord};
 use crate::error::AppError;
 use crate::model::{KeyInfo, SetDetail, SetSummary};
 use crate::validate::SET_MAX_BYTES;
@@ -68,12 +68,13 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn set_id(conn: &Connection, org_id: i64, set: &str) -> Result<Option<i64>, AppError> {
+/// The set's id and revision.
+fn set_row(conn: &Connection, org_id: i64, set: &str) -> Result<Option<(i64, i64)>, AppError> {
     Ok(conn
         .query_row(
-            "SELECT id FROM secret_sets WHERE org_id = ?1 AND name = ?2",
+            "SELECT id, revision FROM secret_sets WHERE org_id = ?1 AND name = ?2",
             params![org_id, set],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?)
 }
@@ -342,11 +343,11 @@ impl Store for SqliteStore {
     async fn get_set(&self, org_id: i64, set: &str) -> Result<Option<SetDetail>, AppError> {
         let set = set.to_owned();
         self.with(move |c| {
-            let Some((id, created_at, updated_at)) = c
+            let Some((id, revision, created_at, updated_at)) = c
                 .query_row(
-                    "SELECT id, created_at, updated_at FROM secret_sets WHERE org_id = ?1 AND name = ?2",
+                    "SELECT id, revision, created_at, updated_at FROM secret_sets WHERE org_id = ?1 AND name = ?2",
                     params![org_id, set],
-                    |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?)),
+                    |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()?
             else {
@@ -366,6 +367,7 @@ impl Store for SqliteStore {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Some(SetDetail {
                 name: set,
+                revision,
                 created_at,
                 updated_at,
                 keys,
@@ -398,13 +400,20 @@ impl Store for SqliteStore {
         set: &str,
         entries: Vec<SealedEntry>,
         now: i64,
+        expected: Option<i64>,
     ) -> Result<PutResult, AppError> {
         let set = set.to_owned();
         self.with(move |c| {
+            // IMMEDIATE takes the write lock up front: writers to a set run one at a time.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut result = PutResult::default();
-            let id = match set_id(&tx, org_id, &set)? {
-                Some(id) => id,
+            let row = set_row(&tx, org_id, &set)?;
+            let current = row.map_or(0, |(_, rev)| rev);
+            if let Some(expected) = expected.filter(|e| *e != current) {
+                return Err(stale(&set, expected, current));
+            }
+            let id = match row {
+                Some((id, _)) => id,
                 None => {
                     tx.execute(
                         "INSERT INTO secret_sets (org_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
@@ -444,18 +453,32 @@ impl Store for SqliteStore {
                     "secret set \"{set}\" would hold {total} bytes of values; a set may hold at most {SET_MAX_BYTES}"
                 )));
             }
-            tx.execute("UPDATE secret_sets SET updated_at = ?2 WHERE id = ?1", params![id, now])?;
+            result.revision = tx.query_row(
+                "UPDATE secret_sets SET updated_at = ?2, revision = revision + 1 WHERE id = ?1 RETURNING revision",
+                params![id, now],
+                |r| r.get(0),
+            )?;
             tx.commit()?;
             Ok(result)
         })
         .await
     }
 
-    async fn unset_secret(&self, org_id: i64, set: &str, key: &str, now: i64) -> Result<(), AppError> {
+    async fn unset_secret(
+        &self,
+        org_id: i64,
+        set: &str,
+        key: &str,
+        now: i64,
+        expected: Option<i64>,
+    ) -> Result<i64, AppError> {
         let (set, key) = (set.to_owned(), key.to_owned());
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let id = set_id(&tx, org_id, &set)?.ok_or_else(|| set_not_found(&set))?;
+            let (id, current) = set_row(&tx, org_id, &set)?.ok_or_else(|| set_not_found(&set))?;
+            if let Some(expected) = expected.filter(|e| *e != current) {
+                return Err(stale(&set, expected, current));
+            }
             let n = tx.execute(
                 "DELETE FROM secrets WHERE set_id = ?1 AND key = ?2",
                 params![id, key],
@@ -465,12 +488,13 @@ impl Store for SqliteStore {
                     "key \"{key}\" not found in set \"{set}\""
                 )));
             }
-            tx.execute(
-                "UPDATE secret_sets SET updated_at = ?2 WHERE id = ?1",
+            let revision = tx.query_row(
+                "UPDATE secret_sets SET updated_at = ?2, revision = revision + 1 WHERE id = ?1 RETURNING revision",
                 params![id, now],
+                |r| r.get(0),
             )?;
             tx.commit()?;
-            Ok(())
+            Ok(revision)
         })
         .await
     }
