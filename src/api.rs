@@ -3,9 +3,11 @@
 //! it answers with a redirect back to the page carrying a notice or the errors.
 
 pub mod auth;
+pub mod pull_secrets;
 pub mod secrets;
 
 pub use auth::*;
+pub use pull_secrets::*;
 pub use secrets::*;
 
 /// Where a result goes when the request came from a plain HTML form: on success to the

@@ -1,6 +1,6 @@
 //! The HTML shell and the routes.
 
-use crate::pages::{LoginPage, NotFound, SecretSetPage, SecretSetsPage};
+use crate::pages::{LoginPage, NotFound, PullSecretsPage, SecretSetPage, SecretSetsPage};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
@@ -38,6 +38,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/secrets") view=SecretSetsPage ssr=SsrMode::Async />
                 <Route path=path!("/secrets/:name") view=SecretSetPage ssr=SsrMode::Async />
+                <Route path=path!("/image-pull-secrets") view=PullSecretsPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -43,6 +43,15 @@ pub struct SetDetail {
     pub keys: Vec<KeyInfo>,
 }
 
+/// One image pull secret as listed: never the password or the encoded auth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullSecretSummary {
+    pub name: String,
+    pub registry: String,
+    pub username: String,
+    pub created_at: i64,
+}
+
 /// What a write did; `redirect` is where the page goes next (with a notice).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteOutcome {

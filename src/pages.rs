@@ -2,10 +2,12 @@
 //! interactive parts.
 
 pub mod login;
+pub mod pull_secrets;
 pub mod secret_set;
 pub mod secret_sets;
 
 pub use login::LoginPage;
+pub use pull_secrets::PullSecretsPage;
 pub use secret_set::SecretSetPage;
 pub use secret_sets::SecretSetsPage;
 

@@ -445,6 +445,170 @@ pub fn preview_write<'a>(
     p
 }
 
+/// Longest registry host, username, or password/token accepted for a pull secret.
+pub const REGISTRY_MAX_LEN: usize = 255;
+pub const CREDENTIAL_MAX_LEN: usize = 4096;
+
+/// A container registry as written in a docker config: `ghcr.io`,
+/// `registry.example.com:5000`, `https://index.docker.io/v1/`. Kept exactly as given,
+/// since it is the key of the `auths` map.
+pub fn check_registry(raw: &str) -> Result<(), FieldError> {
+    let fail = |why: &str| {
+        Err(FieldError::new(
+            "registry",
+            format!("registry {}: {why}", quoted(raw)),
+        ))
+    };
+    if raw.is_empty() {
+        return Err(FieldError::new("registry", "the registry host may not be empty"));
+    }
+    if raw.len() > REGISTRY_MAX_LEN {
+        return fail(&format!("at most {REGISTRY_MAX_LEN} characters"));
+    }
+    let rest = raw
+        .strip_prefix("https://")
+        .or_else(|| raw.strip_prefix("http://"))
+        .unwrap_or(raw);
+    let (hostport, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (hostport, None),
+    };
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if host.is_empty() || !host.split('.').all(label_ok) {
+        return fail("expected a host name such as ghcr.io or registry.example.com:5000");
+    }
+    if let Some(p) = port {
+        if p.parse::<u16>().map_or(true, |n| n == 0) {
+            return fail("the port must be a number from 1 to 65535");
+        }
+    }
+    if path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return fail("the path may not contain spaces");
+    }
+    Ok(())
+}
+
+/// A registry username: no `:` (it separates username from password in `auth`), no
+/// spaces or control characters.
+pub fn check_registry_username(raw: &str) -> Result<(), FieldError> {
+    if raw.is_empty() {
+        return Err(FieldError::new("username", "the username may not be empty"));
+    }
+    if raw.len() > REGISTRY_MAX_LEN
+        || raw.contains(':')
+        || raw.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(FieldError::new(
+            "username",
+            format!(
+                "username {}: at most {REGISTRY_MAX_LEN} characters, without \":\", spaces or control characters",
+                quoted(raw)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A registry password or access token (never echoed in messages).
+pub fn check_registry_password(raw: &str) -> Result<(), FieldError> {
+    if raw.is_empty() {
+        return Err(FieldError::new(
+            "password",
+            "the password or token may not be empty",
+        ));
+    }
+    if raw.len() > CREDENTIAL_MAX_LEN || raw.chars().any(|c| c.is_control()) {
+        return Err(FieldError::new(
+            "password",
+            format!(
+                "the password or token must be at most {CREDENTIAL_MAX_LEN} characters without line breaks"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an already base64-encoded docker `auth` string and returns the username it
+/// holds (the part before the first `:`). The password is never echoed.
+pub fn check_registry_auth(b64: &str) -> Result<String, FieldError> {
+    let bad = |why: &str| Err(FieldError::new("auth", format!("auth: {why}")));
+    if b64.trim().is_empty() {
+        return bad("paste the base64 auth value (as in ~/.docker/config.json)");
+    }
+    let Some(bytes) = base64_decode(b64.trim()) else {
+        return bad("this is not valid base64");
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        return bad("it does not decode to text");
+    };
+    let Some((user, pass)) = text.split_once(':') else {
+        return bad("it must decode to username:password");
+    };
+    check_registry_username(user)?;
+    if pass.is_empty() {
+        return bad("the password part after \":\" is empty");
+    }
+    check_registry_password(pass)?;
+    Ok(user.to_owned())
+}
+
+/// Standard base64 (with or without padding), as docker writes `auth`.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in text.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    // Leftover bits must be zero padding, and one lone base64 digit is never valid.
+    if acc != 0 || text.len() % 4 == 1 {
+        return None;
+    }
+    Some(out)
+}
+
+/// Standard base64 with padding.
+pub fn base64_encode(bytes: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 fn quoted(s: &str) -> String {
     // Keys and names are not secret; cap what we echo so a huge paste cannot flood a message.
     let mut out = String::from("\"");
@@ -701,6 +865,74 @@ mod tests {
         let p = preview_write(pairs.iter().map(|p| &p.key), &["B".to_string()]);
         assert_eq!(p.added, vec!["A", "C"]);
         assert_eq!(p.updated, vec!["B"]);
+    }
+
+    #[test]
+    fn registries_are_host_names_with_optional_scheme_port_and_path() {
+        for ok in [
+            "ghcr.io",
+            "registry.example.com:5000",
+            "https://index.docker.io/v1/",
+            "localhost",
+            "10.0.0.1:5000",
+        ] {
+            assert!(check_registry(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "has space.io",
+            "ghcr.io:0",
+            "ghcr.io:99999",
+            "-bad.io",
+            "a..b",
+            "https://",
+        ] {
+            assert!(check_registry(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn registry_usernames_and_passwords_follow_docker_rules() {
+        assert!(check_registry_username("robot$ci").is_ok());
+        assert!(check_registry_username("a:b").is_err());
+        assert!(check_registry_password("p:a\"ss w").is_ok());
+        let e = check_registry_password("hunter2\nx").unwrap_err();
+        assert!(!e.message.contains("hunter2"), "the password is not echoed: {e}");
+    }
+
+    #[test]
+    fn base64_round_trips_and_rejects_junk() {
+        for raw in ["", "a", "ab", "abc", "user:pa:ss", "ünï ✓"] {
+            let enc = base64_encode(raw.as_bytes());
+            assert_eq!(base64_decode(&enc).unwrap(), raw.as_bytes(), "{raw}");
+        }
+        assert_eq!(base64_encode(b"u:p"), "dTpw");
+        assert_eq!(base64_decode("dTpw"), Some(b"u:p".to_vec()));
+        assert_eq!(base64_decode("not base64!"), None);
+        assert_eq!(base64_decode("dTo"), Some(b"u:".to_vec()));
+        assert_eq!(base64_decode("dTp"), None, "non-zero leftover bits");
+    }
+
+    #[test]
+    fn an_auth_string_must_decode_to_user_colon_password() {
+        assert_eq!(check_registry_auth("dTpw").unwrap(), "u");
+        assert_eq!(check_registry_auth(&base64_encode(b"bot:tok:en")).unwrap(), "bot");
+        for bad in [
+            "",
+            "@@@",
+            &base64_encode(b"nocolon"),
+            &base64_encode(b"user:"),
+            &base64_encode(b":pw"),
+        ] {
+            assert!(check_registry_auth(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn base64_matches_any_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            proptest::prop_assert_eq!(base64_decode(&base64_encode(&bytes)), Some(bytes));
+        }
     }
 
     /// Quotes a value the way a user would for a shell: single quotes, with `'` written

@@ -172,7 +172,7 @@ async fn too_large_answers_413(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("at most 1048576"));
-    let huge = "y".repeat(9 * 1024 * 1024);
+    let huge = "y".repeat(cloakroom::server::rest::MAX_BODY_BYTES + 1);
     let res = app
         .api(Method::PUT, "/secrets/big")
         .header("content-type", "text/plain")
@@ -523,3 +523,26 @@ on_both_backends!(
     healthz_answers_without_a_session,
     if_match_guards_against_lost_updates,
 );
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_on_every_route() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app(Backend::Sqlite).await;
+    let too_big = cloakroom::server::router::MAX_REQUEST_BYTES + 1;
+    for path in ["/api/save_paste", "/api/login", "/api/v1/orgs/acme/secrets/s"] {
+        // Announce the size and send no body: the limit is enforced from the header,
+        // before anything is read.
+        let mut tcp = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {too_big}\r\nConnection: close\r\n\r\n"
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = vec![0u8; 64];
+        let n = tcp.read(&mut answer).await.unwrap();
+        let status_line = String::from_utf8_lossy(&answer[..n]).to_string();
+        assert!(status_line.starts_with("HTTP/1.1 413"), "{path}: {status_line}");
+    }
+}

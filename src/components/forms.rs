@@ -1,8 +1,8 @@
 //! Small form islands: sign in, new set, unset a key, delete a set.
 
 use super::{FormState, Problems, ReadyMarker};
-use crate::api::{CreateSet, DeleteSet, Login, UnsetKey};
-use crate::validate::ResourceName;
+use crate::api::{CreatePullSecret, CreateSet, DeleteSet, Login};
+use crate::validate::{self, ResourceName};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
@@ -70,18 +70,30 @@ pub fn NewSetForm() -> impl IntoView {
     }
 }
 
-/// Per-key "Unset". With JavaScript the first click asks for confirmation.
+/// A one-button form (unset a key, delete a pull secret). With JavaScript the first
+/// click turns the button into "Confirm …" and only the second one submits.
 #[island]
-pub fn UnsetButton(set: String, key: String) -> impl IntoView {
+pub fn ConfirmButton(
+    /// The server function's URL.
+    action: String,
+    /// Hidden fields: (name, value). Never secret values (they end up in the HTML).
+    fields: Vec<(String, String)>,
+    /// The button's text, e.g. "Unset"; armed it reads "Confirm unset".
+    text: String,
+    /// Accessible name, e.g. "Unset DB_URL"; armed: "Confirm unset DB_URL".
+    label: String,
+) -> impl IntoView {
     let state = FormState::new(None);
     let armed = RwSignal::new(false);
-    let label = format!("Unset {key}");
-    let confirm_label = format!("Confirm unset {key}");
+    let confirm_text = format!("Confirm {}", text.to_lowercase());
+    let confirm_label = format!("Confirm {}", lowercase_first(&label));
     view! {
-        <form method="post" action=UnsetKey::PATH on:submit=state.submit()>
+        <form method="post" action=action on:submit=state.submit()>
             <ReadyMarker />
-            <input type="hidden" name="set" value=set />
-            <input type="hidden" name="key" value=key />
+            {fields
+                .into_iter()
+                .map(|(name, value)| view! { <input type="hidden" name=name value=value /> })
+                .collect_view()}
             <button
                 type="submit"
                 class=move || if armed.get() { "danger armed" } else { "danger" }
@@ -94,11 +106,18 @@ pub fn UnsetButton(set: String, key: String) -> impl IntoView {
                     }
                 }
             >
-                {move || if armed.get() { "Confirm unset" } else { "Unset" }}
+                {move || if armed.get() { confirm_text.clone() } else { text.clone() }}
             </button>
             <Problems lines=state.failures />
         </form>
     }
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// "Delete set": the user types the set's name to confirm (checked by the server too).
@@ -129,6 +148,151 @@ pub fn DeleteSetForm(set: String) -> impl IntoView {
                 disabled=move || state.pending.get() || (awake.get() && typed.get() != expected)
             >
                 "Delete set"
+            </button>
+        </form>
+    }
+}
+
+/// New image pull secret, or (with `replace`) new credentials for an existing one.
+/// Every field is checked with the shared rules as it is typed; the password never is
+/// echoed.
+#[island]
+pub fn PullSecretForm(replace: Option<String>, registry: String, username: String) -> impl IntoView {
+    let state = FormState::new(None);
+    // Until the island runs, every field shows, so the form works without JavaScript.
+    let awake = RwSignal::new(false);
+    Effect::new(move |_| awake.set(true));
+    let encode = RwSignal::new(true);
+    let shown = RwSignal::new(false);
+    let name = RwSignal::new(replace.clone().unwrap_or_default());
+    let host = RwSignal::new(registry.clone());
+    let user = RwSignal::new(username.clone());
+    let auth = RwSignal::new(String::new());
+    let lines = Signal::derive(move || {
+        let mut live = Vec::new();
+        let check = |ok: Result<(), validate::FieldError>, typed: bool, out: &mut Vec<String>| {
+            if let (Err(e), true) = (ok, typed) {
+                out.push(e.message);
+            }
+        };
+        let n = name.get();
+        check(
+            ResourceName::parse_as("pull secret name", &n).map(|_| ()),
+            !n.is_empty(),
+            &mut live,
+        );
+        let h = host.get();
+        check(validate::check_registry(h.trim()), !h.is_empty(), &mut live);
+        if encode.get() {
+            let u = user.get();
+            check(validate::check_registry_username(&u), !u.is_empty(), &mut live);
+        } else {
+            let a = auth.get();
+            check(
+                validate::check_registry_auth(&a).map(|_| ()),
+                !a.is_empty(),
+                &mut live,
+            );
+        }
+        if live.is_empty() {
+            state.failures.get()
+        } else {
+            live
+        }
+    });
+    let replacing = replace.is_some();
+    let confirm_text = replace
+        .as_ref()
+        .map(|r| format!("Delete the current credentials of \"{r}\" and use these"));
+    view! {
+        <form method="post" action=CreatePullSecret::PATH on:submit=state.submit()>
+            <ReadyMarker />
+            {replace.clone().map(|r| view! { <input type="hidden" name="replace" value=r /> })}
+            <label for="pull-name">"Name"</label>
+            <input
+                id="pull-name"
+                name="name"
+                required
+                maxlength="63"
+                autocomplete="off"
+                spellcheck="false"
+                readonly=replacing
+                value=replace.clone().unwrap_or_default()
+                on:input=move |ev| name.set(event_target_value(&ev))
+            />
+            <label for="pull-registry">"Registry"</label>
+            <input
+                id="pull-registry"
+                name="registry"
+                required
+                placeholder="ghcr.io, registry.example.com:5000 or https://index.docker.io/v1/"
+                autocomplete="off"
+                spellcheck="false"
+                value=registry
+                on:input=move |ev| host.set(event_target_value(&ev))
+            />
+            <label class="check">
+                <input
+                    type="checkbox"
+                    name="encode"
+                    checked=true
+                    on:change=move |ev| encode.set(event_target_checked(&ev))
+                />
+                "Encode username and password for me"
+            </label>
+            <div class="field" hidden=move || awake.get() && !encode.get()>
+                <label for="pull-username">"Username"</label>
+                <input
+                    id="pull-username"
+                    name="username"
+                    autocomplete="off"
+                    spellcheck="false"
+                    value=username
+                    on:input=move |ev| user.set(event_target_value(&ev))
+                />
+                <label for="pull-password">"Password or token"</label>
+                <div class="masked">
+                    <input
+                        id="pull-password"
+                        name="password"
+                        type=move || if shown.get() { "text" } else { "password" }
+                        autocomplete="new-password"
+                        spellcheck="false"
+                    />
+                    <button
+                        type="button"
+                        class="secondary"
+                        aria-pressed=move || shown.get().to_string()
+                        on:click=move |_| shown.update(|s| *s = !*s)
+                    >
+                        {move || if shown.get() { "Hide" } else { "Show" }}
+                    </button>
+                </div>
+            </div>
+            <div class="field" hidden=move || awake.get() && encode.get()>
+                <label for="pull-auth">"Encoded auth (base64 of username:password)"</label>
+                <input
+                    id="pull-auth"
+                    name="auth"
+                    type="password"
+                    autocomplete="off"
+                    spellcheck="false"
+                    on:input=move |ev| auth.set(event_target_value(&ev))
+                />
+                <p class="hint">"As found under \"auths\" in ~/.docker/config.json; untick the box above to use it."</p>
+            </div>
+            {confirm_text
+                .map(|t| {
+                    view! {
+                        <label class="check">
+                            <input type="checkbox" name="confirm_replace" required=true />
+                            {t}
+                        </label>
+                    }
+                })}
+            <Problems lines=lines />
+            <button type="submit" disabled=move || state.pending.get()>
+                {if replacing { "Replace pull secret" } else { "Create pull secret" }}
             </button>
         </form>
     }

@@ -13,6 +13,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             <a class="brand" href="/secrets">"Cloakroom"</a>
             <nav aria-label="Main">
                 <a href="/secrets">"Secret sets"</a>
+                <a href="/image-pull-secrets">"Image pull secrets"</a>
             </nav>
             <Suspense fallback=|| ()>
                 {Suspend::new(async move {

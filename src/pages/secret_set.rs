@@ -1,9 +1,11 @@
 use super::set_status;
 use crate::api::get_set;
-use crate::components::{DeleteSetForm, Flash, Layout, PastePreview, RowEditor, UnsetButton};
+use crate::api::UnsetKey;
+use crate::components::{ConfirmButton, DeleteSetForm, Flash, Layout, PastePreview, RowEditor};
 use crate::error::AppError;
 use crate::model::format_time;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
@@ -74,7 +76,15 @@ pub fn SecretSetPage() -> impl IntoView {
                                                                 </td>
                                                                 <td>{format_time(k.updated_at)}</td>
                                                                 <td>
-                                                                    <UnsetButton set=set.name.clone() key=k.key />
+                                                                    <ConfirmButton
+                                                                        action=UnsetKey::PATH.to_owned()
+                                                                        fields=vec![
+                                                                            ("set".to_owned(), set.name.clone()),
+                                                                            ("key".to_owned(), k.key.clone()),
+                                                                        ]
+                                                                        text="Unset".to_owned()
+                                                                        label=format!("Unset {}", k.key)
+                                                                    />
                                                                 </td>
                                                             </tr>
                                                         }

@@ -149,10 +149,15 @@ impl Crypto {
     }
 
     fn aad(org_id: i64, set: &str, key: &str) -> Vec<u8> {
-        // Length-prefixed fields, so no two (set, key) pairs share associated data.
-        let mut aad = b"cloakroom/secret/v1".to_vec();
+        Self::aad_in(b"cloakroom/secret/v1", org_id, &[set, key])
+    }
+
+    /// Associated data: a domain (what kind of object), the organization, and
+    /// length-prefixed parts, so no two objects share associated data.
+    fn aad_in(domain: &[u8], org_id: i64, parts: &[&str]) -> Vec<u8> {
+        let mut aad = domain.to_vec();
         aad.extend_from_slice(&org_id.to_be_bytes());
-        for part in [set, key] {
+        for part in parts {
             aad.extend_from_slice(&(part.len() as u32).to_be_bytes());
             aad.extend_from_slice(part.as_bytes());
         }
@@ -167,6 +172,24 @@ impl Crypto {
     /// Decrypts what [`Crypto::seal`] produced for the same (organization, set, key).
     pub fn open(&self, org_id: i64, set: &str, key: &str, sealed: &[u8]) -> Result<SecretValue, AppError> {
         let plain = Zeroizing::new(self.open_raw(&Self::aad(org_id, set, key), sealed)?);
+        let text = String::from_utf8(plain.to_vec()).map_err(|_| AppError::Internal)?;
+        Ok(SecretValue::new(text))
+    }
+
+    /// Encrypts an image pull secret's `auth` for (organization, name).
+    pub fn seal_pull_auth(&self, org_id: i64, name: &str, auth: &SecretValue) -> Result<Vec<u8>, AppError> {
+        self.seal_raw(
+            &Self::aad_in(b"cloakroom/pull-secret/v1", org_id, &[name]),
+            auth.expose().as_bytes(),
+        )
+    }
+
+    /// Decrypts what [`Crypto::seal_pull_auth`] produced for the same (organization, name).
+    pub fn open_pull_auth(&self, org_id: i64, name: &str, sealed: &[u8]) -> Result<SecretValue, AppError> {
+        let plain = Zeroizing::new(self.open_raw(
+            &Self::aad_in(b"cloakroom/pull-secret/v1", org_id, &[name]),
+            sealed,
+        )?);
         let text = String::from_utf8(plain.to_vec()).map_err(|_| AppError::Internal)?;
         Ok(SecretValue::new(text))
     }
@@ -276,6 +299,17 @@ mod tests {
         // Length prefixes keep ("a","bc") and ("ab","c") apart.
         let s2 = c.seal(1, "a", "bc", &SecretValue::new("x".into())).unwrap();
         assert!(c.open(1, "ab", "c", &s2).is_err());
+    }
+
+    #[test]
+    fn a_secret_value_and_a_pull_secret_never_share_associated_data() {
+        let c = crypto(1);
+        let v = SecretValue::new("x".into());
+        let pull = c.seal_pull_auth(1, "reg", &v).unwrap();
+        assert_eq!(c.open_pull_auth(1, "reg", &pull).unwrap(), v);
+        assert!(c.open_pull_auth(1, "other", &pull).is_err());
+        let secret = c.seal(1, "reg", "", &v).unwrap();
+        assert!(c.open_pull_auth(1, "reg", &secret).is_err());
     }
 
     #[test]

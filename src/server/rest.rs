@@ -47,6 +47,18 @@ pub fn routes() -> Router<AppState> {
             get(get_set).put(put_set).delete(delete_set),
         )
         .route("/api/v1/orgs/{org}/secrets/{set}/{key}", delete(unset_key))
+        .route(
+            "/api/v1/orgs/{org}/image-pull-secrets",
+            get(list_pull_secrets).post(create_pull_secret),
+        )
+        .route(
+            "/api/v1/orgs/{org}/image-pull-secrets/{name}",
+            delete(delete_pull_secret),
+        )
+        .route(
+            "/api/v1/orgs/{org}/image-pull-secrets/{name}/dockerconfigjson",
+            get(export_pull_secret),
+        )
 }
 
 async fn authorize(state: &AppState, headers: &HeaderMap, org: &str) -> Result<Principal, AppError> {
@@ -209,4 +221,94 @@ async fn unset_key(
     let who = authorize(&state, &headers, &org).await?;
     let revision = secrets::unset(&state, &who, &set, &key, if_match(&headers)?).await?;
     Ok(with_etag(revision, StatusCode::NO_CONTENT.into_response()))
+}
+
+fn pull_secret_json(p: &crate::model::PullSecretSummary) -> Value {
+    json!({
+        "name": p.name,
+        "registry": p.registry,
+        "username": p.username,
+        "created_at": rfc3339(p.created_at),
+    })
+}
+
+async fn list_pull_secrets(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let list = state.store.list_pull_secrets(who.org.id).await?;
+    Ok(Json(
+        json!({ "image_pull_secrets": list.iter().map(pull_secret_json).collect::<Vec<_>>() }),
+    ))
+}
+
+/// `{"name","registry","username","password"}`, or `{"name","registry","auth"}` with an
+/// already base64-encoded `username:password`.
+#[derive(Deserialize)]
+struct NewPullSecretBody {
+    name: String,
+    registry: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: crate::model::Concealed,
+    #[serde(default)]
+    auth: Option<crate::model::Concealed>,
+}
+
+async fn create_pull_secret(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map_err(|_| AppError::TooLarge("the request body is over 64 KiB".into()))?;
+    let body: NewPullSecretBody = serde_json::from_slice(&bytes).map_err(|e| {
+        AppError::validation(crate::validate::FieldError {
+            field: "body".into(),
+            message: format!(
+                "the body must be JSON like {{\"name\":\"n\",\"registry\":\"ghcr.io\",\"username\":\"u\",\"password\":\"p\"}} \
+                 (problem at line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        })
+    })?;
+    let encode = body.auth.is_none();
+    let auth = body.auth.map(|a| a.0).unwrap_or_default();
+    let new = crate::server::pull_secrets::validate_new(
+        &body.name,
+        &body.registry,
+        &body.username,
+        &body.password.0,
+        &auth,
+        encode,
+    )?;
+    let (created, _) = crate::server::pull_secrets::create(&state, &who, new, false).await?;
+    Ok((StatusCode::CREATED, Json(pull_secret_json(&created))).into_response())
+}
+
+async fn delete_pull_secret(
+    State(state): State<AppState>,
+    Path((org, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    crate::server::pull_secrets::delete(&state, &who, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn export_pull_secret(
+    State(state): State<AppState>,
+    Path((org, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let json = crate::server::pull_secrets::export(&state, &who, &name).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }

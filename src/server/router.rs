@@ -14,6 +14,10 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 
+/// Largest request body any route accepts. The REST API reads at most
+/// [`super::rest::MAX_BODY_BYTES`] of it; forms are far smaller.
+pub const MAX_REQUEST_BYTES: usize = super::rest::MAX_BODY_BYTES + 64 * 1024;
+
 /// Builds the whole application around `state`. Tests call this too.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
@@ -33,6 +37,8 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), session_gate))
+        // No request body may be larger than this (413), whatever route it is for.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
         .layer(middleware::from_fn(security_headers))
         .layer(CompressionLayer::new())
         .with_state(state)

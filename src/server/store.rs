@@ -6,7 +6,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use crate::error::AppError;
-use crate::model::{SetDetail, SetSummary};
+use crate::model::{PullSecretSummary, SetDetail, SetSummary};
 use async_trait::async_trait;
 
 /// An organization.
@@ -50,6 +50,26 @@ pub struct SealedEntry {
 impl std::fmt::Debug for SealedEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SealedEntry({})", self.key)
+    }
+}
+
+/// A stored image pull secret; `sealed_auth` is the sealed base64 `user:password`.
+#[derive(Clone)]
+pub struct PullSecretRecord {
+    pub name: String,
+    pub registry: String,
+    pub username: String,
+    pub sealed_auth: Vec<u8>,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for PullSecretRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PullSecretRecord({}, {}, {})",
+            self.name, self.registry, self.username
+        )
     }
 }
 
@@ -149,6 +169,21 @@ pub trait Store: Send + Sync {
     ) -> Result<i64, AppError>;
     /// Removes a set and all its values; `NotFound` if missing.
     async fn delete_set(&self, org_id: i64, set: &str) -> Result<(), AppError>;
+    /// The organization's image pull secrets, by name.
+    async fn list_pull_secrets(&self, org_id: i64) -> Result<Vec<PullSecretSummary>, AppError>;
+    /// One image pull secret with its sealed credentials, or `None`.
+    async fn pull_secret(&self, org_id: i64, name: &str) -> Result<Option<PullSecretRecord>, AppError>;
+    /// Stores a pull secret. Pull secrets are immutable: if one of that name exists this
+    /// is a `Conflict`, unless `replace`, in which case the old one is deleted and the
+    /// new one created in one transaction. Returns whether one was replaced.
+    async fn put_pull_secret(
+        &self,
+        org_id: i64,
+        record: PullSecretRecord,
+        replace: bool,
+    ) -> Result<bool, AppError>;
+    /// Deletes a pull secret; `NotFound` if missing.
+    async fn delete_pull_secret(&self, org_id: i64, name: &str) -> Result<(), AppError>;
     /// A stored sealed value, for decryption where an issue allows a value to leave.
     async fn sealed_value(&self, org_id: i64, set: &str, key: &str) -> Result<Option<Vec<u8>>, AppError>;
 }
@@ -157,6 +192,17 @@ pub(crate) fn stale(set: &str, expected: i64, actual: i64) -> AppError {
     AppError::Stale(format!(
         "secret set \"{set}\" changed since you loaded it (revision {expected}, now {actual}); \
          reload it and try again"
+    ))
+}
+
+pub(crate) fn pull_secret_not_found(name: &str) -> AppError {
+    AppError::NotFound(format!("image pull secret \"{name}\" not found"))
+}
+
+pub(crate) fn pull_secret_exists(name: &str) -> AppError {
+    AppError::Conflict(format!(
+        "image pull secret \"{name}\" already exists, and pull secrets cannot be changed: \
+         delete it and create it again (the dashboard's Replace does both in one step)"
     ))
 }
 

@@ -3,9 +3,12 @@
 //! instances starting together do not race), every multi-row change one transaction,
 //! writers to one set serialized by a row lock on the set.
 
-use super::{set_not_found, stale, Org, Principal, PutResult, SealedEntry, Store, UserRecord};
+use super::{
+    pull_secret_exists, pull_secret_not_found, set_not_found, stale, Org, Principal, PullSecretRecord,
+    PutResult, SealedEntry, Store, UserRecord,
+};
 use crate::error::AppError;
-use crate::model::{KeyInfo, SetDetail, SetSummary};
+use crate::model::{KeyInfo, PullSecretSummary, SetDetail, SetSummary};
 use crate::validate::SET_MAX_BYTES;
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
@@ -13,7 +16,10 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/postgres/0001_init.sql"),
+    include_str!("../../../migrations/postgres/0002_image_pull_secrets.sql"),
+];
 /// Arbitrary constant naming the advisory lock that guards migrations.
 const MIGRATION_LOCK: i64 = 0x636c_6f61_6b72_6f6f;
 
@@ -530,6 +536,93 @@ impl Store for PgStore {
             .await?;
         if n == 0 {
             return Err(set_not_found(set));
+        }
+        Ok(())
+    }
+
+    async fn list_pull_secrets(&self, org_id: i64) -> Result<Vec<PullSecretSummary>, AppError> {
+        let c = self.pool.get().await?;
+        Ok(c.query(
+            "SELECT name, registry, username, created_at FROM image_pull_secrets WHERE org_id = $1 \
+             ORDER BY name COLLATE \"C\"",
+            &[&org_id],
+        )
+        .await?
+        .iter()
+        .map(|r| PullSecretSummary {
+            name: r.get(0),
+            registry: r.get(1),
+            username: r.get(2),
+            created_at: r.get(3),
+        })
+        .collect())
+    }
+
+    async fn pull_secret(&self, org_id: i64, name: &str) -> Result<Option<PullSecretRecord>, AppError> {
+        let c = self.pool.get().await?;
+        Ok(c.query_opt(
+            "SELECT name, registry, username, sealed_auth, created_at FROM image_pull_secrets \
+             WHERE org_id = $1 AND name = $2",
+            &[&org_id, &name],
+        )
+        .await?
+        .map(|r| PullSecretRecord {
+            name: r.get(0),
+            registry: r.get(1),
+            username: r.get(2),
+            sealed_auth: r.get(3),
+            created_at: r.get(4),
+        }))
+    }
+
+    async fn put_pull_secret(
+        &self,
+        org_id: i64,
+        record: PullSecretRecord,
+        replace: bool,
+    ) -> Result<bool, AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let removed = if replace {
+            tx.execute(
+                "DELETE FROM image_pull_secrets WHERE org_id = $1 AND name = $2",
+                &[&org_id, &record.name],
+            )
+            .await?
+        } else {
+            0
+        };
+        let inserted = tx
+            .execute(
+                "INSERT INTO image_pull_secrets (org_id, name, registry, username, sealed_auth, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org_id, name) DO NOTHING",
+                &[
+                    &org_id,
+                    &record.name,
+                    &record.registry,
+                    &record.username,
+                    &record.sealed_auth,
+                    &record.created_at,
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            return Err(pull_secret_exists(&record.name));
+        }
+        tx.commit().await?;
+        Ok(removed > 0)
+    }
+
+    async fn delete_pull_secret(&self, org_id: i64, name: &str) -> Result<(), AppError> {
+        let c = self.pool.get().await?;
+        let n = c
+            .execute(
+                "DELETE FROM image_pull_secrets WHERE org_id = $1 AND name = $2",
+                &[&org_id, &name],
+            )
+            .await?;
+        if n == 0 {
+            return Err(pull_secret_not_found(name));
         }
         Ok(())
     }

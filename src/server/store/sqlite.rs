@@ -1,16 +1,22 @@
 //! SQLite storage: one file under the data directory, WAL journal, migrations applied
 //! at start-up. Calls run on tokio's blocking pool behind one connection.
 
-use super::{set_not_found, stale, Org, Principal, PutResult, SealedEntry, Store, UserRecord};
+use super::{
+    pull_secret_exists, pull_secret_not_found, set_not_found, stale, Org, Principal, PullSecretRecord,
+    PutResult, SealedEntry, Store, UserRecord,
+};
 use crate::error::AppError;
-use crate::model::{KeyInfo, SetDetail, SetSummary};
+use crate::model::{KeyInfo, PullSecretSummary, SetDetail, SetSummary};
 use crate::validate::SET_MAX_BYTES;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../../migrations/sqlite/0002_image_pull_secrets.sql"),
+];
 
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
@@ -508,6 +514,96 @@ impl Store for SqliteStore {
             )?;
             if n == 0 {
                 return Err(set_not_found(&set));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_pull_secrets(&self, org_id: i64) -> Result<Vec<PullSecretSummary>, AppError> {
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT name, registry, username, created_at FROM image_pull_secrets WHERE org_id = ?1 ORDER BY name",
+            )?;
+            let rows = stmt
+                .query_map([org_id], |r| {
+                    Ok(PullSecretSummary {
+                        name: r.get(0)?,
+                        registry: r.get(1)?,
+                        username: r.get(2)?,
+                        created_at: r.get(3)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn pull_secret(&self, org_id: i64, name: &str) -> Result<Option<PullSecretRecord>, AppError> {
+        let name = name.to_owned();
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT name, registry, username, sealed_auth, created_at FROM image_pull_secrets \
+                 WHERE org_id = ?1 AND name = ?2",
+                params![org_id, name],
+                |r| {
+                    Ok(PullSecretRecord {
+                        name: r.get(0)?,
+                        registry: r.get(1)?,
+                        username: r.get(2)?,
+                        sealed_auth: r.get(3)?,
+                        created_at: r.get(4)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn put_pull_secret(
+        &self,
+        org_id: i64,
+        record: PullSecretRecord,
+        replace: bool,
+    ) -> Result<bool, AppError> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let removed = tx.execute(
+                "DELETE FROM image_pull_secrets WHERE org_id = ?1 AND name = ?2 AND ?3",
+                params![org_id, record.name, replace],
+            )?;
+            let inserted = tx.execute(
+                "INSERT INTO image_pull_secrets (org_id, name, registry, username, sealed_auth, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (org_id, name) DO NOTHING",
+                params![
+                    org_id,
+                    record.name,
+                    record.registry,
+                    record.username,
+                    record.sealed_auth,
+                    record.created_at
+                ],
+            )?;
+            if inserted == 0 {
+                return Err(pull_secret_exists(&record.name));
+            }
+            tx.commit()?;
+            Ok(removed > 0)
+        })
+        .await
+    }
+
+    async fn delete_pull_secret(&self, org_id: i64, name: &str) -> Result<(), AppError> {
+        let name = name.to_owned();
+        self.with(move |c| {
+            let n = c.execute(
+                "DELETE FROM image_pull_secrets WHERE org_id = ?1 AND name = ?2",
+                params![org_id, name],
+            )?;
+            if n == 0 {
+                return Err(pull_secret_not_found(&name));
             }
             Ok(())
         })

@@ -1,0 +1,94 @@
+//! Server functions for image pull secrets.
+#![allow(
+    clippy::too_many_arguments,
+    reason = "the create form has one argument per field"
+)]
+
+use crate::error::AppError;
+use crate::model::{Concealed, PullSecretSummary, WriteOutcome};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use super::{finish, with_param};
+
+/// The page of image pull secrets.
+pub const PULL_SECRETS_URL: &str = "/image-pull-secrets";
+
+/// The signed-in organization's image pull secrets (never their credentials).
+#[server(endpoint = "list_pull_secrets")]
+pub async fn list_pull_secrets() -> Result<Vec<PullSecretSummary>, AppError> {
+    let (state, who) = crate::server::auth::caller().await?;
+    state.store.list_pull_secrets(who.org.id).await
+}
+
+/// Creates an image pull secret, or with `replace` (and its confirmation) deletes and
+/// recreates one in a single step. `encode` is the "encode for me" checkbox.
+#[server(endpoint = "create_pull_secret")]
+pub async fn create_pull_secret(
+    name: String,
+    registry: String,
+    #[server(default)] username: String,
+    #[server(default)] password: Concealed,
+    #[server(default)] auth: Concealed,
+    #[server(default)] encode: Option<String>,
+    #[server(default)] replace: Option<String>,
+    #[server(default)] confirm_replace: Option<String>,
+) -> Result<WriteOutcome, AppError> {
+    let replacing = replace.is_some_and(|r| !r.is_empty());
+    let back = if replacing {
+        with_param(PULL_SECRETS_URL, "replace", &name)
+    } else {
+        PULL_SECRETS_URL.to_owned()
+    };
+    let result = async {
+        let (state, who) = crate::server::auth::caller().await?;
+        if replacing && confirm_replace.is_none() {
+            return Err(AppError::validation(crate::validate::FieldError {
+                field: "confirm_replace".into(),
+                message: format!("confirm that the current credentials of \"{name}\" are to be deleted"),
+            }));
+        }
+        let new = crate::server::pull_secrets::validate_new(
+            &name,
+            &registry,
+            &username,
+            &password.0,
+            &auth.0,
+            encode.is_some(),
+        )?;
+        let (created, replaced) = crate::server::pull_secrets::create(&state, &who, new, replacing).await?;
+        let notice = if replaced {
+            format!("Replaced image pull secret \"{}\".", created.name)
+        } else {
+            format!("Created image pull secret \"{}\".", created.name)
+        };
+        Ok(WriteOutcome {
+            redirect: with_param(PULL_SECRETS_URL, "notice", &notice),
+            set: created.name,
+            created: !replaced,
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, |o| o.redirect.clone(), &back)
+}
+
+/// Deletes an image pull secret.
+#[server(endpoint = "delete_pull_secret")]
+pub async fn delete_pull_secret(name: String) -> Result<WriteOutcome, AppError> {
+    let result = async {
+        let (state, who) = crate::server::auth::caller().await?;
+        crate::server::pull_secrets::delete(&state, &who, &name).await?;
+        Ok(WriteOutcome {
+            redirect: with_param(
+                PULL_SECRETS_URL,
+                "notice",
+                &format!("Deleted image pull secret \"{name}\"."),
+            ),
+            set: name.clone(),
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, |o| o.redirect.clone(), PULL_SECRETS_URL)
+}
