@@ -52,6 +52,41 @@ pub struct PullSecretSummary {
     pub created_at: i64,
 }
 
+/// What a deployment runs: checked with [`crate::validate::check_deployment`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentSpec {
+    pub name: String,
+    pub image: String,
+    pub secret_set: Option<String>,
+    pub pull_secret: Option<String>,
+    pub region: String,
+    pub min_agents: i64,
+    pub max_agents: i64,
+}
+
+/// One deployment as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentSummary {
+    pub spec: DeploymentSpec,
+    /// The current deploy revision (1 for the first deploy).
+    pub revision: i64,
+    /// The secret set changed since this revision was taken.
+    pub needs_redeploy: bool,
+    pub created_at: i64,
+    pub deployed_at: i64,
+}
+
+/// A deployment with the env keys of its revision and how they differ from the set now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentDetail {
+    pub summary: DeploymentSummary,
+    /// Keys (and fingerprints) the running revision has.
+    pub env: Vec<KeyInfo>,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+}
+
 /// What a write did; `redirect` is where the page goes next (with a notice).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteOutcome {

@@ -445,6 +445,62 @@ pub fn preview_write<'a>(
     p
 }
 
+/// Longest container image reference accepted for a deployment.
+pub const IMAGE_MAX_LEN: usize = 255;
+/// Most agents a deployment may scale to.
+pub const MAX_AGENTS: i64 = 1000;
+
+/// Checks a deployment's fields, returning every problem at once.
+pub fn check_deployment(spec: &crate::model::DeploymentSpec) -> Result<(), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    if let Err(e) = ResourceName::parse_as("deployment name", &spec.name) {
+        errors.push(e);
+    }
+    let image = &spec.image;
+    if image.is_empty() {
+        errors.push(FieldError::new("image", "the container image may not be empty"));
+    } else if image.len() > IMAGE_MAX_LEN || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        errors.push(FieldError::new(
+            "image",
+            format!(
+                "image {}: at most {IMAGE_MAX_LEN} characters, without spaces",
+                quoted(image)
+            ),
+        ));
+    }
+    if let Some(set) = &spec.secret_set {
+        if let Err(e) = ResourceName::parse_as("secret set", set) {
+            errors.push(e);
+        }
+    }
+    if let Some(pull) = &spec.pull_secret {
+        if let Err(e) = ResourceName::parse_as("image pull secret", pull) {
+            errors.push(e);
+        }
+    }
+    let region = &spec.region;
+    if region.is_empty() || region.len() > 63 || region.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        errors.push(FieldError::new(
+            "region",
+            format!("region {}: 1 to 63 characters, without spaces", quoted(region)),
+        ));
+    }
+    if spec.min_agents < 0 || spec.max_agents > MAX_AGENTS || spec.min_agents > spec.max_agents {
+        errors.push(FieldError::new(
+            "scaling",
+            format!(
+                "scaling: need 0 ≤ min_agents ≤ max_agents ≤ {MAX_AGENTS} (got min {} and max {})",
+                spec.min_agents, spec.max_agents
+            ),
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
 /// Longest registry host, username, or password/token accepted for a pull secret.
 pub const REGISTRY_MAX_LEN: usize = 255;
 pub const CREDENTIAL_MAX_LEN: usize = 4096;

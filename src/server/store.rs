@@ -6,7 +6,9 @@ pub mod postgres;
 pub mod sqlite;
 
 use crate::error::AppError;
-use crate::model::{PullSecretSummary, SetDetail, SetSummary};
+use crate::model::{
+    DeploymentDetail, DeploymentSpec, DeploymentSummary, PullSecretSummary, SetDetail, SetSummary,
+};
 use async_trait::async_trait;
 
 /// An organization.
@@ -69,6 +71,30 @@ impl std::fmt::Debug for PullSecretRecord {
             f,
             "PullSecretRecord({}, {}, {})",
             self.name, self.registry, self.username
+        )
+    }
+}
+
+/// The environment a runtime token may read: the deployment's current revision.
+#[derive(Clone)]
+pub struct RuntimeEnv {
+    pub org_id: i64,
+    pub org: String,
+    pub deployment: String,
+    pub revision: i64,
+    /// (key, the set it was snapshotted from, sealed value).
+    pub entries: Vec<(String, String, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for RuntimeEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RuntimeEnv({}/{} r{}, {} keys)",
+            self.org,
+            self.deployment,
+            self.revision,
+            self.entries.len()
         )
     }
 }
@@ -184,6 +210,28 @@ pub trait Store: Send + Sync {
     ) -> Result<bool, AppError>;
     /// Deletes a pull secret; `NotFound` if missing.
     async fn delete_pull_secret(&self, org_id: i64, name: &str) -> Result<(), AppError>;
+    /// Creates or updates a deployment and records a new revision whose env is a
+    /// snapshot of its secret set, all in one transaction. A missing set or pull secret
+    /// is a `Validation` error naming it (nothing is written). `token_hash` becomes the
+    /// runtime token of a new deployment and is ignored for an existing one. Returns
+    /// (created, revision).
+    async fn deploy(
+        &self,
+        org_id: i64,
+        spec: &DeploymentSpec,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<(bool, i64), AppError>;
+    /// The organization's deployments, by name, each with its needs-redeploy flag.
+    async fn list_deployments(&self, org_id: i64) -> Result<Vec<DeploymentSummary>, AppError>;
+    /// One deployment with its revision's env keys and the difference to its set now.
+    async fn get_deployment(&self, org_id: i64, name: &str) -> Result<Option<DeploymentDetail>, AppError>;
+    /// Deletes a deployment and all its revisions; `NotFound` if missing.
+    async fn delete_deployment(&self, org_id: i64, name: &str) -> Result<(), AppError>;
+    /// Replaces a deployment's runtime token; `NotFound` if missing.
+    async fn rotate_runtime_token(&self, org_id: i64, name: &str, token_hash: &[u8]) -> Result<(), AppError>;
+    /// What the holder of a runtime token may read, or `None` for an unknown token.
+    async fn runtime_env(&self, token_hash: &[u8]) -> Result<Option<RuntimeEnv>, AppError>;
     /// A stored sealed value, for decryption where an issue allows a value to leave.
     async fn sealed_value(&self, org_id: i64, set: &str, key: &str) -> Result<Option<Vec<u8>>, AppError>;
 }
@@ -204,6 +252,53 @@ pub(crate) fn pull_secret_exists(name: &str) -> AppError {
         "image pull secret \"{name}\" already exists, and pull secrets cannot be changed: \
          delete it and create it again (the dashboard's Replace does both in one step)"
     ))
+}
+
+pub(crate) fn missing_reference(what: &str, name: &str) -> crate::validate::FieldError {
+    crate::validate::FieldError {
+        field: what.to_owned(),
+        message: format!("{what} \"{name}\" does not exist; create it first"),
+    }
+}
+
+pub(crate) fn deployment_not_found(name: &str) -> AppError {
+    AppError::NotFound(format!("deployment \"{name}\" not found"))
+}
+
+/// Refusal to delete something deployments still use.
+pub(crate) fn in_use(what: &str, users: &[String]) -> AppError {
+    AppError::Conflict(format!(
+        "{what} is used by deployment{} {}; change or delete {} first",
+        if users.len() == 1 { "" } else { "s" },
+        users.join(", "),
+        if users.len() == 1 { "it" } else { "them" }
+    ))
+}
+
+/// Differences between the keys of a deployment's revision and of its set now.
+pub(crate) fn env_diff(
+    env: &[crate::model::KeyInfo],
+    now: &[crate::model::KeyInfo],
+) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let added = now
+        .iter()
+        .filter(|k| !env.iter().any(|e| e.key == k.key))
+        .map(|k| k.key.clone())
+        .collect();
+    let removed = env
+        .iter()
+        .filter(|e| !now.iter().any(|k| k.key == e.key))
+        .map(|e| e.key.clone())
+        .collect();
+    let changed = env
+        .iter()
+        .filter(|e| {
+            now.iter()
+                .any(|k| k.key == e.key && k.fingerprint != e.fingerprint)
+        })
+        .map(|e| e.key.clone())
+        .collect();
+    (added, removed, changed)
 }
 
 pub(crate) fn set_not_found(set: &str) -> AppError {

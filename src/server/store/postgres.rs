@@ -4,11 +4,13 @@
 //! writers to one set serialized by a row lock on the set.
 
 use super::{
-    pull_secret_exists, pull_secret_not_found, set_not_found, stale, Org, Principal, PullSecretRecord,
-    PutResult, SealedEntry, Store, UserRecord,
+    deployment_not_found, env_diff, in_use, pull_secret_exists, pull_secret_not_found, set_not_found, stale,
+    Org, Principal, PullSecretRecord, PutResult, RuntimeEnv, SealedEntry, Store, UserRecord,
 };
 use crate::error::AppError;
-use crate::model::{KeyInfo, PullSecretSummary, SetDetail, SetSummary};
+use crate::model::{
+    DeploymentDetail, DeploymentSpec, DeploymentSummary, KeyInfo, PullSecretSummary, SetDetail, SetSummary,
+};
 use crate::validate::SET_MAX_BYTES;
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
@@ -19,6 +21,7 @@ use tokio_postgres::NoTls;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_image_pull_secrets.sql"),
+    include_str!("../../../migrations/postgres/0003_deployments.sql"),
 ];
 /// Arbitrary constant naming the advisory lock that guards migrations.
 const MIGRATION_LOCK: i64 = 0x636c_6f61_6b72_6f6f;
@@ -115,6 +118,46 @@ async fn principal(
             name: r.get(3),
         },
     }))
+}
+
+/// Names of the deployments whose `column` (secret_set or pull_secret) is `name`.
+async fn users_of(
+    c: &impl GenericClient,
+    org_id: i64,
+    column: &str,
+    name: &str,
+) -> Result<Vec<String>, AppError> {
+    let sql = format!(
+        "SELECT name FROM deployments WHERE org_id = $1 AND {column} = $2 ORDER BY name COLLATE \"C\""
+    );
+    Ok(c.query(&sql, &[&org_id, &name])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+const DEPLOYMENT_COLUMNS: &str = "d.name, d.image, d.secret_set, d.pull_secret, d.region, d.min_agents, \
+     d.max_agents, d.revision, d.created_at, d.deployed_at, \
+     (d.secret_set IS NOT NULL AND d.set_revision IS DISTINCT FROM (SELECT s.revision FROM secret_sets s \
+        WHERE s.org_id = d.org_id AND s.name = d.secret_set))";
+
+fn deployment_row(r: &tokio_postgres::Row) -> DeploymentSummary {
+    DeploymentSummary {
+        spec: DeploymentSpec {
+            name: r.get(0),
+            image: r.get(1),
+            secret_set: r.get(2),
+            pull_secret: r.get(3),
+            region: r.get(4),
+            min_agents: r.get(5),
+            max_agents: r.get(6),
+        },
+        revision: r.get(7),
+        created_at: r.get(8),
+        deployed_at: r.get(9),
+        needs_redeploy: r.get(10),
+    }
 }
 
 /// Locks the set's row for the rest of the transaction; `(id, revision)`.
@@ -527,16 +570,21 @@ impl Store for PgStore {
     }
 
     async fn delete_set(&self, org_id: i64, set: &str) -> Result<(), AppError> {
-        let c = self.pool.get().await?;
-        let n = c
-            .execute(
-                "DELETE FROM secret_sets WHERE org_id = $1 AND name = $2",
-                &[&org_id, &set],
-            )
-            .await?;
-        if n == 0 {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        if lock_set(&tx, org_id, set).await?.is_none() {
             return Err(set_not_found(set));
         }
+        let users = users_of(&tx, org_id, "secret_set", set).await?;
+        if !users.is_empty() {
+            return Err(in_use(&format!("secret set \"{set}\""), &users));
+        }
+        tx.execute(
+            "DELETE FROM secret_sets WHERE org_id = $1 AND name = $2",
+            &[&org_id, &set],
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -614,17 +662,274 @@ impl Store for PgStore {
     }
 
     async fn delete_pull_secret(&self, org_id: i64, name: &str) -> Result<(), AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let found = tx
+            .query_opt(
+                "SELECT 1 FROM image_pull_secrets WHERE org_id = $1 AND name = $2 FOR UPDATE",
+                &[&org_id, &name],
+            )
+            .await?
+            .is_some();
+        if !found {
+            return Err(pull_secret_not_found(name));
+        }
+        let users = users_of(&tx, org_id, "pull_secret", name).await?;
+        if !users.is_empty() {
+            return Err(in_use(&format!("image pull secret \"{name}\""), &users));
+        }
+        tx.execute(
+            "DELETE FROM image_pull_secrets WHERE org_id = $1 AND name = $2",
+            &[&org_id, &name],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn deploy(
+        &self,
+        org_id: i64,
+        spec: &DeploymentSpec,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<(bool, i64), AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let mut missing = Vec::new();
+        // Lock what the deployment references, so it cannot be deleted under us.
+        let set = match &spec.secret_set {
+            Some(name) => {
+                let row = lock_set(&tx, org_id, name).await?;
+                if row.is_none() {
+                    missing.push(super::missing_reference("secret set", name));
+                }
+                row
+            }
+            None => None,
+        };
+        if let Some(pull) = &spec.pull_secret {
+            let found = tx
+                .query_opt(
+                    "SELECT 1 FROM image_pull_secrets WHERE org_id = $1 AND name = $2 FOR SHARE",
+                    &[&org_id, pull],
+                )
+                .await?
+                .is_some();
+            if !found {
+                missing.push(super::missing_reference("image pull secret", pull));
+            }
+        }
+        if !missing.is_empty() {
+            return Err(AppError::Validation(missing));
+        }
+        let set_revision = set.map(|(_, rev)| rev);
+        let existing = tx
+            .query_opt(
+                "SELECT id, revision FROM deployments WHERE org_id = $1 AND name = $2 FOR UPDATE",
+                &[&org_id, &spec.name],
+            )
+            .await?
+            .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)));
+        let (id, revision): (i64, i64) = match existing {
+            Some((id, rev)) => {
+                tx.execute(
+                    "UPDATE deployments SET image = $2, secret_set = $3, pull_secret = $4, region = $5, \
+                     min_agents = $6, max_agents = $7, revision = $8, set_revision = $9, deployed_at = $10 \
+                     WHERE id = $1",
+                    &[
+                        &id,
+                        &spec.image,
+                        &spec.secret_set,
+                        &spec.pull_secret,
+                        &spec.region,
+                        &spec.min_agents,
+                        &spec.max_agents,
+                        &(rev + 1),
+                        &set_revision,
+                        &now,
+                    ],
+                )
+                .await?;
+                (id, rev + 1)
+            }
+            None => {
+                let inserted = tx
+                    .query_one(
+                        "INSERT INTO deployments (org_id, name, image, secret_set, pull_secret, region, \
+                         min_agents, max_agents, revision, set_revision, runtime_token_hash, created_at, deployed_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $11) RETURNING id",
+                        &[
+                            &org_id,
+                            &spec.name,
+                            &spec.image,
+                            &spec.secret_set,
+                            &spec.pull_secret,
+                            &spec.region,
+                            &spec.min_agents,
+                            &spec.max_agents,
+                            &set_revision,
+                            &token_hash,
+                            &now,
+                        ],
+                    )
+                    .await;
+                match inserted {
+                    Ok(row) => (row.get(0), 1),
+                    Err(e) if is_unique_violation(&e) => {
+                        return Err(AppError::Conflict(format!(
+                            "deployment \"{}\" was created by someone else just now; try again",
+                            spec.name
+                        )))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        if let (Some((set_id, _)), Some(set_name)) = (set, &spec.secret_set) {
+            tx.execute(
+                "INSERT INTO deployment_env (deployment_id, revision, key, set_name, sealed, fingerprint) \
+                 SELECT $1, $2, key, $3, sealed, fingerprint FROM secrets WHERE set_id = $4",
+                &[&id, &revision, set_name, &set_id],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok((existing.is_none(), revision))
+    }
+
+    async fn list_deployments(&self, org_id: i64) -> Result<Vec<DeploymentSummary>, AppError> {
+        let c = self.pool.get().await?;
+        let sql =
+            format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments d WHERE d.org_id = $1 ORDER BY d.name COLLATE \"C\"");
+        Ok(c.query(&sql, &[&org_id])
+            .await?
+            .iter()
+            .map(deployment_row)
+            .collect())
+    }
+
+    async fn get_deployment(&self, org_id: i64, name: &str) -> Result<Option<DeploymentDetail>, AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let sql = format!(
+            "SELECT {DEPLOYMENT_COLUMNS}, d.id FROM deployments d WHERE d.org_id = $1 AND d.name = $2"
+        );
+        let Some(row) = tx.query_opt(&sql, &[&org_id, &name]).await? else {
+            return Ok(None);
+        };
+        let summary = deployment_row(&row);
+        let id: i64 = row.get(11);
+        let to_keys = |rows: Vec<tokio_postgres::Row>| -> Vec<KeyInfo> {
+            rows.iter()
+                .map(|r| KeyInfo {
+                    key: r.get(0),
+                    fingerprint: r.get(1),
+                    updated_at: r.get(2),
+                })
+                .collect()
+        };
+        let env = to_keys(
+            tx.query(
+                "SELECT e.key, e.fingerprint, d.deployed_at FROM deployment_env e \
+                 JOIN deployments d ON d.id = e.deployment_id \
+                 WHERE e.deployment_id = $1 AND e.revision = $2 ORDER BY e.key COLLATE \"C\"",
+                &[&id, &summary.revision],
+            )
+            .await?,
+        );
+        let now = match &summary.spec.secret_set {
+            Some(set) => to_keys(
+                tx.query(
+                    "SELECT k.key, k.fingerprint, k.updated_at FROM secrets k JOIN secret_sets s ON s.id = k.set_id \
+                     WHERE s.org_id = $1 AND s.name = $2 ORDER BY k.key COLLATE \"C\"",
+                    &[&org_id, set],
+                )
+                .await?,
+            ),
+            None => Vec::new(),
+        };
+        tx.commit().await?;
+        let (added, removed, changed) = env_diff(&env, &now);
+        Ok(Some(DeploymentDetail {
+            summary,
+            env,
+            added,
+            removed,
+            changed,
+        }))
+    }
+
+    async fn delete_deployment(&self, org_id: i64, name: &str) -> Result<(), AppError> {
         let c = self.pool.get().await?;
         let n = c
             .execute(
-                "DELETE FROM image_pull_secrets WHERE org_id = $1 AND name = $2",
+                "DELETE FROM deployments WHERE org_id = $1 AND name = $2",
                 &[&org_id, &name],
             )
             .await?;
         if n == 0 {
-            return Err(pull_secret_not_found(name));
+            return Err(deployment_not_found(name));
         }
         Ok(())
+    }
+
+    async fn rotate_runtime_token(&self, org_id: i64, name: &str, token_hash: &[u8]) -> Result<(), AppError> {
+        let c = self.pool.get().await?;
+        let n = c
+            .execute(
+                "UPDATE deployments SET runtime_token_hash = $3 WHERE org_id = $1 AND name = $2",
+                &[&org_id, &name, &token_hash],
+            )
+            .await?;
+        if n == 0 {
+            return Err(deployment_not_found(name));
+        }
+        Ok(())
+    }
+
+    async fn runtime_env(&self, token_hash: &[u8]) -> Result<Option<RuntimeEnv>, AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT d.id, d.org_id, o.name, d.name, d.revision FROM deployments d \
+                 JOIN orgs o ON o.id = d.org_id WHERE d.runtime_token_hash = $1",
+                &[&token_hash],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (id, revision): (i64, i64) = (row.get(0), row.get(4));
+        let entries = tx
+            .query(
+                "SELECT key, set_name, sealed FROM deployment_env WHERE deployment_id = $1 AND revision = $2 \
+                 ORDER BY key COLLATE \"C\"",
+                &[&id, &revision],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        tx.commit().await?;
+        Ok(Some(RuntimeEnv {
+            org_id: row.get(1),
+            org: row.get(2),
+            deployment: row.get(3),
+            revision,
+            entries,
+        }))
     }
 
     async fn sealed_value(&self, org_id: i64, set: &str, key: &str) -> Result<Option<Vec<u8>>, AppError> {

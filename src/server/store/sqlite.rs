@@ -2,11 +2,13 @@
 //! at start-up. Calls run on tokio's blocking pool behind one connection.
 
 use super::{
-    pull_secret_exists, pull_secret_not_found, set_not_found, stale, Org, Principal, PullSecretRecord,
-    PutResult, SealedEntry, Store, UserRecord,
+    deployment_not_found, env_diff, in_use, pull_secret_exists, pull_secret_not_found, set_not_found, stale,
+    Org, Principal, PullSecretRecord, PutResult, RuntimeEnv, SealedEntry, Store, UserRecord,
 };
 use crate::error::AppError;
-use crate::model::{KeyInfo, PullSecretSummary, SetDetail, SetSummary};
+use crate::model::{
+    DeploymentDetail, DeploymentSpec, DeploymentSummary, KeyInfo, PullSecretSummary, SetDetail, SetSummary,
+};
 use crate::validate::SET_MAX_BYTES;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -16,6 +18,7 @@ use std::sync::{Arc, Mutex};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_init.sql"),
     include_str!("../../../migrations/sqlite/0002_image_pull_secrets.sql"),
+    include_str!("../../../migrations/sqlite/0003_deployments.sql"),
 ];
 
 pub struct SqliteStore {
@@ -83,6 +86,39 @@ fn set_row(conn: &Connection, org_id: i64, set: &str) -> Result<Option<(i64, i64
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?)
+}
+
+/// Names of the deployments whose `column` (secret_set or pull_secret) is `name`.
+fn users_of(conn: &Connection, org_id: i64, column: &str, name: &str) -> Result<Vec<String>, AppError> {
+    let sql = format!("SELECT name FROM deployments WHERE org_id = ?1 AND {column} = ?2 ORDER BY name");
+    let mut stmt = conn.prepare(&sql)?;
+    let names = stmt
+        .query_map(params![org_id, name], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(names)
+}
+
+const DEPLOYMENT_COLUMNS: &str = "d.name, d.image, d.secret_set, d.pull_secret, d.region, d.min_agents, \
+     d.max_agents, d.revision, d.created_at, d.deployed_at, \
+     (d.secret_set IS NOT NULL AND d.set_revision IS NOT (SELECT s.revision FROM secret_sets s \
+        WHERE s.org_id = d.org_id AND s.name = d.secret_set))";
+
+fn deployment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentSummary> {
+    Ok(DeploymentSummary {
+        spec: DeploymentSpec {
+            name: r.get(0)?,
+            image: r.get(1)?,
+            secret_set: r.get(2)?,
+            pull_secret: r.get(3)?,
+            region: r.get(4)?,
+            min_agents: r.get(5)?,
+            max_agents: r.get(6)?,
+        },
+        revision: r.get(7)?,
+        created_at: r.get(8)?,
+        deployed_at: r.get(9)?,
+        needs_redeploy: r.get(10)?,
+    })
 }
 
 fn principal(conn: &Connection, sql: &str, hash: &[u8], now: i64) -> Result<Option<Principal>, AppError> {
@@ -508,13 +544,19 @@ impl Store for SqliteStore {
     async fn delete_set(&self, org_id: i64, set: &str) -> Result<(), AppError> {
         let set = set.to_owned();
         self.with(move |c| {
-            let n = c.execute(
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let users = users_of(&tx, org_id, "secret_set", &set)?;
+            if !users.is_empty() {
+                return Err(in_use(&format!("secret set \"{set}\""), &users));
+            }
+            let n = tx.execute(
                 "DELETE FROM secret_sets WHERE org_id = ?1 AND name = ?2",
                 params![org_id, set],
             )?;
             if n == 0 {
                 return Err(set_not_found(&set));
             }
+            tx.commit()?;
             Ok(())
         })
         .await
@@ -598,14 +640,246 @@ impl Store for SqliteStore {
     async fn delete_pull_secret(&self, org_id: i64, name: &str) -> Result<(), AppError> {
         let name = name.to_owned();
         self.with(move |c| {
-            let n = c.execute(
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let users = users_of(&tx, org_id, "pull_secret", &name)?;
+            if !users.is_empty() {
+                return Err(in_use(&format!("image pull secret \"{name}\""), &users));
+            }
+            let n = tx.execute(
                 "DELETE FROM image_pull_secrets WHERE org_id = ?1 AND name = ?2",
                 params![org_id, name],
             )?;
             if n == 0 {
                 return Err(pull_secret_not_found(&name));
             }
+            tx.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn deploy(
+        &self,
+        org_id: i64,
+        spec: &DeploymentSpec,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<(bool, i64), AppError> {
+        let (spec, token_hash) = (spec.clone(), token_hash.to_vec());
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut missing = Vec::new();
+            let set = match &spec.secret_set {
+                Some(name) => {
+                    let row = set_row(&tx, org_id, name)?;
+                    if row.is_none() {
+                        missing.push(super::missing_reference("secret set", name));
+                    }
+                    row
+                }
+                None => None,
+            };
+            if let Some(pull) = &spec.pull_secret {
+                let found: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM image_pull_secrets WHERE org_id = ?1 AND name = ?2)",
+                    params![org_id, pull],
+                    |r| r.get(0),
+                )?;
+                if !found {
+                    missing.push(super::missing_reference("image pull secret", pull));
+                }
+            }
+            if !missing.is_empty() {
+                return Err(AppError::Validation(missing));
+            }
+            let existing: Option<(i64, i64)> = tx
+                .query_row(
+                    "SELECT id, revision FROM deployments WHERE org_id = ?1 AND name = ?2",
+                    params![org_id, spec.name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let set_revision = set.map(|(_, rev)| rev);
+            let (id, revision) = match existing {
+                Some((id, rev)) => {
+                    tx.execute(
+                        "UPDATE deployments SET image = ?2, secret_set = ?3, pull_secret = ?4, region = ?5, \
+                         min_agents = ?6, max_agents = ?7, revision = ?8, set_revision = ?9, deployed_at = ?10 \
+                         WHERE id = ?1",
+                        params![
+                            id,
+                            spec.image,
+                            spec.secret_set,
+                            spec.pull_secret,
+                            spec.region,
+                            spec.min_agents,
+                            spec.max_agents,
+                            rev + 1,
+                            set_revision,
+                            now
+                        ],
+                    )?;
+                    (id, rev + 1)
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO deployments (org_id, name, image, secret_set, pull_secret, region, \
+                         min_agents, max_agents, revision, set_revision, runtime_token_hash, created_at, deployed_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10, ?11, ?11)",
+                        params![
+                            org_id,
+                            spec.name,
+                            spec.image,
+                            spec.secret_set,
+                            spec.pull_secret,
+                            spec.region,
+                            spec.min_agents,
+                            spec.max_agents,
+                            set_revision,
+                            token_hash,
+                            now
+                        ],
+                    )?;
+                    (tx.last_insert_rowid(), 1)
+                }
+            };
+            if let (Some((set_id, _)), Some(set_name)) = (set, &spec.secret_set) {
+                tx.execute(
+                    "INSERT INTO deployment_env (deployment_id, revision, key, set_name, sealed, fingerprint) \
+                     SELECT ?1, ?2, key, ?3, sealed, fingerprint FROM secrets WHERE set_id = ?4",
+                    params![id, revision, set_name, set_id],
+                )?;
+            }
+            tx.commit()?;
+            Ok((existing.is_none(), revision))
+        })
+        .await
+    }
+
+    async fn list_deployments(&self, org_id: i64) -> Result<Vec<DeploymentSummary>, AppError> {
+        self.with(move |c| {
+            let sql =
+                format!("SELECT {DEPLOYMENT_COLUMNS} FROM deployments d WHERE d.org_id = ?1 ORDER BY d.name");
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt
+                .query_map([org_id], deployment_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn get_deployment(&self, org_id: i64, name: &str) -> Result<Option<DeploymentDetail>, AppError> {
+        let name = name.to_owned();
+        self.with(move |c| {
+            let sql =
+                format!("SELECT {DEPLOYMENT_COLUMNS}, d.id FROM deployments d WHERE d.org_id = ?1 AND d.name = ?2");
+            let Some((summary, id)) = c
+                .query_row(&sql, params![org_id, name], |r| Ok((deployment_row(r)?, r.get::<_, i64>(11)?)))
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let keys = |sql: &str, a: i64, b: i64| -> Result<Vec<KeyInfo>, AppError> {
+                let mut stmt = c.prepare(sql)?;
+                let rows = stmt
+                    .query_map(params![a, b], |r| {
+                        Ok(KeyInfo {
+                            key: r.get(0)?,
+                            fingerprint: r.get(1)?,
+                            updated_at: r.get(2)?,
+                        })
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            };
+            let env = keys(
+                "SELECT e.key, e.fingerprint, d.deployed_at FROM deployment_env e \
+                 JOIN deployments d ON d.id = e.deployment_id \
+                 WHERE e.deployment_id = ?1 AND e.revision = ?2 ORDER BY e.key",
+                id,
+                summary.revision,
+            )?;
+            let now = match &summary.spec.secret_set {
+                Some(set) => match set_row(c, org_id, set)? {
+                    Some((set_id, _)) => keys(
+                        "SELECT key, fingerprint, updated_at FROM secrets WHERE set_id = ?1 AND org_id = ?2 ORDER BY key",
+                        set_id,
+                        org_id,
+                    )?,
+                    None => Vec::new(),
+                },
+                None => Vec::new(),
+            };
+            let (added, removed, changed) = env_diff(&env, &now);
+            Ok(Some(DeploymentDetail {
+                summary,
+                env,
+                added,
+                removed,
+                changed,
+            }))
+        })
+        .await
+    }
+
+    async fn delete_deployment(&self, org_id: i64, name: &str) -> Result<(), AppError> {
+        let name = name.to_owned();
+        self.with(move |c| {
+            let n = c.execute(
+                "DELETE FROM deployments WHERE org_id = ?1 AND name = ?2",
+                params![org_id, name],
+            )?;
+            if n == 0 {
+                return Err(deployment_not_found(&name));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn rotate_runtime_token(&self, org_id: i64, name: &str, token_hash: &[u8]) -> Result<(), AppError> {
+        let (name, hash) = (name.to_owned(), token_hash.to_vec());
+        self.with(move |c| {
+            let n = c.execute(
+                "UPDATE deployments SET runtime_token_hash = ?3 WHERE org_id = ?1 AND name = ?2",
+                params![org_id, name, hash],
+            )?;
+            if n == 0 {
+                return Err(deployment_not_found(&name));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn runtime_env(&self, token_hash: &[u8]) -> Result<Option<RuntimeEnv>, AppError> {
+        let hash = token_hash.to_vec();
+        self.with(move |c| {
+            let Some((id, org_id, org, deployment, revision)) = c
+                .query_row(
+                    "SELECT d.id, d.org_id, o.name, d.name, d.revision FROM deployments d \
+                     JOIN orgs o ON o.id = d.org_id WHERE d.runtime_token_hash = ?1",
+                    [hash],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, i64>(4)?)),
+                )
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let mut stmt = c.prepare(
+                "SELECT key, set_name, sealed FROM deployment_env WHERE deployment_id = ?1 AND revision = ?2 ORDER BY key",
+            )?;
+            let entries = stmt
+                .query_map(params![id, revision], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Some(RuntimeEnv {
+                org_id,
+                org,
+                deployment,
+                revision,
+                entries,
+            }))
         })
         .await
     }
