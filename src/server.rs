@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod deployments;
 pub mod pull_secrets;
 pub mod rest;
 pub mod router;

@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -59,6 +59,17 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/orgs/{org}/image-pull-secrets/{name}/dockerconfigjson",
             get(export_pull_secret),
         )
+        .route("/api/v1/orgs/{org}/deployments", get(list_deployments))
+        .route(
+            "/api/v1/orgs/{org}/deployments/{name}",
+            get(get_deployment).put(put_deployment).delete(delete_deployment),
+        )
+        .route("/api/v1/orgs/{org}/deployments/{name}/redeploy", post(redeploy))
+        .route(
+            "/api/v1/orgs/{org}/deployments/{name}/runtime-token",
+            post(rotate_runtime_token),
+        )
+        .route("/api/v1/runtime/env", get(runtime_env))
 }
 
 async fn authorize(state: &AppState, headers: &HeaderMap, org: &str) -> Result<Principal, AppError> {
@@ -311,4 +322,169 @@ async fn export_pull_secret(
     let who = authorize(&state, &headers, &org).await?;
     let json = crate::server::pull_secrets::export(&state, &who, &name).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
+}
+
+fn deployment_json(d: &crate::model::DeploymentSummary) -> Value {
+    json!({
+        "name": d.spec.name,
+        "image": d.spec.image,
+        "secret_set": d.spec.secret_set,
+        "image_credentials": d.spec.pull_secret,
+        "region": d.spec.region,
+        "scaling": { "min_agents": d.spec.min_agents, "max_agents": d.spec.max_agents },
+        "revision": d.revision,
+        "status": if d.needs_redeploy { "needs redeploy" } else { "up to date" },
+        "needs_redeploy": d.needs_redeploy,
+        "created_at": rfc3339(d.created_at),
+        "deployed_at": rfc3339(d.deployed_at),
+    })
+}
+
+async fn list_deployments(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let list = state.store.list_deployments(who.org.id).await?;
+    Ok(Json(
+        json!({ "deployments": list.iter().map(deployment_json).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn get_deployment(
+    State(state): State<AppState>,
+    Path((org, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let d = state
+        .store
+        .get_deployment(who.org.id, &name)
+        .await?
+        .ok_or_else(|| crate::server::store::deployment_not_found(&name))?;
+    let mut body = deployment_json(&d.summary);
+    body["env"] = json!(d
+        .env
+        .iter()
+        .map(|k| json!({"key": k.key, "fingerprint": k.fingerprint}))
+        .collect::<Vec<_>>());
+    body["since_revision"] = json!({ "added": d.added, "removed": d.removed, "changed": d.changed });
+    Ok(Json(body))
+}
+
+/// JSON: the fields (`image`, `secret_set`, `image_credentials`, `region`,
+/// `min_agents`, `max_agents`) and optionally `pcc_deploy_toml` (the file's text),
+/// whose values the fields override. `application/toml` or `text/plain`: the file alone.
+#[derive(Deserialize)]
+struct PutDeploymentBody {
+    pcc_deploy_toml: Option<String>,
+    #[serde(flatten)]
+    fields: crate::server::deployments::DeployFields,
+}
+
+async fn put_deployment(
+    State(state): State<AppState>,
+    Path((org, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    use crate::server::deployments::{deploy, merge_spec, parse_deploy_file, DeployFields};
+    let who = authorize(&state, &headers, &org).await?;
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map_err(|_| AppError::TooLarge("the request body is over 64 KiB".into()))?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    let (file, fields) = if content_type.starts_with("application/json") {
+        let body: PutDeploymentBody = serde_json::from_slice(&bytes).map_err(|e| {
+            AppError::validation(crate::validate::FieldError {
+                field: "body".into(),
+                message: format!("the body must be a JSON object of deployment fields ({e})"),
+            })
+        })?;
+        let file = body
+            .pcc_deploy_toml
+            .as_deref()
+            .map(parse_deploy_file)
+            .transpose()?;
+        (file, body.fields)
+    } else {
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            AppError::validation(crate::validate::FieldError {
+                field: "body".into(),
+                message: "pcc-deploy.toml must be UTF-8 text".into(),
+            })
+        })?;
+        (Some(parse_deploy_file(text)?), DeployFields::default())
+    };
+    let spec = merge_spec(&name, file, fields)?;
+    let outcome = deploy(&state, &who, &spec).await?;
+    let d = state
+        .store
+        .get_deployment(who.org.id, &name)
+        .await?
+        .ok_or(AppError::Internal)?;
+    let mut body = deployment_json(&d.summary);
+    body["created"] = json!(outcome.created);
+    body["revision"] = json!(outcome.revision);
+    if let Some(token) = outcome.runtime_token {
+        body["runtime_token"] = json!(token);
+    }
+    let status = if outcome.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(body)).into_response())
+}
+
+async fn redeploy(
+    State(state): State<AppState>,
+    Path((org, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let revision = crate::server::deployments::redeploy(&state, &who, &name).await?;
+    Ok(Json(json!({ "name": name, "revision": revision })))
+}
+
+async fn rotate_runtime_token(
+    State(state): State<AppState>,
+    Path((org, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let token = crate::server::deployments::rotate_token(&state, &who, &name).await?;
+    Ok(Json(json!({ "name": name, "runtime_token": token })))
+}
+
+async fn delete_deployment(
+    State(state): State<AppState>,
+    Path((org, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    crate::server::deployments::delete(&state, &who, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The one route by which secret values leave the server: a deployment's runtime
+/// token reads its current revision.
+async fn runtime_env(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| t.starts_with("ckd_"))
+        .ok_or(AppError::Unauthorized)?;
+    let (revision, env) = crate::server::deployments::runtime_env(&state, token).await?;
+    let env: serde_json::Map<String, Value> = env
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.expose().to_owned())))
+        .collect();
+    Ok(Json(json!({ "revision": revision, "env": env })))
 }

@@ -1,0 +1,237 @@
+//! Deployments: agents that get a secret set as environment variables. Each deploy
+//! records a revision with an immutable snapshot of the set; the runtime token of a
+//! deployment reads exactly that snapshot and nothing else.
+
+use super::crypto::{new_token, token_hash};
+use super::state::AppState;
+use super::store::{deployment_not_found, Principal};
+use crate::error::AppError;
+use crate::model::DeploymentSpec;
+use crate::validate::{check_deployment, FieldError};
+use serde::Deserialize;
+
+/// The result of a deploy. `runtime_token` is set only when the deployment was
+/// created: it is shown once and only its hash is stored.
+#[derive(Clone)]
+pub struct DeployOutcome {
+    pub created: bool,
+    pub revision: i64,
+    pub runtime_token: Option<String>,
+}
+
+impl std::fmt::Debug for DeployOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "DeployOutcome(created {}, revision {})",
+            self.created, self.revision
+        )
+    }
+}
+
+/// `pcc-deploy.toml`, as the Pipecat Cloud CLI writes it. Unknown keys are refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployFile {
+    pub agent_name: Option<String>,
+    pub image: Option<String>,
+    pub secret_set: Option<String>,
+    pub image_credentials: Option<String>,
+    pub region: Option<String>,
+    pub scaling: Option<Scaling>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scaling {
+    pub min_agents: Option<i64>,
+    pub max_agents: Option<i64>,
+}
+
+/// Parses a `pcc-deploy.toml`; errors name the line and the offending key.
+pub fn parse_deploy_file(text: &str) -> Result<DeployFile, AppError> {
+    toml::from_str(text).map_err(|e| {
+        AppError::validation(FieldError {
+            field: "pcc-deploy.toml".into(),
+            message: format!("pcc-deploy.toml: {}", e.message()),
+        })
+    })
+}
+
+/// Fields given directly (form or request); each overrides the file's.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct DeployFields {
+    pub image: Option<String>,
+    pub secret_set: Option<String>,
+    #[serde(alias = "pull_secret")]
+    pub image_credentials: Option<String>,
+    pub region: Option<String>,
+    pub min_agents: Option<i64>,
+    pub max_agents: Option<i64>,
+}
+
+/// The spec for deployment `name` from an optional file and direct fields.
+pub fn merge_spec(
+    name: &str,
+    file: Option<DeployFile>,
+    fields: DeployFields,
+) -> Result<DeploymentSpec, AppError> {
+    let file = file.unwrap_or_default();
+    if let Some(agent) = file.agent_name.as_deref().filter(|a| *a != name) {
+        return Err(AppError::validation(FieldError {
+            field: "agent_name".into(),
+            message: format!("pcc-deploy.toml names agent \"{agent}\", but this is deployment \"{name}\""),
+        }));
+    }
+    let blank_is_none = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let scaling = file.scaling.unwrap_or_default();
+    let spec = DeploymentSpec {
+        name: name.to_owned(),
+        image: blank_is_none(fields.image).or(file.image).unwrap_or_default(),
+        secret_set: blank_is_none(fields.secret_set).or(blank_is_none(file.secret_set)),
+        pull_secret: blank_is_none(fields.image_credentials).or(blank_is_none(file.image_credentials)),
+        region: blank_is_none(fields.region)
+            .or(blank_is_none(file.region))
+            .unwrap_or_else(|| "default".into()),
+        min_agents: fields.min_agents.or(scaling.min_agents).unwrap_or(0),
+        max_agents: fields.max_agents.or(scaling.max_agents).unwrap_or(1),
+    };
+    check_deployment(&spec)?;
+    Ok(spec)
+}
+
+/// Deploys `spec`: creates or updates the deployment and takes a new revision.
+pub async fn deploy(
+    state: &AppState,
+    who: &Principal,
+    spec: &DeploymentSpec,
+) -> Result<DeployOutcome, AppError> {
+    check_deployment(spec)?;
+    let token = new_token("ckd_");
+    let (created, revision) = state
+        .store
+        .deploy(who.org.id, spec, &token_hash(&token), super::now())
+        .await?;
+    tracing::info!(
+        org = %who.org.name, user = who.user_id, deployment = %spec.name, revision, created,
+        "deployed"
+    );
+    Ok(DeployOutcome {
+        created,
+        revision,
+        runtime_token: created.then_some(token),
+    })
+}
+
+/// Takes a new revision of a deployment as it is configured, snapshotting its set now.
+pub async fn redeploy(state: &AppState, who: &Principal, name: &str) -> Result<i64, AppError> {
+    let current = state
+        .store
+        .get_deployment(who.org.id, name)
+        .await?
+        .ok_or_else(|| deployment_not_found(name))?;
+    Ok(deploy(state, who, &current.summary.spec).await?.revision)
+}
+
+/// Gives a deployment a new runtime token (the old one stops working at once).
+pub async fn rotate_token(state: &AppState, who: &Principal, name: &str) -> Result<String, AppError> {
+    let token = new_token("ckd_");
+    state
+        .store
+        .rotate_runtime_token(who.org.id, name, &token_hash(&token))
+        .await?;
+    tracing::info!(org = %who.org.name, user = who.user_id, deployment = name, "runtime token rotated");
+    Ok(token)
+}
+
+pub async fn delete(state: &AppState, who: &Principal, name: &str) -> Result<(), AppError> {
+    state.store.delete_deployment(who.org.id, name).await?;
+    tracing::info!(org = %who.org.name, user = who.user_id, deployment = name, "deployment deleted");
+    Ok(())
+}
+
+/// The environment of the deployment a runtime token belongs to: its current revision,
+/// decrypted. Only runtime tokens work here; user sessions and API tokens do not.
+pub async fn runtime_env(
+    state: &AppState,
+    token: &str,
+) -> Result<
+    (
+        i64,
+        std::collections::BTreeMap<String, super::crypto::SecretValue>,
+    ),
+    AppError,
+> {
+    let env = state
+        .store
+        .runtime_env(&token_hash(token))
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    let mut out = std::collections::BTreeMap::new();
+    for (key, set, sealed) in &env.entries {
+        out.insert(key.clone(), state.crypto.open(env.org_id, set, key, sealed)?);
+    }
+    tracing::info!(
+        org = %env.org, deployment = %env.deployment, revision = env.revision, keys = out.len(),
+        "runtime env read"
+    );
+    Ok((env.revision, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_is_read_and_fields_override_it() {
+        let file = parse_deploy_file(
+            "agent_name = \"bot\"\nimage = \"reg/bot:1\"\nsecret_set = \"prod\"\nimage_credentials = \"ghcr\"\n\
+             region = \"eu\"\n[scaling]\nmin_agents = 1\nmax_agents = 3\n",
+        )
+        .unwrap();
+        let spec = merge_spec(
+            "bot",
+            Some(file),
+            DeployFields {
+                image: Some("reg/bot:2".into()),
+                max_agents: Some(5),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(spec.image, "reg/bot:2");
+        assert_eq!(spec.secret_set.as_deref(), Some("prod"));
+        assert_eq!(spec.pull_secret.as_deref(), Some("ghcr"));
+        assert_eq!(
+            (spec.region.as_str(), spec.min_agents, spec.max_agents),
+            ("eu", 1, 5)
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_scaling_are_refused_by_name() {
+        let e = parse_deploy_file("image = \"x\"\nreplicas = 3\n").unwrap_err();
+        assert!(e.to_string().contains("unknown field `replicas`"), "{e}");
+        let e = parse_deploy_file("[scaling]\nmin = 1\n").unwrap_err();
+        assert!(e.to_string().contains("unknown field `min`"), "{e}");
+        let e = merge_spec(
+            "bot",
+            None,
+            DeployFields {
+                image: Some("x".into()),
+                min_agents: Some(3),
+                max_agents: Some(2),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("min_agents ≤ max_agents"), "{e}");
+        let e = merge_spec(
+            "bot",
+            parse_deploy_file("agent_name = \"other\"").ok(),
+            DeployFields::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("names agent \"other\""), "{e}");
+    }
+}
