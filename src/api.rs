@@ -3,10 +3,12 @@
 //! it answers with a redirect back to the page carrying a notice or the errors.
 
 pub mod auth;
+pub mod deployments;
 pub mod pull_secrets;
 pub mod secrets;
 
 pub use auth::*;
+pub use deployments::*;
 pub use pull_secrets::*;
 pub use secrets::*;
 

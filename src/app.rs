@@ -1,6 +1,8 @@
 //! The HTML shell and the routes.
 
-use crate::pages::{LoginPage, NotFound, PullSecretsPage, SecretSetPage, SecretSetsPage};
+use crate::pages::{
+    DeploymentPage, DeploymentsPage, LoginPage, NotFound, PullSecretsPage, SecretSetPage, SecretSetsPage,
+};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
@@ -39,6 +41,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/secrets") view=SecretSetsPage ssr=SsrMode::Async />
                 <Route path=path!("/secrets/:name") view=SecretSetPage ssr=SsrMode::Async />
                 <Route path=path!("/image-pull-secrets") view=PullSecretsPage ssr=SsrMode::Async />
+                <Route path=path!("/deployments") view=DeploymentsPage ssr=SsrMode::Async />
+                <Route path=path!("/deployments/:name") view=DeploymentPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -1,11 +1,13 @@
 //! Route components. They render on the server only; the islands inside them are the
 //! interactive parts.
 
+pub mod deployments;
 pub mod login;
 pub mod pull_secrets;
 pub mod secret_set;
 pub mod secret_sets;
 
+pub use deployments::{DeploymentPage, DeploymentsPage};
 pub use login::LoginPage;
 pub use pull_secrets::PullSecretsPage;
 pub use secret_set::SecretSetPage;

@@ -297,3 +297,192 @@ pub fn PullSecretForm(replace: Option<String>, registry: String, username: Strin
         </form>
     }
 }
+
+/// Create or change a deployment. Fields are checked with the shared rules as they are
+/// typed; a pasted `pcc-deploy.toml` fills what the fields leave empty.
+#[island]
+pub fn DeployForm(
+    /// The deployment being changed, or `None` for a new one.
+    existing: Option<crate::model::DeploymentSpec>,
+    /// Names of the organization's secret sets and image pull secrets, for the pickers.
+    sets: Vec<String>,
+    pulls: Vec<String>,
+) -> impl IntoView {
+    let state = FormState::new(None);
+    let spec = existing.clone().unwrap_or(crate::model::DeploymentSpec {
+        name: String::new(),
+        image: String::new(),
+        secret_set: None,
+        pull_secret: None,
+        region: "default".into(),
+        min_agents: 0,
+        max_agents: 1,
+    });
+    let name = RwSignal::new(spec.name.clone());
+    let image = RwSignal::new(spec.image.clone());
+    // A new deployment starts with blank fields, so a pasted file's values can apply.
+    let editing = existing.is_some();
+    let initial = |v: String| if editing { v } else { String::new() };
+    let (min_0, max_0, region_0) = (
+        initial(spec.min_agents.to_string()),
+        initial(spec.max_agents.to_string()),
+        initial(spec.region.clone()),
+    );
+    let min = RwSignal::new(min_0.clone());
+    let max = RwSignal::new(max_0.clone());
+    let toml = RwSignal::new(String::new());
+    let lines = Signal::derive(move || {
+        // Until something is typed, only the server's answer shows.
+        if !toml.get().trim().is_empty() {
+            return state.failures.get();
+        }
+        let mut live = Vec::new();
+        let n = name.get();
+        if !n.is_empty() {
+            if let Err(e) = ResourceName::parse_as("deployment name", &n) {
+                live.push(e.message);
+            }
+        }
+        if let (Ok(lo), Ok(hi)) = (min.get().trim().parse::<i64>(), max.get().trim().parse::<i64>()) {
+            let probe = crate::model::DeploymentSpec {
+                name: "x".into(),
+                image: if image.get().is_empty() {
+                    "x".into()
+                } else {
+                    image.get()
+                },
+                secret_set: None,
+                pull_secret: None,
+                region: "x".into(),
+                min_agents: lo,
+                max_agents: hi,
+            };
+            if let Err(errs) = validate::check_deployment(&probe) {
+                live.extend(errs.into_iter().map(|e| e.message));
+            }
+        }
+        if live.is_empty() {
+            state.failures.get()
+        } else {
+            live
+        }
+    });
+    let option = |value: String, selected: bool| {
+        view! {
+            <option value=value.clone() selected=selected>
+                {value.clone()}
+            </option>
+        }
+    };
+    let set_options = sets
+        .into_iter()
+        .map(|s| option(s.clone(), spec.secret_set.as_deref() == Some(s.as_str())))
+        .collect_view();
+    let pull_options = pulls
+        .into_iter()
+        .map(|p| option(p.clone(), spec.pull_secret.as_deref() == Some(p.as_str())))
+        .collect_view();
+    view! {
+        <form method="post" action=crate::api::Deploy::PATH on:submit=state.submit()>
+            <ReadyMarker />
+            <div class="grid2">
+                <div>
+                    <label for="dep-name">"Name"</label>
+                    <input
+                        id="dep-name"
+                        name="name"
+                        maxlength="63"
+                        autocomplete="off"
+                        spellcheck="false"
+                        readonly=editing
+                        value=spec.name.clone()
+                        on:input=move |ev| name.set(event_target_value(&ev))
+                    />
+                </div>
+                <div>
+                    <label for="dep-image">"Image"</label>
+                    <input
+                        id="dep-image"
+                        name="image"
+                        autocomplete="off"
+                        spellcheck="false"
+                        placeholder="ghcr.io/acme/agent:1.2"
+                        value=spec.image.clone()
+                        on:input=move |ev| image.set(event_target_value(&ev))
+                    />
+                </div>
+                <div>
+                    <label for="dep-set">"Secret set"</label>
+                    <select id="dep-set" name="secret_set">
+                        <option value="" selected=spec.secret_set.is_none()>
+                            "(none)"
+                        </option>
+                        {set_options}
+                    </select>
+                </div>
+                <div>
+                    <label for="dep-pull">"Image pull secret"</label>
+                    <select id="dep-pull" name="image_credentials">
+                        <option value="" selected=spec.pull_secret.is_none()>
+                            "(none)"
+                        </option>
+                        {pull_options}
+                    </select>
+                </div>
+                <div>
+                    <label for="dep-region">"Region"</label>
+                    <input
+                        id="dep-region"
+                        name="region"
+                        autocomplete="off"
+                        placeholder="default"
+                        value=region_0
+                    />
+                </div>
+                <div class="grid2">
+                    <div>
+                        <label for="dep-min">"Min agents"</label>
+                        <input
+                            id="dep-min"
+                            name="min_agents"
+                            type="number"
+                            min="0"
+                            placeholder="0"
+                            value=min_0
+                            on:input=move |ev| min.set(event_target_value(&ev))
+                        />
+                    </div>
+                    <div>
+                        <label for="dep-max">"Max agents"</label>
+                        <input
+                            id="dep-max"
+                            name="max_agents"
+                            type="number"
+                            min="0"
+                            placeholder="1"
+                            value=max_0
+                            on:input=move |ev| max.set(event_target_value(&ev))
+                        />
+                    </div>
+                </div>
+            </div>
+            <details>
+                <summary>"Or paste a pcc-deploy.toml"</summary>
+                <label for="dep-toml">"pcc-deploy.toml"</label>
+                <textarea
+                    id="dep-toml"
+                    name="pcc_deploy_toml"
+                    rows="7"
+                    spellcheck="false"
+                    placeholder="agent_name = \"my-agent\"\nimage = \"…\"\nsecret_set = \"…\"\n[scaling]\nmin_agents = 1\nmax_agents = 2"
+                    on:input=move |ev| toml.set(event_target_value(&ev))
+                ></textarea>
+                <p class="hint">"Fields filled in above take precedence over the file."</p>
+            </details>
+            <Problems lines=lines />
+            <button type="submit" disabled=move || state.pending.get()>
+                {if editing { "Save and deploy" } else { "Create and deploy" }}
+            </button>
+        </form>
+    }
+}

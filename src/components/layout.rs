@@ -14,6 +14,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             <nav aria-label="Main">
                 <a href="/secrets">"Secret sets"</a>
                 <a href="/image-pull-secrets">"Image pull secrets"</a>
+                <a href="/deployments">"Deployments"</a>
             </nav>
             <Suspense fallback=|| ()>
                 {Suspend::new(async move {

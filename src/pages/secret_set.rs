@@ -1,6 +1,6 @@
 use super::set_status;
-use crate::api::get_set;
 use crate::api::UnsetKey;
+use crate::api::{deployment_url, get_set, list_deployments};
 use crate::components::{ConfirmButton, DeleteSetForm, Flash, Layout, PastePreview, RowEditor};
 use crate::error::AppError;
 use crate::model::format_time;
@@ -27,7 +27,45 @@ pub fn SecretSetPage() -> impl IntoView {
                     match get_set(name.clone()).await {
                         Ok(set) => {
                             let keys: Vec<String> = set.keys.iter().map(|k| k.key.clone()).collect();
+                            let users: Vec<_> = list_deployments()
+                                .await
+                                .unwrap_or_default()
+                                .into_iter()
+                                .filter(|d| d.spec.secret_set.as_deref() == Some(set.name.as_str()))
+                                .collect();
+                            let usage = (!users.is_empty()).then(|| {
+                                let stale = users.iter().filter(|d| d.needs_redeploy).count();
+                                let names: Vec<String> = users.iter().map(|d| d.spec.name.clone()).collect();
+                                let used = format!(
+                                    "Used by {} deployment{}, {} need{} redeploy.",
+                                    users.len(),
+                                    if users.len() == 1 { "" } else { "s" },
+                                    stale,
+                                    if stale == 1 { "s" } else { "" },
+                                );
+                                let warn = format!(
+                                    "Saving a change here affects {}: they keep their current values until redeployed.",
+                                    names.join(", ")
+                                );
+                                view! {
+                                    <p class="meta usage">
+                                        {used}
+                                        " "
+                                        {users
+                                            .iter()
+                                            .map(|d| {
+                                                view! {
+                                                    <a href=deployment_url(&d.spec.name)>{d.spec.name.clone()}</a>
+                                                    " "
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </p>
+                                    <p class="warning" role="note">{warn}</p>
+                                }
+                            });
                             view! {
+                                {usage}
                                 <p class="meta">
                                     {format!(
                                         "{} {} · last change {}",

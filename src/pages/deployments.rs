@@ -1,0 +1,286 @@
+use super::set_status;
+use crate::api::{
+    deployment_url, get_deployment, list_deployments, list_pull_secrets, list_sets, set_url,
+    take_revealed_token, DeleteDeployment, Redeploy, RotateRuntimeToken,
+};
+use crate::components::{ConfirmButton, DeployForm, Flash, Layout};
+use crate::error::AppError;
+use crate::model::{format_time, DeploymentSummary};
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+fn status_badge(d: &DeploymentSummary) -> impl IntoView {
+    if d.needs_redeploy {
+        view! { <span class="badge warn">"needs redeploy"</span> }
+    } else {
+        view! { <span class="badge ok">"up to date"</span> }
+    }
+}
+
+fn or_none(v: &Option<String>) -> String {
+    v.clone().unwrap_or_else(|| "—".into())
+}
+
+/// Names for the deploy form's pickers.
+async fn picker_names() -> (Vec<String>, Vec<String>) {
+    let sets = list_sets()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    let pulls = list_pull_secrets()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    (sets, pulls)
+}
+
+#[component]
+pub fn DeploymentsPage() -> impl IntoView {
+    view! {
+        <Title text="Deployments · Cloakroom" />
+        <Layout>
+            <h1>"Deployments"</h1>
+            <p class="hint">
+                "Each deploy records a revision: a snapshot of the secret set that the agents receive as environment variables until the next deploy."
+            </p>
+            <Flash />
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new(async move {
+                    let list = match list_deployments().await {
+                        Ok(list) => list,
+                        Err(e) => return view! { <p class="problems">{e.to_string()}</p> }.into_any(),
+                    };
+                    let (sets, pulls) = picker_names().await;
+                    let table = if list.is_empty() {
+                        view! { <p class="empty">"No deployments yet."</p> }.into_any()
+                    } else {
+                        view! {
+                            <table class="list" aria-label="Deployments">
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"Name"</th>
+                                        <th scope="col">"Image"</th>
+                                        <th scope="col">"Secret set"</th>
+                                        <th scope="col">"Pull secret"</th>
+                                        <th scope="col">"Revision"</th>
+                                        <th scope="col">"Status"</th>
+                                        <th scope="col">"Last deployed"</th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {list
+                                        .iter()
+                                        .map(|d| {
+                                            view! {
+                                                <tr>
+                                                    <td>
+                                                        <a href=deployment_url(&d.spec.name)>{d.spec.name.clone()}</a>
+                                                    </td>
+                                                    <td>
+                                                        <code>{d.spec.image.clone()}</code>
+                                                    </td>
+                                                    <td>{or_none(&d.spec.secret_set)}</td>
+                                                    <td>{or_none(&d.spec.pull_secret)}</td>
+                                                    <td>{d.revision}</td>
+                                                    <td>{status_badge(d)}</td>
+                                                    <td>{format_time(d.deployed_at)}</td>
+                                                </tr>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </tbody>
+                            </table>
+                        }
+                            .into_any()
+                    };
+                    view! {
+                        {table}
+                        <section class="card">
+                            <h2>"New deployment"</h2>
+                            <DeployForm existing=None sets=sets pulls=pulls />
+                        </section>
+                    }
+                        .into_any()
+                })}
+            </Suspense>
+        </Layout>
+    }
+}
+
+#[component]
+pub fn DeploymentPage() -> impl IntoView {
+    let name = use_params_map().with_untracked(|p| p.get("name").unwrap_or_default());
+    let title = format!("{name} · Deployments · Cloakroom");
+    let revealed = take_revealed_token(&name);
+    view! {
+        <Title text=title />
+        <Layout>
+            <p class="crumbs">
+                <a href="/deployments">"Deployments"</a>
+                " / "
+            </p>
+            <h1>{name.clone()}</h1>
+            <Flash />
+            {revealed
+                .map(|token| {
+                    view! {
+                        <div class="card reveal" role="status">
+                            <h2>"Runtime token"</h2>
+                            <p>
+                                "The agent reads its environment with this token from "
+                                <code>"GET /api/v1/runtime/env"</code>
+                                ". It is shown only now: copy it into the deployment's configuration."
+                            </p>
+                            <code class="token" aria-label="Runtime token">
+                                {token}
+                            </code>
+                        </div>
+                    }
+                })}
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new(async move {
+                    let d = match get_deployment(name.clone()).await {
+                        Ok(d) => d,
+                        Err(e @ AppError::NotFound(_)) => {
+                            set_status(404);
+                            return view! {
+                                <p class="problems">{e.to_string()}</p>
+                                <p>
+                                    <a href="/deployments">"Back to deployments"</a>
+                                </p>
+                            }
+                                .into_any();
+                        }
+                        Err(e) => {
+                            set_status(e.status_code());
+                            return view! { <p class="problems">{e.to_string()}</p> }.into_any();
+                        }
+                    };
+                    let (sets, pulls) = picker_names().await;
+                    let s = d.summary.clone();
+                    let any_diff = !(d.added.is_empty() && d.removed.is_empty() && d.changed.is_empty());
+                    view! {
+                        <dl class="facts">
+                            <dt>"Status"</dt>
+                            <dd>{status_badge(&s)}</dd>
+                            <dt>"Revision"</dt>
+                            <dd>{s.revision}</dd>
+                            <dt>"Image"</dt>
+                            <dd>
+                                <code>{s.spec.image.clone()}</code>
+                            </dd>
+                            <dt>"Secret set"</dt>
+                            <dd>
+                                {match s.spec.secret_set.clone() {
+                                    Some(set) => view! { <a href=set_url(&set)>{set.clone()}</a> }.into_any(),
+                                    None => view! { "—" }.into_any(),
+                                }}
+                            </dd>
+                            <dt>"Image pull secret"</dt>
+                            <dd>{or_none(&s.spec.pull_secret)}</dd>
+                            <dt>"Region"</dt>
+                            <dd>{s.spec.region.clone()}</dd>
+                            <dt>"Scaling"</dt>
+                            <dd>{format!("{} to {} agents", s.spec.min_agents, s.spec.max_agents)}</dd>
+                            <dt>"Last deployed"</dt>
+                            <dd>{format_time(s.deployed_at)}</dd>
+                        </dl>
+                        <div class="row-actions start">
+                            <ConfirmButton
+                                action=Redeploy::PATH.to_owned()
+                                fields=vec![("name".to_owned(), s.spec.name.clone())]
+                                text="Redeploy".to_owned()
+                                label=format!("Redeploy {}", s.spec.name)
+                            />
+                            <ConfirmButton
+                                action=RotateRuntimeToken::PATH.to_owned()
+                                fields=vec![("name".to_owned(), s.spec.name.clone())]
+                                text="Rotate runtime token".to_owned()
+                                label=format!("Rotate runtime token of {}", s.spec.name)
+                            />
+                            <ConfirmButton
+                                action=DeleteDeployment::PATH.to_owned()
+                                fields=vec![("name".to_owned(), s.spec.name.clone())]
+                                text="Delete".to_owned()
+                                label=format!("Delete deployment {}", s.spec.name)
+                            />
+                        </div>
+                        <section class="card">
+                            <h2>{format!("Environment of revision {}", s.revision)}</h2>
+                            {if d.env.is_empty() {
+                                view! { <p class="empty">"No environment variables."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <table class="list" aria-label="Environment">
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">"Key"</th>
+                                                <th scope="col">"Fingerprint"</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {d
+                                                .env
+                                                .iter()
+                                                .map(|k| {
+                                                    view! {
+                                                        <tr>
+                                                            <td>
+                                                                <code>{k.key.clone()}</code>
+                                                            </td>
+                                                            <td>
+                                                                <code class="fingerprint">{k.fingerprint.clone()}</code>
+                                                            </td>
+                                                        </tr>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </tbody>
+                                    </table>
+                                }
+                                    .into_any()
+                            }}
+                            {any_diff
+                                .then(|| {
+                                    view! {
+                                        <div class="diff" aria-label="Changes since this revision">
+                                            <h3>"Changed in the secret set since this revision"</h3>
+                                            <ul>
+                                                {d
+                                                    .added
+                                                    .iter()
+                                                    .map(|k| view! { <li class="added">{format!("added {k}")}</li> })
+                                                    .collect_view()}
+                                                {d
+                                                    .removed
+                                                    .iter()
+                                                    .map(|k| view! { <li class="removed">{format!("removed {k}")}</li> })
+                                                    .collect_view()}
+                                                {d
+                                                    .changed
+                                                    .iter()
+                                                    .map(|k| view! { <li class="changed">{format!("changed {k}")}</li> })
+                                                    .collect_view()}
+                                            </ul>
+                                            <p class="hint">"Redeploy to give the agents these changes."</p>
+                                        </div>
+                                    }
+                                })}
+                        </section>
+                        <section class="card">
+                            <h2>"Change and deploy"</h2>
+                            <DeployForm existing=Some(s.spec.clone()) sets=sets pulls=pulls />
+                        </section>
+                    }
+                        .into_any()
+                })}
+            </Suspense>
+        </Layout>
+    }
+}
