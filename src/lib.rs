@@ -1,6 +1,9 @@
 //! Cloakroom: a self-hosted secrets dashboard. The same crate builds the server (feature
 //! `ssr`) and the WASM islands (feature `hydrate`).
 
+// Deeply nested view types (a page holding islands holding forms) need more than the default.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 pub mod components;
