@@ -192,6 +192,8 @@ async fn references_are_checked_and_used_objects_cannot_be_deleted(backend: Back
             .unwrap();
         assert_eq!(res.status(), StatusCode::CREATED);
     }
+    let pulls = body(app.api(Method::GET, "/image-pull-secrets").send().await.unwrap()).await;
+    assert_eq!(pulls["image_pull_secrets"][0]["used_by"], json!(["d1", "d2"]));
     let res = app.api(Method::DELETE, "/secrets/s").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::CONFLICT);
     assert_eq!(

@@ -33,6 +33,13 @@ test('deploy with a set, change the set, see "needs redeploy", redeploy', async 
   const env = page.getByRole('table', { name: 'Environment' });
   await expect(env.getByRole('cell', { name: 'API_KEY', exact: true })).toBeVisible();
 
+  // The pull secret lists the deployment that uses it.
+  await page.goto('/image-pull-secrets');
+  await expect(
+    page.getByRole('table', { name: 'Image pull secrets' }).getByRole('row').filter({ hasText: pull }),
+  ).toContainText(name);
+  await page.goBack();
+
   // The agent's view: exactly the set's values.
   let runtime = await request.get('/api/v1/runtime/env', { headers: { Authorization: `Bearer ${token}` } });
   expect(await runtime.json()).toEqual({ revision: 1, env: { API_KEY: value, MODE: 'one' } });

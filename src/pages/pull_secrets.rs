@@ -1,4 +1,6 @@
-use crate::api::{list_pull_secrets, with_param, DeletePullSecret, PULL_SECRETS_URL};
+use crate::api::{
+    deployment_url, list_deployments, list_pull_secrets, with_param, DeletePullSecret, PULL_SECRETS_URL,
+};
 use crate::components::{ConfirmButton, Flash, Layout, PullSecretForm};
 use crate::model::format_time;
 use leptos::prelude::*;
@@ -24,6 +26,14 @@ pub fn PullSecretsPage() -> impl IntoView {
                     {Suspend::new(async move {
                         match list_pull_secrets().await {
                             Ok(list) => {
+                            let deployments = list_deployments().await.unwrap_or_default();
+                            let used_by = move |name: &str| -> Vec<String> {
+                                deployments
+                                    .iter()
+                                    .filter(|d| d.spec.pull_secret.as_deref() == Some(name))
+                                    .map(|d| d.spec.name.clone())
+                                    .collect()
+                            };
                                 let current = replace
                                     .as_ref()
                                     .and_then(|r| list.iter().find(|p| &p.name == r).cloned());
@@ -38,6 +48,7 @@ pub fn PullSecretsPage() -> impl IntoView {
                                                     <th scope="col">"Registry"</th>
                                                     <th scope="col">"Username"</th>
                                                     <th scope="col">"Created"</th>
+                                                <th scope="col">"Used by"</th>
                                                     <th scope="col">
                                                         <span class="visually-hidden">"Actions"</span>
                                                     </th>
@@ -55,6 +66,17 @@ pub fn PullSecretsPage() -> impl IntoView {
                                                                 <td>{p.registry.clone()}</td>
                                                                 <td>{p.username.clone()}</td>
                                                                 <td>{format_time(p.created_at)}</td>
+                                                            <td>
+                                                                {used_by(&p.name)
+                                                                    .into_iter()
+                                                                    .map(|d| {
+                                                                        view! {
+                                                                            <a href=deployment_url(&d)>{d.clone()}</a>
+                                                                            " "
+                                                                        }
+                                                                    })
+                                                                    .collect_view()}
+                                                            </td>
                                                                 <td>
     <div class="row-actions">
                                                                     <a

@@ -234,9 +234,10 @@ async fn unset_key(
     Ok(with_etag(revision, StatusCode::NO_CONTENT.into_response()))
 }
 
-fn pull_secret_json(p: &crate::model::PullSecretSummary) -> Value {
+fn pull_secret_json(p: &crate::model::PullSecretSummary, used_by: &[String]) -> Value {
     json!({
         "name": p.name,
+        "used_by": used_by,
         "registry": p.registry,
         "username": p.username,
         "created_at": rfc3339(p.created_at),
@@ -250,9 +251,17 @@ async fn list_pull_secrets(
 ) -> Result<Json<Value>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     let list = state.store.list_pull_secrets(who.org.id).await?;
-    Ok(Json(
-        json!({ "image_pull_secrets": list.iter().map(pull_secret_json).collect::<Vec<_>>() }),
-    ))
+    let deployments = state.store.list_deployments(who.org.id).await?;
+    let used_by = |name: &str| -> Vec<String> {
+        deployments
+            .iter()
+            .filter(|d| d.spec.pull_secret.as_deref() == Some(name))
+            .map(|d| d.spec.name.clone())
+            .collect()
+    };
+    Ok(Json(json!({
+        "image_pull_secrets": list.iter().map(|p| pull_secret_json(p, &used_by(&p.name))).collect::<Vec<_>>()
+    })))
 }
 
 /// `{"name","registry","username","password"}`, or `{"name","registry","auth"}` with an
@@ -301,7 +310,7 @@ async fn create_pull_secret(
         encode,
     )?;
     let (created, _) = crate::server::pull_secrets::create(&state, &who, new, false).await?;
-    Ok((StatusCode::CREATED, Json(pull_secret_json(&created))).into_response())
+    Ok((StatusCode::CREATED, Json(pull_secret_json(&created, &[]))).into_response())
 }
 
 async fn delete_pull_secret(
