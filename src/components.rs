@@ -104,6 +104,32 @@ fn go_to(url: &str) {
     }
 }
 
+/// A secret input, masked while typing, with a Show/Hide toggle. Its value never
+/// leaves the browser except in the form's own submission.
+#[component]
+pub fn MaskedInput(id: String, name: String, autocomplete: &'static str) -> impl IntoView {
+    let shown = RwSignal::new(false);
+    view! {
+        <div class="masked">
+            <input
+                id=id
+                name=name
+                type=move || if shown.get() { "text" } else { "password" }
+                autocomplete=autocomplete
+                spellcheck="false"
+            />
+            <button
+                type="button"
+                class="secondary"
+                aria-pressed=move || shown.get().to_string()
+                on:click=move |_| shown.update(|s| *s = !*s)
+            >
+                {move || if shown.get() { "Hide" } else { "Show" }}
+            </button>
+        </div>
+    }
+}
+
 /// A live list of problems under a form (announced to screen readers).
 #[component]
 pub fn Problems(#[prop(into)] lines: Signal<Vec<String>>) -> impl IntoView {

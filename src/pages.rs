@@ -28,6 +28,28 @@ pub(crate) fn set_status(code: u16) {
     let _ = code;
 }
 
+/// A page's data could not be loaded: the message, the matching status, and (for a
+/// missing object) a way back to its list.
+pub(crate) fn load_error(
+    e: crate::error::AppError,
+    back_href: &'static str,
+    back_text: &'static str,
+) -> AnyView {
+    set_status(e.status_code());
+    let back = matches!(e, crate::error::AppError::NotFound(_)).then(|| {
+        view! {
+            <p>
+                <a href=back_href>{back_text}</a>
+            </p>
+        }
+    });
+    view! {
+        <p class="problems">{e.to_string()}</p>
+        {back}
+    }
+    .into_any()
+}
+
 /// Shown for any path that is not a page.
 #[component]
 pub fn NotFound() -> impl IntoView {

@@ -1,7 +1,7 @@
 //! The key/value editor and the paste preview: both validate with the shared rules as
 //! the user types, and both write atomically through a server function.
 
-use super::{FormState, Problems, ReadyMarker};
+use super::{FormState, MaskedInput, Problems, ReadyMarker};
 use crate::api::{SavePaste, SaveRows};
 use crate::validate::{parse_pairs, preview_write, SecretKey};
 use leptos::prelude::*;
@@ -51,7 +51,6 @@ pub fn RowEditor(set: String, revision: i64, existing: Vec<String>) -> impl Into
 #[component]
 fn KvRow(id: usize, existing: Vec<String>, on_remove: Callback<()>) -> impl IntoView {
     let key = RwSignal::new(String::new());
-    let shown = RwSignal::new(false);
     let key_id = format!("row-{id}-key");
     let value_id = format!("row-{id}-value");
     let note = Memo::new(move |_| {
@@ -83,23 +82,7 @@ fn KvRow(id: usize, existing: Vec<String>, on_remove: Callback<()>) -> impl Into
             </div>
             <div class="field">
                 <label for=value_id.clone()>"Value"</label>
-                <div class="masked">
-                    <input
-                        id=value_id
-                        name=format!("rows[{id}][value]")
-                        type=move || if shown.get() { "text" } else { "password" }
-                        autocomplete="off"
-                        spellcheck="false"
-                    />
-                    <button
-                        type="button"
-                        class="secondary"
-                        aria-pressed=move || shown.get().to_string()
-                        on:click=move |_| shown.update(|s| *s = !*s)
-                    >
-                        {move || if shown.get() { "Hide" } else { "Show" }}
-                    </button>
-                </div>
+                <MaskedInput id=value_id name=format!("rows[{id}][value]") autocomplete="off" />
             </div>
             <button
                 type="button"

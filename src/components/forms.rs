@@ -1,6 +1,6 @@
 //! Small form islands: sign in, new set, unset a key, delete a set.
 
-use super::{FormState, Problems, ReadyMarker};
+use super::{FormState, MaskedInput, Problems, ReadyMarker};
 use crate::api::{CreatePullSecret, CreateSet, DeleteSet, Login};
 use crate::validate::{self, ResourceName};
 use leptos::prelude::*;
@@ -163,7 +163,6 @@ pub fn PullSecretForm(replace: Option<String>, registry: String, username: Strin
     let awake = RwSignal::new(false);
     Effect::new(move |_| awake.set(true));
     let encode = RwSignal::new(true);
-    let shown = RwSignal::new(false);
     let name = RwSignal::new(replace.clone().unwrap_or_default());
     let host = RwSignal::new(registry.clone());
     let user = RwSignal::new(username.clone());
@@ -251,23 +250,11 @@ pub fn PullSecretForm(replace: Option<String>, registry: String, username: Strin
                     on:input=move |ev| user.set(event_target_value(&ev))
                 />
                 <label for="pull-password">"Password or token"</label>
-                <div class="masked">
-                    <input
-                        id="pull-password"
-                        name="password"
-                        type=move || if shown.get() { "text" } else { "password" }
-                        autocomplete="new-password"
-                        spellcheck="false"
-                    />
-                    <button
-                        type="button"
-                        class="secondary"
-                        aria-pressed=move || shown.get().to_string()
-                        on:click=move |_| shown.update(|s| *s = !*s)
-                    >
-                        {move || if shown.get() { "Hide" } else { "Show" }}
-                    </button>
-                </div>
+                <MaskedInput
+                    id="pull-password".to_owned()
+                    name="password".to_owned()
+                    autocomplete="new-password"
+                />
             </div>
             <div class="field" hidden=move || awake.get() && encode.get()>
                 <label for="pull-auth">"Encoded auth (base64 of username:password)"</label>

@@ -1,10 +1,9 @@
-use super::set_status;
+use super::load_error;
 use crate::api::{
     deployment_url, get_deployment, list_deployments, list_pull_secrets, list_sets, set_url,
     take_revealed_token, DeleteDeployment, Redeploy, RotateRuntimeToken,
 };
 use crate::components::{ConfirmButton, DeployForm, Flash, Layout};
-use crate::error::AppError;
 use crate::model::{format_time, DeploymentSummary};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -147,20 +146,7 @@ pub fn DeploymentPage() -> impl IntoView {
                 {Suspend::new(async move {
                     let d = match get_deployment(name.clone()).await {
                         Ok(d) => d,
-                        Err(e @ AppError::NotFound(_)) => {
-                            set_status(404);
-                            return view! {
-                                <p class="problems">{e.to_string()}</p>
-                                <p>
-                                    <a href="/deployments">"Back to deployments"</a>
-                                </p>
-                            }
-                                .into_any();
-                        }
-                        Err(e) => {
-                            set_status(e.status_code());
-                            return view! { <p class="problems">{e.to_string()}</p> }.into_any();
-                        }
+                        Err(e) => return load_error(e, "/deployments", "Back to deployments"),
                     };
                     let (sets, pulls) = picker_names().await;
                     let s = d.summary.clone();

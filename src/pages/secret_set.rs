@@ -1,8 +1,7 @@
-use super::set_status;
+use super::load_error;
 use crate::api::UnsetKey;
 use crate::api::{deployment_url, get_set, list_deployments};
 use crate::components::{ConfirmButton, DeleteSetForm, Flash, Layout, PastePreview, RowEditor};
-use crate::error::AppError;
 use crate::model::format_time;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -152,20 +151,7 @@ pub fn SecretSetPage() -> impl IntoView {
                             }
                                 .into_any()
                         }
-                        Err(e @ AppError::NotFound(_)) => {
-                            set_status(404);
-                            view! {
-                                <p class="problems">{e.to_string()}</p>
-                                <p>
-                                    <a href="/secrets">"Back to secret sets"</a>
-                                </p>
-                            }
-                                .into_any()
-                        }
-                        Err(e) => {
-                            set_status(e.status_code());
-                            view! { <p class="problems">{e.to_string()}</p> }.into_any()
-                        }
+                        Err(e) => load_error(e, "/secrets", "Back to secret sets"),
                     }
                 })}
             </Suspense>
