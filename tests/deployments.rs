@@ -104,6 +104,29 @@ async fn deploy_snapshot_redeploy_and_runtime_env(backend: Backend) {
     assert_eq!(updated["revision"], json!(3));
     assert!(updated.get("runtime_token").is_none());
     assert_eq!(body(runtime(&app, &token).await).await["revision"], json!(3));
+
+    // Deleting the deployment deletes its revisions: its token reads nothing any more.
+    let res = app.api(Method::DELETE, "/deployments/bot").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(runtime(&app, &token).await.status(), StatusCode::UNAUTHORIZED);
+    let rows: i64 = match backend {
+        Backend::Sqlite => rusqlite::Connection::open(app.db.dir.path().join("cloakroom.db"))
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM deployment_env", [], |r| r.get(0))
+            .unwrap(),
+        Backend::Postgres => {
+            let (client, conn) = tokio_postgres::connect(&app.db.url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            client
+                .query_one("SELECT COUNT(*) FROM deployment_env", &[])
+                .await
+                .unwrap()
+                .get(0)
+        }
+    };
+    assert_eq!(rows, 0, "no revision is left behind");
 }
 
 async fn runtime_tokens_are_the_only_way_in_and_can_be_rotated(backend: Backend) {
