@@ -11,7 +11,9 @@ export default defineConfig({
   fullyParallel: false,
   workers: 2,
   retries: 0,
-  reporter: [['list']],
+  // The JSON report lets `make e2e` prove that tests ran and passed (a failed build
+  // inside `cargo leptos end-to-end` must not look like success).
+  reporter: [['list'], ['json', { outputFile: '.state/results.json' }]],
   use: {
     baseURL: process.env.BASE_URL ?? 'http://127.0.0.1:3000',
     trace: 'retain-on-failure',
