@@ -12,15 +12,120 @@ pub use deployments::*;
 pub use pull_secrets::*;
 pub use secrets::*;
 
-/// Where a result goes when the request came from a plain HTML form: on success to the
-/// page named by `ok`, on failure back to `back` with the error in the query string.
-/// Requests from islands get the result itself.
+/// Cookie carrying the notice or errors to show once on the next page. Messages never
+/// travel in URLs, where anyone could craft a link that makes our pages say anything.
+pub const FLASH_COOKIE: &str = "cloakroom_flash";
+
+/// A message for the next page: a notice, or the errors a form came back with.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Flash {
+    pub error: bool,
+    pub lines: Vec<String>,
+}
+
 #[cfg(feature = "ssr")]
-pub(crate) fn finish<T>(
-    result: Result<T, crate::error::AppError>,
-    ok: impl FnOnce(&T) -> String,
+fn set_flash(flash: &Flash) {
+    let Ok(json) = serde_json::to_string(flash) else {
+        return;
+    };
+    let cookie = format!(
+        "{FLASH_COOKIE}={}; Path=/; Max-Age=60; HttpOnly; SameSite=Strict",
+        crate::validate::base64_encode(json.as_bytes())
+    );
+    if let (Some(res), Ok(v)) = (
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+        axum::http::HeaderValue::from_str(&cookie),
+    ) {
+        res.append_header(axum::http::header::SET_COOKIE, v);
+    }
+}
+
+/// The message left for this page view, if any; reading it clears it. Always `None`
+/// in the browser (pages render on the server).
+pub fn take_flash() -> Option<Flash> {
+    #[cfg(feature = "ssr")]
+    {
+        let parts = leptos::prelude::use_context::<axum::http::request::Parts>()?;
+        let raw = parts
+            .headers
+            .get_all(axum::http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|p| p.trim().split_once('='))
+            .find(|(k, v)| *k == FLASH_COOKIE && !v.is_empty())
+            .map(|(_, v)| v.to_owned())?;
+        if let (Some(res), Ok(v)) = (
+            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+            axum::http::HeaderValue::from_str(&format!(
+                "{FLASH_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"
+            )),
+        ) {
+            res.append_header(axum::http::header::SET_COOKIE, v);
+        }
+        let bytes = crate::validate::base64_decode(&raw)?;
+        serde_json::from_slice(&bytes).ok()
+    }
+    #[cfg(not(feature = "ssr"))]
+    None
+}
+
+/// Splits `?notice=…` off a local URL: (the URL without it, the decoded notice).
+pub fn split_notice(url: &str) -> (String, Option<String>) {
+    let Some((path, query)) = url.split_once('?') else {
+        return (url.to_owned(), None);
+    };
+    let mut notice = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|kv| match kv.strip_prefix("notice=") {
+            Some(v) => {
+                notice = Some(percent_decode(v));
+                false
+            }
+            None => true,
+        })
+        .collect();
+    if rest.is_empty() {
+        (path.to_owned(), notice)
+    } else {
+        (format!("{path}?{}", rest.join("&")), notice)
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Where a write goes next. Plain HTML forms (JavaScript off) get a redirect: on
+/// success to the result's page, on failure back to `back`; islands get the result
+/// itself. Either way the notice or the errors reach the next page through the flash
+/// cookie, and islands get a meaningful status code on failure.
+#[cfg(feature = "ssr")]
+pub(crate) fn finish(
+    result: Result<crate::model::WriteOutcome, crate::error::AppError>,
     back: &str,
-) -> Result<T, crate::error::AppError> {
+) -> Result<crate::model::WriteOutcome, crate::error::AppError> {
     let from_form = leptos::prelude::use_context::<axum::http::request::Parts>()
         .and_then(|p| {
             p.headers
@@ -29,25 +134,37 @@ pub(crate) fn finish<T>(
                 .map(|v| v.contains("text/html"))
         })
         .unwrap_or(false);
-    if !from_form {
-        // Give island callers a meaningful status too (server functions default to 500).
-        if let (Err(e), Some(res)) = (
-            &result,
-            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
-        ) {
-            if let Ok(status) = axum::http::StatusCode::from_u16(e.status_code()) {
+    match result {
+        Ok(mut outcome) => {
+            let (clean, notice) = split_notice(&outcome.redirect);
+            if let Some(notice) = notice {
+                set_flash(&Flash {
+                    error: false,
+                    lines: vec![notice],
+                });
+            }
+            outcome.redirect = clean;
+            if from_form {
+                leptos_axum::redirect(&outcome.redirect);
+            }
+            Ok(outcome)
+        }
+        Err(e) => {
+            if from_form {
+                set_flash(&Flash {
+                    error: true,
+                    lines: e.lines(),
+                });
+                leptos_axum::redirect(back);
+            } else if let (Some(res), Ok(status)) = (
+                leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+                axum::http::StatusCode::from_u16(e.status_code()),
+            ) {
                 res.set_status(status);
             }
-        }
-    } else {
-        match &result {
-            Ok(value) => leptos_axum::redirect(&ok(value)),
-            Err(e) => {
-                leptos_axum::redirect(&with_param(back, "error", &e.lines().join("\n")));
-            }
+            Err(e)
         }
     }
-    result
 }
 
 /// Appends `name=value` (percent-encoded) to a local URL.
@@ -84,6 +201,17 @@ pub fn write_notice(set: &str, added: &[String], updated: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_notice_is_split_off_and_decoded() {
+        let url = with_param("/secrets/a?x=1", "notice", "Saved \"a\": added K, L.");
+        assert_eq!(
+            split_notice(&url),
+            ("/secrets/a?x=1".into(), Some("Saved \"a\": added K, L.".into()))
+        );
+        assert_eq!(split_notice("/s?notice=%C3%A9"), ("/s".into(), Some("é".into())));
+        assert_eq!(split_notice("/s"), ("/s".into(), None));
+    }
 
     #[test]
     fn params_are_appended_and_encoded() {

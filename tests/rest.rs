@@ -8,6 +8,18 @@ use common::{spawn_app, Backend};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+/// The `name=value` of the flash cookie a response sets.
+fn flash_cookie(res: &reqwest::Response) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("cloakroom_flash="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned()
+}
+
 async fn body(res: reqwest::Response) -> Value {
     res.json().await.unwrap()
 }
@@ -357,7 +369,8 @@ async fn a_no_js_write_redirects_back_with_the_result_and_values_stay_out_of_htm
         .unwrap();
     assert_eq!(res.status(), StatusCode::FOUND);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
-    assert!(location.starts_with("/secrets/web?notice="), "{location}");
+    assert_eq!(location, "/secrets/web", "messages never travel in the URL");
+    let flash = flash_cookie(&res);
     let v = cloakroom::server::secrets::reveal(&app.state, &app.principal, "web", "TOKEN")
         .await
         .unwrap();
@@ -366,16 +379,21 @@ async fn a_no_js_write_redirects_back_with_the_result_and_values_stay_out_of_htm
         "s3cret-html-check",
         "CRLF from the textarea did not leak into the value"
     );
-    let html = app
+    let page = app
         .http
         .get(app.url(&location))
-        .header("cookie", &cookie)
+        .header("cookie", format!("{cookie}; {flash}"))
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
+    assert!(
+        page.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .starts_with("cloakroom_flash=; Path=/; Max-Age=0"),
+        "the page clears the message it showed"
+    );
+    let html = page.text().await.unwrap();
     assert!(html.contains("TOKEN") && !html.contains("s3cret-html-check"));
     assert!(
         html.contains("Saved &quot;web&quot;: added TOKEN, OTHER.")
@@ -392,14 +410,40 @@ async fn a_no_js_write_redirects_back_with_the_result_and_values_stay_out_of_htm
         .await
         .unwrap();
     let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, "/secrets/web");
+    let flash = flash_cookie(&res);
+    let message = String::from_utf8(
+        cloakroom::validate::base64_decode(flash.trim_start_matches("cloakroom_flash=")).unwrap(),
+    )
+    .unwrap();
+    assert!(message.contains("line 1, word 2"), "{message}");
     assert!(
-        location.starts_with("/secrets/web?error=line%201%2C%20word%202"),
-        "{location}"
-    );
-    assert!(
-        !location.contains("new"),
+        !message.contains("new"),
         "the error names the word's position, not its text"
     );
+    let html = app
+        .http
+        .get(app.url(&location))
+        .header("cookie", format!("{cookie}; {flash}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("line 1, word 2: expected KEY=value"));
+    // A crafted link cannot make the page say anything.
+    let html = app
+        .http
+        .get(app.url("/secrets/web?error=Your+session+expired&notice=Visit+evil.example"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("evil.example") && !html.contains("session expired"));
     let v = cloakroom::server::secrets::reveal(&app.state, &app.principal, "web", "TOKEN")
         .await
         .unwrap();

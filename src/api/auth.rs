@@ -52,7 +52,7 @@ pub async fn login(
         })
     }
     .await;
-    finish(result, |o| o.redirect.clone(), &back)
+    finish(result, &back)
 }
 
 /// Ends the session and clears the cookie.
@@ -75,5 +75,5 @@ pub async fn logout() -> Result<WriteOutcome, AppError> {
         })
     }
     .await;
-    finish(result, |o| o.redirect.clone(), "/secrets")
+    finish(result, "/secrets")
 }

@@ -116,7 +116,7 @@ pub async fn deploy(
         })
     }
     .await;
-    finish(result, |o| o.redirect.clone(), &back)
+    finish(result, &back)
 }
 
 /// Takes a new revision with the secret set as it is now.
@@ -136,7 +136,7 @@ pub async fn redeploy(name: String) -> Result<WriteOutcome, AppError> {
         })
     }
     .await;
-    finish(result, |o| o.redirect.clone(), &deployment_url(&name))
+    finish(result, &deployment_url(&name))
 }
 
 /// Replaces the runtime token; the new one is shown once on the deployment's page.
@@ -153,7 +153,7 @@ pub async fn rotate_runtime_token(name: String) -> Result<WriteOutcome, AppError
         })
     }
     .await;
-    finish(result, |o| o.redirect.clone(), &deployment_url(&name))
+    finish(result, &deployment_url(&name))
 }
 
 #[server(endpoint = "delete_deployment")]
@@ -172,7 +172,7 @@ pub async fn delete_deployment(name: String) -> Result<WriteOutcome, AppError> {
         })
     }
     .await;
-    finish(result, |o| o.redirect.clone(), &deployment_url(&name))
+    finish(result, &deployment_url(&name))
 }
 
 /// The runtime token a deploy or rotation just made for `name`, once: reading it

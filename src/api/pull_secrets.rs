@@ -70,7 +70,7 @@ pub async fn create_pull_secret(
         })
     }
     .await;
-    finish(result, |o| o.redirect.clone(), &back)
+    finish(result, &back)
 }
 
 /// Deletes an image pull secret.
@@ -90,5 +90,5 @@ pub async fn delete_pull_secret(name: String) -> Result<WriteOutcome, AppError> 
         })
     }
     .await;
-    finish(result, |o| o.redirect.clone(), PULL_SECRETS_URL)
+    finish(result, PULL_SECRETS_URL)
 }

@@ -41,7 +41,7 @@ pub async fn create_set(name: String) -> Result<WriteOutcome, AppError> {
         })
     }
     .await;
-    finish(result, |o| o.redirect.clone(), "/secrets")
+    finish(result, "/secrets")
 }
 
 /// One row of the key/value form. `Debug` never shows the value.
@@ -72,7 +72,7 @@ pub async fn save_rows(
         write_pairs(&set, pairs, revision).await
     }
     .await;
-    finish(result, |o| o.redirect.clone(), &back)
+    finish(result, &back)
 }
 
 /// Parses pasted `KEY=value` text and writes every pair, all or nothing.
@@ -90,7 +90,7 @@ pub async fn save_paste(
         write_pairs(&set, pairs, revision).await
     }
     .await;
-    finish(result, |o| o.redirect.clone(), &back)
+    finish(result, &back)
 }
 
 #[cfg(feature = "ssr")]
@@ -126,7 +126,7 @@ pub async fn unset_key(set: String, key: String) -> Result<WriteOutcome, AppErro
         })
     }
     .await;
-    finish(result, |o| o.redirect.clone(), &back)
+    finish(result, &back)
 }
 
 /// Deletes a whole set. `confirm` must repeat the set's name.
@@ -149,5 +149,5 @@ pub async fn delete_set(set: String, #[server(default)] confirm: String) -> Resu
         })
     }
     .await;
-    finish(result, |o| o.redirect.clone(), &back)
+    finish(result, &back)
 }

@@ -1,9 +1,8 @@
 //! Server-rendered page furniture: header, navigation, notices.
 
-use crate::api::{current_viewer, Logout};
+use crate::api::{current_viewer, take_flash, Logout};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos_router::hooks::use_query_map;
 
 /// Header with navigation (only pages that exist) and the signed-in user, then the page.
 #[component]
@@ -39,20 +38,19 @@ pub fn Layout(children: Children) -> impl IntoView {
     }
 }
 
-/// The notice or errors a no-JavaScript form submission was redirected back with.
+/// The notice or errors left for this page view (see [`crate::api::take_flash`]).
 #[component]
 pub fn Flash() -> impl IntoView {
-    let query = use_query_map();
-    let (notice, error) = query.with_untracked(|q| (q.get("notice"), q.get("error")));
-    view! {
-        {notice.map(|n| view! { <p class="notice" role="status">{n}</p> })}
-        {error
-            .map(|e| {
-                view! {
-                    <ul class="problems flash" role="alert">
-                        {e.lines().map(|l| view! { <li>{l.to_owned()}</li> }).collect_view()}
-                    </ul>
-                }
-            })}
-    }
+    take_flash().map(|flash| {
+        if flash.error {
+            view! {
+                <ul class="problems flash" role="alert">
+                    {flash.lines.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
+                </ul>
+            }
+            .into_any()
+        } else {
+            view! { <p class="notice" role="status">{flash.lines.join(" ")}</p> }.into_any()
+        }
+    })
 }

@@ -1,4 +1,4 @@
-use crate::api::safe_next;
+use crate::api::{safe_next, take_flash};
 use crate::components::LoginForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -6,7 +6,8 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let (next, error) = use_query_map().with_untracked(|q| (q.get("next"), q.get("error")));
+    let next = use_query_map().with_untracked(|q| q.get("next"));
+    let error = take_flash().filter(|f| f.error).map(|f| f.lines.join(" "));
     let next = safe_next(&next.unwrap_or_default());
     view! {
         <Title text="Sign in · Cloakroom" />
