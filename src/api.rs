@@ -25,18 +25,10 @@ pub struct Flash {
 
 #[cfg(feature = "ssr")]
 fn set_flash(flash: &Flash) {
-    let Ok(json) = serde_json::to_string(flash) else {
-        return;
-    };
-    let cookie = format!(
-        "{FLASH_COOKIE}={}; Path=/; Max-Age=60; HttpOnly; SameSite=Strict",
-        crate::validate::base64_encode(json.as_bytes())
-    );
-    if let (Some(res), Ok(v)) = (
-        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
-        axum::http::HeaderValue::from_str(&cookie),
-    ) {
-        res.append_header(axum::http::header::SET_COOKIE, v);
+    use crate::server::auth::{message_cookie, set_cookie};
+    if let Ok(json) = serde_json::to_string(flash) {
+        let value = crate::validate::base64_encode(json.as_bytes());
+        set_cookie(&message_cookie(FLASH_COOKIE, &value, "/", 60));
     }
 }
 
@@ -45,76 +37,14 @@ fn set_flash(flash: &Flash) {
 pub fn take_flash() -> Option<Flash> {
     #[cfg(feature = "ssr")]
     {
-        let parts = leptos::prelude::use_context::<axum::http::request::Parts>()?;
-        let raw = parts
-            .headers
-            .get_all(axum::http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|p| p.trim().split_once('='))
-            .find(|(k, v)| *k == FLASH_COOKIE && !v.is_empty())
-            .map(|(_, v)| v.to_owned())?;
-        if let (Some(res), Ok(v)) = (
-            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
-            axum::http::HeaderValue::from_str(&format!(
-                "{FLASH_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"
-            )),
-        ) {
-            res.append_header(axum::http::header::SET_COOKIE, v);
-        }
+        use crate::server::auth::{message_cookie, request_cookie, set_cookie};
+        let raw = request_cookie(FLASH_COOKIE)?;
+        set_cookie(&message_cookie(FLASH_COOKIE, "", "/", 0));
         let bytes = crate::validate::base64_decode(&raw)?;
         serde_json::from_slice(&bytes).ok()
     }
     #[cfg(not(feature = "ssr"))]
     None
-}
-
-/// Splits `?notice=…` off a local URL: (the URL without it, the decoded notice).
-pub fn split_notice(url: &str) -> (String, Option<String>) {
-    let Some((path, query)) = url.split_once('?') else {
-        return (url.to_owned(), None);
-    };
-    let mut notice = None;
-    let rest: Vec<&str> = query
-        .split('&')
-        .filter(|kv| match kv.strip_prefix("notice=") {
-            Some(v) => {
-                notice = Some(percent_decode(v));
-                false
-            }
-            None => true,
-        })
-        .collect();
-    if rest.is_empty() {
-        (path.to_owned(), notice)
-    } else {
-        (format!("{path}?{}", rest.join("&")), notice)
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Where a write goes next. Plain HTML forms (JavaScript off) get a redirect: on
@@ -135,15 +65,13 @@ pub(crate) fn finish(
         })
         .unwrap_or(false);
     match result {
-        Ok(mut outcome) => {
-            let (clean, notice) = split_notice(&outcome.redirect);
-            if let Some(notice) = notice {
+        Ok(outcome) => {
+            if !outcome.notice.is_empty() {
                 set_flash(&Flash {
                     error: false,
-                    lines: vec![notice],
+                    lines: vec![outcome.notice.clone()],
                 });
             }
-            outcome.redirect = clean;
             if from_form {
                 leptos_axum::redirect(&outcome.redirect);
             }
@@ -201,17 +129,6 @@ pub fn write_notice(set: &str, added: &[String], updated: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_notice_is_split_off_and_decoded() {
-        let url = with_param("/secrets/a?x=1", "notice", "Saved \"a\": added K, L.");
-        assert_eq!(
-            split_notice(&url),
-            ("/secrets/a?x=1".into(), Some("Saved \"a\": added K, L.".into()))
-        );
-        assert_eq!(split_notice("/s?notice=%C3%A9"), ("/s".into(), Some("é".into())));
-        assert_eq!(split_notice("/s"), ("/s".into(), None));
-    }
 
     #[test]
     fn params_are_appended_and_encoded() {

@@ -87,7 +87,8 @@ pub struct DeploymentDetail {
     pub changed: Vec<String>,
 }
 
-/// What a write did; `redirect` is where the page goes next (with a notice).
+/// What a write did; `redirect` is where the page goes next and `notice` what it says
+/// there (empty: nothing).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteOutcome {
     pub set: String,
@@ -95,6 +96,7 @@ pub struct WriteOutcome {
     pub added: Vec<String>,
     pub updated: Vec<String>,
     pub redirect: String,
+    pub notice: String,
 }
 
 /// Who is signed in, for the header.

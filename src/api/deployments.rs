@@ -9,7 +9,7 @@ use crate::model::{DeploymentDetail, DeploymentSummary, WriteOutcome};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use super::{finish, with_param};
+use super::finish;
 
 /// The list of deployments.
 pub const DEPLOYMENTS_URL: &str = "/deployments";
@@ -40,15 +40,8 @@ pub async fn get_deployment(name: String) -> Result<DeploymentDetail, AppError> 
 /// cookie scoped to that page, so it never travels in a URL or a log.
 #[cfg(feature = "ssr")]
 fn reveal_once(name: &str, token: &str) {
-    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-        let cookie = format!(
-            "{REVEAL_COOKIE}={token}; Path={}; Max-Age=120; HttpOnly; SameSite=Strict",
-            deployment_url(name)
-        );
-        if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
-            res.append_header(axum::http::header::SET_COOKIE, v);
-        }
-    }
+    use crate::server::auth::{message_cookie, set_cookie};
+    set_cookie(&message_cookie(REVEAL_COOKIE, token, &deployment_url(name), 120));
 }
 
 /// Creates or updates a deployment from the form (fields override the pasted
@@ -109,7 +102,8 @@ pub async fn deploy(
             format!("Deployed \"{}\" as revision {}.", spec.name, outcome.revision)
         };
         Ok(WriteOutcome {
-            redirect: with_param(&deployment_url(&spec.name), "notice", &notice),
+            redirect: deployment_url(&spec.name),
+            notice,
             set: spec.name,
             created: outcome.created,
             ..Default::default()
@@ -126,11 +120,8 @@ pub async fn redeploy(name: String) -> Result<WriteOutcome, AppError> {
         let (state, who) = crate::server::auth::caller().await?;
         let revision = crate::server::deployments::redeploy(&state, &who, &name).await?;
         Ok(WriteOutcome {
-            redirect: with_param(
-                &deployment_url(&name),
-                "notice",
-                &format!("Redeployed \"{name}\" as revision {revision}."),
-            ),
+            redirect: deployment_url(&name),
+            notice: format!("Redeployed \"{name}\" as revision {revision}."),
             set: name.clone(),
             ..Default::default()
         })
@@ -147,7 +138,8 @@ pub async fn rotate_runtime_token(name: String) -> Result<WriteOutcome, AppError
         let token = crate::server::deployments::rotate_token(&state, &who, &name).await?;
         reveal_once(&name, &token);
         Ok(WriteOutcome {
-            redirect: with_param(&deployment_url(&name), "notice", "Rotated the runtime token."),
+            redirect: deployment_url(&name),
+            notice: "Rotated the runtime token.".to_owned(),
             set: name.clone(),
             ..Default::default()
         })
@@ -162,11 +154,8 @@ pub async fn delete_deployment(name: String) -> Result<WriteOutcome, AppError> {
         let (state, who) = crate::server::auth::caller().await?;
         crate::server::deployments::delete(&state, &who, &name).await?;
         Ok(WriteOutcome {
-            redirect: with_param(
-                DEPLOYMENTS_URL,
-                "notice",
-                &format!("Deleted deployment \"{name}\"."),
-            ),
+            redirect: DEPLOYMENTS_URL.to_owned(),
+            notice: format!("Deleted deployment \"{name}\"."),
             set: name.clone(),
             ..Default::default()
         })
@@ -180,25 +169,9 @@ pub async fn delete_deployment(name: String) -> Result<WriteOutcome, AppError> {
 pub fn take_revealed_token(name: &str) -> Option<String> {
     #[cfg(feature = "ssr")]
     {
-        let parts = use_context::<axum::http::request::Parts>()?;
-        let token = parts
-            .headers
-            .get_all(axum::http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|p| p.trim().split_once('='))
-            .find(|(k, v)| *k == REVEAL_COOKIE && v.starts_with("ckd_"))
-            .map(|(_, v)| v.to_owned())?;
-        if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-            let clear = format!(
-                "{REVEAL_COOKIE}=; Path={}; Max-Age=0; HttpOnly; SameSite=Strict",
-                deployment_url(name)
-            );
-            if let Ok(v) = axum::http::HeaderValue::from_str(&clear) {
-                res.append_header(axum::http::header::SET_COOKIE, v);
-            }
-        }
+        use crate::server::auth::{message_cookie, request_cookie, set_cookie};
+        let token = request_cookie(REVEAL_COOKIE).filter(|t| t.starts_with("ckd_"))?;
+        set_cookie(&message_cookie(REVEAL_COOKIE, "", &deployment_url(name), 0));
         Some(token)
     }
     #[cfg(not(feature = "ssr"))]

@@ -63,7 +63,8 @@ pub async fn create_pull_secret(
             format!("Created image pull secret \"{}\".", created.name)
         };
         Ok(WriteOutcome {
-            redirect: with_param(PULL_SECRETS_URL, "notice", &notice),
+            redirect: PULL_SECRETS_URL.to_owned(),
+            notice,
             set: created.name,
             created: !replaced,
             ..Default::default()
@@ -80,11 +81,8 @@ pub async fn delete_pull_secret(name: String) -> Result<WriteOutcome, AppError> 
         let (state, who) = crate::server::auth::caller().await?;
         crate::server::pull_secrets::delete(&state, &who, &name).await?;
         Ok(WriteOutcome {
-            redirect: with_param(
-                PULL_SECRETS_URL,
-                "notice",
-                &format!("Deleted image pull secret \"{name}\"."),
-            ),
+            redirect: PULL_SECRETS_URL.to_owned(),
+            notice: format!("Deleted image pull secret \"{name}\"."),
             set: name.clone(),
             ..Default::default()
         })

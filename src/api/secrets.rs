@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
-use super::{finish, set_url, with_param, write_notice};
+use super::{finish, set_url, write_notice};
 
 /// The signed-in organization's secret sets.
 #[server(endpoint = "list_sets")]
@@ -32,11 +32,8 @@ pub async fn create_set(name: String) -> Result<WriteOutcome, AppError> {
         Ok(WriteOutcome {
             set: set.to_string(),
             created: true,
-            redirect: with_param(
-                &set_url(set.as_str()),
-                "notice",
-                &format!("Created secret set \"{set}\"."),
-            ),
+            redirect: set_url(set.as_str()),
+            notice: format!("Created secret set \"{set}\"."),
             ..Default::default()
         })
     }
@@ -104,7 +101,8 @@ async fn write_pairs(
     let name = crate::validate::ResourceName::parse(set)?;
     let r = crate::server::secrets::write(&state, &who, &name, pairs, revision).await?;
     Ok(WriteOutcome {
-        redirect: with_param(&set_url(set), "notice", &write_notice(set, &r.added, &r.updated)),
+        redirect: set_url(set),
+        notice: write_notice(set, &r.added, &r.updated),
         set: set.to_owned(),
         created: r.created,
         added: r.added,
@@ -120,7 +118,8 @@ pub async fn unset_key(set: String, key: String) -> Result<WriteOutcome, AppErro
         let (state, who) = crate::server::auth::caller().await?;
         crate::server::secrets::unset(&state, &who, &set, &key, None).await?;
         Ok(WriteOutcome {
-            redirect: with_param(&set_url(&set), "notice", &format!("Unset {key} from \"{set}\".")),
+            redirect: set_url(&set),
+            notice: format!("Unset {key} from \"{set}\"."),
             set: set.clone(),
             ..Default::default()
         })
@@ -143,7 +142,8 @@ pub async fn delete_set(set: String, #[server(default)] confirm: String) -> Resu
         }
         crate::server::secrets::delete(&state, &who, &set).await?;
         Ok(WriteOutcome {
-            redirect: with_param("/secrets", "notice", &format!("Deleted secret set \"{set}\".")),
+            redirect: "/secrets".to_owned(),
+            notice: format!("Deleted secret set \"{set}\"."),
             set: set.clone(),
             ..Default::default()
         })

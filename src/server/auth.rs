@@ -69,7 +69,7 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> Result<(Pri
     ))
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -78,6 +78,30 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
+}
+
+/// A non-empty cookie of the request being handled (server function or page render).
+pub fn request_cookie(name: &str) -> Option<String> {
+    let parts = leptos::prelude::use_context::<axum::http::request::Parts>()?;
+    cookie_value(&parts.headers, name)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+/// Adds a `Set-Cookie` header to the response being built (server function or page).
+pub fn set_cookie(cookie: &str) {
+    if let (Some(res), Ok(value)) = (
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+        axum::http::HeaderValue::from_str(cookie),
+    ) {
+        res.append_header(header::SET_COOKIE, value);
+    }
+}
+
+/// `Set-Cookie` value for a short-lived message cookie (HttpOnly, SameSite=Strict)
+/// scoped to `path`; `max_age` 0 removes it.
+pub fn message_cookie(name: &str, value: &str, path: &str, max_age: i64) -> String {
+    format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict")
 }
 
 /// Whether this request reached us over https (directly or through a proxy that says so).

@@ -77,6 +77,34 @@ impl PgStore {
         Ok(store)
     }
 
+    /// Deletes the organization's row `name` from `table` unless a deployment's `column`
+    /// names it (`in_use` then names them). The row is locked first, so a deploy that
+    /// references it concurrently either commits before and is seen, or waits.
+    async fn delete_unused(
+        &self,
+        org_id: i64,
+        name: &str,
+        table: &str,
+        column: &str,
+        what: &str,
+        not_found: fn(&str) -> AppError,
+    ) -> Result<(), AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let lock = format!("SELECT 1 FROM {table} WHERE org_id = $1 AND name = $2 FOR UPDATE");
+        if tx.query_opt(&lock, &[&org_id, &name]).await?.is_none() {
+            return Err(not_found(name));
+        }
+        let users = users_of(&tx, org_id, column, name).await?;
+        if !users.is_empty() {
+            return Err(in_use(&format!("{what} \"{name}\""), &users));
+        }
+        let delete = format!("DELETE FROM {table} WHERE org_id = $1 AND name = $2");
+        tx.execute(&delete, &[&org_id, &name]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn migrate(&self) -> Result<(), String> {
         let mut client = self.pool.get().await.map_err(|e| e.to_string())?;
         let tx = client.transaction().await.map_err(|e| e.to_string())?;
@@ -570,22 +598,15 @@ impl Store for PgStore {
     }
 
     async fn delete_set(&self, org_id: i64, set: &str) -> Result<(), AppError> {
-        let mut c = self.pool.get().await?;
-        let tx = c.transaction().await?;
-        if lock_set(&tx, org_id, set).await?.is_none() {
-            return Err(set_not_found(set));
-        }
-        let users = users_of(&tx, org_id, "secret_set", set).await?;
-        if !users.is_empty() {
-            return Err(in_use(&format!("secret set \"{set}\""), &users));
-        }
-        tx.execute(
-            "DELETE FROM secret_sets WHERE org_id = $1 AND name = $2",
-            &[&org_id, &set],
+        self.delete_unused(
+            org_id,
+            set,
+            "secret_sets",
+            "secret_set",
+            "secret set",
+            set_not_found,
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     async fn list_pull_secrets(&self, org_id: i64) -> Result<Vec<PullSecretSummary>, AppError> {
@@ -662,29 +683,15 @@ impl Store for PgStore {
     }
 
     async fn delete_pull_secret(&self, org_id: i64, name: &str) -> Result<(), AppError> {
-        let mut c = self.pool.get().await?;
-        let tx = c.transaction().await?;
-        let found = tx
-            .query_opt(
-                "SELECT 1 FROM image_pull_secrets WHERE org_id = $1 AND name = $2 FOR UPDATE",
-                &[&org_id, &name],
-            )
-            .await?
-            .is_some();
-        if !found {
-            return Err(pull_secret_not_found(name));
-        }
-        let users = users_of(&tx, org_id, "pull_secret", name).await?;
-        if !users.is_empty() {
-            return Err(in_use(&format!("image pull secret \"{name}\""), &users));
-        }
-        tx.execute(
-            "DELETE FROM image_pull_secrets WHERE org_id = $1 AND name = $2",
-            &[&org_id, &name],
+        self.delete_unused(
+            org_id,
+            name,
+            "image_pull_secrets",
+            "pull_secret",
+            "image pull secret",
+            pull_secret_not_found,
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     async fn deploy(

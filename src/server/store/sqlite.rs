@@ -49,6 +49,34 @@ impl SqliteStore {
         })
     }
 
+    /// Deletes the organization's row `name` from `table` unless a deployment's `column`
+    /// names it (`in_use` then names them), in one write transaction.
+    async fn delete_unused(
+        &self,
+        org_id: i64,
+        name: &str,
+        table: &'static str,
+        column: &'static str,
+        what: &'static str,
+        not_found: fn(&str) -> AppError,
+    ) -> Result<(), AppError> {
+        let name = name.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let users = users_of(&tx, org_id, column, &name)?;
+            if !users.is_empty() {
+                return Err(in_use(&format!("{what} \"{name}\""), &users));
+            }
+            let delete = format!("DELETE FROM {table} WHERE org_id = ?1 AND name = ?2");
+            if tx.execute(&delete, params![org_id, name])? == 0 {
+                return Err(not_found(&name));
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn with<T, F>(&self, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,
@@ -542,23 +570,14 @@ impl Store for SqliteStore {
     }
 
     async fn delete_set(&self, org_id: i64, set: &str) -> Result<(), AppError> {
-        let set = set.to_owned();
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let users = users_of(&tx, org_id, "secret_set", &set)?;
-            if !users.is_empty() {
-                return Err(in_use(&format!("secret set \"{set}\""), &users));
-            }
-            let n = tx.execute(
-                "DELETE FROM secret_sets WHERE org_id = ?1 AND name = ?2",
-                params![org_id, set],
-            )?;
-            if n == 0 {
-                return Err(set_not_found(&set));
-            }
-            tx.commit()?;
-            Ok(())
-        })
+        self.delete_unused(
+            org_id,
+            set,
+            "secret_sets",
+            "secret_set",
+            "secret set",
+            set_not_found,
+        )
         .await
     }
 
@@ -638,23 +657,14 @@ impl Store for SqliteStore {
     }
 
     async fn delete_pull_secret(&self, org_id: i64, name: &str) -> Result<(), AppError> {
-        let name = name.to_owned();
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let users = users_of(&tx, org_id, "pull_secret", &name)?;
-            if !users.is_empty() {
-                return Err(in_use(&format!("image pull secret \"{name}\""), &users));
-            }
-            let n = tx.execute(
-                "DELETE FROM image_pull_secrets WHERE org_id = ?1 AND name = ?2",
-                params![org_id, name],
-            )?;
-            if n == 0 {
-                return Err(pull_secret_not_found(&name));
-            }
-            tx.commit()?;
-            Ok(())
-        })
+        self.delete_unused(
+            org_id,
+            name,
+            "image_pull_secrets",
+            "pull_secret",
+            "image pull secret",
+            pull_secret_not_found,
+        )
         .await
     }
 
