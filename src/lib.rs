@@ -13,6 +13,8 @@ pub mod pages;
 pub mod validate;
 
 #[cfg(feature = "ssr")]
+pub mod client;
+#[cfg(feature = "ssr")]
 pub mod server;
 
 /// Entry point of the WASM bundle: wakes up the islands on a server-rendered page.

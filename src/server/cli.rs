@@ -1,4 +1,5 @@
-//! The `cloakroom` command: `serve` (the default) and the `admin` bootstrap commands.
+//! The `cloakroom` command: `serve` (the default), the `admin` bootstrap commands and
+//! the client commands of [`crate::client`].
 
 use super::config::Config;
 use super::state::AppState;
@@ -15,12 +16,22 @@ struct Cli {
     /// Settings file (environment variables override it).
     #[arg(long, global = true, env = "CLOAKROOM_CONFIG", default_value = "Leptos.toml")]
     config: PathBuf,
+    #[command(flatten)]
+    client: crate::client::commands::Globals,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    #[command(flatten)]
+    Server(ServerCommand),
+    #[command(flatten)]
+    Client(crate::client::commands::ClientCommand),
+}
+
+#[derive(Subcommand)]
+enum ServerCommand {
     /// Serve the dashboard and the API (the default).
     Serve,
     /// Bootstrap users and API tokens.
@@ -51,16 +62,32 @@ enum Admin {
 
 /// Parses the command line and runs it.
 pub async fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Help and version are answers; anything else is a usage error (exit 1).
+            return if e.use_stderr() {
+                ExitCode::from(crate::client::exit::USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let command = match cli.command {
+        Some(Command::Client(client)) => return crate::client::commands::run(client, cli.client).await,
+        Some(Command::Server(server)) => server,
+        None => ServerCommand::Serve,
+    };
     init_logging();
     let config = match Config::load(&cli.config) {
         Ok(c) => c,
         Err(e) => return fail(&e),
     };
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config).await,
-        Command::Admin(Admin::CreateUser { email, org }) => create_user(config, &email, &org).await,
-        Command::Admin(Admin::CreateToken { email, org, name }) => {
+    let result = match command {
+        ServerCommand::Serve => serve(config).await,
+        ServerCommand::Admin(Admin::CreateUser { email, org }) => create_user(config, &email, &org).await,
+        ServerCommand::Admin(Admin::CreateToken { email, org, name }) => {
             create_token(config, &email, &org, &name).await
         }
     };

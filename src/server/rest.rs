@@ -70,6 +70,13 @@ pub fn routes() -> Router<AppState> {
             post(rotate_runtime_token),
         )
         .route("/api/v1/runtime/env", get(runtime_env))
+        .route("/api/v1/whoami", get(whoami))
+}
+
+/// Who the token belongs to and which organization it is for (the CLI's default org).
+async fn whoami(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
+    let who = bearer_principal(&state, &headers).await?;
+    Ok(Json(json!({ "email": who.email, "org": who.org.name })))
 }
 
 async fn authorize(state: &AppState, headers: &HeaderMap, org: &str) -> Result<Principal, AppError> {

@@ -1,0 +1,139 @@
+//! One HTTP client for REST API v1: bearer token, JSON in and out, and every answer
+//! that is not a success turned into a [`Failure`] with the server's own message.
+
+use super::{exit, Failure};
+use reqwest::Method;
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: Zeroizing<String>,
+}
+
+/// The server's base URL without a trailing slash; only http and https.
+pub fn normalize_server(raw: &str) -> Result<String, Failure> {
+    let url = raw.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "the server must be an http:// or https:// URL, not {url:?}"
+            ))
+        })?;
+    if rest.is_empty() || rest.contains(['?', '#', ' ']) {
+        return Err(Failure::usage(format!("{url:?} is not a server URL")));
+    }
+    Ok(url.to_owned())
+}
+
+impl Api {
+    pub fn new(server: &str, token: &str) -> Result<Self, Failure> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("cloakroom-cli/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(120))
+            .build()
+            .map_err(|e| Failure::new(exit::SERVER, format!("could not set up HTTP: {e}")))?;
+        Ok(Self {
+            http,
+            base: normalize_server(server)?,
+            token: Zeroizing::new(token.trim().to_owned()),
+        })
+    }
+
+    pub fn server(&self) -> &str {
+        &self.base
+    }
+
+    /// Sends one request; `if_match` pins the set revision the caller previewed.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        if_match: Option<i64>,
+    ) -> Result<Value, Failure> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(self.token.as_str());
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        if let Some(rev) = if_match {
+            req = req.header(reqwest::header::IF_MATCH, format!("\"{rev}\""));
+        }
+        let res = req.send().await.map_err(|e| self.unreachable(&e))?;
+        let status = res.status();
+        let bytes = res.bytes().await.map_err(|e| self.unreachable(&e))?;
+        let json: Option<Value> = serde_json::from_slice(&bytes).ok();
+        if status.is_success() {
+            return Ok(json.unwrap_or(Value::Null));
+        }
+        let message = json
+            .as_ref()
+            .and_then(|j| j.get("error"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{} answered {status}", self.base));
+        let message = match status.as_u16() {
+            401 => format!("{message}: the server did not accept the token (run `cloakroom login`, or check CLOAKROOM_TOKEN)"),
+            _ => message,
+        };
+        Err(Failure::new(Failure::code_for_status(status.as_u16()), message))
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Value, Failure> {
+        self.call(Method::GET, path, None, None).await
+    }
+
+    /// A GET where "not found" is an answer, not a failure.
+    pub async fn get_opt(&self, path: &str) -> Result<Option<Value>, Failure> {
+        match self.get(path).await {
+            Ok(v) => Ok(Some(v)),
+            Err(f) if f.code == exit::NOT_FOUND => Ok(None),
+            Err(f) => Err(f),
+        }
+    }
+
+    fn unreachable(&self, e: &reqwest::Error) -> Failure {
+        // The innermost cause says what happened ("Connection refused", a TLS problem).
+        let mut cause: &dyn std::error::Error = e;
+        while let Some(next) = cause.source() {
+            cause = next;
+        }
+        let what = if e.is_timeout() {
+            "timed out".to_owned()
+        } else {
+            cause.to_string()
+        };
+        Failure::new(exit::SERVER, format!("could not reach {}: {what}", self.base))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_urls_are_checked_and_trimmed() {
+        assert_eq!(
+            normalize_server("https://s.example.com/").as_deref(),
+            Ok("https://s.example.com")
+        );
+        assert_eq!(
+            normalize_server(" http://127.0.0.1:3000 ").as_deref(),
+            Ok("http://127.0.0.1:3000")
+        );
+        for bad in ["s.example.com", "ftp://x", "https://", "http://a b"] {
+            assert_eq!(
+                normalize_server(bad).map_err(|f| f.code),
+                Err(exit::USAGE),
+                "{bad}"
+            );
+        }
+    }
+}

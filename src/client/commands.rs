@@ -1,0 +1,812 @@
+//! The client's commands. Each checks its input with the same rules the server uses
+//! (so mistakes are caught before anything is sent), shows what it is about to change,
+//! asks unless `--yes`, then makes one REST call.
+
+use super::api::{normalize_server, Api};
+use super::config::{self, Saved};
+use super::output::{self, cell, confirm, list};
+use super::{exit, Failure};
+use crate::validate::{parse_pairs, preview_write, validate_pairs, Pair, ResourceName, SecretKey};
+use clap::{Args, Subcommand, ValueEnum};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const DEFAULT_SERVER: &str = "http://127.0.0.1:3000";
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+/// Flags every client command takes.
+#[derive(Args, Clone)]
+pub struct Globals {
+    /// Server URL [default: the saved one, else http://127.0.0.1:3000].
+    #[arg(long, global = true, env = "CLOAKROOM_SERVER")]
+    pub server: Option<String>,
+    /// Organization [default: the selected one, else the token's].
+    #[arg(long, global = true, env = "CLOAKROOM_ORG")]
+    pub org: Option<String>,
+    /// How to print results.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+}
+
+#[derive(Subcommand)]
+pub enum ClientCommand {
+    /// Ask for an API token and save it with the server URL.
+    Login,
+    /// Show the current organization, or select NAME.
+    Org { name: Option<String> },
+    /// Secret sets and image pull secrets.
+    #[command(subcommand)]
+    Secrets(Secrets),
+    /// Create or update a deployment (reads ./pcc-deploy.toml when present).
+    Deploy(DeployArgs),
+    /// List or redeploy deployments.
+    #[command(subcommand)]
+    Deployments(Deployments),
+    /// Run a command with a deployment's secrets in its environment.
+    Run {
+        /// Environment variable holding the deployment's runtime token.
+        #[arg(long, default_value = "CLOAKROOM_RUNTIME_TOKEN")]
+        token_env: String,
+        /// The command and its arguments (after `--`).
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<OsString>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum Secrets {
+    /// Add or update keys: KEY=value arguments (as the shell passes them) or --file.
+    Set {
+        set: String,
+        pairs: Vec<String>,
+        /// Read KEY=value lines from a file, or `-` for standard input.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// List secret sets and image pull secrets, or the keys of SET.
+    List { set: Option<String> },
+    /// Remove one key from a set.
+    Unset { set: String, key: String },
+    /// Delete a secret set or an image pull secret.
+    Delete { set: String },
+    /// Create an image pull secret for a private registry (prompts for credentials).
+    ImagePullSecret {
+        name: String,
+        host: String,
+        /// USER:PASS; asked for (the password hidden) when left out.
+        credentials: Option<String>,
+        /// Send the credentials as a base64 `auth` string instead of separate fields.
+        #[arg(long)]
+        base64encode: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct DeployArgs {
+    /// Deployment name [default: agent_name in pcc-deploy.toml].
+    name: Option<String>,
+    #[arg(long)]
+    image: Option<String>,
+    /// Secret set to provide as environment variables.
+    #[arg(long)]
+    secrets: Option<String>,
+    /// Image pull secret for the image's registry.
+    #[arg(long)]
+    credentials: Option<String>,
+    #[arg(long)]
+    region: Option<String>,
+    #[arg(long)]
+    min_agents: Option<i64>,
+    #[arg(long)]
+    max_agents: Option<i64>,
+}
+
+#[derive(Subcommand)]
+pub enum Deployments {
+    /// List deployments and whether they need a redeploy.
+    List,
+    /// Deploy the current contents of a deployment's secret set.
+    Redeploy { name: String },
+}
+
+/// Runs one client command and turns its outcome into the process exit code.
+pub async fn run(command: ClientCommand, globals: Globals) -> ExitCode {
+    let result = async {
+        let ctx = Ctx::new(globals)?;
+        match command {
+            ClientCommand::Login => login(&ctx).await,
+            ClientCommand::Org { name } => org(&ctx, name).await,
+            ClientCommand::Secrets(s) => secrets(&ctx, s).await,
+            ClientCommand::Deploy(args) => deploy(&ctx, args).await,
+            ClientCommand::Deployments(Deployments::List) => deployments_list(&ctx).await,
+            ClientCommand::Deployments(Deployments::Redeploy { name }) => redeploy(&ctx, &name).await,
+            ClientCommand::Run { token_env, command } => run_with_env(&ctx, &token_env, command).await,
+        }
+    }
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("cloakroom: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// Flags, environment and saved settings, resolved in that order.
+struct Ctx {
+    globals: Globals,
+    saved: Saved,
+    path: PathBuf,
+}
+
+impl Ctx {
+    fn new(globals: Globals) -> Result<Self, Failure> {
+        let path = config::path()?;
+        let saved = config::load(&path)?;
+        Ok(Self { globals, saved, path })
+    }
+
+    fn server(&self) -> String {
+        self.globals
+            .server
+            .clone()
+            .or_else(|| self.saved.server.clone())
+            .unwrap_or_else(|| DEFAULT_SERVER.into())
+    }
+
+    fn api(&self) -> Result<Api, Failure> {
+        let token = std::env::var("CLOAKROOM_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .or_else(|| self.saved.token.clone())
+            .ok_or_else(|| {
+                Failure::new(
+                    exit::AUTH,
+                    "not logged in: run `cloakroom login` or set CLOAKROOM_TOKEN",
+                )
+            })?;
+        Api::new(&self.server(), &token)
+    }
+
+    /// The organization commands act on: `--org`/`CLOAKROOM_ORG`, the selected one, or
+    /// the token's own.
+    async fn org(&self, api: &Api) -> Result<String, Failure> {
+        let chosen = self.globals.org.clone().or_else(|| self.saved.org.clone());
+        let name = match chosen {
+            Some(name) => name,
+            None => cell(&api.get("/api/v1/whoami").await?, "org"),
+        };
+        Ok(ResourceName::parse_as("organization name", &name)?.to_string())
+    }
+
+    fn json(&self) -> bool {
+        self.globals.output == Output::Json
+    }
+}
+
+async fn login(ctx: &Ctx) -> Result<(), Failure> {
+    let server = normalize_server(&ctx.server())?;
+    let token = output::read_secret(&format!("API token for {server}: "))?;
+    if token.trim().is_empty() {
+        return Err(Failure::usage(
+            "no token given; create one on the server's API tokens page",
+        ));
+    }
+    let api = Api::new(&server, &token)?;
+    let me = api.get("/api/v1/whoami").await?;
+    let mut saved = ctx.saved.clone();
+    saved.server = Some(server.clone());
+    saved.token = Some(token.trim().to_owned());
+    saved.org = Some(cell(&me, "org"));
+    config::save(&ctx.path, &saved)?;
+    if ctx.json() {
+        output::json(&json!({ "server": server, "email": me["email"], "org": me["org"] }));
+    } else {
+        println!(
+            "Logged in to {server} as {} (organization {}); settings saved in {}",
+            cell(&me, "email"),
+            cell(&me, "org"),
+            ctx.path.display()
+        );
+    }
+    Ok(())
+}
+
+async fn org(ctx: &Ctx, name: Option<String>) -> Result<(), Failure> {
+    let api = ctx.api()?;
+    let Some(name) = name else {
+        let current = ctx.org(&api).await?;
+        if ctx.json() {
+            output::json(&json!({ "org": current }));
+        } else {
+            println!("{current}");
+        }
+        return Ok(());
+    };
+    let name = ResourceName::parse_as("organization name", &name)?.to_string();
+    // Another organization's objects answer 404, so this also says "not yours".
+    api.get_opt(&format!("/api/v1/orgs/{name}/secrets"))
+        .await?
+        .ok_or_else(|| {
+            Failure::new(
+                exit::NOT_FOUND,
+                format!("organization \"{name}\" not found (or this token has no access to it)"),
+            )
+        })?;
+    let mut saved = ctx.saved.clone();
+    saved.org = Some(name.clone());
+    config::save(&ctx.path, &saved)?;
+    if ctx.json() {
+        output::json(&json!({ "org": name }));
+    } else {
+        println!("Now using organization {name}");
+    }
+    Ok(())
+}
+
+async fn secrets(ctx: &Ctx, command: Secrets) -> Result<(), Failure> {
+    match command {
+        Secrets::Set { set, pairs, file } => secrets_set(ctx, &set, &pairs, file).await,
+        Secrets::List { set: None } => secrets_list(ctx).await,
+        Secrets::List { set: Some(set) } => set_keys(ctx, &set).await,
+        Secrets::Unset { set, key } => secrets_unset(ctx, &set, &key).await,
+        Secrets::Delete { set } => secrets_delete(ctx, &set).await,
+        Secrets::ImagePullSecret {
+            name,
+            host,
+            credentials,
+            base64encode,
+        } => image_pull_secret(ctx, &name, &host, credentials, base64encode).await,
+    }
+}
+
+/// Splits each argument at its first `=` and keeps the value exactly as the shell
+/// passed it: no trimming, no quote handling (the shell already did that).
+fn pairs_from_args(args: &[String]) -> Result<Vec<Pair>, Failure> {
+    let mut split = Vec::new();
+    let mut errors = Vec::new();
+    for (i, arg) in args.iter().enumerate() {
+        match arg.split_once('=') {
+            Some(kv) => split.push(kv),
+            // Not echoed: a mis-quoted argument may be part of a value.
+            None => errors.push(crate::validate::FieldError {
+                field: format!("pair {}", i + 1),
+                message: format!(
+                    "pair {} is not KEY=value (it has no \"=\"); quote values with spaces, e.g. KEY=\"a b\"",
+                    i + 1
+                ),
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    Ok(validate_pairs(split)?)
+}
+
+fn read_pairs_file(file: &std::path::Path) -> Result<Vec<Pair>, Failure> {
+    let text = if file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| Failure::usage(format!("could not read standard input as UTF-8 text: {e}")))?;
+        text
+    } else {
+        std::fs::read_to_string(file)
+            .map_err(|e| Failure::usage(format!("could not read {}: {e}", file.display())))?
+    };
+    Ok(parse_pairs(&text)?)
+}
+
+/// Names of the deployments whose `field` is `name`.
+async fn deployments_using(api: &Api, org: &str, field: &str, name: &str) -> Result<Vec<String>, Failure> {
+    let body = api.get(&format!("/api/v1/orgs/{org}/deployments")).await?;
+    Ok(body["deployments"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|d| d[field].as_str() == Some(name))
+        .map(|d| cell(d, "name"))
+        .collect())
+}
+
+fn keys_of(set: &Value) -> Vec<String> {
+    set["keys"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|k| cell(k, "key"))
+        .collect()
+}
+
+async fn secrets_set(ctx: &Ctx, set: &str, args: &[String], file: Option<PathBuf>) -> Result<(), Failure> {
+    let name = ResourceName::parse(set)?;
+    let pairs = match file {
+        Some(_) if !args.is_empty() => {
+            return Err(Failure::usage("give KEY=value pairs or --file, not both"));
+        }
+        Some(f) if f.as_os_str() == "-" && !ctx.globals.yes => {
+            return Err(Failure::usage(
+                "--file - reads the pairs from standard input, which leaves no way to answer the confirmation: add --yes",
+            ));
+        }
+        Some(f) => read_pairs_file(&f)?,
+        None if args.is_empty() => {
+            return Err(Failure::usage(
+                "nothing to set: give KEY=value pairs or --file FILE",
+            ));
+        }
+        None => pairs_from_args(args)?,
+    };
+    let api = ctx.api()?;
+    let org = ctx.org(&api).await?;
+    let path = format!("/api/v1/orgs/{org}/secrets/{name}");
+    let current = api.get_opt(&path).await?;
+    let revision = current.as_ref().and_then(|c| c["revision"].as_i64());
+    let preview = preview_write(
+        pairs.iter().map(|p| &p.key),
+        &current.as_ref().map(keys_of).unwrap_or_default(),
+    );
+    let users = deployments_using(&api, &org, "secret_set", name.as_str()).await?;
+    eprintln!(
+        "Secret set {name}{} in organization {org}:",
+        if current.is_none() { " (new)" } else { "" }
+    );
+    if !preview.added.is_empty() {
+        eprintln!("  add:    {}", preview.added.join(", "));
+    }
+    if !preview.updated.is_empty() {
+        eprintln!("  update: {}", preview.updated.join(", "));
+    }
+    if !users.is_empty() {
+        eprintln!("  afterwards {} will need a redeploy", list(&users));
+    }
+    confirm(
+        &format!("Write {} key(s) to {name}?", pairs.len()),
+        ctx.globals.yes,
+    )?;
+    let body = json!({
+        "secrets": pairs.iter().map(|p| json!({ "key": p.key.as_str(), "value": p.value })).collect::<Vec<_>>()
+    });
+    let result = api.call(Method::PUT, &path, Some(&body), revision).await?;
+    if ctx.json() {
+        output::json(&json!({
+            "set": name.as_str(),
+            "created": result["created"],
+            "added": result["added"],
+            "updated": result["updated"],
+            "revision": result["revision"],
+            "needs_redeploy": users,
+        }));
+    } else {
+        println!(
+            "{} secret set {name}: {} added, {} updated (revision {})",
+            if result["created"] == json!(true) {
+                "Created"
+            } else {
+                "Updated"
+            },
+            preview.added.len(),
+            preview.updated.len(),
+            cell(&result, "revision")
+        );
+        for d in &users {
+            println!("Deployment {d} needs a redeploy: cloakroom deployments redeploy {d}");
+        }
+    }
+    Ok(())
+}
+
+async fn secrets_list(ctx: &Ctx) -> Result<(), Failure> {
+    let api = ctx.api()?;
+    let org = ctx.org(&api).await?;
+    let sets = api.get(&format!("/api/v1/orgs/{org}/secrets")).await?;
+    let pulls = api.get(&format!("/api/v1/orgs/{org}/image-pull-secrets")).await?;
+    let mut items: Vec<Value> = Vec::new();
+    for s in sets["sets"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        items.push(json!({
+            "name": s["name"], "type": "secret", "keys": s["key_count"], "updated_at": s["updated_at"],
+        }));
+    }
+    for p in pulls["image_pull_secrets"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        items.push(json!({
+            "name": p["name"], "type": "image-pull-secret", "registry": p["registry"],
+            "updated_at": p["created_at"], "used_by": p["used_by"],
+        }));
+    }
+    items.sort_by_key(|i| cell(i, "name"));
+    if ctx.json() {
+        output::json(&json!({ "org": org, "secrets": items }));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|i| {
+            vec![
+                cell(i, "name"),
+                cell(i, "type"),
+                cell(i, "keys"),
+                cell(i, "updated_at"),
+            ]
+        })
+        .collect();
+    output::table(&["NAME", "TYPE", "KEYS", "UPDATED"], &rows);
+    Ok(())
+}
+
+async fn set_keys(ctx: &Ctx, set: &str) -> Result<(), Failure> {
+    let name = ResourceName::parse(set)?;
+    let api = ctx.api()?;
+    let org = ctx.org(&api).await?;
+    let detail = api.get(&format!("/api/v1/orgs/{org}/secrets/{name}")).await?;
+    if ctx.json() {
+        output::json(&detail);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = detail["keys"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|k| vec![cell(k, "key"), cell(k, "fingerprint"), cell(k, "updated_at")])
+        .collect();
+    output::table(&["KEY", "FINGERPRINT", "UPDATED"], &rows);
+    Ok(())
+}
+
+async fn secrets_unset(ctx: &Ctx, set: &str, key: &str) -> Result<(), Failure> {
+    let name = ResourceName::parse(set)?;
+    let key = SecretKey::parse(key)?;
+    let api = ctx.api()?;
+    let org = ctx.org(&api).await?;
+    let path = format!("/api/v1/orgs/{org}/secrets/{name}");
+    let detail = api.get(&path).await?;
+    if !keys_of(&detail).iter().any(|k| k == key.as_str()) {
+        return Err(Failure::new(
+            exit::NOT_FOUND,
+            format!("secret set {name} has no key {key}"),
+        ));
+    }
+    let users = deployments_using(&api, &org, "secret_set", name.as_str()).await?;
+    if !users.is_empty() {
+        eprintln!("Afterwards {} will need a redeploy.", list(&users));
+    }
+    confirm(
+        &format!("Remove key {key} from secret set {name}?"),
+        ctx.globals.yes,
+    )?;
+    api.call(
+        Method::DELETE,
+        &format!("{path}/{key}"),
+        None,
+        detail["revision"].as_i64(),
+    )
+    .await?;
+    if ctx.json() {
+        output::json(&json!({ "set": name.as_str(), "removed": key.as_str(), "needs_redeploy": users }));
+    } else {
+        println!("Removed {key} from secret set {name}");
+    }
+    Ok(())
+}
+
+async fn secrets_delete(ctx: &Ctx, name: &str) -> Result<(), Failure> {
+    let name = ResourceName::parse_as("name", name)?;
+    let api = ctx.api()?;
+    let org = ctx.org(&api).await?;
+    let set_path = format!("/api/v1/orgs/{org}/secrets/{name}");
+    let (path, what) = if let Some(set) = api.get_opt(&set_path).await? {
+        (
+            set_path,
+            format!("secret set {name} and its {} key(s)", keys_of(&set).len()),
+        )
+    } else {
+        let pulls = api.get(&format!("/api/v1/orgs/{org}/image-pull-secrets")).await?;
+        let exists = pulls["image_pull_secrets"]
+            .as_array()
+            .is_some_and(|l| l.iter().any(|p| p["name"].as_str() == Some(name.as_str())));
+        if !exists {
+            return Err(Failure::new(
+                exit::NOT_FOUND,
+                format!("no secret set or image pull secret named {name} in organization {org}"),
+            ));
+        }
+        (
+            format!("/api/v1/orgs/{org}/image-pull-secrets/{name}"),
+            format!("image pull secret {name}"),
+        )
+    };
+    confirm(&format!("Delete {what}? This cannot be undone."), ctx.globals.yes)?;
+    api.call(Method::DELETE, &path, None, None).await?;
+    if ctx.json() {
+        output::json(&json!({ "deleted": name.as_str() }));
+    } else {
+        println!("Deleted {what}");
+    }
+    Ok(())
+}
+
+async fn image_pull_secret(
+    ctx: &Ctx,
+    name: &str,
+    host: &str,
+    credentials: Option<String>,
+    base64encode: bool,
+) -> Result<(), Failure> {
+    let (username, password) = match credentials {
+        Some(c) => {
+            let (u, p) = c.split_once(':').ok_or_else(|| {
+                Failure::usage("credentials must be USER:PASS (or leave them out to be asked)")
+            })?;
+            (u.to_owned(), zeroize::Zeroizing::new(p.to_owned()))
+        }
+        None => (
+            output::read_line("Username: ")?,
+            output::read_secret("Password or token: ")?,
+        ),
+    };
+    let auth = if base64encode {
+        crate::validate::base64_encode(format!("{username}:{}", password.as_str()).as_bytes())
+    } else {
+        String::new()
+    };
+    // The server's own checks, run here first for an immediate answer.
+    crate::server::pull_secrets::validate_new(name, host, &username, &password, &auth, !base64encode)?;
+    let api = ctx.api()?;
+    let org = ctx.org(&api).await?;
+    let body = if base64encode {
+        json!({ "name": name, "registry": host.trim(), "auth": auth })
+    } else {
+        json!({ "name": name, "registry": host.trim(), "username": username, "password": password.as_str() })
+    };
+    let created = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/orgs/{org}/image-pull-secrets"),
+            Some(&body),
+            None,
+        )
+        .await?;
+    if ctx.json() {
+        output::json(&created);
+    } else {
+        println!(
+            "Created image pull secret {} for {} (user {})",
+            cell(&created, "name"),
+            cell(&created, "registry"),
+            cell(&created, "username")
+        );
+    }
+    Ok(())
+}
+
+async fn deploy(ctx: &Ctx, args: DeployArgs) -> Result<(), Failure> {
+    use crate::server::deployments::{merge_spec, parse_deploy_file, DeployFields};
+    let file_text = match std::fs::read_to_string("pcc-deploy.toml") {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Failure::usage(format!("could not read pcc-deploy.toml: {e}"))),
+    };
+    let file = file_text.as_deref().map(parse_deploy_file).transpose()?;
+    let name = args
+        .name
+        .clone()
+        .or_else(|| file.as_ref().and_then(|f| f.agent_name.clone()))
+        .ok_or_else(|| {
+            Failure::usage(
+                "name the deployment: cloakroom deploy NAME (or set agent_name in pcc-deploy.toml)",
+            )
+        })?;
+    let name = ResourceName::parse_as("deployment name", &name)?;
+    let fields = DeployFields {
+        image: args.image,
+        secret_set: args.secrets,
+        image_credentials: args.credentials,
+        region: args.region,
+        min_agents: args.min_agents,
+        max_agents: args.max_agents,
+    };
+    // Checked here with the server's rules; the server checks again and resolves references.
+    let spec = merge_spec(name.as_str(), file, fields.clone())?;
+    let api = ctx.api()?;
+    let org = ctx.org(&api).await?;
+    let path = format!("/api/v1/orgs/{org}/deployments/{name}");
+    let existing = api.get_opt(&path).await?;
+    eprintln!(
+        "{} deployment {name} in organization {org}:",
+        if existing.is_some() { "Update" } else { "Create" }
+    );
+    eprintln!("  image:       {}", spec.image);
+    eprintln!("  secrets:     {}", spec.secret_set.as_deref().unwrap_or("-"));
+    eprintln!("  credentials: {}", spec.pull_secret.as_deref().unwrap_or("-"));
+    eprintln!("  region:      {}", spec.region);
+    eprintln!("  agents:      {} to {}", spec.min_agents, spec.max_agents);
+    confirm(&format!("Deploy {name}?"), ctx.globals.yes)?;
+    let mut body = json!({
+        "image": fields.image,
+        "secret_set": fields.secret_set,
+        "image_credentials": fields.image_credentials,
+        "region": fields.region,
+        "min_agents": fields.min_agents,
+        "max_agents": fields.max_agents,
+    });
+    if let Some(text) = file_text {
+        body["pcc_deploy_toml"] = json!(text);
+    }
+    let result = api.call(Method::PUT, &path, Some(&body), None).await?;
+    if ctx.json() {
+        output::json(&result);
+        return Ok(());
+    }
+    println!(
+        "{} deployment {name}: revision {}",
+        if result["created"] == json!(true) {
+            "Created"
+        } else {
+            "Updated"
+        },
+        cell(&result, "revision")
+    );
+    if let Some(token) = result["runtime_token"].as_str() {
+        println!("Runtime token (shown once; give it to the deployment as CLOAKROOM_RUNTIME_TOKEN):");
+        println!("{token}");
+    }
+    Ok(())
+}
+
+async fn deployments_list(ctx: &Ctx) -> Result<(), Failure> {
+    let api = ctx.api()?;
+    let org = ctx.org(&api).await?;
+    let body = api.get(&format!("/api/v1/orgs/{org}/deployments")).await?;
+    if ctx.json() {
+        output::json(&body);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = body["deployments"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|d| {
+            vec![
+                cell(d, "name"),
+                cell(d, "image"),
+                cell(d, "secret_set"),
+                cell(d, "revision"),
+                cell(d, "status"),
+                cell(d, "deployed_at"),
+            ]
+        })
+        .collect();
+    output::table(
+        &["NAME", "IMAGE", "SECRETS", "REVISION", "STATUS", "DEPLOYED"],
+        &rows,
+    );
+    Ok(())
+}
+
+async fn redeploy(ctx: &Ctx, name: &str) -> Result<(), Failure> {
+    let name = ResourceName::parse_as("deployment name", name)?;
+    let api = ctx.api()?;
+    let org = ctx.org(&api).await?;
+    let result = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/orgs/{org}/deployments/{name}/redeploy"),
+            None,
+            None,
+        )
+        .await?;
+    if ctx.json() {
+        output::json(&result);
+    } else {
+        println!("Redeployed {name}: revision {}", cell(&result, "revision"));
+    }
+    Ok(())
+}
+
+/// Fetches the deployment's environment and replaces this process with `command`, so
+/// its exit status and signals are the command's own.
+async fn run_with_env(ctx: &Ctx, token_env: &str, command: Vec<OsString>) -> Result<(), Failure> {
+    let token = std::env::var(token_env)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(|| {
+            Failure::new(
+                exit::AUTH,
+                format!("{token_env} is not set: put the deployment's runtime token in it"),
+            )
+        })?;
+    let api = Api::new(&ctx.server(), &token)?;
+    let body = api.get("/api/v1/runtime/env").await?;
+    let env = body["env"]
+        .as_object()
+        .ok_or_else(|| Failure::new(exit::SERVER, "the server's answer has no environment"))?;
+    let (program, args) = command
+        .split_first()
+        .ok_or_else(|| Failure::usage("give the command to run after --"))?;
+    let mut child = std::process::Command::new(program);
+    child.args(args).env_remove(token_env);
+    for (key, value) in env {
+        child.env(key, value.as_str().unwrap_or_default());
+    }
+    let not_runnable = |e: std::io::Error| {
+        let code = if e.kind() == std::io::ErrorKind::NotFound {
+            127
+        } else {
+            126
+        };
+        Failure::new(code, format!("could not run {}: {e}", program.to_string_lossy()))
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        Err(not_runnable(child.exec()))
+    }
+    #[cfg(not(unix))]
+    {
+        let status = child.status().map_err(not_runnable)?;
+        std::process::exit(status.code().unwrap_or(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn pairs_split_at_the_first_equals_and_keep_values_exactly() {
+        let pairs = pairs_from_args(&args(&[
+            "A=a=b",
+            "B= spaced  ",
+            "C=\"quoted\"",
+            "D=",
+            "E=line1\nline2\n",
+        ]))
+        .expect("valid");
+        let got: Vec<(&str, &str)> = pairs.iter().map(|p| (p.key.as_str(), p.value.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                ("A", "a=b"),
+                ("B", " spaced  "),
+                ("C", "\"quoted\""),
+                ("D", ""),
+                ("E", "line1\nline2\n")
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_pairs_are_named_without_their_text() {
+        let err = pairs_from_args(&args(&["A=1", "secret-looking-text"])).expect_err("refused");
+        assert_eq!(err.code, exit::USAGE);
+        assert!(err.message.contains("pair 2"), "{}", err.message);
+        assert!(!err.message.contains("secret-looking"), "{}", err.message);
+        let err = pairs_from_args(&args(&["BAD KEY=1"])).expect_err("refused");
+        assert!(err.message.contains("BAD KEY"), "{}", err.message);
+        let err = pairs_from_args(&args(&["A=1", "A=2"])).expect_err("refused");
+        assert!(err.message.contains("\"A\""), "{}", err.message);
+    }
+}

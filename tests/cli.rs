@@ -1,0 +1,719 @@
+//! The `cloakroom` client end to end: a real server, the real binary run through
+//! `bash -c` (so the shell does the quoting, as for a user), values read back through
+//! `cloakroom run -- env -0` and compared byte for byte.
+#![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+
+mod common;
+
+use common::{spawn_app, Backend, TestApp};
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use tempfile::TempDir;
+use tokio::io::AsyncWriteExt;
+
+struct Shell {
+    app: TestApp,
+    home: TempDir,
+}
+
+#[derive(Debug)]
+struct Out {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+impl Out {
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
+    }
+
+    #[track_caller]
+    fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "expected success: {self:?}");
+        self
+    }
+
+    #[track_caller]
+    fn fails(self, code: i32, needle: &str) -> Self {
+        assert_eq!(self.code, code, "expected exit {code}: {self:?}");
+        assert!(
+            self.stderr.contains(needle),
+            "stderr should mention {needle:?}: {self:?}"
+        );
+        self
+    }
+}
+
+impl Shell {
+    async fn new() -> Self {
+        Self {
+            app: spawn_app(Backend::Sqlite).await,
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn config_file(&self) -> std::path::PathBuf {
+        self.home.path().join("config/cloakroom/cli.toml")
+    }
+
+    /// Runs `script` with bash in a clean environment holding the server and the token.
+    async fn sh(&self, script: &str) -> Out {
+        self.sh_with(
+            script,
+            b"",
+            &[
+                ("CLOAKROOM_SERVER", &self.app.base),
+                ("CLOAKROOM_TOKEN", &self.app.token),
+            ],
+        )
+        .await
+    }
+
+    /// Runs `script` with bash, `stdin` piped in and only `env` (plus PATH and HOME) set.
+    async fn sh_with(&self, script: &str, stdin: &[u8], env: &[(&str, &str)]) -> Out {
+        let bin = std::path::Path::new(env!("CARGO_BIN_EXE_cloakroom"));
+        let path = format!(
+            "{}:{}",
+            bin.parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut child = tokio::process::Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join("config"))
+            .envs(env.iter().copied())
+            .current_dir(self.home.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin).await.unwrap();
+        drop(input);
+        let out = child.wait_with_output().await.unwrap();
+        #[cfg(unix)]
+        let signal = std::os::unix::process::ExitStatusExt::signal(&out.status);
+        #[cfg(not(unix))]
+        let signal: Option<i32> = None;
+        Out {
+            code: out.status.code().unwrap_or_else(|| 128 + signal.unwrap_or(0)),
+            stdout: out.stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Deploys `name` with `set` and returns its runtime token.
+    async fn deploy(&self, name: &str, set: &str) -> String {
+        let out = self
+            .sh(&format!(
+                "cloakroom deploy {name} --image registry.example.com/{name}:1 --secrets {set} --yes --output json"
+            ))
+            .await
+            .ok();
+        out.json()["runtime_token"].as_str().unwrap().to_owned()
+    }
+
+    /// The environment `cloakroom run` gives a child, read with `env -0`.
+    async fn runtime_env(&self, token: &str) -> BTreeMap<String, Vec<u8>> {
+        let out = self
+            .sh_with(
+                "cloakroom run -- env -0",
+                b"",
+                &[
+                    ("CLOAKROOM_SERVER", &self.app.base),
+                    ("CLOAKROOM_RUNTIME_TOKEN", token),
+                ],
+            )
+            .await
+            .ok();
+        out.stdout
+            .split(|b| *b == 0)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                let eq = entry.iter().position(|b| *b == b'=').unwrap();
+                (
+                    String::from_utf8(entry[..eq].to_vec()).unwrap(),
+                    entry[eq + 1..].to_vec(),
+                )
+            })
+            .collect()
+    }
+
+    async fn set_revision(&self, set: &str) -> i64 {
+        let res = self
+            .app
+            .api(reqwest::Method::GET, &format!("/secrets/{set}"))
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = res.json().await.unwrap();
+        body["revision"].as_i64().unwrap()
+    }
+}
+
+/// Every quoting form a user types in bash, and what the program must store.
+const QUOTING_SCRIPT: &str = r#"cloakroom secrets set app --yes \
+  SPACES="value with spaces" \
+  "WHOLE=value with spaces" \
+  EQUALS=a=b==c \
+  'SINGLE=value "quoted" here' \
+  ESCAPED="value \"quoted\" here" \
+  BACKSLASH='C:\path\to\ and \\ two' \
+  DQ_BACKSLASH="one\\two \$three" \
+  DOLLAR='$HOME and ${PATH}' \
+  NEWLINES=$'line one\nline two\n' \
+  CRLF=$'windows\r\n' \
+  TRAILING='trailing spaces   ' \
+  LEADING='  leading' \
+  UNICODE='ünïcødé ✓ 🙂' \
+  TAB=$'a\tb' \
+  EMPTY= \
+  HASH='#not a comment'"#;
+
+fn quoting_expected() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("SPACES", "value with spaces"),
+        ("WHOLE", "value with spaces"),
+        ("EQUALS", "a=b==c"),
+        ("SINGLE", "value \"quoted\" here"),
+        ("ESCAPED", "value \"quoted\" here"),
+        ("BACKSLASH", r"C:\path\to\ and \\ two"),
+        ("DQ_BACKSLASH", r"one\two $three"),
+        ("DOLLAR", "$HOME and ${PATH}"),
+        ("NEWLINES", "line one\nline two\n"),
+        ("CRLF", "windows\r\n"),
+        ("TRAILING", "trailing spaces   "),
+        ("LEADING", "  leading"),
+        ("UNICODE", "ünïcødé ✓ 🙂"),
+        ("TAB", "a\tb"),
+        ("EMPTY", ""),
+        ("HASH", "#not a comment"),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_quoting_form_round_trips_byte_for_byte() {
+    let sh = Shell::new().await;
+    let out = sh.sh(QUOTING_SCRIPT).await.ok();
+    assert!(
+        out.stdout()
+            .contains("Created secret set app: 16 added, 0 updated"),
+        "{out:?}"
+    );
+    // The preview names keys, never values.
+    for (_, value) in quoting_expected().iter().filter(|(_, v)| v.len() > 3) {
+        assert!(
+            !out.stderr.contains(value) && !out.stdout().contains(value),
+            "leaked {value:?}"
+        );
+    }
+    let token = sh.deploy("web", "app").await;
+    let env = sh.runtime_env(&token).await;
+    for (key, value) in quoting_expected() {
+        assert_eq!(
+            env.get(key).map(|v| String::from_utf8_lossy(v).into_owned()),
+            Some(value.to_owned()),
+            "{key}"
+        );
+    }
+    assert!(
+        !env.contains_key("CLOAKROOM_RUNTIME_TOKEN"),
+        "the token variable is removed"
+    );
+
+    // --token-env names another variable, which is removed the same way.
+    let out = sh
+        .sh_with(
+            "cloakroom run --token-env MY_TOKEN -- printenv",
+            b"",
+            &[("CLOAKROOM_SERVER", &sh.app.base), ("MY_TOKEN", &token)],
+        )
+        .await
+        .ok();
+    assert!(out.stdout().contains("SPACES=value with spaces\n"), "{out:?}");
+    assert!(!out.stdout().contains("MY_TOKEN"), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pairs_from_a_file_or_stdin() {
+    let sh = Shell::new().await;
+    std::fs::write(
+        sh.home.path().join("pairs.env"),
+        "# database\nDB_URL=\"postgres://u:p@db/app\"\nGREETING='hello  world '\n",
+    )
+    .unwrap();
+    sh.sh("cloakroom secrets set app --file pairs.env --yes")
+        .await
+        .ok();
+    sh.sh_with(
+        "printf 'FROM_STDIN=\"two\\nlines\"\\n' | cloakroom secrets set app --file - --yes",
+        b"",
+        &[
+            ("CLOAKROOM_SERVER", &sh.app.base),
+            ("CLOAKROOM_TOKEN", &sh.app.token),
+        ],
+    )
+    .await
+    .ok();
+    let token = sh.deploy("web", "app").await;
+    let env = sh.runtime_env(&token).await;
+    assert_eq!(env["DB_URL"], b"postgres://u:p@db/app");
+    assert_eq!(env["GREETING"], b"hello  world ");
+    assert_eq!(env["FROM_STDIN"], b"two\nlines");
+
+    sh.sh("cloakroom secrets set app A=1 --file pairs.env --yes")
+        .await
+        .fails(1, "not both");
+    sh.sh("cloakroom secrets set app --file - < pairs.env")
+        .await
+        .fails(1, "--yes");
+    sh.sh("cloakroom secrets set app --file missing.env --yes")
+        .await
+        .fails(1, "missing.env");
+    std::fs::write(sh.home.path().join("bad.env"), "OK=1\nBAD KEY=2\n").unwrap();
+    let before = sh.set_revision("app").await;
+    sh.sh("cloakroom secrets set app --file bad.env --yes")
+        .await
+        .fails(1, "line 2");
+    assert_eq!(sh.set_revision("app").await, before, "a bad file writes nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_previews_asks_and_names_deployments_to_redeploy() {
+    let sh = Shell::new().await;
+    sh.sh("cloakroom secrets set app API_KEY=first-secret-value --yes")
+        .await
+        .ok();
+    sh.deploy("web", "app").await;
+    let before = sh.set_revision("app").await;
+
+    let env = [
+        ("CLOAKROOM_SERVER", sh.app.base.as_str()),
+        ("CLOAKROOM_TOKEN", sh.app.token.as_str()),
+    ];
+    let script = "cloakroom secrets set app API_KEY=second-secret-value NEW_KEY=third-secret-value";
+    let out = sh.sh_with(script, b"n\n", &env).await.fails(1, "cancelled");
+    assert!(out.stderr.contains("add:    NEW_KEY"), "{out:?}");
+    assert!(out.stderr.contains("update: API_KEY"), "{out:?}");
+    assert!(out.stderr.contains("web will need a redeploy"), "{out:?}");
+    assert!(!out.stderr.contains("secret-value"), "{out:?}");
+    assert_eq!(
+        sh.set_revision("app").await,
+        before,
+        "a cancelled write changes nothing"
+    );
+    // End of input is "no" too.
+    sh.sh_with(script, b"", &env).await.fails(1, "cancelled");
+
+    let out = sh.sh_with(script, b"y\n", &env).await.ok();
+    assert!(
+        out.stdout()
+            .contains("Updated secret set app: 1 added, 1 updated"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout().contains("Deployment web needs a redeploy"),
+        "{out:?}"
+    );
+
+    let list = sh
+        .sh("cloakroom deployments list --output json")
+        .await
+        .ok()
+        .json();
+    assert_eq!(list["deployments"][0]["needs_redeploy"], true);
+    let table = sh.sh("cloakroom deployments list").await.ok().stdout();
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(table.contains("needs redeploy"), "{table}");
+    let out = sh.sh("cloakroom deployments redeploy web").await.ok();
+    assert!(out.stdout().contains("Redeployed web: revision 2"), "{out:?}");
+    let list = sh
+        .sh("cloakroom deployments list --output json")
+        .await
+        .ok()
+        .json();
+    assert_eq!(list["deployments"][0]["needs_redeploy"], false);
+
+    // Unset asks too, then removes the key.
+    sh.sh_with("cloakroom secrets unset app NEW_KEY", b"no\n", &env)
+        .await
+        .fails(1, "cancelled");
+    sh.sh_with("cloakroom secrets unset app NEW_KEY", b"yes\n", &env)
+        .await
+        .ok();
+    let keys = sh
+        .sh("cloakroom secrets list app --output json")
+        .await
+        .ok()
+        .json();
+    let names: Vec<&str> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["API_KEY"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_name_the_kind_of_failure() {
+    let sh = Shell::new().await;
+    sh.sh("cloakroom secrets set app A=1 --yes").await.ok();
+    sh.deploy("web", "app").await;
+    // 1: usage and validation.
+    let out = sh
+        .sh("cloakroom secrets set app 'BAD KEY=1' --yes")
+        .await
+        .fails(1, "BAD KEY");
+    assert_eq!(out.stderr.lines().count(), 1, "one line: {out:?}");
+    sh.sh("cloakroom secrets set app just-some-text --yes")
+        .await
+        .fails(1, "pair 1 is not KEY=value");
+    sh.sh("cloakroom secrets set app A=1 A=2 --yes")
+        .await
+        .fails(1, "\"A\"");
+    sh.sh("cloakroom secrets set Bad_Name A=1 --yes")
+        .await
+        .fails(1, "set name");
+    sh.sh("cloakroom secrets set app --yes")
+        .await
+        .fails(1, "nothing to set");
+    sh.sh("cloakroom deploy --yes")
+        .await
+        .fails(1, "name the deployment");
+    // A deployment naming a missing set is refused like any invalid field.
+    sh.sh("cloakroom deploy api --image x/y:1 --secrets nosuch --yes")
+        .await
+        .fails(1, "secret set \"nosuch\" does not exist");
+    sh.sh("cloakroom frobnicate").await.fails(1, "frobnicate");
+    sh.sh("cloakroom --output xml secrets list").await.fails(1, "xml");
+    // 2: not found.
+    sh.sh("cloakroom secrets list nosuch").await.fails(2, "nosuch");
+    sh.sh("cloakroom secrets unset nosuch A --yes")
+        .await
+        .fails(2, "nosuch");
+    sh.sh("cloakroom secrets unset app NOPE --yes")
+        .await
+        .fails(2, "NOPE");
+    sh.sh("cloakroom secrets delete nosuch --yes")
+        .await
+        .fails(2, "nosuch");
+    sh.sh("cloakroom deployments redeploy nosuch")
+        .await
+        .fails(2, "nosuch");
+    sh.sh("cloakroom --org other-org secrets list")
+        .await
+        .fails(2, "other-org");
+    // 3: conflict.
+    sh.sh("cloakroom secrets delete app --yes").await.fails(3, "web");
+    // 4: authentication.
+    let out = sh
+        .sh_with(
+            "cloakroom secrets list",
+            b"",
+            &[
+                ("CLOAKROOM_SERVER", &sh.app.base),
+                ("CLOAKROOM_TOKEN", "ckr_not-a-real-token"),
+            ],
+        )
+        .await
+        .fails(4, "token");
+    assert_eq!(out.stderr.lines().count(), 1, "one line: {out:?}");
+    sh.sh_with(
+        "cloakroom secrets list",
+        b"",
+        &[("CLOAKROOM_SERVER", &sh.app.base)],
+    )
+    .await
+    .fails(4, "cloakroom login");
+    sh.sh_with(
+        "cloakroom run -- true",
+        b"",
+        &[("CLOAKROOM_SERVER", &sh.app.base)],
+    )
+    .await
+    .fails(4, "CLOAKROOM_RUNTIME_TOKEN");
+    // An API token is not a runtime token.
+    sh.sh_with(
+        "cloakroom run -- true",
+        b"",
+        &[
+            ("CLOAKROOM_SERVER", &sh.app.base),
+            ("CLOAKROOM_RUNTIME_TOKEN", &sh.app.token),
+        ],
+    )
+    .await
+    .fails(4, "token");
+    // 5: server unreachable.
+    sh.sh_with(
+        "cloakroom secrets list",
+        b"",
+        &[
+            ("CLOAKROOM_SERVER", "http://127.0.0.1:1"),
+            ("CLOAKROOM_TOKEN", &sh.app.token),
+        ],
+    )
+    .await
+    .fails(5, "could not reach http://127.0.0.1:1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_saves_owner_only_settings_and_the_environment_overrides_them() {
+    let sh = Shell::new().await;
+    let none: [(&str, &str); 0] = [];
+    // A wrong token is refused and nothing is saved.
+    sh.sh_with(
+        &format!("cloakroom login --server {}", sh.app.base),
+        b"ckr_wrong\n",
+        &none,
+    )
+    .await
+    .fails(4, "token");
+    assert!(!sh.config_file().exists());
+
+    let out = sh
+        .sh_with(
+            &format!("cloakroom login --server {}/", sh.app.base),
+            format!("{}\n", sh.app.token).as_bytes(),
+            &none,
+        )
+        .await
+        .ok();
+    assert!(
+        out.stdout().contains("as owner@example.com (organization acme)"),
+        "{out:?}"
+    );
+    assert!(!out.stdout().contains(&sh.app.token) && !out.stderr.contains(&sh.app.token));
+    let saved = std::fs::read_to_string(sh.config_file()).unwrap();
+    assert!(
+        saved.contains(&sh.app.token) && saved.contains(&sh.app.base),
+        "{saved}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(sh.config_file()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // The saved settings are enough on their own.
+    sh.sh_with("cloakroom secrets set app A=1 --yes", b"", &none)
+        .await
+        .ok();
+    let out = sh.sh_with("cloakroom secrets list", b"", &none).await.ok();
+    assert!(out.stdout().starts_with("NAME"), "{out:?}");
+    assert!(out.stdout().contains("app   secret  1"), "{out:?}");
+    assert_eq!(
+        sh.sh_with("cloakroom org", b"", &none).await.ok().stdout(),
+        "acme\n"
+    );
+    sh.sh_with("cloakroom org elsewhere", b"", &none)
+        .await
+        .fails(2, "elsewhere");
+    sh.sh_with("cloakroom org acme", b"", &none).await.ok();
+    assert!(std::fs::read_to_string(sh.config_file())
+        .unwrap()
+        .contains("org = \"acme\""));
+
+    // The environment wins over the file.
+    sh.sh_with("cloakroom secrets list", b"", &[("CLOAKROOM_TOKEN", "ckr_bad")])
+        .await
+        .fails(4, "token");
+    sh.sh_with(
+        "cloakroom secrets list",
+        b"",
+        &[("CLOAKROOM_SERVER", "http://127.0.0.1:1")],
+    )
+    .await
+    .fails(5, "127.0.0.1:1");
+    sh.sh_with("cloakroom secrets list", b"", &[("CLOAKROOM_ORG", "elsewhere")])
+        .await
+        .fails(2, "elsewhere");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_pull_secrets_prompt_encode_and_refuse_duplicates() {
+    let sh = Shell::new().await;
+    let env = [
+        ("CLOAKROOM_SERVER", sh.app.base.as_str()),
+        ("CLOAKROOM_TOKEN", sh.app.token.as_str()),
+    ];
+    let out = sh
+        .sh_with(
+            "cloakroom secrets image-pull-secret ghcr ghcr.io",
+            b"robot\npa:ss word\n",
+            &env,
+        )
+        .await
+        .ok();
+    assert!(
+        out.stdout()
+            .contains("Created image pull secret ghcr for ghcr.io (user robot)"),
+        "{out:?}"
+    );
+    assert!(!out.stdout().contains("pa:ss") && !out.stderr.contains("pa:ss"));
+    sh.sh("cloakroom secrets image-pull-secret quay quay.io 'bot:s3cr:et' --base64encode --output json")
+        .await
+        .ok();
+
+    let auth_of = |name: &'static str| {
+        let app = &sh.app;
+        async move {
+            let res = app
+                .api(
+                    reqwest::Method::GET,
+                    &format!("/image-pull-secrets/{name}/dockerconfigjson"),
+                )
+                .send()
+                .await
+                .unwrap();
+            let body: serde_json::Value = res.json().await.unwrap();
+            let inner =
+                cloakroom::validate::base64_decode(body["data"][".dockerconfigjson"].as_str().unwrap())
+                    .unwrap();
+            let config: serde_json::Value = serde_json::from_slice(&inner).unwrap();
+            let auths = config["auths"].as_object().unwrap();
+            auths.values().next().unwrap()["auth"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    assert_eq!(
+        auth_of("ghcr").await,
+        cloakroom::validate::base64_encode(b"robot:pa:ss word")
+    );
+    assert_eq!(
+        auth_of("quay").await,
+        cloakroom::validate::base64_encode(b"bot:s3cr:et")
+    );
+
+    sh.sh("cloakroom secrets image-pull-secret ghcr ghcr.io 'a:b'")
+        .await
+        .fails(3, "delete");
+    sh.sh("cloakroom secrets image-pull-secret other 'not a host' 'a:b'")
+        .await
+        .fails(1, "registry");
+    sh.sh("cloakroom secrets image-pull-secret other ghcr.io no-colon")
+        .await
+        .fails(1, "USER:PASS");
+
+    let list = sh.sh("cloakroom secrets list --output json").await.ok().json();
+    let types: Vec<(&str, &str)> = list["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        types,
+        [("ghcr", "image-pull-secret"), ("quay", "image-pull-secret")]
+    );
+    let out = sh.sh("cloakroom secrets delete ghcr --yes").await.ok();
+    assert!(out.stdout().contains("Deleted image pull secret ghcr"), "{out:?}");
+    let list = sh.sh("cloakroom secrets list --output json").await.ok().json();
+    assert_eq!(list["secrets"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_reads_pcc_deploy_toml_and_flags_override_it() {
+    let sh = Shell::new().await;
+    sh.sh("cloakroom secrets set app A=1 --yes").await.ok();
+    std::fs::create_dir(sh.home.path().join("bot")).unwrap();
+    std::fs::write(
+        sh.home.path().join("bot/pcc-deploy.toml"),
+        "agent_name = \"bot\"\nimage = \"registry.example.com/bot:1\"\nsecret_set = \"app\"\n\n[scaling]\nmin_agents = 1\n",
+    )
+    .unwrap();
+    let out = sh
+        .sh("cd bot && cloakroom deploy --image registry.example.com/bot:2 --yes")
+        .await
+        .ok();
+    assert!(
+        out.stdout().contains("Created deployment bot: revision 1"),
+        "{out:?}"
+    );
+    assert!(out.stdout().contains("Runtime token (shown once"), "{out:?}");
+    assert!(out.stdout().contains("ckd_"), "{out:?}");
+    assert!(
+        out.stderr.contains("image:       registry.example.com/bot:2"),
+        "{out:?}"
+    );
+
+    let again = sh
+        .sh("cd bot && cloakroom deploy --yes --output json")
+        .await
+        .ok()
+        .json();
+    assert_eq!(again["created"], false);
+    assert_eq!(again["revision"], 2);
+    assert_eq!(again["image"], "registry.example.com/bot:1");
+    assert_eq!(again["scaling"]["min_agents"], 1);
+    assert!(
+        again.get("runtime_token").is_none(),
+        "the token is shown on creation only"
+    );
+
+    std::fs::write(
+        sh.home.path().join("bot/pcc-deploy.toml"),
+        "agent_name = \"bot\"\nimagee = \"x\"\n",
+    )
+    .unwrap();
+    sh.sh("cd bot && cloakroom deploy --yes").await.fails(1, "imagee");
+    sh.sh_with(
+        "cd bot && cloakroom deploy other --image x/y:1",
+        b"n\n",
+        &[
+            ("CLOAKROOM_SERVER", &sh.app.base),
+            ("CLOAKROOM_TOKEN", &sh.app.token),
+        ],
+    )
+    .await
+    .fails(1, "imagee");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_passes_exit_status_and_signals_through() {
+    let sh = Shell::new().await;
+    sh.sh("cloakroom secrets set app A=1 --yes").await.ok();
+    let token = sh.deploy("web", "app").await;
+    let env = [
+        ("CLOAKROOM_SERVER", sh.app.base.as_str()),
+        ("CLOAKROOM_RUNTIME_TOKEN", token.as_str()),
+    ];
+    assert_eq!(
+        sh.sh_with("cloakroom run -- sh -c 'exit 7'", b"", &env)
+            .await
+            .code,
+        7
+    );
+    assert_eq!(
+        sh.sh_with("cloakroom run -- sh -c 'kill -TERM $$'", b"", &env)
+            .await
+            .code,
+        128 + 15
+    );
+    // Arguments reach the command untouched, dashes included.
+    let out = sh
+        .sh_with("cloakroom run -- printf '%s|' -n 'two words' \"$A\"", b"", &env)
+        .await
+        .ok();
+    assert_eq!(out.stdout(), "-n|two words||");
+    let out = sh
+        .sh_with("cloakroom run -- sh -c 'printf %s \"$A\"'", b"", &env)
+        .await
+        .ok();
+    assert_eq!(out.stdout(), "1");
+    sh.sh_with("cloakroom run -- no-such-program-here", b"", &env)
+        .await
+        .fails(127, "no-such-program-here");
+}
