@@ -717,3 +717,53 @@ async fn run_passes_exit_status_and_signals_through() {
         .await
         .fails(127, "no-such-program-here");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_while_the_question_waits_is_not_overwritten() {
+    use tokio::io::AsyncReadExt;
+    let sh = Shell::new().await;
+    sh.sh("cloakroom secrets set app A=1 --yes").await.ok();
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_cloakroom"));
+    let mut child = tokio::process::Command::new(bin)
+        .args(["secrets", "set", "app", "A=from-the-cli"])
+        .env_clear()
+        .env("HOME", sh.home.path())
+        .env("CLOAKROOM_SERVER", &sh.app.base)
+        .env("CLOAKROOM_TOKEN", &sh.app.token)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the question, change the set behind the CLI's back, then answer yes.
+    let mut stderr = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("[y/N]") {
+        let mut buf = [0u8; 256];
+        let n = stderr.read(&mut buf).await.unwrap();
+        assert!(
+            n > 0,
+            "the CLI ended before asking: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let res = sh
+        .app
+        .api(reqwest::Method::PUT, "/secrets/app")
+        .json(&serde_json::json!({"secrets": [{"key": "A", "value": "from-elsewhere"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"y\n").await.unwrap();
+    drop(stdin);
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).await.unwrap();
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.code(), Some(3), "stale write refused: {rest}");
+    assert!(rest.contains("changed"), "{rest}");
+    let token = sh.deploy("web", "app").await;
+    assert_eq!(sh.runtime_env(&token).await["A"], b"from-elsewhere");
+}
