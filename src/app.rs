@@ -10,6 +10,8 @@ use leptos_router::{path, SsrMode};
 
 /// The document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::server::router::set_page_csp();
     view! {
         <!DOCTYPE html>
         <html lang="en">

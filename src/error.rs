@@ -27,6 +27,12 @@ pub enum AppError {
     /// Wrong email or password (deliberately vague).
     #[error("wrong email or password")]
     BadCredentials,
+    /// Too many failed sign-ins; the number is how many seconds to wait.
+    #[error("too many failed sign-ins; try again in {0} seconds")]
+    RateLimited(u64),
+    /// The request came from a page of another site (cross-site request forgery).
+    #[error("{0}")]
+    Forbidden(String),
     /// The request or the resulting set is over a size limit.
     #[error("{0}")]
     TooLarge(String),
@@ -63,6 +69,8 @@ impl AppError {
             AppError::Stale(_) => 412,
             AppError::Unauthorized | AppError::BadCredentials => 401,
             AppError::TooLarge(_) => 413,
+            AppError::RateLimited(_) => 429,
+            AppError::Forbidden(_) => 403,
             AppError::Internal => 500,
             AppError::Transport(_) => 502,
         }

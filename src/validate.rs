@@ -16,6 +16,8 @@ pub const NAME_MAX_LEN: usize = 63;
 pub const VALUE_MAX_BYTES: usize = 64 * 1024;
 /// Largest total of all values in one set, in bytes.
 pub const SET_MAX_BYTES: usize = 1024 * 1024;
+/// Most keys one set (and so one write) may hold.
+pub const SET_MAX_KEYS: usize = 1000;
 
 /// Human-readable rule for keys, used in messages and next to key inputs.
 pub const KEY_RULE: &str = "keys may contain only letters, digits, \"_\" and \"-\"";
@@ -222,6 +224,15 @@ pub fn validate_pairs<'a>(
         errors.push(FieldError::new(
             "set",
             format!("a set may hold at most {SET_MAX_BYTES} bytes of values (this write has {total})"),
+        ));
+    }
+    if pairs.len() > SET_MAX_KEYS {
+        errors.push(FieldError::new(
+            "set",
+            format!(
+                "a set may hold at most {SET_MAX_KEYS} keys (this write has {})",
+                pairs.len()
+            ),
         ));
     }
     if pairs.is_empty() && errors.is_empty() {

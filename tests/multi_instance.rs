@@ -90,6 +90,7 @@ async fn twenty_clients_through_two_instances_lose_nothing_and_sessions_roam() {
     // A session opened on one instance works on the other, and ends on both.
     let res = http
         .post(format!("{}/api/login", bases[0]))
+        .header("origin", &bases[0])
         .header("accept", "text/html")
         .form(&[("email", "owner@example.com"), ("password", common::PASSWORD)])
         .send()
@@ -112,6 +113,7 @@ async fn twenty_clients_through_two_instances_lose_nothing_and_sessions_roam() {
     assert!(res.text().await.unwrap().contains("owner@example.com"));
     let res = http
         .post(format!("{}/api/logout", bases[1]))
+        .header("origin", &bases[1])
         .header("accept", "text/html")
         .header("cookie", &cookie)
         .send()

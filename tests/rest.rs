@@ -234,9 +234,10 @@ async fn credentials_are_required_and_other_orgs_look_missing(backend: Backend) 
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // A dashboard session cookie is not an API credential.
-    let (_, session) = cloakroom::server::auth::login(&app.state, "owner@example.com", common::PASSWORD)
-        .await
-        .unwrap();
+    let (_, session) =
+        cloakroom::server::auth::login(&app.state, "owner@example.com", common::PASSWORD, "127.0.0.1")
+            .await
+            .unwrap();
     let res = app
         .http
         .get(&url)
@@ -318,11 +319,19 @@ async fn pages_redirect_to_login_and_login_sets_a_strict_cookie(backend: Backend
         .post(app.url("/api/login"))
         .header("accept", "text/html")
         .header("x-forwarded-proto", "https")
+        .header("origin", app.base.replace("http://", "https://"))
         .form(&[("email", "owner@example.com"), ("password", common::PASSWORD)])
         .send()
         .await
         .unwrap();
-    assert!(res.headers()["set-cookie"].to_str().unwrap().contains("; Secure"));
+    let secure = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        secure.starts_with("__Host-cloakroom_session=")
+            && secure.contains("; Path=/;")
+            && secure.contains("; Secure"),
+        "{secure}"
+    );
+    assert!(!secure.contains("Domain"), "{secure}");
     // An off-site `next` is ignored.
     let res = app
         .http
@@ -354,9 +363,10 @@ async fn pages_redirect_to_login_and_login_sets_a_strict_cookie(backend: Backend
 
 async fn a_no_js_write_redirects_back_with_the_result_and_values_stay_out_of_html(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (_, session) = cloakroom::server::auth::login(&app.state, "owner@example.com", common::PASSWORD)
-        .await
-        .unwrap();
+    let (_, session) =
+        cloakroom::server::auth::login(&app.state, "owner@example.com", common::PASSWORD, "127.0.0.1")
+            .await
+            .unwrap();
     let cookie = format!("cloakroom_session={session}");
     let res = app
         .http

@@ -162,7 +162,11 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+        // The server may remove a directory (temporary files) between listing and reading.
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
             let p = entry.path();
             if p.is_dir() {
                 stack.push(p);
@@ -339,7 +343,7 @@ async fn sessions_and_tokens_resolve_to_their_user_and_org(backend: Backend) {
     let db = TestDb::new(backend).await;
     let state = db.state(1).await;
     let who = user(&state, "a@example.com", "acme").await;
-    let (p, session) = cloakroom::server::auth::login(&state, "A@Example.com", common::PASSWORD)
+    let (p, session) = cloakroom::server::auth::login(&state, "A@Example.com", common::PASSWORD, "127.0.0.1")
         .await
         .unwrap();
     assert_eq!(p, who);
@@ -347,7 +351,7 @@ async fn sessions_and_tokens_resolve_to_their_user_and_org(backend: Backend) {
     assert_eq!(
         state
             .store
-            .principal_for_session(&token_hash(&session), now)
+            .principal_for_session(&token_hash(&session), now, now - 60)
             .await
             .unwrap(),
         Some(who.clone())
@@ -356,17 +360,27 @@ async fn sessions_and_tokens_resolve_to_their_user_and_org(backend: Backend) {
     assert_eq!(
         state
             .store
-            .principal_for_session(&token_hash(&session), now + ttl + 1)
+            .principal_for_session(&token_hash(&session), now + ttl + 1, now)
             .await
             .unwrap(),
-        None
+        None,
+        "past its absolute expiry"
+    );
+    assert_eq!(
+        state
+            .store
+            .principal_for_session(&token_hash(&session), now + 120, now + 1)
+            .await
+            .unwrap(),
+        None,
+        "unused since before the idle cut-off"
     );
     assert!(matches!(
-        cloakroom::server::auth::login(&state, "a@example.com", "wrong").await,
+        cloakroom::server::auth::login(&state, "a@example.com", "wrong", "127.0.0.1").await,
         Err(AppError::BadCredentials)
     ));
     assert!(matches!(
-        cloakroom::server::auth::login(&state, "nobody@example.com", "wrong").await,
+        cloakroom::server::auth::login(&state, "nobody@example.com", "wrong", "127.0.0.1").await,
         Err(AppError::BadCredentials)
     ));
     let token = cloakroom::server::auth::create_api_token(&state, &who, "ci")

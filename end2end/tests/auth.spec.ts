@@ -1,4 +1,4 @@
-import { test, expect, login, islandsReady } from '../fixtures/app';
+import { test, expect, login, islandsReady, hasJs } from '../fixtures/app';
 import { ACCOUNT } from '../fixtures/env';
 
 test('pages require a session and send you back where you were going', async ({ page }) => {
@@ -33,4 +33,27 @@ test('the session cookie is HttpOnly and SameSite=Strict, and sign out ends it',
   await page.context().addCookies([{ ...cookie!, expires: -1 }]);
   await page.goto('/secrets');
   await expect(page).toHaveURL(/\/login/);
+});
+
+test('pages carry a nonce-based CSP; the islands run under it and injected scripts do not', async ({
+  page,
+  cspViolations,
+}) => {
+  const res = await page.goto('/login');
+  const csp = res!.headers()['content-security-policy'];
+  expect(csp).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9_-]{22,}' 'wasm-unsafe-eval'/);
+  expect(csp).not.toContain('unsafe-inline');
+  // The login island hydrates and signs in under this policy (the fixture fails the test
+  // on any violation it reports).
+  await login(page);
+  if (!hasJs()) return;
+  const ran = await page.evaluate(() => {
+    const s = document.createElement('script');
+    s.textContent = 'window.__injected = true';
+    document.body.appendChild(s);
+    return (window as unknown as { __injected?: boolean }).__injected === true;
+  });
+  expect(ran).toBe(false);
+  await expect.poll(() => cspViolations.length).toBeGreaterThan(0);
+  cspViolations.length = 0;
 });

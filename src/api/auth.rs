@@ -38,10 +38,19 @@ pub async fn login(
     let result = async {
         let state = crate::server::state::app_state()?;
         let parts = use_context::<axum::http::request::Parts>().ok_or(AppError::Internal)?;
-        let (_, token) = crate::server::auth::login(&state, &email, &password).await?;
+        let client = crate::server::auth::client_address(&state, &parts);
+        let res = expect_context::<leptos_axum::ResponseOptions>();
+        let (_, token) = match crate::server::auth::login(&state, &email, &password, &client).await {
+            Err(AppError::RateLimited(wait)) => {
+                res.insert_header(axum::http::header::RETRY_AFTER, wait.into());
+                return Err(AppError::RateLimited(wait));
+            }
+            other => other?,
+        };
+        // A new session id at every sign-in; a session the browser still held ends.
+        crate::server::auth::end_session(&state, &parts.headers).await?;
         let secure = crate::server::auth::is_secure(&state, &parts.headers);
         let cookie = crate::server::auth::session_cookie(&token, state.config.session_ttl_secs, secure);
-        let res = expect_context::<leptos_axum::ResponseOptions>();
         res.append_header(
             axum::http::header::SET_COOKIE,
             axum::http::HeaderValue::from_str(&cookie).map_err(|_| AppError::Internal)?,

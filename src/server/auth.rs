@@ -9,6 +9,13 @@ use argon2::Argon2;
 use axum::http::{header, HeaderMap};
 
 pub const SESSION_COOKIE: &str = "cloakroom_session";
+/// The session cookie's name over https: the browser only accepts it from this very
+/// host, `Secure`, for path `/` (no subdomain can plant one).
+pub const HOST_SESSION_COOKIE: &str = "__Host-cloakroom_session";
+/// Failed sign-ins allowed per account and per client address within the window;
+/// the next attempt is refused with 429 until the oldest failure leaves the window.
+pub const LOGIN_FAILURES_ALLOWED: i64 = 5;
+pub const LOGIN_WINDOW_SECS: i64 = 60;
 /// Shortest password the admin command accepts.
 pub const MIN_PASSWORD_LEN: usize = 10;
 
@@ -27,9 +34,44 @@ fn verify_password(hash: &str, password: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// A rate-limit scope: a keyed hash, so typed emails (perhaps a password typed into the
+/// wrong field) are never stored.
+fn limit_scope(kind: &str, text: &str) -> String {
+    format!("{kind}:{}", hex::encode(token_hash(&format!("{kind}\0{text}"))))
+}
+
+/// Refuses with [`AppError::RateLimited`] while any scope is at its limit.
+async fn check_login_rate(state: &AppState, scopes: &[String], now: i64) -> Result<(), AppError> {
+    let mut wait = 0;
+    for scope in scopes {
+        let (count, oldest) = state.store.login_failures(scope, now - LOGIN_WINDOW_SECS).await?;
+        if count >= LOGIN_FAILURES_ALLOWED {
+            let until = oldest.unwrap_or(now) + LOGIN_WINDOW_SECS;
+            wait = wait.max((until - now).max(1));
+        }
+    }
+    if wait > 0 {
+        tracing::warn!("sign-in refused: too many failures");
+        return Err(AppError::RateLimited(wait.unsigned_abs()));
+    }
+    Ok(())
+}
+
 /// Checks an email and password and opens a session. Returns who logged in and the
-/// session token for the cookie. Unknown emails cost the same time as wrong passwords.
-pub async fn login(state: &AppState, email: &str, password: &str) -> Result<(Principal, String), AppError> {
+/// session token for the cookie. Unknown emails cost the same time as wrong passwords;
+/// `client` (the caller's address) and the account are rate limited separately.
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client: &str,
+) -> Result<(Principal, String), AppError> {
+    let now = super::now();
+    let scopes = [
+        limit_scope("account", &email.trim().to_lowercase()),
+        limit_scope("address", client),
+    ];
+    check_login_rate(state, &scopes, now).await?;
     let user = state.store.user_by_email(email.trim()).await?;
     let hash = user
         .as_ref()
@@ -38,16 +80,17 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> Result<(Pri
     let password = zeroize::Zeroizing::new(password.to_owned());
     let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password)).await?;
     let Some(user) = user.filter(|_| ok) else {
+        state.store.record_login_failure(&scopes, now).await?;
         tracing::info!("failed login");
         return Err(AppError::BadCredentials);
     };
+    state.store.clear_login_failures(&scopes[0]).await?;
     let org = state
         .store
         .home_org(user.id)
         .await?
         .ok_or(AppError::BadCredentials)?;
     let token = new_token("cks_");
-    let now = super::now();
     state
         .store
         .create_session(
@@ -67,6 +110,29 @@ pub async fn login(state: &AppState, email: &str, password: &str) -> Result<(Pri
         },
         token,
     ))
+}
+
+/// The address a request came from: the socket's peer, or behind a trusted proxy the
+/// last `X-Forwarded-For` entry (the one that proxy added).
+pub fn client_address(state: &AppState, parts: &axum::http::request::Parts) -> String {
+    if state.config.trust_proxy {
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|v| !v.is_empty());
+        if let Some(addr) = forwarded {
+            return addr.to_owned();
+        }
+    }
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -98,10 +164,16 @@ pub fn set_cookie(cookie: &str) {
     }
 }
 
-/// `Set-Cookie` value for a short-lived message cookie (HttpOnly, SameSite=Strict)
-/// scoped to `path`; `max_age` 0 removes it.
+/// `Set-Cookie` value for a short-lived message cookie (HttpOnly, SameSite=Strict,
+/// Secure over https) scoped to `path`; `max_age` 0 removes it.
 pub fn message_cookie(name: &str, value: &str, path: &str, max_age: i64) -> String {
-    format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict")
+    let secure = leptos::prelude::use_context::<axum::http::request::Parts>()
+        .zip(app_state().ok())
+        .is_some_and(|(parts, state)| is_secure(&state, &parts.headers));
+    format!(
+        "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{}",
+        if secure { "; Secure" } else { "" }
+    )
 }
 
 /// Whether this request reached us over https (directly or through a proxy that says so).
@@ -113,10 +185,21 @@ pub fn is_secure(state: &AppState, headers: &HeaderMap) -> bool {
             .is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
-/// `Set-Cookie` value for a new session: HttpOnly, SameSite=Strict, Secure over https.
+/// The session cookie's name: `__Host-` prefixed over https.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        HOST_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// `Set-Cookie` value for a new session: HttpOnly, SameSite=Strict, and over https
+/// Secure with the `__Host-` name.
 pub fn session_cookie(token: &str, max_age: i64, secure: bool) -> String {
     format!(
-        "{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{}",
+        "{}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{}",
+        session_cookie_name(secure),
         if secure { "; Secure" } else { "" }
     )
 }
@@ -128,11 +211,13 @@ pub fn clearing_cookie(secure: bool) -> String {
 
 /// The signed-in user of a request, if its session cookie is valid.
 pub async fn session_principal(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, AppError> {
-    match cookie_value(headers, SESSION_COOKIE) {
+    let name = session_cookie_name(is_secure(state, headers));
+    match cookie_value(headers, name) {
         Some(token) if !token.is_empty() => {
+            let now = super::now();
             state
                 .store
-                .principal_for_session(&token_hash(token), super::now())
+                .principal_for_session(&token_hash(token), now, now - state.config.session_idle_secs)
                 .await
         }
         _ => Ok(None),
@@ -141,7 +226,8 @@ pub async fn session_principal(state: &AppState, headers: &HeaderMap) -> Result<
 
 /// Ends the session named by the request's cookie, if any.
 pub async fn end_session(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    if let Some(token) = cookie_value(headers, SESSION_COOKIE) {
+    let name = session_cookie_name(is_secure(state, headers));
+    if let Some(token) = cookie_value(headers, name).filter(|t| !t.is_empty()) {
         state.store.delete_session(&token_hash(token)).await?;
     }
     Ok(())

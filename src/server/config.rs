@@ -16,8 +16,12 @@ pub struct Config {
     /// The address users reach the dashboard at, e.g. `https://secrets.example.com`;
     /// an `https` URL makes session cookies `Secure`.
     pub public_url: Option<String>,
-    /// How long a dashboard session lasts, in seconds.
+    /// How long a dashboard session lasts at most, in seconds.
     pub session_ttl_secs: i64,
+    /// How long a dashboard session lasts without being used, in seconds.
+    pub session_idle_secs: i64,
+    /// Whether the last `X-Forwarded-For` address is the client's (behind one proxy).
+    pub trust_proxy: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -36,6 +40,8 @@ struct ServerSection {
     database_url: Option<String>,
     public_url: Option<String>,
     session_ttl_hours: Option<i64>,
+    session_idle_minutes: Option<i64>,
+    trust_proxy: Option<bool>,
 }
 
 impl Config {
@@ -81,6 +87,21 @@ impl Config {
         if hours <= 0 {
             return Err("the session lifetime must be at least one hour".into());
         }
+        let idle_minutes = match env("CLOAKROOM_SESSION_IDLE_MINUTES") {
+            Some(m) => m
+                .parse()
+                .map_err(|_| format!("CLOAKROOM_SESSION_IDLE_MINUTES {m:?} is not a number"))?,
+            None => file.session_idle_minutes.unwrap_or(60),
+        };
+        if idle_minutes < 5 {
+            return Err("the session idle timeout must be at least 5 minutes".into());
+        }
+        let trust_proxy = match env("CLOAKROOM_TRUST_PROXY").as_deref() {
+            Some("1" | "true" | "yes") => true,
+            Some("0" | "false" | "no") => false,
+            Some(other) => return Err(format!("CLOAKROOM_TRUST_PROXY {other:?} must be true or false")),
+            None => file.trust_proxy.unwrap_or(false),
+        };
         Ok(Self {
             site_addr,
             site_root,
@@ -88,6 +109,8 @@ impl Config {
             database_url,
             public_url,
             session_ttl_secs: hours * 3600,
+            session_idle_secs: idle_minutes * 60,
+            trust_proxy,
         })
     }
 
@@ -107,6 +130,8 @@ impl Config {
             database_url: format!("sqlite://{}", data_dir.join("cloakroom.db").display()),
             public_url: None,
             session_ttl_secs: 3600,
+            session_idle_secs: 1800,
+            trust_proxy: false,
         }
     }
 }

@@ -29,6 +29,9 @@ impl IntoResponse for AppError {
             Json(json!({ "error": self.to_string(), "details": self.details() })),
         )
             .into_response();
+        if let AppError::RateLimited(wait) = self {
+            res.headers_mut().insert(header::RETRY_AFTER, wait.into());
+        }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

@@ -4,6 +4,7 @@
 use super::auth::session_principal;
 use super::state::AppState;
 use crate::app::{shell, App};
+use crate::error::AppError;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), session_gate))
+        .layer(middleware::from_fn_with_state(state.clone(), same_origin_guard))
         // No request body may be larger than this (413), whatever route it is for.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
         .layer(middleware::from_fn(security_headers))
@@ -78,6 +80,100 @@ async fn session_gate(State(state): State<AppState>, mut req: Request, next: Nex
     next.run(req).await
 }
 
+/// Cross-site request forgery: browsers attach cookies to requests that other sites'
+/// pages make, so every state-changing request except the bearer-token REST API (which
+/// never reads cookies) must come from a page of Cloakroom's own origin.
+async fn same_origin_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    use axum::http::Method;
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if safe || req.uri().path().starts_with("/api/v1/") {
+        return next.run(req).await;
+    }
+    match check_origin(&state, req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(e) => {
+            tracing::warn!(path = %req.uri().path(), "refused a cross-origin request");
+            e.into_response()
+        }
+    }
+}
+
+/// `scheme://host[:port]` of a URL, lowercased.
+fn origin_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    format!("{scheme}://{authority}").to_ascii_lowercase()
+}
+
+/// The origin browsers use for this server: the configured public URL, else the
+/// request's own host (behind a trusted proxy, the host it forwarded).
+fn expected_origin(state: &AppState, headers: &axum::http::HeaderMap) -> Option<String> {
+    if let Some(url) = &state.config.public_url {
+        return Some(origin_of(url));
+    }
+    let forwarded = state
+        .config
+        .trust_proxy
+        .then(|| headers.get("x-forwarded-host"))
+        .flatten();
+    let host = forwarded.or_else(|| headers.get(header::HOST))?.to_str().ok()?;
+    let scheme = if super::auth::is_secure(state, headers) {
+        "https"
+    } else {
+        "http"
+    };
+    Some(origin_of(&format!("{scheme}://{host}")))
+}
+
+/// Accepts a request whose `Origin` (or, lacking one, `Referer`) is this server's.
+pub fn check_origin(state: &AppState, headers: &axum::http::HeaderMap) -> Result<(), AppError> {
+    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let sent = text(header::ORIGIN)
+        .filter(|o| *o != "null")
+        .map(origin_of)
+        .or_else(|| text(header::REFERER).map(origin_of));
+    let Some(sent) = sent else {
+        return Err(AppError::Forbidden(
+            "refused: the request has no Origin or Referer header, so it cannot be told apart from \
+             one sent by another site; nothing was changed"
+                .into(),
+        ));
+    };
+    if expected_origin(state, headers).is_some_and(|e| e == sent) {
+        return Ok(());
+    }
+    Err(AppError::Forbidden(
+        "refused: the request came from a page of another origin; nothing was changed (behind a \
+         proxy, set public_url to the address browsers use)"
+            .into(),
+    ))
+}
+
+/// Content-Security-Policy of a page: scripts only from this origin or carrying this
+/// response's nonce (the hydration script), WebAssembly allowed, no inline styles.
+pub fn page_csp(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Everything that is not a page (JSON, redirects, files) may load nothing at all.
+const NON_PAGE_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// Called while a page renders: puts the page's CSP, with the nonce leptos_axum made for
+/// this response, on the response.
+pub fn set_page_csp() {
+    let nonce = leptos::nonce::use_nonce();
+    let res = leptos::prelude::use_context::<leptos_axum::ResponseOptions>();
+    if let (Some(nonce), Some(res)) = (nonce, res) {
+        if let Ok(value) = HeaderValue::from_str(&page_csp(&nonce.to_string())) {
+            res.insert_header(header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+}
+
 /// For load balancers and process supervisors: 200 `ok` when the database answers.
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.store.get_meta("master_key_check").await {
@@ -99,6 +195,12 @@ async fn security_headers(req: Request, next: Next) -> Response {
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     if !is_static {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(NON_PAGE_CSP),
+        );
     }
     res
 }
@@ -123,9 +225,13 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::R
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    // The peer address reaches handlers as ConnectInfo (sign-in rate limits use it).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
 }
 
 async fn shutdown_signal() {

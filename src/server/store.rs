@@ -159,10 +159,23 @@ pub trait Store: Send + Sync {
         now: i64,
         expires_at: i64,
     ) -> Result<(), AppError>;
-    /// Finds who an unexpired session acts for.
-    async fn principal_for_session(&self, id_hash: &[u8], now: i64) -> Result<Option<Principal>, AppError>;
+    /// Finds who a session acts for, if it has not expired and was last used after
+    /// `idle_since`; marks it used (at most once a minute, to spare writes).
+    async fn principal_for_session(
+        &self,
+        id_hash: &[u8],
+        now: i64,
+        idle_since: i64,
+    ) -> Result<Option<Principal>, AppError>;
     /// Ends a session.
     async fn delete_session(&self, id_hash: &[u8]) -> Result<(), AppError>;
+
+    /// Records one failed sign-in under each scope, forgetting those older than an hour.
+    async fn record_login_failure(&self, scopes: &[String], now: i64) -> Result<(), AppError>;
+    /// How many failures `scope` has had since `since`, and when the oldest of them was.
+    async fn login_failures(&self, scope: &str, since: i64) -> Result<(i64, Option<i64>), AppError>;
+    /// Forgets the failures of `scope` (after a successful sign-in).
+    async fn clear_login_failures(&self, scope: &str) -> Result<(), AppError>;
 
     /// The organization's sets, by name.
     async fn list_sets(&self, org_id: i64) -> Result<Vec<SetSummary>, AppError>;

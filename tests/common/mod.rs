@@ -214,18 +214,39 @@ pub fn http_client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A client that behaves like a page of the app at `base`: its posts carry
+/// `Origin: base`, as a browser's do (a request can still set its own).
+pub fn browser_like_client(base: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ORIGIN, base.parse().unwrap());
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// [`spawn_app`] with settings changed by `tweak`.
+pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let db = TestDb::new(backend).await;
-    let state = db.state(7).await;
+    let mut config = db.config();
+    tweak(&mut config);
+    let state = AppState::open_with_key(config, Some(key_b64(7)), None)
+        .await
+        .expect("state opens");
     let principal = user(&state, "owner@example.com", "acme").await;
     let token = auth::create_api_token(&state, &principal, "test").await.unwrap();
     let base = serve(state.clone()).await;
     TestApp {
         db,
         state,
+        http: browser_like_client(&base),
         base,
         token,
         principal,
-        http: http_client(),
     }
 }

@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::model::{
     DeploymentDetail, DeploymentSpec, DeploymentSummary, KeyInfo, PullSecretSummary, SetDetail, SetSummary,
 };
-use crate::validate::SET_MAX_BYTES;
+use crate::validate::{SET_MAX_BYTES, SET_MAX_KEYS};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
     include_str!("../../../migrations/postgres/0002_image_pull_secrets.sql"),
     include_str!("../../../migrations/postgres/0003_deployments.sql"),
+    include_str!("../../../migrations/postgres/0004_hardening.sql"),
 ];
 /// Arbitrary constant naming the advisory lock that guards migrations.
 const MIGRATION_LOCK: i64 = 0x636c_6f61_6b72_6f6f;
@@ -368,25 +369,75 @@ impl Store for PgStore {
         c.execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now])
             .await?;
         c.execute(
-            "INSERT INTO sessions (id_hash, user_id, org_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO sessions (id_hash, user_id, org_id, created_at, expires_at, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $4)",
             &[&id_hash, &user_id, &org_id, &now, &expires_at],
         )
         .await?;
         Ok(())
     }
 
-    async fn principal_for_session(&self, id_hash: &[u8], now: i64) -> Result<Option<Principal>, AppError> {
+    async fn principal_for_session(
+        &self,
+        id_hash: &[u8],
+        now: i64,
+        idle_since: i64,
+    ) -> Result<Option<Principal>, AppError> {
         let c = self.pool.get().await?;
-        principal(
+        let p = principal(
             &c,
-            "SELECT u.id, u.email, o.id, o.name FROM sessions s \
-             JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = s.org_id \
-             JOIN memberships m ON m.user_id = u.id AND m.org_id = o.id \
-             WHERE s.id_hash = $1 AND s.expires_at > $2",
+            &format!(
+                "SELECT u.id, u.email, o.id, o.name FROM sessions s \
+                 JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = s.org_id \
+                 JOIN memberships m ON m.user_id = u.id AND m.org_id = o.id \
+                 WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen > {idle_since}"
+            ),
             id_hash,
             now,
         )
-        .await
+        .await?;
+        if p.is_some() {
+            c.execute(
+                "UPDATE sessions SET last_seen = $2 WHERE id_hash = $1 AND last_seen < $2::BIGINT - 60",
+                &[&id_hash, &now],
+            )
+            .await?;
+        }
+        Ok(p)
+    }
+
+    async fn record_login_failure(&self, scopes: &[String], now: i64) -> Result<(), AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        tx.execute("DELETE FROM login_failures WHERE at < $1", &[&(now - 3600)])
+            .await?;
+        for scope in scopes {
+            tx.execute(
+                "INSERT INTO login_failures (scope, at) VALUES ($1, $2)",
+                &[scope, &now],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn login_failures(&self, scope: &str, since: i64) -> Result<(i64, Option<i64>), AppError> {
+        let c = self.pool.get().await?;
+        let row = c
+            .query_one(
+                "SELECT COUNT(*), MIN(at) FROM login_failures WHERE scope = $1 AND at > $2",
+                &[&scope, &since],
+            )
+            .await?;
+        Ok((row.get(0), row.get(1)))
+    }
+
+    async fn clear_login_failures(&self, scope: &str) -> Result<(), AppError> {
+        let c = self.pool.get().await?;
+        c.execute("DELETE FROM login_failures WHERE scope = $1", &[&scope])
+            .await?;
+        Ok(())
     }
 
     async fn delete_session(&self, id_hash: &[u8]) -> Result<(), AppError> {
@@ -538,13 +589,18 @@ impl Store for PgStore {
             &[&id, &org_id, &keys, &sealed, &fingerprints, &lens, &now],
         )
         .await?;
-        let total: i64 = tx
+        let row = tx
             .query_one(
-                "SELECT COALESCE(SUM(value_len), 0)::BIGINT FROM secrets WHERE set_id = $1",
+                "SELECT COALESCE(SUM(value_len), 0)::BIGINT, COUNT(*) FROM secrets WHERE set_id = $1",
                 &[&id],
             )
-            .await?
-            .get(0);
+            .await?;
+        let (total, count): (i64, i64) = (row.get(0), row.get(1));
+        if count as usize > SET_MAX_KEYS {
+            return Err(AppError::TooLarge(format!(
+                "secret set \"{set}\" would hold {count} keys; a set may hold at most {SET_MAX_KEYS}"
+            )));
+        }
         if total as usize > SET_MAX_BYTES {
             // Dropping the transaction rolls every row of this write back.
             return Err(AppError::TooLarge(format!(

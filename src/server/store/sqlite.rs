@@ -9,7 +9,7 @@ use crate::error::AppError;
 use crate::model::{
     DeploymentDetail, DeploymentSpec, DeploymentSummary, KeyInfo, PullSecretSummary, SetDetail, SetSummary,
 };
-use crate::validate::SET_MAX_BYTES;
+use crate::validate::{SET_MAX_BYTES, SET_MAX_KEYS};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0001_init.sql"),
     include_str!("../../../migrations/sqlite/0002_image_pull_secrets.sql"),
     include_str!("../../../migrations/sqlite/0003_deployments.sql"),
+    include_str!("../../../migrations/sqlite/0004_hardening.sql"),
 ];
 
 pub struct SqliteStore {
@@ -357,7 +358,8 @@ impl Store for SqliteStore {
         self.with(move |c| {
             c.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
             c.execute(
-                "INSERT INTO sessions (id_hash, user_id, org_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO sessions (id_hash, user_id, org_id, created_at, expires_at, last_seen) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?4)",
                 params![hash, user_id, org_id, now, expires_at],
             )?;
             Ok(())
@@ -365,18 +367,70 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn principal_for_session(&self, id_hash: &[u8], now: i64) -> Result<Option<Principal>, AppError> {
+    async fn principal_for_session(
+        &self,
+        id_hash: &[u8],
+        now: i64,
+        idle_since: i64,
+    ) -> Result<Option<Principal>, AppError> {
         let hash = id_hash.to_vec();
         self.with(move |c| {
-            principal(
+            let p = principal(
                 c,
-                "SELECT u.id, u.email, o.id, o.name FROM sessions s \
-                 JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = s.org_id \
-                 JOIN memberships m ON m.user_id = u.id AND m.org_id = o.id \
-                 WHERE s.id_hash = ?1 AND s.expires_at > ?2",
+                &format!(
+                    "SELECT u.id, u.email, o.id, o.name FROM sessions s \
+                     JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = s.org_id \
+                     JOIN memberships m ON m.user_id = u.id AND m.org_id = o.id \
+                     WHERE s.id_hash = ?1 AND s.expires_at > ?2 AND s.last_seen > {idle_since}"
+                ),
                 &hash,
                 now,
-            )
+            )?;
+            if p.is_some() {
+                c.execute(
+                    "UPDATE sessions SET last_seen = ?2 WHERE id_hash = ?1 AND last_seen < ?2 - 60",
+                    params![hash, now],
+                )?;
+            }
+            Ok(p)
+        })
+        .await
+    }
+
+    async fn record_login_failure(&self, scopes: &[String], now: i64) -> Result<(), AppError> {
+        let scopes = scopes.to_vec();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            tx.execute("DELETE FROM login_failures WHERE at < ?1", [now - 3600])?;
+            for scope in &scopes {
+                tx.execute(
+                    "INSERT INTO login_failures (scope, at) VALUES (?1, ?2)",
+                    params![scope, now],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn login_failures(&self, scope: &str, since: i64) -> Result<(i64, Option<i64>), AppError> {
+        let scope = scope.to_owned();
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*), MIN(at) FROM login_failures WHERE scope = ?1 AND at > ?2",
+                params![scope, since],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+        .await
+    }
+
+    async fn clear_login_failures(&self, scope: &str) -> Result<(), AppError> {
+        let scope = scope.to_owned();
+        self.with(move |c| {
+            c.execute("DELETE FROM login_failures WHERE scope = ?1", [scope])?;
+            Ok(())
         })
         .await
     }
@@ -512,11 +566,16 @@ impl Store for SqliteStore {
                     upsert.execute(params![id, org_id, e.key, e.sealed, e.fingerprint, e.value_len as i64, now])?;
                 }
             }
-            let total: i64 = tx.query_row(
-                "SELECT COALESCE(SUM(value_len), 0) FROM secrets WHERE set_id = ?1",
+            let (total, count): (i64, i64) = tx.query_row(
+                "SELECT COALESCE(SUM(value_len), 0), COUNT(*) FROM secrets WHERE set_id = ?1",
                 [id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
+            if count as usize > SET_MAX_KEYS {
+                return Err(AppError::TooLarge(format!(
+                    "secret set \"{set}\" would hold {count} keys; a set may hold at most {SET_MAX_KEYS}"
+                )));
+            }
             if total as usize > SET_MAX_BYTES {
                 // Dropping the transaction rolls every row of this write back.
                 return Err(AppError::TooLarge(format!(
