@@ -4,11 +4,13 @@
 
 pub mod auth;
 pub mod deployments;
+pub mod orgs;
 pub mod pull_secrets;
 pub mod secrets;
 
 pub use auth::*;
 pub use deployments::*;
+pub use orgs::*;
 pub use pull_secrets::*;
 pub use secrets::*;
 
@@ -45,6 +47,35 @@ pub fn take_flash() -> Option<Flash> {
     }
     #[cfg(not(feature = "ssr"))]
     None
+}
+
+/// Cookie that carries a new credential (runtime token, API token, invitation link) to
+/// the one page view that shows it, so it never travels in a URL or a log.
+pub const REVEAL_COOKIE: &str = "cloakroom_reveal";
+
+/// Leaves `secret` for the next view of the page at `path` (a two-minute HttpOnly
+/// cookie scoped to that page).
+#[cfg(feature = "ssr")]
+pub(crate) fn reveal_once(path: &str, secret: &str) {
+    use crate::server::auth::{message_cookie, set_cookie};
+    set_cookie(&message_cookie(REVEAL_COOKIE, secret, path, 120));
+}
+
+/// The credential left for the page at `path`, if it has the expected `prefix`; reading
+/// it clears it. Always `None` in the browser (pages render on the server).
+pub fn take_revealed(path: &str, prefix: &str) -> Option<String> {
+    #[cfg(feature = "ssr")]
+    {
+        use crate::server::auth::{message_cookie, request_cookie, set_cookie};
+        let secret = request_cookie(REVEAL_COOKIE).filter(|t| t.starts_with(prefix))?;
+        set_cookie(&message_cookie(REVEAL_COOKIE, "", path, 0));
+        Some(secret)
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let _ = (path, prefix);
+        None
+    }
 }
 
 /// Where a write goes next. Plain HTML forms (JavaScript off) get a redirect: on
@@ -109,9 +140,14 @@ pub fn with_param(url: &str, name: &str, value: &str) -> String {
     out
 }
 
+/// A page of organization `org`: `org_url("acme", "/secrets")` is `/orgs/acme/secrets`.
+pub fn org_url(org: &str, path: &str) -> String {
+    format!("/orgs/{org}{path}")
+}
+
 /// The page of a set.
-pub fn set_url(set: &str) -> String {
-    format!("/secrets/{set}")
+pub fn set_url(org: &str, set: &str) -> String {
+    org_url(org, &format!("/secrets/{set}"))
 }
 
 /// A one-line summary of a write, for the notice after saving.

@@ -1,7 +1,8 @@
 //! The HTML shell and the routes.
 
 use crate::pages::{
-    DeploymentPage, DeploymentsPage, LoginPage, NotFound, PullSecretsPage, SecretSetPage, SecretSetsPage,
+    AuditPage, DeploymentPage, DeploymentsPage, InvitePage, LoginPage, MembersPage, NotFound,
+    PullSecretsPage, SecretSetPage, SecretSetsPage, TokensPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
@@ -30,6 +31,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Pages of an organization live under `/orgs/NAME/`, so links can be shared; the
+/// short paths (`/secrets`, …) redirect to the signed-in user's home organization.
 /// Pages render completely on the server before anything is sent (`SsrMode::Async`),
 /// so they work without JavaScript and can still set status codes and redirects.
 #[component]
@@ -40,11 +43,15 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=|| view! { <NotFound /> }>
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
-                <Route path=path!("/secrets") view=SecretSetsPage ssr=SsrMode::Async />
-                <Route path=path!("/secrets/:name") view=SecretSetPage ssr=SsrMode::Async />
-                <Route path=path!("/image-pull-secrets") view=PullSecretsPage ssr=SsrMode::Async />
-                <Route path=path!("/deployments") view=DeploymentsPage ssr=SsrMode::Async />
-                <Route path=path!("/deployments/:name") view=DeploymentPage ssr=SsrMode::Async />
+                <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/secrets") view=SecretSetsPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/secrets/:name") view=SecretSetPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/image-pull-secrets") view=PullSecretsPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/deployments") view=DeploymentsPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/deployments/:name") view=DeploymentPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/members") view=MembersPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/tokens") view=TokensPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/audit") view=AuditPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

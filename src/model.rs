@@ -99,11 +99,130 @@ pub struct WriteOutcome {
     pub notice: String,
 }
 
-/// Who is signed in, for the header.
+/// A person's role in an organization, weakest first (so roles compare with `<`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Names, keys and fingerprints only; no changes.
+    #[default]
+    Viewer,
+    /// Secret sets and deployments.
+    Member,
+    /// Also members (except owners), image pull secrets and deleting sets.
+    Admin,
+    /// Everything, including owners and the organization itself.
+    Owner,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Member, Role::Admin, Role::Owner];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Member => "member",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+
+    /// Parses a role name; the error names the allowed ones.
+    pub fn parse(text: &str) -> Result<Role, crate::validate::FieldError> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == text.trim().to_ascii_lowercase())
+            .ok_or_else(|| crate::validate::FieldError {
+                field: "role".into(),
+                message: format!("role {text:?} is not one of viewer, member, admin, owner"),
+            })
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who is signed in and where: the header's identity and workspace switcher.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Viewer {
     pub email: String,
+    /// The organization of the page being shown.
     pub org: String,
+    pub role: Role,
+    pub workspaces: Vec<Workspace>,
+}
+
+/// An organization the signed-in user belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workspace {
+    pub name: String,
+    pub role: Role,
+    /// The user's own workspace (secrets at user level), which has no other members.
+    pub personal: bool,
+}
+
+/// A member of an organization, for the members page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub email: String,
+    pub role: Role,
+    pub joined_at: i64,
+}
+
+/// An invitation that has not been used yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteInfo {
+    pub id: i64,
+    pub email: String,
+    pub role: Role,
+    pub expires_at: i64,
+}
+
+/// One entry of an organization's audit log: who did what to which object, from where,
+/// which keys it touched. Never a value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    /// The user's email, or `runtime:DEPLOYMENT` for a runtime token.
+    pub actor: String,
+    /// `ui`, `api`, `cli` or `runtime`.
+    pub source: String,
+    /// e.g. `secrets.set`, `set.delete`, `member.role`, `login.failed`.
+    pub action: String,
+    /// e.g. `set:production`, `deployment:web`, `member:a@example.com`.
+    pub object: String,
+    pub keys: Vec<String>,
+    /// A short, value-free detail, e.g. `role admin` or `revision 4`.
+    pub detail: String,
+}
+
+/// Which audit entries to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditFilter {
+    pub object: Option<String>,
+    pub actor: Option<String>,
+    /// An action, or a prefix ending in `.` (`set.` matches every set action).
+    pub action: Option<String>,
+    /// Only entries older than this id (paging).
+    pub before: Option<i64>,
+    /// Time range, Unix seconds.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub limit: usize,
+}
+
+/// An API token, without the token itself (only its hash is stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub owner: String,
+    pub role: Role,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
 }
 
 /// Formats Unix seconds as `YYYY-MM-DD HH:MM UTC` (no time zone database needed, and the

@@ -1,19 +1,41 @@
 //! Route components. They render on the server only; the islands inside them are the
 //! interactive parts.
 
+pub mod audit;
 pub mod deployments;
+pub mod invite;
 pub mod login;
+pub mod members;
 pub mod pull_secrets;
 pub mod secret_set;
 pub mod secret_sets;
+pub mod tokens;
 
+pub use audit::AuditPage;
 pub use deployments::{DeploymentPage, DeploymentsPage};
+pub use invite::InvitePage;
 pub use login::LoginPage;
+pub use members::MembersPage;
 pub use pull_secrets::PullSecretsPage;
 pub use secret_set::SecretSetPage;
 pub use secret_sets::SecretSetsPage;
+pub use tokens::TokensPage;
 
 use leptos::prelude::*;
+
+/// The organization in the page's URL (`/orgs/:org/...`).
+pub(crate) fn route_org() -> String {
+    leptos_router::hooks::use_params_map().with_untracked(|p| p.get("org").unwrap_or_default())
+}
+
+/// The signed-in user's role in `org` (the weakest role if it cannot be read, so a
+/// page never offers more than the server allows).
+pub(crate) async fn role_in(org: &str) -> crate::model::Role {
+    crate::api::current_viewer(org.to_owned())
+        .await
+        .map(|v| v.role)
+        .unwrap_or_default()
+}
 
 /// Sets the HTTP status of the page being rendered.
 pub(crate) fn set_status(code: u16) {
@@ -30,11 +52,7 @@ pub(crate) fn set_status(code: u16) {
 
 /// A page's data could not be loaded: the message, the matching status, and (for a
 /// missing object) a way back to its list.
-pub(crate) fn load_error(
-    e: crate::error::AppError,
-    back_href: &'static str,
-    back_text: &'static str,
-) -> AnyView {
+pub(crate) fn load_error(e: crate::error::AppError, back_href: String, back_text: &'static str) -> AnyView {
     set_status(e.status_code());
     let back = matches!(e, crate::error::AppError::NotFound(_)).then(|| {
         view! {

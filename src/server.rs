@@ -1,11 +1,13 @@
 //! Everything that only runs on the server: configuration, crypto, storage, sessions,
 //! the REST API and the axum router.
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod deployments;
+pub mod orgs;
 pub mod pull_secrets;
 pub mod rest;
 pub mod router;

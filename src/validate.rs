@@ -158,6 +158,26 @@ impl<'de> Deserialize<'de> for ResourceName {
     }
 }
 
+/// Checks an email address's shape (one `@`, a dotted domain, no spaces); returns it
+/// trimmed.
+pub fn check_email(email: &str) -> Result<String, FieldError> {
+    let email = email.trim();
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && email.matches('@').count() == 1
+        && email.split_once('@').is_some_and(|(user, domain)| {
+            !user.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        });
+    if valid {
+        Ok(email.to_owned())
+    } else {
+        Err(FieldError::new(
+            "email",
+            format!("{email:?} is not an email address"),
+        ))
+    }
+}
+
 /// Checks a value's size for `key`. Values are otherwise free: any text, including
 /// empty, newlines, quotes and trailing whitespace.
 pub fn check_value(key: &str, value: &str) -> Result<(), FieldError> {

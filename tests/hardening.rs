@@ -53,7 +53,7 @@ async fn cross_origin_posts_with_a_session_cookie_are_refused(backend: Backend) 
             .post(app.url("/api/save_paste"))
             .header("accept", "application/json")
             .header("cookie", &session)
-            .form(&[("set", "web"), ("text", &format!("{key}=1"))]);
+            .form(&[("org", "acme"), ("set", "web"), ("text", &format!("{key}=1"))]);
         if let Some(o) = origin {
             req = req.header("origin", o);
         }
@@ -97,7 +97,7 @@ async fn cross_origin_posts_with_a_session_cookie_are_refused(backend: Backend) 
         post(Some(&app.base), None, "A").await.unwrap().status(),
         StatusCode::OK
     );
-    let referer = format!("{}/secrets/web", app.base);
+    let referer = format!("{}/orgs/acme/secrets/web", app.base);
     assert_eq!(
         post(None, Some(&referer), "B").await.unwrap().status(),
         StatusCode::OK
@@ -223,7 +223,7 @@ async fn sessions_end_when_idle_expired_or_replaced(backend: Backend) {
     let app = spawn_app(backend).await;
     let page = |cookie: String| {
         let http = common::http_client();
-        let url = app.url("/secrets");
+        let url = app.url("/orgs/acme/secrets");
         async move {
             http.get(url)
                 .header("cookie", cookie)
@@ -362,7 +362,13 @@ async fn pages_carry_a_csp_with_a_fresh_nonce_and_everything_else_a_closed_one()
 
     // Pages that need a session, and the not-found page, get the same policy.
     let session = session_of(&sign_in(&app, "owner@example.com", common::PASSWORD, "x").await);
-    for path in ["/secrets", "/no/such/page"] {
+    for path in [
+        "/orgs/acme/secrets",
+        "/orgs/acme/secrets/web",
+        "/orgs/acme/deployments",
+        "/orgs/acme/audit",
+        "/no/such/page",
+    ] {
         let res = app
             .http
             .get(app.url(path))

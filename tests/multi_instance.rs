@@ -104,7 +104,7 @@ async fn twenty_clients_through_two_instances_lose_nothing_and_sessions_roam() {
         .unwrap()
         .to_owned();
     let res = http
-        .get(format!("{}/secrets", bases[1]))
+        .get(format!("{}/orgs/acme/secrets", bases[1]))
         .header("cookie", &cookie)
         .send()
         .await
@@ -121,7 +121,7 @@ async fn twenty_clients_through_two_instances_lose_nothing_and_sessions_roam() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::FOUND);
     let res = http
-        .get(format!("{}/secrets", bases[0]))
+        .get(format!("{}/orgs/acme/secrets", bases[0]))
         .header("cookie", &cookie)
         .send()
         .await

@@ -349,7 +349,7 @@ async fn pages_redirect_to_login_and_login_sets_a_strict_cookie(backend: Backend
 
     let res = app
         .http
-        .get(app.url("/secrets"))
+        .get(app.url("/orgs/acme/secrets"))
         .header("cookie", &session)
         .send()
         .await
@@ -373,13 +373,20 @@ async fn a_no_js_write_redirects_back_with_the_result_and_values_stay_out_of_htm
         .post(app.url("/api/save_paste"))
         .header("accept", "text/html")
         .header("cookie", &cookie)
-        .form(&[("set", "web"), ("text", "TOKEN=\"s3cret-html-check\"\r\nOTHER=1")])
+        .form(&[
+            ("org", "acme"),
+            ("set", "web"),
+            ("text", "TOKEN=\"s3cret-html-check\"\r\nOTHER=1"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::FOUND);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
-    assert_eq!(location, "/secrets/web", "messages never travel in the URL");
+    assert_eq!(
+        location, "/orgs/acme/secrets/web",
+        "messages never travel in the URL"
+    );
     let flash = flash_cookie(&res);
     let v = cloakroom::server::secrets::reveal(&app.state, &app.principal, "web", "TOKEN")
         .await
@@ -415,12 +422,12 @@ async fn a_no_js_write_redirects_back_with_the_result_and_values_stay_out_of_htm
         .post(app.url("/api/save_paste"))
         .header("accept", "text/html")
         .header("cookie", &cookie)
-        .form(&[("set", "web"), ("text", "TOKEN=new BAD")])
+        .form(&[("org", "acme"), ("set", "web"), ("text", "TOKEN=new BAD")])
         .send()
         .await
         .unwrap();
     let location = res.headers()["location"].to_str().unwrap().to_owned();
-    assert_eq!(location, "/secrets/web");
+    assert_eq!(location, "/orgs/acme/secrets/web");
     let flash = flash_cookie(&res);
     let message = String::from_utf8(
         cloakroom::validate::base64_decode(flash.trim_start_matches("cloakroom_flash=")).unwrap(),
@@ -445,7 +452,7 @@ async fn a_no_js_write_redirects_back_with_the_result_and_values_stay_out_of_htm
     // A crafted link cannot make the page say anything.
     let html = app
         .http
-        .get(app.url("/secrets/web?error=Your+session+expired&notice=Visit+evil.example"))
+        .get(app.url("/orgs/acme/secrets/web?error=Your+session+expired&notice=Visit+evil.example"))
         .header("cookie", &cookie)
         .send()
         .await
@@ -464,7 +471,7 @@ async fn a_no_js_write_redirects_back_with_the_result_and_values_stay_out_of_htm
         .http
         .post(app.url("/api/save_paste"))
         .header("accept", "application/json")
-        .form(&[("set", "web"), ("text", "A=1")])
+        .form(&[("org", "acme"), ("set", "web"), ("text", "A=1")])
         .send()
         .await
         .unwrap();

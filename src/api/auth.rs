@@ -7,13 +7,16 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use super::{finish, with_param};
 
-/// Who is signed in.
+/// Who is signed in, their role in `org` and the workspaces they can switch to.
 #[server(endpoint = "current_viewer")]
-pub async fn current_viewer() -> Result<Viewer, AppError> {
-    let (_, who) = crate::server::auth::caller().await?;
+pub async fn current_viewer(org: String) -> Result<Viewer, AppError> {
+    let (state, who) = crate::server::auth::caller(&org).await?;
+    let workspaces = crate::server::orgs::workspaces(&state, &who).await?;
     Ok(Viewer {
         email: who.email,
         org: who.org.name,
+        role: who.role,
+        workspaces,
     })
 }
 

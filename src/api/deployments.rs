@@ -12,23 +12,23 @@ use leptos::prelude::*;
 use super::finish;
 
 /// The list of deployments.
-pub const DEPLOYMENTS_URL: &str = "/deployments";
-/// Cookie that carries a new runtime token to the one page view that shows it.
-pub const REVEAL_COOKIE: &str = "cloakroom_reveal";
+pub fn deployments_url(org: &str) -> String {
+    super::org_url(org, "/deployments")
+}
 
-pub fn deployment_url(name: &str) -> String {
-    format!("{DEPLOYMENTS_URL}/{name}")
+pub fn deployment_url(org: &str, name: &str) -> String {
+    super::org_url(org, &format!("/deployments/{name}"))
 }
 
 #[server(endpoint = "list_deployments")]
-pub async fn list_deployments() -> Result<Vec<DeploymentSummary>, AppError> {
-    let (state, who) = crate::server::auth::caller().await?;
+pub async fn list_deployments(org: String) -> Result<Vec<DeploymentSummary>, AppError> {
+    let (state, who) = crate::server::auth::caller(&org).await?;
     state.store.list_deployments(who.org.id).await
 }
 
 #[server(endpoint = "get_deployment")]
-pub async fn get_deployment(name: String) -> Result<DeploymentDetail, AppError> {
-    let (state, who) = crate::server::auth::caller().await?;
+pub async fn get_deployment(org: String, name: String) -> Result<DeploymentDetail, AppError> {
+    let (state, who) = crate::server::auth::caller(&org).await?;
     state
         .store
         .get_deployment(who.org.id, &name)
@@ -36,18 +36,16 @@ pub async fn get_deployment(name: String) -> Result<DeploymentDetail, AppError> 
         .ok_or_else(|| crate::server::store::deployment_not_found(&name))
 }
 
-/// Hands a freshly made runtime token to the deployment's page through a short-lived
-/// cookie scoped to that page, so it never travels in a URL or a log.
 #[cfg(feature = "ssr")]
-fn reveal_once(name: &str, token: &str) {
-    use crate::server::auth::{message_cookie, set_cookie};
-    set_cookie(&message_cookie(REVEAL_COOKIE, token, &deployment_url(name), 120));
+fn reveal_once(org: &str, name: &str, token: &str) {
+    super::reveal_once(&deployment_url(org, name), token);
 }
 
 /// Creates or updates a deployment from the form (fields override the pasted
 /// `pcc-deploy.toml`) and deploys it.
 #[server(endpoint = "deploy")]
 pub async fn deploy(
+    org: String,
     name: String,
     #[server(default)] image: String,
     #[server(default)] secret_set: String,
@@ -59,12 +57,12 @@ pub async fn deploy(
 ) -> Result<WriteOutcome, AppError> {
     use crate::server::deployments::{merge_spec, parse_deploy_file, DeployFields};
     let back = if name.is_empty() {
-        DEPLOYMENTS_URL.to_owned()
+        deployments_url(&org)
     } else {
-        deployment_url(&name)
+        deployment_url(&org, &name)
     };
     let result = async {
-        let (state, who) = crate::server::auth::caller().await?;
+        let (state, who) = crate::server::auth::caller(&org).await?;
         let number = |what: &str, v: &str| -> Result<Option<i64>, AppError> {
             if v.trim().is_empty() {
                 return Ok(None);
@@ -94,7 +92,7 @@ pub async fn deploy(
         let spec = merge_spec(&name, file, fields)?;
         let outcome = crate::server::deployments::deploy(&state, &who, &spec).await?;
         if let Some(token) = &outcome.runtime_token {
-            reveal_once(&spec.name, token);
+            reveal_once(&org, &spec.name, token);
         }
         let notice = if outcome.created {
             format!("Created deployment \"{}\" (revision 1).", spec.name)
@@ -102,7 +100,7 @@ pub async fn deploy(
             format!("Deployed \"{}\" as revision {}.", spec.name, outcome.revision)
         };
         Ok(WriteOutcome {
-            redirect: deployment_url(&spec.name),
+            redirect: deployment_url(&org, &spec.name),
             notice,
             set: spec.name,
             created: outcome.created,
@@ -115,68 +113,56 @@ pub async fn deploy(
 
 /// Takes a new revision with the secret set as it is now.
 #[server(endpoint = "redeploy")]
-pub async fn redeploy(name: String) -> Result<WriteOutcome, AppError> {
+pub async fn redeploy(org: String, name: String) -> Result<WriteOutcome, AppError> {
     let result = async {
-        let (state, who) = crate::server::auth::caller().await?;
+        let (state, who) = crate::server::auth::caller(&org).await?;
         let revision = crate::server::deployments::redeploy(&state, &who, &name).await?;
         Ok(WriteOutcome {
-            redirect: deployment_url(&name),
+            redirect: deployment_url(&org, &name),
             notice: format!("Redeployed \"{name}\" as revision {revision}."),
             set: name.clone(),
             ..Default::default()
         })
     }
     .await;
-    finish(result, &deployment_url(&name))
+    finish(result, &deployment_url(&org, &name))
 }
 
 /// Replaces the runtime token; the new one is shown once on the deployment's page.
 #[server(endpoint = "rotate_runtime_token")]
-pub async fn rotate_runtime_token(name: String) -> Result<WriteOutcome, AppError> {
+pub async fn rotate_runtime_token(org: String, name: String) -> Result<WriteOutcome, AppError> {
     let result = async {
-        let (state, who) = crate::server::auth::caller().await?;
+        let (state, who) = crate::server::auth::caller(&org).await?;
         let token = crate::server::deployments::rotate_token(&state, &who, &name).await?;
-        reveal_once(&name, &token);
+        reveal_once(&org, &name, &token);
         Ok(WriteOutcome {
-            redirect: deployment_url(&name),
+            redirect: deployment_url(&org, &name),
             notice: "Rotated the runtime token.".to_owned(),
             set: name.clone(),
             ..Default::default()
         })
     }
     .await;
-    finish(result, &deployment_url(&name))
+    finish(result, &deployment_url(&org, &name))
 }
 
 #[server(endpoint = "delete_deployment")]
-pub async fn delete_deployment(name: String) -> Result<WriteOutcome, AppError> {
+pub async fn delete_deployment(org: String, name: String) -> Result<WriteOutcome, AppError> {
     let result = async {
-        let (state, who) = crate::server::auth::caller().await?;
+        let (state, who) = crate::server::auth::caller(&org).await?;
         crate::server::deployments::delete(&state, &who, &name).await?;
         Ok(WriteOutcome {
-            redirect: DEPLOYMENTS_URL.to_owned(),
+            redirect: deployments_url(&org),
             notice: format!("Deleted deployment \"{name}\"."),
             set: name.clone(),
             ..Default::default()
         })
     }
     .await;
-    finish(result, &deployment_url(&name))
+    finish(result, &deployment_url(&org, &name))
 }
 
-/// The runtime token a deploy or rotation just made for `name`, once: reading it
-/// clears the cookie. Server-side only; always `None` in the browser.
-pub fn take_revealed_token(name: &str) -> Option<String> {
-    #[cfg(feature = "ssr")]
-    {
-        use crate::server::auth::{message_cookie, request_cookie, set_cookie};
-        let token = request_cookie(REVEAL_COOKIE).filter(|t| t.starts_with("ckd_"))?;
-        set_cookie(&message_cookie(REVEAL_COOKIE, "", &deployment_url(name), 0));
-        Some(token)
-    }
-    #[cfg(not(feature = "ssr"))]
-    {
-        let _ = name;
-        None
-    }
+/// The runtime token a deploy or rotation just made for `name`, once.
+pub fn take_revealed_token(org: &str, name: &str) -> Option<String> {
+    super::take_revealed(&deployment_url(org, name), "ckd_")
 }

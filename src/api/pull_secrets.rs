@@ -12,12 +12,14 @@ use leptos::prelude::*;
 use super::{finish, with_param};
 
 /// The page of image pull secrets.
-pub const PULL_SECRETS_URL: &str = "/image-pull-secrets";
+pub fn pull_secrets_url(org: &str) -> String {
+    super::org_url(org, "/image-pull-secrets")
+}
 
 /// The signed-in organization's image pull secrets (never their credentials).
 #[server(endpoint = "list_pull_secrets")]
-pub async fn list_pull_secrets() -> Result<Vec<PullSecretSummary>, AppError> {
-    let (state, who) = crate::server::auth::caller().await?;
+pub async fn list_pull_secrets(org: String) -> Result<Vec<PullSecretSummary>, AppError> {
+    let (state, who) = crate::server::auth::caller(&org).await?;
     state.store.list_pull_secrets(who.org.id).await
 }
 
@@ -25,6 +27,7 @@ pub async fn list_pull_secrets() -> Result<Vec<PullSecretSummary>, AppError> {
 /// recreates one in a single step. `encode` is the "encode for me" checkbox.
 #[server(endpoint = "create_pull_secret")]
 pub async fn create_pull_secret(
+    org: String,
     name: String,
     registry: String,
     #[server(default)] username: String,
@@ -36,12 +39,12 @@ pub async fn create_pull_secret(
 ) -> Result<WriteOutcome, AppError> {
     let replacing = replace.is_some_and(|r| !r.is_empty());
     let back = if replacing {
-        with_param(PULL_SECRETS_URL, "replace", &name)
+        with_param(&pull_secrets_url(&org), "replace", &name)
     } else {
-        PULL_SECRETS_URL.to_owned()
+        pull_secrets_url(&org)
     };
     let result = async {
-        let (state, who) = crate::server::auth::caller().await?;
+        let (state, who) = crate::server::auth::caller(&org).await?;
         if replacing && confirm_replace.is_none() {
             return Err(AppError::validation(crate::validate::FieldError {
                 field: "confirm_replace".into(),
@@ -63,7 +66,7 @@ pub async fn create_pull_secret(
             format!("Created image pull secret \"{}\".", created.name)
         };
         Ok(WriteOutcome {
-            redirect: PULL_SECRETS_URL.to_owned(),
+            redirect: pull_secrets_url(&org),
             notice,
             set: created.name,
             created: !replaced,
@@ -76,17 +79,17 @@ pub async fn create_pull_secret(
 
 /// Deletes an image pull secret.
 #[server(endpoint = "delete_pull_secret")]
-pub async fn delete_pull_secret(name: String) -> Result<WriteOutcome, AppError> {
+pub async fn delete_pull_secret(org: String, name: String) -> Result<WriteOutcome, AppError> {
     let result = async {
-        let (state, who) = crate::server::auth::caller().await?;
+        let (state, who) = crate::server::auth::caller(&org).await?;
         crate::server::pull_secrets::delete(&state, &who, &name).await?;
         Ok(WriteOutcome {
-            redirect: PULL_SECRETS_URL.to_owned(),
+            redirect: pull_secrets_url(&org),
             notice: format!("Deleted image pull secret \"{name}\"."),
             set: name.clone(),
             ..Default::default()
         })
     }
     .await;
-    finish(result, PULL_SECRETS_URL)
+    finish(result, &pull_secrets_url(&org))
 }

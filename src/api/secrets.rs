@@ -8,37 +8,37 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 use super::{finish, set_url, write_notice};
 
-/// The signed-in organization's secret sets.
+/// The organization's secret sets.
 #[server(endpoint = "list_sets")]
-pub async fn list_sets() -> Result<Vec<SetSummary>, AppError> {
-    let (state, who) = crate::server::auth::caller().await?;
+pub async fn list_sets(org: String) -> Result<Vec<SetSummary>, AppError> {
+    let (state, who) = crate::server::auth::caller(&org).await?;
     state.store.list_sets(who.org.id).await
 }
 
 /// One set with its keys and fingerprints (never values).
 #[server(endpoint = "get_set")]
-pub async fn get_set(set: String) -> Result<SetDetail, AppError> {
-    let (state, who) = crate::server::auth::caller().await?;
+pub async fn get_set(org: String, set: String) -> Result<SetDetail, AppError> {
+    let (state, who) = crate::server::auth::caller(&org).await?;
     crate::server::secrets::detail(&state, &who, &set).await
 }
 
 /// Creates an empty set.
 #[server(endpoint = "create_set")]
-pub async fn create_set(name: String) -> Result<WriteOutcome, AppError> {
+pub async fn create_set(org: String, name: String) -> Result<WriteOutcome, AppError> {
     let result = async {
-        let (state, who) = crate::server::auth::caller().await?;
+        let (state, who) = crate::server::auth::caller(&org).await?;
         let set = crate::validate::ResourceName::parse(name.trim())?;
         crate::server::secrets::create(&state, &who, &set).await?;
         Ok(WriteOutcome {
             set: set.to_string(),
             created: true,
-            redirect: set_url(set.as_str()),
+            redirect: set_url(&org, set.as_str()),
             notice: format!("Created secret set \"{set}\"."),
             ..Default::default()
         })
     }
     .await;
-    finish(result, "/secrets")
+    finish(result, &super::org_url(&org, "/secrets"))
 }
 
 /// One row of the key/value form. `Debug` never shows the value.
@@ -54,11 +54,12 @@ pub struct RowInput {
 /// value are ignored.
 #[server(endpoint = "save_rows")]
 pub async fn save_rows(
+    org: String,
     set: String,
     #[server(default)] revision: Option<i64>,
     #[server(default)] rows: Vec<RowInput>,
 ) -> Result<WriteOutcome, AppError> {
-    let back = set_url(&set);
+    let back = set_url(&org, &set);
     let result = async {
         let rows: Vec<&RowInput> = rows
             .iter()
@@ -66,7 +67,7 @@ pub async fn save_rows(
             .collect();
         let pairs =
             crate::validate::validate_pairs(rows.iter().map(|r| (r.key.as_str(), r.value.0.as_str())))?;
-        write_pairs(&set, pairs, revision).await
+        write_pairs(&org, &set, pairs, revision).await
     }
     .await;
     finish(result, &back)
@@ -75,16 +76,17 @@ pub async fn save_rows(
 /// Parses pasted `KEY=value` text and writes every pair, all or nothing.
 #[server(endpoint = "save_paste")]
 pub async fn save_paste(
+    org: String,
     set: String,
     #[server(default)] revision: Option<i64>,
     text: Concealed,
 ) -> Result<WriteOutcome, AppError> {
-    let back = set_url(&set);
+    let back = set_url(&org, &set);
     let result = async {
         // Browsers submit textarea line breaks as CRLF; the user typed LF.
         let text = text.0.replace("\r\n", "\n");
         let pairs = crate::validate::parse_pairs(&text)?;
-        write_pairs(&set, pairs, revision).await
+        write_pairs(&org, &set, pairs, revision).await
     }
     .await;
     finish(result, &back)
@@ -93,15 +95,16 @@ pub async fn save_paste(
 #[cfg(feature = "ssr")]
 /// Writes validated pairs, demanding the revision the page was loaded at (if it says).
 async fn write_pairs(
+    org: &str,
     set: &str,
     pairs: Vec<crate::validate::Pair>,
     revision: Option<i64>,
 ) -> Result<WriteOutcome, AppError> {
-    let (state, who) = crate::server::auth::caller().await?;
+    let (state, who) = crate::server::auth::caller(org).await?;
     let name = crate::validate::ResourceName::parse(set)?;
     let r = crate::server::secrets::write(&state, &who, &name, pairs, revision).await?;
     Ok(WriteOutcome {
-        redirect: set_url(set),
+        redirect: set_url(org, set),
         notice: write_notice(set, &r.added, &r.updated),
         set: set.to_owned(),
         created: r.created,
@@ -112,13 +115,13 @@ async fn write_pairs(
 
 /// Removes one key from a set.
 #[server(endpoint = "unset_key")]
-pub async fn unset_key(set: String, key: String) -> Result<WriteOutcome, AppError> {
-    let back = set_url(&set);
+pub async fn unset_key(org: String, set: String, key: String) -> Result<WriteOutcome, AppError> {
+    let back = set_url(&org, &set);
     let result = async {
-        let (state, who) = crate::server::auth::caller().await?;
+        let (state, who) = crate::server::auth::caller(&org).await?;
         crate::server::secrets::unset(&state, &who, &set, &key, None).await?;
         Ok(WriteOutcome {
-            redirect: set_url(&set),
+            redirect: set_url(&org, &set),
             notice: format!("Unset {key} from \"{set}\"."),
             set: set.clone(),
             ..Default::default()
@@ -130,10 +133,14 @@ pub async fn unset_key(set: String, key: String) -> Result<WriteOutcome, AppErro
 
 /// Deletes a whole set. `confirm` must repeat the set's name.
 #[server(endpoint = "delete_set")]
-pub async fn delete_set(set: String, #[server(default)] confirm: String) -> Result<WriteOutcome, AppError> {
-    let back = set_url(&set);
+pub async fn delete_set(
+    org: String,
+    set: String,
+    #[server(default)] confirm: String,
+) -> Result<WriteOutcome, AppError> {
+    let back = set_url(&org, &set);
     let result = async {
-        let (state, who) = crate::server::auth::caller().await?;
+        let (state, who) = crate::server::auth::caller(&org).await?;
         if confirm.trim() != set {
             return Err(AppError::validation(crate::validate::FieldError {
                 field: "confirm".into(),
@@ -142,7 +149,7 @@ pub async fn delete_set(set: String, #[server(default)] confirm: String) -> Resu
         }
         crate::server::secrets::delete(&state, &who, &set).await?;
         Ok(WriteOutcome {
-            redirect: "/secrets".to_owned(),
+            redirect: super::org_url(&org, "/secrets"),
             notice: format!("Deleted secret set \"{set}\"."),
             set: set.clone(),
             ..Default::default()

@@ -10,7 +10,7 @@ use leptos::server_fn::ServerFn;
 /// Rows of key + value (masked, with a show toggle). Existing keys are updated, new
 /// ones added; the whole form is one atomic write.
 #[island]
-pub fn RowEditor(set: String, revision: i64, existing: Vec<String>) -> impl IntoView {
+pub fn RowEditor(org: String, set: String, revision: i64, existing: Vec<String>) -> impl IntoView {
     let state = FormState::new(None);
     let rows = RwSignal::new(vec![0usize]);
     let next_id = StoredValue::new(1usize);
@@ -18,6 +18,7 @@ pub fn RowEditor(set: String, revision: i64, existing: Vec<String>) -> impl Into
     view! {
         <form method="post" action=SaveRows::PATH on:submit=state.submit()>
             <ReadyMarker />
+            <input type="hidden" name="org" value=org />
             <input type="hidden" name="set" value=set />
             <input type="hidden" name="revision" value=revision />
             <For each=move || rows.get() key=|id| *id let:id>
@@ -99,7 +100,7 @@ fn KvRow(id: usize, existing: Vec<String>, on_remove: Callback<()>) -> impl Into
 /// "Paste KEY=value lines": shows what will be added and updated, or exactly what is
 /// wrong (line and word), before anything is sent.
 #[island]
-pub fn PastePreview(set: String, revision: i64, existing: Vec<String>) -> impl IntoView {
+pub fn PastePreview(org: String, set: String, revision: i64, existing: Vec<String>) -> impl IntoView {
     let state = FormState::new(None);
     let text = RwSignal::new(String::new());
     let preview = Memo::new(move |_| {
@@ -132,6 +133,7 @@ pub fn PastePreview(set: String, revision: i64, existing: Vec<String>) -> impl I
     view! {
         <form method="post" action=SavePaste::PATH on:submit=state.submit()>
             <ReadyMarker />
+            <input type="hidden" name="org" value=org />
             <input type="hidden" name="set" value=set />
             <input type="hidden" name="revision" value=revision />
             <label for="paste">"Paste KEY=value lines"</label>

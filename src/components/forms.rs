@@ -34,7 +34,7 @@ pub fn LoginForm(next: String, error: Option<String>) -> impl IntoView {
 
 /// "New secret set": a name checked against the shared rule as it is typed.
 #[island]
-pub fn NewSetForm() -> impl IntoView {
+pub fn NewSetForm(org: String) -> impl IntoView {
     let state = FormState::new(None);
     let name = RwSignal::new(String::new());
     // The name as typed comes first; the server's answer shows once the name is valid.
@@ -48,6 +48,7 @@ pub fn NewSetForm() -> impl IntoView {
     view! {
         <form method="post" action=CreateSet::PATH on:submit=state.submit()>
             <ReadyMarker />
+            <input type="hidden" name="org" value=org />
             <label for="new-set-name">"Set name"</label>
             <input
                 id="new-set-name"
@@ -122,7 +123,7 @@ fn lowercase_first(s: &str) -> String {
 
 /// "Delete set": the user types the set's name to confirm (checked by the server too).
 #[island]
-pub fn DeleteSetForm(set: String) -> impl IntoView {
+pub fn DeleteSetForm(org: String, set: String) -> impl IntoView {
     let state = FormState::new(None);
     // Until the island is awake the button stays enabled, so the form works without JS.
     let awake = RwSignal::new(false);
@@ -132,6 +133,7 @@ pub fn DeleteSetForm(set: String) -> impl IntoView {
     view! {
         <form method="post" action=DeleteSet::PATH on:submit=state.submit()>
             <ReadyMarker />
+            <input type="hidden" name="org" value=org />
             <input type="hidden" name="set" value=set.clone() />
             <label for="confirm-delete">{format!("Type \"{set}\" to confirm")}</label>
             <input
@@ -157,7 +159,12 @@ pub fn DeleteSetForm(set: String) -> impl IntoView {
 /// Every field is checked with the shared rules as it is typed; the password never is
 /// echoed.
 #[island]
-pub fn PullSecretForm(replace: Option<String>, registry: String, username: String) -> impl IntoView {
+pub fn PullSecretForm(
+    org: String,
+    replace: Option<String>,
+    registry: String,
+    username: String,
+) -> impl IntoView {
     let state = FormState::new(None);
     // Until the island runs, every field shows, so the form works without JavaScript.
     let awake = RwSignal::new(false);
@@ -206,6 +213,7 @@ pub fn PullSecretForm(replace: Option<String>, registry: String, username: Strin
     view! {
         <form method="post" action=CreatePullSecret::PATH on:submit=state.submit()>
             <ReadyMarker />
+            <input type="hidden" name="org" value=org />
             {replace.clone().map(|r| view! { <input type="hidden" name="replace" value=r /> })}
             <label for="pull-name">"Name"</label>
             <input
@@ -289,6 +297,7 @@ pub fn PullSecretForm(replace: Option<String>, registry: String, username: Strin
 /// typed; a pasted `pcc-deploy.toml` fills what the fields leave empty.
 #[island]
 pub fn DeployForm(
+    org: String,
     /// The deployment being changed, or `None` for a new one.
     existing: Option<crate::model::DeploymentSpec>,
     /// Names of the organization's secret sets and image pull secrets, for the pickers.
@@ -372,6 +381,7 @@ pub fn DeployForm(
     view! {
         <form method="post" action=crate::api::Deploy::PATH on:submit=state.submit()>
             <ReadyMarker />
+            <input type="hidden" name="org" value=org />
             <div class="grid2">
                 <div>
                     <label for="dep-name">"Name"</label>

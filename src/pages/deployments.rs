@@ -1,9 +1,10 @@
-use super::load_error;
+use super::{load_error, role_in, route_org};
 use crate::api::{
-    deployment_url, get_deployment, list_deployments, list_pull_secrets, list_sets, set_url,
+    deployment_url, deployments_url, get_deployment, list_deployments, list_pull_secrets, list_sets, set_url,
     take_revealed_token, DeleteDeployment, Redeploy, RotateRuntimeToken,
 };
 use crate::components::{ConfirmButton, DeployForm, Flash, Layout};
+use crate::model::Role;
 use crate::model::{format_time, DeploymentSummary};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -23,14 +24,14 @@ fn or_none(v: &Option<String>) -> String {
 }
 
 /// Names for the deploy form's pickers.
-async fn picker_names() -> (Vec<String>, Vec<String>) {
-    let sets = list_sets()
+async fn picker_names(org: &str) -> (Vec<String>, Vec<String>) {
+    let sets = list_sets(org.to_owned())
         .await
         .unwrap_or_default()
         .into_iter()
         .map(|s| s.name)
         .collect();
-    let pulls = list_pull_secrets()
+    let pulls = list_pull_secrets(org.to_owned())
         .await
         .unwrap_or_default()
         .into_iter()
@@ -41,6 +42,7 @@ async fn picker_names() -> (Vec<String>, Vec<String>) {
 
 #[component]
 pub fn DeploymentsPage() -> impl IntoView {
+    let org = route_org();
     view! {
         <Title text="Deployments · Cloakroom" />
         <Layout>
@@ -51,11 +53,12 @@ pub fn DeploymentsPage() -> impl IntoView {
             <Flash />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    let list = match list_deployments().await {
+                    let can_deploy = role_in(&org).await >= Role::Member;
+                    let list = match list_deployments(org.clone()).await {
                         Ok(list) => list,
                         Err(e) => return view! { <p class="problems">{e.to_string()}</p> }.into_any(),
                     };
-                    let (sets, pulls) = picker_names().await;
+                    let (sets, pulls) = picker_names(&org).await;
                     let table = if list.is_empty() {
                         view! { <p class="empty">"No deployments yet."</p> }.into_any()
                     } else {
@@ -79,7 +82,7 @@ pub fn DeploymentsPage() -> impl IntoView {
                                             view! {
                                                 <tr>
                                                     <td>
-                                                        <a href=deployment_url(&d.spec.name)>{d.spec.name.clone()}</a>
+                                                        <a href=deployment_url(&org, &d.spec.name)>{d.spec.name.clone()}</a>
                                                     </td>
                                                     <td>
                                                         <code>{d.spec.image.clone()}</code>
@@ -100,10 +103,15 @@ pub fn DeploymentsPage() -> impl IntoView {
                     };
                     view! {
                         {table}
-                        <section class="card">
-                            <h2>"New deployment"</h2>
-                            <DeployForm existing=None sets=sets pulls=pulls />
-                        </section>
+                        {can_deploy
+                            .then(|| {
+                                view! {
+                                    <section class="card">
+                                        <h2>"New deployment"</h2>
+                                        <DeployForm org=org.clone() existing=None sets=sets pulls=pulls />
+                                    </section>
+                                }
+                            })}
                     }
                         .into_any()
                 })}
@@ -115,13 +123,15 @@ pub fn DeploymentsPage() -> impl IntoView {
 #[component]
 pub fn DeploymentPage() -> impl IntoView {
     let name = use_params_map().with_untracked(|p| p.get("name").unwrap_or_default());
+    let org = route_org();
+    let list_url = deployments_url(&org);
     let title = format!("{name} · Deployments · Cloakroom");
-    let revealed = take_revealed_token(&name);
+    let revealed = take_revealed_token(&org, &name);
     view! {
         <Title text=title />
         <Layout>
             <p class="crumbs">
-                <a href="/deployments">"Deployments"</a>
+                <a href=list_url.clone()>"Deployments"</a>
                 " / "
             </p>
             <h1>{name.clone()}</h1>
@@ -144,11 +154,12 @@ pub fn DeploymentPage() -> impl IntoView {
                 })}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    let d = match get_deployment(name.clone()).await {
+                    let can_deploy = role_in(&org).await >= Role::Member;
+                    let d = match get_deployment(org.clone(), name.clone()).await {
                         Ok(d) => d,
-                        Err(e) => return load_error(e, "/deployments", "Back to deployments"),
+                        Err(e) => return load_error(e, list_url.clone(), "Back to deployments"),
                     };
-                    let (sets, pulls) = picker_names().await;
+                    let (sets, pulls) = picker_names(&org).await;
                     let s = d.summary.clone();
                     let any_diff = !(d.added.is_empty() && d.removed.is_empty() && d.changed.is_empty());
                     view! {
@@ -164,7 +175,7 @@ pub fn DeploymentPage() -> impl IntoView {
                             <dt>"Secret set"</dt>
                             <dd>
                                 {match s.spec.secret_set.clone() {
-                                    Some(set) => view! { <a href=set_url(&set)>{set.clone()}</a> }.into_any(),
+                                    Some(set) => view! { <a href=set_url(&org, &set)>{set.clone()}</a> }.into_any(),
                                     None => view! { "—" }.into_any(),
                                 }}
                             </dd>
@@ -177,26 +188,32 @@ pub fn DeploymentPage() -> impl IntoView {
                             <dt>"Last deployed"</dt>
                             <dd>{format_time(s.deployed_at)}</dd>
                         </dl>
-                        <div class="row-actions start">
-                            <ConfirmButton
-                                action=Redeploy::PATH.to_owned()
-                                fields=vec![("name".to_owned(), s.spec.name.clone())]
-                                text="Redeploy".to_owned()
-                                label=format!("Redeploy {}", s.spec.name)
-                            />
-                            <ConfirmButton
-                                action=RotateRuntimeToken::PATH.to_owned()
-                                fields=vec![("name".to_owned(), s.spec.name.clone())]
-                                text="Rotate runtime token".to_owned()
-                                label=format!("Rotate runtime token of {}", s.spec.name)
-                            />
-                            <ConfirmButton
-                                action=DeleteDeployment::PATH.to_owned()
-                                fields=vec![("name".to_owned(), s.spec.name.clone())]
-                                text="Delete".to_owned()
-                                label=format!("Delete deployment {}", s.spec.name)
-                            />
-                        </div>
+                        {can_deploy
+                            .then(|| {
+                                let fields = vec![("org".to_owned(), org.clone()), ("name".to_owned(), s.spec.name.clone())];
+                                view! {
+                                    <div class="row-actions start">
+                                        <ConfirmButton
+                                            action=Redeploy::PATH.to_owned()
+                                            fields=fields.clone()
+                                            text="Redeploy".to_owned()
+                                            label=format!("Redeploy {}", s.spec.name)
+                                        />
+                                        <ConfirmButton
+                                            action=RotateRuntimeToken::PATH.to_owned()
+                                            fields=fields.clone()
+                                            text="Rotate runtime token".to_owned()
+                                            label=format!("Rotate runtime token of {}", s.spec.name)
+                                        />
+                                        <ConfirmButton
+                                            action=DeleteDeployment::PATH.to_owned()
+                                            fields=fields
+                                            text="Delete".to_owned()
+                                            label=format!("Delete deployment {}", s.spec.name)
+                                        />
+                                    </div>
+                                }
+                            })}
                         <section class="card">
                             <h2>{format!("Environment of revision {}", s.revision)}</h2>
                             {if d.env.is_empty() {
@@ -259,10 +276,15 @@ pub fn DeploymentPage() -> impl IntoView {
                                     }
                                 })}
                         </section>
-                        <section class="card">
-                            <h2>"Change and deploy"</h2>
-                            <DeployForm existing=Some(s.spec.clone()) sets=sets pulls=pulls />
-                        </section>
+                        {can_deploy
+                            .then(|| {
+                                view! {
+                                    <section class="card">
+                                        <h2>"Change and deploy"</h2>
+                                        <DeployForm org=org.clone() existing=Some(s.spec.clone()) sets=sets pulls=pulls />
+                                    </section>
+                                }
+                            })}
                     }
                         .into_any()
                 })}

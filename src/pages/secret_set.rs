@@ -1,8 +1,9 @@
-use super::load_error;
+use super::{load_error, role_in, route_org};
 use crate::api::UnsetKey;
-use crate::api::{deployment_url, get_set, list_deployments};
+use crate::api::{deployment_url, get_set, list_deployments, org_url};
 use crate::components::{ConfirmButton, DeleteSetForm, Flash, Layout, PastePreview, RowEditor};
 use crate::model::format_time;
+use crate::model::Role;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
@@ -11,22 +12,36 @@ use leptos_router::hooks::use_params_map;
 #[component]
 pub fn SecretSetPage() -> impl IntoView {
     let name = use_params_map().with_untracked(|p| p.get("name").unwrap_or_default());
+    let org = route_org();
+    let sets_url = org_url(&org, "/secrets");
     let title = format!("{name} · Secret sets · Cloakroom");
     view! {
         <Title text=title />
         <Layout>
             <p class="crumbs">
-                <a href="/secrets">"Secret sets"</a>
+                <a href=sets_url.clone()>"Secret sets"</a>
                 " / "
             </p>
             <h1>{name.clone()}</h1>
             <Flash />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    match get_set(name.clone()).await {
+                    let role = role_in(&org).await;
+                    let object = format!("set:{name}");
+                    let history = crate::api::list_audit(
+                            org.clone(),
+                            crate::model::AuditFilter {
+                                object: Some(object.clone()),
+                                limit: 10,
+                                ..Default::default()
+                            },
+                        )
+                        .await;
+                    let history_link = crate::api::with_param(&crate::api::audit_url(&org), "object", &object);
+                    match get_set(org.clone(), name.clone()).await {
                         Ok(set) => {
                             let keys: Vec<String> = set.keys.iter().map(|k| k.key.clone()).collect();
-                            let users: Vec<_> = list_deployments()
+                            let users: Vec<_> = list_deployments(org.clone())
                                 .await
                                 .unwrap_or_default()
                                 .into_iter()
@@ -54,7 +69,7 @@ pub fn SecretSetPage() -> impl IntoView {
                                             .iter()
                                             .map(|d| {
                                                 view! {
-                                                    <a href=deployment_url(&d.spec.name)>{d.spec.name.clone()}</a>
+                                                    <a href=deployment_url(&org, &d.spec.name)>{d.spec.name.clone()}</a>
                                                     " "
                                                 }
                                             })
@@ -113,15 +128,21 @@ pub fn SecretSetPage() -> impl IntoView {
                                                                 </td>
                                                                 <td>{format_time(k.updated_at)}</td>
                                                                 <td>
-                                                                    <ConfirmButton
-                                                                        action=UnsetKey::PATH.to_owned()
-                                                                        fields=vec![
-                                                                            ("set".to_owned(), set.name.clone()),
-                                                                            ("key".to_owned(), k.key.clone()),
-                                                                        ]
-                                                                        text="Unset".to_owned()
-                                                                        label=format!("Unset {}", k.key)
-                                                                    />
+                                                                    {(role >= Role::Member)
+                                                                        .then(|| {
+                                                                            view! {
+                                                                                <ConfirmButton
+                                                                                    action=UnsetKey::PATH.to_owned()
+                                                                                    fields=vec![
+                                                                                        ("org".to_owned(), org.clone()),
+                                                                                        ("set".to_owned(), set.name.clone()),
+                                                                                        ("key".to_owned(), k.key.clone()),
+                                                                                    ]
+                                                                                    text="Unset".to_owned()
+                                                                                    label=format!("Unset {}", k.key)
+                                                                                />
+                                                                            }
+                                                                        })}
                                                                 </td>
                                                             </tr>
                                                         }
@@ -132,26 +153,72 @@ pub fn SecretSetPage() -> impl IntoView {
                                     }
                                         .into_any()
                                 }}
+                                {(role >= Role::Member)
+                                    .then(|| {
+                                        view! {
+                                            <section class="card">
+                                                <h2>"Add or change keys"</h2>
+                                                <p class="hint">
+                                                    "Values are write-only: they are encrypted on save and never shown again."
+                                                </p>
+                                                <RowEditor
+                                                    org=org.clone()
+                                                    set=set.name.clone()
+                                                    revision=set.revision
+                                                    existing=keys.clone()
+                                                />
+                                            </section>
+                                            <section class="card">
+                                                <h2>"Paste"</h2>
+                                                <PastePreview
+                                                    org=org.clone()
+                                                    set=set.name.clone()
+                                                    revision=set.revision
+                                                    existing=keys.clone()
+                                                />
+                                            </section>
+                                        }
+                                    })}
+                                {(role < Role::Member)
+                                    .then(|| {
+                                        view! {
+                                            <p class="hint">
+                                                {format!("You are a {role} here: you can see keys and fingerprints, not change them.")}
+                                            </p>
+                                        }
+                                    })}
                                 <section class="card">
-                                    <h2>"Add or change keys"</h2>
-                                    <p class="hint">
-                                        "Values are write-only: they are encrypted on save and never shown again."
-                                    </p>
-                                    <RowEditor set=set.name.clone() revision=set.revision existing=keys.clone() />
+                                    <h2>"History"</h2>
+                                    {match history {
+                                        Ok(entries) if !entries.is_empty() => {
+                                            view! {
+                                                <table class="list" aria-label="History">
+                                                    {super::audit::audit_head()}
+                                                    <tbody>{super::audit::audit_rows(entries)}</tbody>
+                                                </table>
+                                                <p>
+                                                    <a href=history_link.clone()>"Full history in the audit log"</a>
+                                                </p>
+                                            }
+                                                .into_any()
+                                        }
+                                        _ => view! { <p class="empty">"No recorded changes yet."</p> }.into_any(),
+                                    }}
                                 </section>
-                                <section class="card">
-                                    <h2>"Paste"</h2>
-                                    <PastePreview set=set.name.clone() revision=set.revision existing=keys />
-                                </section>
-                                <section class="card danger-zone">
-                                    <h2>"Delete this set"</h2>
-                                    <p>"Removes the set and every value in it. This cannot be undone."</p>
-                                    <DeleteSetForm set=set.name.clone() />
-                                </section>
+                                {(role >= Role::Admin)
+                                    .then(|| {
+                                        view! {
+                                            <section class="card danger-zone">
+                                                <h2>"Delete this set"</h2>
+                                                <p>"Removes the set and every value in it. This cannot be undone."</p>
+                                                <DeleteSetForm org=org.clone() set=set.name.clone() />
+                                            </section>
+                                        }
+                                    })}
                             }
                                 .into_any()
                         }
-                        Err(e) => load_error(e, "/secrets", "Back to secret sets"),
+                        Err(e) => load_error(e, sets_url.clone(), "Back to secret sets"),
                     }
                 })}
             </Suspense>

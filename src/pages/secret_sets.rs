@@ -1,3 +1,4 @@
+use super::route_org;
 use crate::api::{list_sets, set_url};
 use crate::components::{Flash, Layout, NewSetForm};
 use crate::model::format_time;
@@ -6,6 +7,9 @@ use leptos_meta::Title;
 
 #[component]
 pub fn SecretSetsPage() -> impl IntoView {
+    let org = route_org();
+    let link_org = org.clone();
+    let form_org = org.clone();
     view! {
         <Title text="Secret sets · Cloakroom" />
         <Layout>
@@ -13,7 +17,7 @@ pub fn SecretSetsPage() -> impl IntoView {
             <Flash />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    match list_sets().await {
+                    match list_sets(org.clone()).await {
                         Ok(sets) if sets.is_empty() => {
                             view! {
                                 <p class="empty">
@@ -39,7 +43,7 @@ pub fn SecretSetsPage() -> impl IntoView {
                                                 view! {
                                                     <tr>
                                                         <td>
-                                                            <a href=set_url(&s.name)>{s.name.clone()}</a>
+                                                            <a href=set_url(&link_org, &s.name)>{s.name.clone()}</a>
                                                         </td>
                                                         <td>{s.key_count}</td>
                                                         <td>{format_time(s.updated_at)}</td>
@@ -56,10 +60,19 @@ pub fn SecretSetsPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
-            <section class="card">
-                <h2>"New secret set"</h2>
-                <NewSetForm />
-            </section>
+            <Suspense fallback=|| ()>
+                {Suspend::new(async move {
+                    (super::role_in(&form_org).await >= crate::model::Role::Member)
+                        .then(|| {
+                            view! {
+                                <section class="card">
+                                    <h2>"New secret set"</h2>
+                                    <NewSetForm org=form_org.clone() />
+                                </section>
+                            }
+                        })
+                })}
+            </Suspense>
         </Layout>
     }
 }

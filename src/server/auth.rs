@@ -79,15 +79,42 @@ pub async fn login(
         .unwrap_or_else(|| state.dummy_hash.to_string());
     let password = zeroize::Zeroizing::new(password.to_owned());
     let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password)).await?;
-    let Some(user) = user.filter(|_| ok) else {
+    if !ok || user.is_none() {
         state.store.record_login_failure(&scopes, now).await?;
         tracing::info!("failed login");
+        // An existing account's organizations see the attempt (unknown emails have none).
+        if let Some(user) = &user {
+            for org in state.store.workspaces(user.id).await? {
+                if let Some((org, _)) = state.store.membership(user.id, &org.name).await? {
+                    let object = format!("member:{}", user.email);
+                    super::audit::record_as(
+                        state,
+                        org.id,
+                        &user.email,
+                        "ui",
+                        "login.failed",
+                        &object,
+                        &[],
+                        "",
+                    )
+                    .await?;
+                }
+            }
+        }
+        return Err(AppError::BadCredentials);
+    }
+    let Some(user) = user else {
         return Err(AppError::BadCredentials);
     };
     state.store.clear_login_failures(&scopes[0]).await?;
-    let org = state
+    let home = state
         .store
         .home_org(user.id)
+        .await?
+        .ok_or(AppError::BadCredentials)?;
+    let (org, role) = state
+        .store
+        .membership(user.id, &home.name)
         .await?
         .ok_or(AppError::BadCredentials)?;
     let token = new_token("cks_");
@@ -102,11 +129,15 @@ pub async fn login(
         )
         .await?;
     tracing::info!(user = user.id, org = %org.name, "login");
+    let object = format!("member:{}", user.email);
+    super::audit::record_as(state, org.id, &user.email, "ui", "login", &object, &[], "").await?;
     Ok((
         Principal {
             user_id: user.id,
             email: user.email,
             org,
+            role,
+            via: super::store::Via::Ui,
         },
         token,
     ))
@@ -242,16 +273,26 @@ pub async fn bearer_principal(state: &AppState, headers: &HeaderMap) -> Result<P
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or(AppError::Unauthorized)?;
-    state
+    let mut who = state
         .store
         .principal_for_token(&token_hash(token), super::now())
         .await?
-        .ok_or(AppError::Unauthorized)
+        .ok_or(AppError::Unauthorized)?;
+    let from_cli = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ua| ua.starts_with("cloakroom-cli/"));
+    who.via = if from_cli {
+        super::store::Via::Cli
+    } else {
+        super::store::Via::Api
+    };
+    Ok(who)
 }
 
-/// The one accessor server functions use: the app state and the signed-in caller,
-/// taken from the request's session (never from the function's arguments).
-pub async fn caller() -> Result<(AppState, Principal), AppError> {
+/// The signed-in user of the request being handled (server function or page render),
+/// in their home organization. Never taken from a function's arguments.
+pub async fn signed_in() -> Result<(AppState, Principal), AppError> {
     let state = app_state()?;
     let parts = leptos::prelude::use_context::<axum::http::request::Parts>().ok_or(AppError::Unauthorized)?;
     // Pages: the session gate already resolved the session for this very request.
@@ -262,6 +303,14 @@ pub async fn caller() -> Result<(AppState, Principal), AppError> {
         .await?
         .ok_or(AppError::Unauthorized)?;
     Ok((state, principal))
+}
+
+/// The one accessor org-scoped server functions use: the signed-in user acting in
+/// `org`, with their role there; 404 if they do not belong to it.
+pub async fn caller(org: &str) -> Result<(AppState, Principal), AppError> {
+    let (state, who) = signed_in().await?;
+    let who = super::orgs::in_org(&state, &who, org).await?;
+    Ok((state, who))
 }
 
 /// Creates an API token for a member of an organization; returns the token (shown once).
@@ -279,6 +328,7 @@ pub async fn create_api_token(
             name,
             &token_hash(&token),
             super::now(),
+            principal.role,
         )
         .await?;
     Ok(token)

@@ -4,6 +4,7 @@
 use super::config::Config;
 use super::state::AppState;
 use super::store::Principal;
+use crate::model::Role;
 use crate::validate::ResourceName;
 use clap::{Parser, Subcommand};
 use std::io::{BufRead, IsTerminal};
@@ -125,20 +126,6 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-fn check_email(email: &str) -> Result<String, String> {
-    let email = email.trim();
-    let valid = email.len() <= 254
-        && !email.chars().any(char::is_whitespace)
-        && email.split_once('@').is_some_and(|(user, domain)| {
-            !user.is_empty() && domain.contains('.') && !domain.starts_with('.')
-        });
-    if valid {
-        Ok(email.to_owned())
-    } else {
-        Err(format!("{email:?} is not an email address"))
-    }
-}
-
 fn read_password() -> Result<zeroize::Zeroizing<String>, String> {
     let password = if std::io::stdin().is_terminal() {
         let first =
@@ -169,7 +156,7 @@ fn read_password() -> Result<zeroize::Zeroizing<String>, String> {
 }
 
 async fn create_user(config: Config, email: &str, org: &str) -> Result<(), String> {
-    let email = check_email(email)?;
+    let email = crate::validate::check_email(email).map_err(|e| e.message)?;
     let org = ResourceName::parse_as("organization name", org).map_err(|e| e.message)?;
     let password = read_password()?;
     let state = AppState::open(config).await?;
@@ -179,12 +166,13 @@ async fn create_user(config: Config, email: &str, org: &str) -> Result<(), Strin
         .await
         .map_err(|e| e.to_string())?;
     let hash = super::auth::hash_password(&password).map_err(|e| e.to_string())?;
-    state
-        .store
-        .create_user(&email, &hash, org.id, "owner")
+    super::orgs::create_account(&state, &email, &hash, Some((&org, Role::Owner)))
         .await
         .map_err(|e| e.to_string())?;
-    println!("created user {email} in organization {}", org.name);
+    println!(
+        "created user {email}, owner of organization {} (and a personal workspace)",
+        org.name
+    );
     Ok(())
 }
 
@@ -207,18 +195,18 @@ async fn create_token(config: Config, email: &str, org: &str, name: &str) -> Res
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(missing)?;
-    if !state
+    let (org, role) = state
         .store
-        .is_member(user.id, org.id)
+        .membership(user.id, &org.name)
         .await
         .map_err(|e| e.to_string())?
-    {
-        return Err(missing());
-    }
+        .ok_or_else(missing)?;
     let principal = Principal {
         user_id: user.id,
         email: user.email,
         org,
+        role,
+        via: super::store::Via::Cli,
     };
     let token = super::auth::create_api_token(&state, &principal, name)
         .await

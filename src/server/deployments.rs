@@ -7,6 +7,7 @@ use super::state::AppState;
 use super::store::{deployment_not_found, Principal};
 use crate::error::AppError;
 use crate::model::DeploymentSpec;
+use crate::model::Role;
 use crate::validate::{check_deployment, FieldError};
 use serde::Deserialize;
 
@@ -106,6 +107,7 @@ pub async fn deploy(
     who: &Principal,
     spec: &DeploymentSpec,
 ) -> Result<DeployOutcome, AppError> {
+    who.require(Role::Member, "changing deployments")?;
     check_deployment(spec)?;
     let token = new_token("ckd_");
     let (created, revision) = state
@@ -116,6 +118,25 @@ pub async fn deploy(
         org = %who.org.name, user = who.user_id, deployment = %spec.name, revision, created,
         "deployed"
     );
+    let action = if created {
+        "deployment.create"
+    } else {
+        "deployment.deploy"
+    };
+    let detail = format!(
+        "revision {revision}, image {}, secret set {}",
+        spec.image,
+        spec.secret_set.as_deref().unwrap_or("none")
+    );
+    super::audit::record(
+        state,
+        who,
+        action,
+        &format!("deployment:{}", spec.name),
+        &[],
+        &detail,
+    )
+    .await?;
     Ok(DeployOutcome {
         created,
         revision,
@@ -125,6 +146,7 @@ pub async fn deploy(
 
 /// Takes a new revision of a deployment as it is configured, snapshotting its set now.
 pub async fn redeploy(state: &AppState, who: &Principal, name: &str) -> Result<i64, AppError> {
+    who.require(Role::Member, "changing deployments")?;
     let current = state
         .store
         .get_deployment(who.org.id, name)
@@ -135,18 +157,38 @@ pub async fn redeploy(state: &AppState, who: &Principal, name: &str) -> Result<i
 
 /// Gives a deployment a new runtime token (the old one stops working at once).
 pub async fn rotate_token(state: &AppState, who: &Principal, name: &str) -> Result<String, AppError> {
+    who.require(Role::Member, "changing deployments")?;
     let token = new_token("ckd_");
     state
         .store
         .rotate_runtime_token(who.org.id, name, &token_hash(&token))
         .await?;
     tracing::info!(org = %who.org.name, user = who.user_id, deployment = name, "runtime token rotated");
+    super::audit::record(
+        state,
+        who,
+        "deployment.rotate-token",
+        &format!("deployment:{name}"),
+        &[],
+        "",
+    )
+    .await?;
     Ok(token)
 }
 
 pub async fn delete(state: &AppState, who: &Principal, name: &str) -> Result<(), AppError> {
+    who.require(Role::Member, "changing deployments")?;
     state.store.delete_deployment(who.org.id, name).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, deployment = name, "deployment deleted");
+    super::audit::record(
+        state,
+        who,
+        "deployment.delete",
+        &format!("deployment:{name}"),
+        &[],
+        "",
+    )
+    .await?;
     Ok(())
 }
 
@@ -175,6 +217,18 @@ pub async fn runtime_env(
         org = %env.org, deployment = %env.deployment, revision = env.revision, keys = out.len(),
         "runtime env read"
     );
+    let keys: Vec<String> = out.keys().cloned().collect();
+    super::audit::record_as(
+        state,
+        env.org_id,
+        &format!("runtime:{}", env.deployment),
+        "runtime",
+        "deployment.read-env",
+        &format!("deployment:{}", env.deployment),
+        &keys,
+        &format!("revision {}", env.revision),
+    )
+    .await?;
     Ok((env.revision, out))
 }
 

@@ -6,6 +6,7 @@ use super::state::AppState;
 use super::store::{pull_secret_not_found, Principal, PullSecretRecord};
 use crate::error::AppError;
 use crate::model::PullSecretSummary;
+use crate::model::Role;
 use crate::validate::{self, FieldError, ResourceName};
 use serde::Serialize;
 
@@ -78,6 +79,7 @@ pub async fn create(
     new: NewPullSecret,
     replace: bool,
 ) -> Result<(PullSecretSummary, bool), AppError> {
+    who.require(Role::Admin, "managing image pull secrets")?;
     let record = PullSecretRecord {
         sealed_auth: state
             .crypto
@@ -93,12 +95,37 @@ pub async fn create(
         org = %who.org.name, user = who.user_id, name = %out.name, registry = %out.registry, replaced,
         "image pull secret created"
     );
+    let action = if replaced {
+        "pull-secret.replace"
+    } else {
+        "pull-secret.create"
+    };
+    let detail = format!("registry {}, user {}", out.registry, out.username);
+    super::audit::record(
+        state,
+        who,
+        action,
+        &format!("pull-secret:{}", out.name),
+        &[],
+        &detail,
+    )
+    .await?;
     Ok((out, replaced))
 }
 
 pub async fn delete(state: &AppState, who: &Principal, name: &str) -> Result<(), AppError> {
+    who.require(Role::Admin, "managing image pull secrets")?;
     state.store.delete_pull_secret(who.org.id, name).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, name, "image pull secret deleted");
+    super::audit::record(
+        state,
+        who,
+        "pull-secret.delete",
+        &format!("pull-secret:{name}"),
+        &[],
+        "",
+    )
+    .await?;
     Ok(())
 }
 
@@ -152,6 +179,10 @@ pub fn docker_config_json(registry: &str, username: &str, password: &str, auth: 
 /// `kubectl create secret docker-registry … --dry-run=client -o json` prints it. This is
 /// the one route by which registry credentials leave the server.
 pub async fn export(state: &AppState, who: &Principal, name: &str) -> Result<String, AppError> {
+    who.require(
+        Role::Admin,
+        "exporting image pull secrets (they contain the password)",
+    )?;
     let record = state
         .store
         .pull_secret(who.org.id, name)
@@ -188,6 +219,15 @@ pub async fn export(state: &AppState, who: &Principal, name: &str) -> Result<Str
     );
     secret.serialize(&mut ser).map_err(|_| AppError::Internal)?;
     tracing::info!(org = %who.org.name, user = who.user_id, name, "image pull secret exported");
+    super::audit::record(
+        state,
+        who,
+        "pull-secret.export",
+        &format!("pull-secret:{name}"),
+        &[],
+        "",
+    )
+    .await?;
     String::from_utf8(out).map_err(|_| AppError::Internal)
 }
 

@@ -72,6 +72,15 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/orgs/{org}/deployments/{name}/runtime-token",
             post(rotate_runtime_token),
         )
+        .route("/api/v1/orgs/{org}/tokens", get(list_tokens).post(create_token))
+        .route("/api/v1/orgs/{org}/tokens/{id}", delete(revoke_token))
+        .route("/api/v1/orgs/{org}/members", get(list_members))
+        .route(
+            "/api/v1/orgs/{org}/members/{email}",
+            axum::routing::patch(change_member).delete(remove_member),
+        )
+        .route("/api/v1/orgs/{org}/invites", post(create_invite))
+        .route("/api/v1/orgs/{org}/audit", get(list_audit))
         .route("/api/v1/runtime/env", get(runtime_env))
         .route("/api/v1/whoami", get(whoami))
 }
@@ -79,7 +88,9 @@ pub fn routes() -> Router<AppState> {
 /// Who the token belongs to and which organization it is for (the CLI's default org).
 async fn whoami(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
     let who = bearer_principal(&state, &headers).await?;
-    Ok(Json(json!({ "email": who.email, "org": who.org.name })))
+    Ok(Json(
+        json!({ "email": who.email, "org": who.org.name, "role": who.role }),
+    ))
 }
 
 async fn authorize(state: &AppState, headers: &HeaderMap, org: &str) -> Result<Principal, AppError> {
@@ -506,4 +517,189 @@ async fn runtime_env(State(state): State<AppState>, headers: HeaderMap) -> Resul
         .map(|(k, v)| (k.clone(), Value::String(v.expose().to_owned())))
         .collect();
     Ok(Json(json!({ "revision": revision, "env": env })))
+}
+
+/// Reads a small JSON body into `T`, saying where it went wrong (never echoing it).
+async fn small_json<T: serde::de::DeserializeOwned>(body: Body, example: &str) -> Result<T, AppError> {
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map_err(|_| AppError::TooLarge("the request body is over 64 KiB".into()))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        AppError::validation(crate::validate::FieldError {
+            field: "body".into(),
+            message: format!(
+                "the body must be JSON like {example} (problem at line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        })
+    })
+}
+
+fn token_json(t: &crate::model::TokenInfo) -> Value {
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "owner": t.owner,
+        "role": t.role,
+        "created_at": rfc3339(t.created_at),
+        "last_used_at": t.last_used_at.map(rfc3339),
+    })
+}
+
+async fn list_tokens(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let tokens = crate::server::orgs::tokens(&state, &who).await?;
+    Ok(Json(
+        json!({ "tokens": tokens.iter().map(token_json).collect::<Vec<_>>() }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct NewTokenBody {
+    name: String,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let body: NewTokenBody = small_json(body, r#"{"name":"ci"}"#).await?;
+    let (id, token) = crate::server::orgs::create_token(&state, &who, &body.name).await?;
+    let body = json!({ "id": id, "name": body.name.trim(), "role": who.role, "token": token });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    Path((org, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let id = id
+        .parse::<i64>()
+        .map_err(|_| AppError::NotFound(format!("no API token {id} in \"{org}\"")))?;
+    crate::server::orgs::revoke_token(&state, &who, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_members(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let members = crate::server::orgs::members(&state, &who).await?;
+    Ok(Json(json!({
+        "members": members.iter().map(|m| json!({
+            "email": m.email, "role": m.role, "joined_at": rfc3339(m.joined_at),
+        })).collect::<Vec<_>>()
+    })))
+}
+
+#[derive(Deserialize)]
+struct RoleBody {
+    role: String,
+}
+
+async fn change_member(
+    State(state): State<AppState>,
+    Path((org, email)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let body: RoleBody = small_json(body, r#"{"role":"member"}"#).await?;
+    let role = crate::model::Role::parse(&body.role)?;
+    crate::server::orgs::change_role(&state, &who, &email, role).await?;
+    Ok(Json(json!({ "email": email, "role": role })))
+}
+
+async fn remove_member(
+    State(state): State<AppState>,
+    Path((org, email)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    crate::server::orgs::remove_member(&state, &who, &email).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct InviteBody {
+    email: String,
+    role: String,
+}
+
+async fn create_invite(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let body: InviteBody = small_json(body, r#"{"email":"a@example.com","role":"member"}"#).await?;
+    let role = crate::model::Role::parse(&body.role)?;
+    let token = crate::server::orgs::invite(&state, &who, &body.email, role).await?;
+    let expires = crate::server::now() + crate::server::orgs::INVITE_TTL_SECS;
+    let body = json!({
+        "email": body.email.trim(),
+        "role": role,
+        "expires_at": rfc3339(expires),
+        "invite_url": crate::server::orgs::invite_link(&state, &token),
+    });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct AuditQuery {
+    object: Option<String>,
+    user: Option<String>,
+    action: Option<String>,
+    before: Option<i64>,
+    since: Option<i64>,
+    until: Option<i64>,
+    limit: Option<usize>,
+}
+
+/// `?object=set:prod&user=a@example.com&action=secrets.&before=ID&since=UNIX&until=UNIX&limit=N`;
+/// answers the entries and `next_before` for the next (older) page.
+async fn list_audit(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<AuditQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let filter = crate::model::AuditFilter {
+        object: q.object,
+        actor: q.user,
+        action: q.action,
+        before: q.before,
+        since: q.since,
+        until: q.until,
+        limit: q.limit.unwrap_or(0),
+    };
+    let entries = crate::server::audit::list(&state, &who, filter).await?;
+    let next_before = entries.last().map(|e| e.id);
+    Ok(Json(json!({
+        "entries": entries.iter().map(|e| json!({
+            "id": e.id,
+            "at": rfc3339(e.at),
+            "actor": e.actor,
+            "source": e.source,
+            "action": e.action,
+            "object": e.object,
+            "keys": e.keys,
+            "detail": e.detail,
+        })).collect::<Vec<_>>(),
+        "next_before": next_before,
+    })))
 }

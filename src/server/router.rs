@@ -24,7 +24,12 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos_options.clone();
     Router::new()
-        .route("/", get(|| async { Redirect::to("/secrets") }))
+        .route("/", get(home_redirect))
+        .route("/secrets", get(home_redirect))
+        .route("/secrets/{*rest}", get(home_redirect))
+        .route("/image-pull-secrets", get(home_redirect))
+        .route("/deployments", get(home_redirect))
+        .route("/deployments/{*rest}", get(home_redirect))
         .route("/healthz", get(healthz))
         .merge(super::rest::routes())
         .leptos_routes_with_context(
@@ -66,6 +71,9 @@ async fn session_gate(State(state): State<AppState>, mut req: Request, next: Nex
         // The page's server functions read the caller from here instead of asking the
         // database again (see `auth::caller`).
         req.extensions_mut().insert(p);
+    }
+    if path.starts_with("/invite/") {
+        return next.run(req).await;
     }
     if path == "/login" {
         if signed_in {
@@ -172,6 +180,34 @@ pub fn set_page_csp() {
             res.insert_header(header::CONTENT_SECURITY_POLICY, value);
         }
     }
+}
+
+/// The short paths (`/`, `/secrets/…`, `/deployments/…`) lead to the same page of the
+/// signed-in user's home organization (the session gate has made sure there is one).
+async fn home_redirect(req: Request) -> Response {
+    let Some(who) = req.extensions().get::<super::store::Principal>() else {
+        return Redirect::to("/login").into_response();
+    };
+    let path = match req.uri().path() {
+        "/" => "/secrets",
+        other => other,
+    };
+    let target = crate::api::org_url(&who.org.name, path);
+    let target = match req.uri().query() {
+        Some(q) => format!("{target}?{q}"),
+        None => target,
+    };
+    Redirect::to(&target).into_response()
+}
+
+/// The URL of every server function the app registers (for tests that must cover them
+/// all).
+pub fn server_fn_paths() -> Vec<String> {
+    let mut paths: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_owned())
+        .collect();
+    paths.sort();
+    paths
 }
 
 /// For load balancers and process supervisors: 200 `ok` when the database answers.

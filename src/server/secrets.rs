@@ -5,6 +5,7 @@ use super::crypto::SecretValue;
 use super::state::AppState;
 use super::store::{set_not_found, Principal, PutResult, SealedEntry};
 use crate::error::AppError;
+use crate::model::Role;
 use crate::model::SetDetail;
 use crate::validate::{Pair, ResourceName, SecretKey};
 
@@ -16,6 +17,7 @@ pub async fn write(
     pairs: Vec<Pair>,
     expected: Option<i64>,
 ) -> Result<PutResult, AppError> {
+    who.require(Role::Member, "changing secret sets")?;
     let org = who.org.id;
     let mut entries = Vec::with_capacity(pairs.len());
     for pair in pairs {
@@ -36,6 +38,15 @@ pub async fn write(
         org = %who.org.name, user = who.user_id, set = %set,
         added = ?result.added, updated = ?result.updated, "secrets written"
     );
+    let keys: Vec<String> = result.added.iter().chain(&result.updated).cloned().collect();
+    let detail = format!(
+        "{}added {}, updated {}, revision {}",
+        if result.created { "created; " } else { "" },
+        result.added.len(),
+        result.updated.len(),
+        result.revision
+    );
+    super::audit::record(state, who, "secrets.set", &format!("set:{set}"), &keys, &detail).await?;
     Ok(result)
 }
 
@@ -56,29 +67,44 @@ pub async fn unset(
     key: &str,
     expected: Option<i64>,
 ) -> Result<i64, AppError> {
+    who.require(Role::Member, "changing secret sets")?;
     let key = SecretKey::parse(key)?;
     let revision = state
         .store
         .unset_secret(who.org.id, set, key.as_str(), super::now(), expected)
         .await?;
     tracing::info!(org = %who.org.name, user = who.user_id, set, key = %key, "secret unset");
+    let detail = format!("revision {revision}");
+    super::audit::record(
+        state,
+        who,
+        "secrets.unset",
+        &format!("set:{set}"),
+        &[key.to_string()],
+        &detail,
+    )
+    .await?;
     Ok(revision)
 }
 
 /// Deletes a whole set.
 pub async fn delete(state: &AppState, who: &Principal, set: &str) -> Result<(), AppError> {
+    who.require(Role::Admin, "deleting secret sets")?;
     state.store.delete_set(who.org.id, set).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, set, "secret set deleted");
+    super::audit::record(state, who, "set.delete", &format!("set:{set}"), &[], "").await?;
     Ok(())
 }
 
 /// Creates an empty set.
 pub async fn create(state: &AppState, who: &Principal, set: &ResourceName) -> Result<(), AppError> {
+    who.require(Role::Member, "creating secret sets")?;
     state
         .store
         .create_set(who.org.id, set.as_str(), super::now())
         .await?;
     tracing::info!(org = %who.org.name, user = who.user_id, set = %set, "secret set created");
+    super::audit::record(state, who, "set.create", &format!("set:{set}"), &[], "").await?;
     Ok(())
 }
 
@@ -90,6 +116,7 @@ pub async fn reveal(
     set: &str,
     key: &str,
 ) -> Result<SecretValue, AppError> {
+    who.require(Role::Member, "reading secret values")?;
     let sealed = state
         .store
         .sealed_value(who.org.id, set, key)

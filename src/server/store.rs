@@ -7,7 +7,8 @@ pub mod sqlite;
 
 use crate::error::AppError;
 use crate::model::{
-    DeploymentDetail, DeploymentSpec, DeploymentSummary, PullSecretSummary, SetDetail, SetSummary,
+    AuditEntry, AuditFilter, DeploymentDetail, DeploymentSpec, DeploymentSummary, InviteInfo, MemberInfo,
+    PullSecretSummary, Role, SetDetail, SetSummary, TokenInfo, Workspace,
 };
 use async_trait::async_trait;
 
@@ -32,12 +33,60 @@ impl std::fmt::Debug for UserRecord {
     }
 }
 
-/// Who a session or token acts for.
+/// Who a session or token acts for, in which organization, with which role there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: i64,
     pub email: String,
     pub org: Org,
+    pub role: Role,
+    /// Where the request came from, for the audit log.
+    pub via: Via,
+}
+
+/// Where a change came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Via {
+    /// The dashboard (a session).
+    #[default]
+    Ui,
+    /// The REST API with a token.
+    Api,
+    /// The `cloakroom` command line (the REST API with its user agent).
+    Cli,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Ui => "ui",
+            Via::Api => "api",
+            Via::Cli => "cli",
+        }
+    }
+}
+
+impl Principal {
+    /// Refuses (403) unless the caller's role is at least `min`; `action` completes
+    /// "… needs the member role", e.g. "changing secret sets".
+    pub fn require(&self, min: Role, action: &str) -> Result<(), AppError> {
+        if self.role >= min {
+            return Ok(());
+        }
+        Err(AppError::Forbidden(format!(
+            "{action} needs the {min} role or higher; you are {} in \"{}\"",
+            self.role, self.org.name
+        )))
+    }
+}
+
+/// A pending invitation, as its link finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteRecord {
+    pub org: Org,
+    pub email: String,
+    pub role: Role,
+    pub expires_at: i64,
 }
 
 /// One value to write, sealed for (org, set, key).
@@ -123,13 +172,13 @@ pub trait Store: Send + Sync {
     async fn ensure_org(&self, name: &str) -> Result<Org, AppError>;
     /// The organization named `name`, if it exists.
     async fn org_by_name(&self, name: &str) -> Result<Option<Org>, AppError>;
-    /// Creates a user and makes them a member of `org_id`. `Conflict` if the email exists.
+    /// Creates a user, a member of `membership`'s organization with its role when
+    /// given. `Conflict` if the email exists.
     async fn create_user(
         &self,
         email: &str,
         password_hash: &str,
-        org_id: i64,
-        role: &str,
+        membership: Option<(i64, Role)>,
     ) -> Result<i64, AppError>;
     /// Looks a user up by email (case-insensitive).
     async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, AppError>;
@@ -137,8 +186,59 @@ pub trait Store: Send + Sync {
     async fn home_org(&self, user_id: i64) -> Result<Option<Org>, AppError>;
     /// Whether `user_id` belongs to `org_id`.
     async fn is_member(&self, user_id: i64, org_id: i64) -> Result<bool, AppError>;
+    /// Creates the user's personal workspace (named `name`, or `name-ID` if taken) and
+    /// makes them its owner. Returns it.
+    async fn create_personal_org(&self, user_id: i64, name: &str, now: i64) -> Result<Org, AppError>;
+    /// The organization named `org` and the user's role there, if they belong to it.
+    async fn membership(&self, user_id: i64, org: &str) -> Result<Option<(Org, Role)>, AppError>;
+    /// Every organization the user belongs to, personal workspace first.
+    async fn workspaces(&self, user_id: i64) -> Result<Vec<Workspace>, AppError>;
+    /// Whether an organization is someone's personal workspace.
+    async fn is_personal(&self, org_id: i64) -> Result<bool, AppError>;
+    /// The organization's members, by email.
+    async fn members(&self, org_id: i64) -> Result<Vec<MemberInfo>, AppError>;
+    /// Changes a member's role; `NotFound` if not a member, `Conflict` if that would
+    /// leave the organization without an owner.
+    async fn set_member_role(&self, org_id: i64, email: &str, role: Role) -> Result<(), AppError>;
+    /// Removes a member and their tokens; the same errors as [`Store::set_member_role`].
+    async fn remove_member(&self, org_id: i64, email: &str) -> Result<(), AppError>;
+    /// Adds an existing user to an organization; `Conflict` if already a member.
+    async fn add_member(&self, org_id: i64, user_id: i64, role: Role, now: i64) -> Result<(), AppError>;
+    /// Stores an invitation's hash.
+    #[allow(clippy::too_many_arguments)]
+    async fn create_invite(
+        &self,
+        org_id: i64,
+        email: &str,
+        role: Role,
+        token_hash: &[u8],
+        created_by: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<i64, AppError>;
+    /// An unused, unexpired invitation.
+    async fn invite(&self, token_hash: &[u8], now: i64) -> Result<Option<InviteRecord>, AppError>;
+    /// Marks the invitation used and makes `user_id` a member, in one transaction;
+    /// `NotFound` if it is used, expired or unknown.
+    async fn accept_invite(
+        &self,
+        token_hash: &[u8],
+        user_id: i64,
+        now: i64,
+    ) -> Result<InviteRecord, AppError>;
+    /// The organization's pending invitations.
+    async fn invites(&self, org_id: i64, now: i64) -> Result<Vec<InviteInfo>, AppError>;
+    /// API tokens of an organization: all of them, or those of `user_id`.
+    async fn api_tokens(&self, org_id: i64, user_id: Option<i64>) -> Result<Vec<TokenInfo>, AppError>;
+    /// Revokes a token of the organization (of `user_id` only, when given); whether one was.
+    async fn delete_api_token(&self, org_id: i64, id: i64, user_id: Option<i64>) -> Result<bool, AppError>;
 
-    /// Stores an API token's hash.
+    /// Appends an entry to the organization's audit log (`id` is assigned).
+    async fn append_audit(&self, org_id: i64, entry: &AuditEntry) -> Result<(), AppError>;
+    /// Audit entries matching `filter`, newest first.
+    async fn audit(&self, org_id: i64, filter: &AuditFilter) -> Result<Vec<AuditEntry>, AppError>;
+
+    /// Stores an API token's hash; the token acts with at most `role`.
     async fn create_api_token(
         &self,
         org_id: i64,
@@ -146,8 +246,10 @@ pub trait Store: Send + Sync {
         name: &str,
         token_hash: &[u8],
         now: i64,
+        role: Role,
     ) -> Result<i64, AppError>;
-    /// Finds who a token acts for, and records its use.
+    /// Finds who a token acts for (with the lower of the token's role and the user's
+    /// current one), and records its use.
     async fn principal_for_token(&self, token_hash: &[u8], now: i64) -> Result<Option<Principal>, AppError>;
 
     /// Stores a new dashboard session.

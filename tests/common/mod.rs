@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
 use base64::Engine;
+use cloakroom::model::Role;
 use cloakroom::server::auth;
 use cloakroom::server::config::Config;
 use cloakroom::server::state::AppState;
@@ -156,18 +157,24 @@ impl Drop for TestDb {
     }
 }
 
+/// An owner of `org` (created if missing), made the way the admin command makes one.
 pub async fn user(state: &AppState, email: &str, org: &str) -> Principal {
+    user_with_role(state, email, org, Role::Owner).await
+}
+
+/// A new account (with its personal workspace) that is `role` in `org`.
+pub async fn user_with_role(state: &AppState, email: &str, org: &str, role: Role) -> Principal {
     let org = state.store.ensure_org(org).await.unwrap();
     let hash = auth::hash_password(PASSWORD).unwrap();
-    let id = state
-        .store
-        .create_user(email, &hash, org.id, "owner")
+    let id = cloakroom::server::orgs::create_account(state, email, &hash, Some((&org, role)))
         .await
         .unwrap();
     Principal {
         user_id: id,
         email: email.into(),
         org,
+        role,
+        via: cloakroom::server::store::Via::Ui,
     }
 }
 

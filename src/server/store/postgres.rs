@@ -5,11 +5,12 @@
 
 use super::{
     deployment_not_found, env_diff, in_use, pull_secret_exists, pull_secret_not_found, set_not_found, stale,
-    Org, Principal, PullSecretRecord, PutResult, RuntimeEnv, SealedEntry, Store, UserRecord,
+    InviteRecord, Org, Principal, PullSecretRecord, PutResult, RuntimeEnv, SealedEntry, Store, UserRecord,
 };
 use crate::error::AppError;
 use crate::model::{
-    DeploymentDetail, DeploymentSpec, DeploymentSummary, KeyInfo, PullSecretSummary, SetDetail, SetSummary,
+    AuditEntry, AuditFilter, DeploymentDetail, DeploymentSpec, DeploymentSummary, InviteInfo, KeyInfo,
+    MemberInfo, PullSecretSummary, Role, SetDetail, SetSummary, TokenInfo, Workspace,
 };
 use crate::validate::{SET_MAX_BYTES, SET_MAX_KEYS};
 use async_trait::async_trait;
@@ -23,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0002_image_pull_secrets.sql"),
     include_str!("../../../migrations/postgres/0003_deployments.sql"),
     include_str!("../../../migrations/postgres/0004_hardening.sql"),
+    include_str!("../../../migrations/postgres/0005_organizations.sql"),
 ];
 /// Arbitrary constant naming the advisory lock that guards migrations.
 const MIGRATION_LOCK: i64 = 0x636c_6f61_6b72_6f6f;
@@ -139,13 +141,73 @@ async fn principal(
     hash: &[u8],
     now: i64,
 ) -> Result<Option<Principal>, AppError> {
-    Ok(c.query_opt(sql, &[&hash, &now]).await?.map(|r| Principal {
-        user_id: r.get(0),
-        email: r.get(1),
+    Ok(c.query_opt(sql, &[&hash, &now]).await?.map(|r| {
+        let mut role = role_of(r.get(4));
+        if r.len() > 5 {
+            role = role.min(role_of(r.get(5)));
+        }
+        Principal {
+            user_id: r.get(0),
+            email: r.get(1),
+            org: Org {
+                id: r.get(2),
+                name: r.get(3),
+            },
+            role,
+            via: super::Via::Ui,
+        }
+    }))
+}
+
+/// A stored role name; anything unknown reads as the weakest role.
+fn role_of(text: &str) -> Role {
+    Role::parse(text).unwrap_or(Role::Viewer)
+}
+
+/// Refuses a change that would leave `org_id` without an owner.
+async fn keep_an_owner(c: &impl GenericClient, org_id: i64, user_id: i64) -> Result<(), AppError> {
+    let row = c
+        .query_one(
+            "SELECT COUNT(*) FILTER (WHERE user_id <> $2), BOOL_OR(user_id = $2) FROM memberships \
+             WHERE org_id = $1 AND role = 'owner'",
+            &[&org_id, &user_id],
+        )
+        .await?;
+    let (others, is_owner): (i64, Option<bool>) = (row.get(0), row.get(1));
+    if is_owner.unwrap_or(false) && others == 0 {
+        return Err(AppError::Conflict(
+            "the last owner cannot be removed or demoted; make someone else owner first".into(),
+        ));
+    }
+    Ok(())
+}
+
+async fn member_id(c: &impl GenericClient, org_id: i64, email: &str) -> Result<i64, AppError> {
+    c.query_opt(
+        "SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id \
+         WHERE m.org_id = $1 AND lower(u.email) = lower($2)",
+        &[&org_id, &email],
+    )
+    .await?
+    .map(|r| r.get(0))
+    .ok_or_else(|| AppError::NotFound(format!("{email} is not a member of this organization")))
+}
+
+async fn invite_row(c: &impl GenericClient, hash: &[u8], now: i64) -> Result<Option<InviteRecord>, AppError> {
+    Ok(c.query_opt(
+        "SELECT o.id, o.name, i.email, i.role, i.expires_at FROM invites i JOIN orgs o ON o.id = i.org_id \
+             WHERE i.token_hash = $1 AND i.used_at IS NULL AND i.expires_at > $2",
+        &[&hash, &now],
+    )
+    .await?
+    .map(|r| InviteRecord {
         org: Org {
-            id: r.get(2),
-            name: r.get(3),
+            id: r.get(0),
+            name: r.get(1),
         },
+        email: r.get(2),
+        role: role_of(r.get(3)),
+        expires_at: r.get(4),
     }))
 }
 
@@ -249,8 +311,7 @@ impl Store for PgStore {
         &self,
         email: &str,
         password_hash: &str,
-        org_id: i64,
-        role: &str,
+        membership: Option<(i64, Role)>,
     ) -> Result<i64, AppError> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
@@ -270,11 +331,13 @@ impl Store for PgStore {
             }
             Err(e) => return Err(e.into()),
         };
-        tx.execute(
-            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
-            &[&org_id, &id, &role, &now],
-        )
-        .await?;
+        if let Some((org_id, role)) = membership {
+            tx.execute(
+                "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+                &[&org_id, &id, &role.as_str(), &now],
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(id)
     }
@@ -317,6 +380,349 @@ impl Store for PgStore {
         .get(0))
     }
 
+    async fn append_audit(&self, org_id: i64, e: &AuditEntry) -> Result<(), AppError> {
+        let c = self.pool.get().await?;
+        c.execute(
+            "INSERT INTO audit_log (org_id, at, actor, source, action, object, keys, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[
+                &org_id,
+                &e.at,
+                &e.actor,
+                &e.source,
+                &e.action,
+                &e.object,
+                &e.keys.join(","),
+                &e.detail,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn audit(&self, org_id: i64, f: &AuditFilter) -> Result<Vec<AuditEntry>, AppError> {
+        let c = self.pool.get().await?;
+        let action_like = f.action.as_ref().map(|a| {
+            let escaped = a.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            if a.ends_with('.') {
+                format!("{escaped}%")
+            } else {
+                escaped
+            }
+        });
+        let limit = f.limit as i64;
+        Ok(c.query(
+            "SELECT id, at, actor, source, action, object, keys, detail FROM audit_log \
+                 WHERE org_id = $1 AND ($2::TEXT IS NULL OR object = $2) \
+                 AND ($3::TEXT IS NULL OR lower(actor) = lower($3)) \
+                 AND ($4::TEXT IS NULL OR action LIKE $4) AND ($5::BIGINT IS NULL OR id < $5) \
+                 AND ($6::BIGINT IS NULL OR at >= $6) AND ($7::BIGINT IS NULL OR at < $7) \
+                 ORDER BY id DESC LIMIT $8",
+            &[
+                &org_id,
+                &f.object,
+                &f.actor,
+                &action_like,
+                &f.before,
+                &f.since,
+                &f.until,
+                &limit,
+            ],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let keys: String = r.get(6);
+            AuditEntry {
+                id: r.get(0),
+                at: r.get(1),
+                actor: r.get(2),
+                source: r.get(3),
+                action: r.get(4),
+                object: r.get(5),
+                keys: keys
+                    .split(',')
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                detail: r.get(7),
+            }
+        })
+        .collect())
+    }
+
+    async fn create_personal_org(&self, user_id: i64, name: &str, now: i64) -> Result<Org, AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let taken: bool = tx
+            .query_one("SELECT EXISTS (SELECT 1 FROM orgs WHERE name = $1)", &[&name])
+            .await?
+            .get(0);
+        let name = if taken {
+            format!("{name}-{user_id}")
+        } else {
+            name.to_owned()
+        };
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO orgs (name, created_at, personal_user_id) VALUES ($1, $2, $3) RETURNING id",
+                &[&name, &now, &user_id],
+            )
+            .await?
+            .get(0);
+        tx.execute(
+            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
+            &[&id, &user_id, &now],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Org { id, name })
+    }
+
+    async fn membership(&self, user_id: i64, org: &str) -> Result<Option<(Org, Role)>, AppError> {
+        let c = self.pool.get().await?;
+        Ok(c.query_opt(
+            "SELECT o.id, o.name, m.role FROM orgs o JOIN memberships m ON m.org_id = o.id \
+                 WHERE o.name = $1 AND m.user_id = $2",
+            &[&org, &user_id],
+        )
+        .await?
+        .map(|r| {
+            (
+                Org {
+                    id: r.get(0),
+                    name: r.get(1),
+                },
+                role_of(r.get(2)),
+            )
+        }))
+    }
+
+    async fn workspaces(&self, user_id: i64) -> Result<Vec<Workspace>, AppError> {
+        let c = self.pool.get().await?;
+        Ok(c.query(
+            "SELECT o.name, m.role, o.personal_user_id IS NOT NULL FROM orgs o \
+                 JOIN memberships m ON m.org_id = o.id WHERE m.user_id = $1 \
+                 ORDER BY o.personal_user_id IS NULL, o.name",
+            &[&user_id],
+        )
+        .await?
+        .iter()
+        .map(|r| Workspace {
+            name: r.get(0),
+            role: role_of(r.get(1)),
+            personal: r.get(2),
+        })
+        .collect())
+    }
+
+    async fn is_personal(&self, org_id: i64) -> Result<bool, AppError> {
+        let c = self.pool.get().await?;
+        Ok(c.query_one(
+            "SELECT personal_user_id IS NOT NULL FROM orgs WHERE id = $1",
+            &[&org_id],
+        )
+        .await?
+        .get(0))
+    }
+
+    async fn members(&self, org_id: i64) -> Result<Vec<MemberInfo>, AppError> {
+        let c = self.pool.get().await?;
+        Ok(c.query(
+            "SELECT u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id \
+                 WHERE m.org_id = $1 ORDER BY lower(u.email)",
+            &[&org_id],
+        )
+        .await?
+        .iter()
+        .map(|r| MemberInfo {
+            email: r.get(0),
+            role: role_of(r.get(1)),
+            joined_at: r.get(2),
+        })
+        .collect())
+    }
+
+    async fn set_member_role(&self, org_id: i64, email: &str, role: Role) -> Result<(), AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        // One membership change at a time per organization, so two demotions cannot
+        // each see the other owner and leave none.
+        tx.execute("SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE", &[&org_id])
+            .await?;
+        let user_id = member_id(&tx, org_id, email).await?;
+        if role != Role::Owner {
+            keep_an_owner(&tx, org_id, user_id).await?;
+        }
+        tx.execute(
+            "UPDATE memberships SET role = $3 WHERE org_id = $1 AND user_id = $2",
+            &[&org_id, &user_id, &role.as_str()],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_member(&self, org_id: i64, email: &str) -> Result<(), AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        tx.execute("SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE", &[&org_id])
+            .await?;
+        let user_id = member_id(&tx, org_id, email).await?;
+        keep_an_owner(&tx, org_id, user_id).await?;
+        for sql in [
+            "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2",
+            "DELETE FROM api_tokens WHERE org_id = $1 AND user_id = $2",
+            "DELETE FROM sessions WHERE org_id = $1 AND user_id = $2",
+        ] {
+            tx.execute(sql, &[&org_id, &user_id]).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_member(&self, org_id: i64, user_id: i64, role: Role, now: i64) -> Result<(), AppError> {
+        let c = self.pool.get().await?;
+        let added = c
+            .execute(
+                "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (org_id, user_id) DO NOTHING",
+                &[&org_id, &user_id, &role.as_str(), &now],
+            )
+            .await?;
+        if added == 0 {
+            return Err(AppError::Conflict("already a member of this organization".into()));
+        }
+        Ok(())
+    }
+
+    async fn create_invite(
+        &self,
+        org_id: i64,
+        email: &str,
+        role: Role,
+        token_hash: &[u8],
+        created_by: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<i64, AppError> {
+        let c = self.pool.get().await?;
+        Ok(c.query_one(
+            "INSERT INTO invites (org_id, email, role, token_hash, created_by, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            &[
+                &org_id,
+                &email,
+                &role.as_str(),
+                &token_hash,
+                &created_by,
+                &now,
+                &expires_at,
+            ],
+        )
+        .await?
+        .get(0))
+    }
+
+    async fn invite(&self, token_hash: &[u8], now: i64) -> Result<Option<InviteRecord>, AppError> {
+        let c = self.pool.get().await?;
+        invite_row(&c, token_hash, now).await
+    }
+
+    async fn accept_invite(
+        &self,
+        token_hash: &[u8],
+        user_id: i64,
+        now: i64,
+    ) -> Result<InviteRecord, AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        // Used at most once: the update only succeeds while the invitation is unused.
+        let used = tx
+            .execute(
+                "UPDATE invites SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+                &[&token_hash, &now],
+            )
+            .await?;
+        if used == 0 {
+            return Err(crate::server::orgs::invite_gone());
+        }
+        let invite = tx
+            .query_one(
+                "SELECT o.id, o.name, i.email, i.role, i.expires_at FROM invites i JOIN orgs o ON o.id = i.org_id \
+                 WHERE i.token_hash = $1",
+                &[&token_hash],
+            )
+            .await
+            .map(|r| InviteRecord {
+                org: Org {
+                    id: r.get(0),
+                    name: r.get(1),
+                },
+                email: r.get(2),
+                role: role_of(r.get(3)),
+                expires_at: r.get(4),
+            })?;
+        tx.execute(
+            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (org_id, user_id) DO NOTHING",
+            &[&invite.org.id, &user_id, &invite.role.as_str(), &now],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(invite)
+    }
+
+    async fn invites(&self, org_id: i64, now: i64) -> Result<Vec<InviteInfo>, AppError> {
+        let c = self.pool.get().await?;
+        Ok(c.query(
+            "SELECT id, email, role, expires_at FROM invites \
+                 WHERE org_id = $1 AND used_at IS NULL AND expires_at > $2 ORDER BY id",
+            &[&org_id, &now],
+        )
+        .await?
+        .iter()
+        .map(|r| InviteInfo {
+            id: r.get(0),
+            email: r.get(1),
+            role: role_of(r.get(2)),
+            expires_at: r.get(3),
+        })
+        .collect())
+    }
+
+    async fn api_tokens(&self, org_id: i64, user_id: Option<i64>) -> Result<Vec<TokenInfo>, AppError> {
+        let c = self.pool.get().await?;
+        Ok(c.query(
+            "SELECT t.id, t.name, u.email, t.role, m.role, t.created_at, t.last_used_at FROM api_tokens t \
+                 JOIN users u ON u.id = t.user_id \
+                 JOIN memberships m ON m.user_id = t.user_id AND m.org_id = t.org_id \
+                 WHERE t.org_id = $1 AND ($2::BIGINT IS NULL OR t.user_id = $2) ORDER BY t.id",
+            &[&org_id, &user_id],
+        )
+        .await?
+        .iter()
+        .map(|r| TokenInfo {
+            id: r.get(0),
+            name: r.get(1),
+            owner: r.get(2),
+            role: role_of(r.get(3)).min(role_of(r.get(4))),
+            created_at: r.get(5),
+            last_used_at: r.get(6),
+        })
+        .collect())
+    }
+
+    async fn delete_api_token(&self, org_id: i64, id: i64, user_id: Option<i64>) -> Result<bool, AppError> {
+        let c = self.pool.get().await?;
+        Ok(c.execute(
+            "DELETE FROM api_tokens WHERE org_id = $1 AND id = $2 AND ($3::BIGINT IS NULL OR user_id = $3)",
+            &[&org_id, &id, &user_id],
+        )
+        .await?
+            > 0)
+    }
+
     async fn create_api_token(
         &self,
         org_id: i64,
@@ -324,12 +730,13 @@ impl Store for PgStore {
         name: &str,
         token_hash: &[u8],
         now: i64,
+        role: Role,
     ) -> Result<i64, AppError> {
         let c = self.pool.get().await?;
         Ok(c.query_one(
-            "INSERT INTO api_tokens (org_id, user_id, name, token_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-            &[&org_id, &user_id, &name, &token_hash, &now],
+            "INSERT INTO api_tokens (org_id, user_id, name, token_hash, created_at, role) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            &[&org_id, &user_id, &name, &token_hash, &now, &role.as_str()],
         )
         .await?
         .get(0))
@@ -339,7 +746,7 @@ impl Store for PgStore {
         let c = self.pool.get().await?;
         let p = principal(
             &c,
-            "SELECT u.id, u.email, o.id, o.name FROM api_tokens t \
+            "SELECT u.id, u.email, o.id, o.name, m.role, t.role FROM api_tokens t \
              JOIN users u ON u.id = t.user_id JOIN orgs o ON o.id = t.org_id \
              JOIN memberships m ON m.user_id = u.id AND m.org_id = o.id \
              WHERE t.token_hash = $1 AND $2::BIGINT IS NOT NULL",
@@ -387,7 +794,7 @@ impl Store for PgStore {
         let p = principal(
             &c,
             &format!(
-                "SELECT u.id, u.email, o.id, o.name FROM sessions s \
+                "SELECT u.id, u.email, o.id, o.name, m.role FROM sessions s \
                  JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = s.org_id \
                  JOIN memberships m ON m.user_id = u.id AND m.org_id = o.id \
                  WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen > {idle_since}"

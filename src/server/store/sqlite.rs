@@ -3,11 +3,12 @@
 
 use super::{
     deployment_not_found, env_diff, in_use, pull_secret_exists, pull_secret_not_found, set_not_found, stale,
-    Org, Principal, PullSecretRecord, PutResult, RuntimeEnv, SealedEntry, Store, UserRecord,
+    InviteRecord, Org, Principal, PullSecretRecord, PutResult, RuntimeEnv, SealedEntry, Store, UserRecord,
 };
 use crate::error::AppError;
 use crate::model::{
-    DeploymentDetail, DeploymentSpec, DeploymentSummary, KeyInfo, PullSecretSummary, SetDetail, SetSummary,
+    AuditEntry, AuditFilter, DeploymentDetail, DeploymentSpec, DeploymentSummary, InviteInfo, KeyInfo,
+    MemberInfo, PullSecretSummary, Role, SetDetail, SetSummary, TokenInfo, Workspace,
 };
 use crate::validate::{SET_MAX_BYTES, SET_MAX_KEYS};
 use async_trait::async_trait;
@@ -20,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0002_image_pull_secrets.sql"),
     include_str!("../../../migrations/sqlite/0003_deployments.sql"),
     include_str!("../../../migrations/sqlite/0004_hardening.sql"),
+    include_str!("../../../migrations/sqlite/0005_organizations.sql"),
 ];
 
 pub struct SqliteStore {
@@ -150,9 +152,20 @@ fn deployment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentSummary> 
     })
 }
 
+/// A stored role name; anything unknown reads as the weakest role.
+fn role_of(text: &str) -> Role {
+    Role::parse(text).unwrap_or(Role::Viewer)
+}
+
+/// Reads `user id, email, org id, org name, role[, cap role]`: the principal acts with
+/// the lower of the two roles (a token never outranks its creator's current role).
 fn principal(conn: &Connection, sql: &str, hash: &[u8], now: i64) -> Result<Option<Principal>, AppError> {
     Ok(conn
         .query_row(sql, params![hash, now], |r| {
+            let mut role = role_of(&r.get::<_, String>(4)?);
+            if r.as_ref().column_count() > 5 {
+                role = role.min(role_of(&r.get::<_, String>(5)?));
+            }
             Ok(Principal {
                 user_id: r.get(0)?,
                 email: r.get(1)?,
@@ -160,9 +173,62 @@ fn principal(conn: &Connection, sql: &str, hash: &[u8], now: i64) -> Result<Opti
                     id: r.get(2)?,
                     name: r.get(3)?,
                 },
+                role,
+                via: super::Via::Ui,
             })
         })
         .optional()?)
+}
+
+/// Refuses a change that would leave `org_id` without an owner.
+fn keep_an_owner(tx: &rusqlite::Transaction<'_>, org_id: i64, user_id: i64) -> Result<(), AppError> {
+    let others: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM memberships WHERE org_id = ?1 AND role = 'owner' AND user_id <> ?2",
+        params![org_id, user_id],
+        |r| r.get(0),
+    )?;
+    let is_owner: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM memberships WHERE org_id = ?1 AND user_id = ?2 AND role = 'owner')",
+        params![org_id, user_id],
+        |r| r.get(0),
+    )?;
+    if is_owner && others == 0 {
+        return Err(AppError::Conflict(
+            "the last owner cannot be removed or demoted; make someone else owner first".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn member_id(tx: &rusqlite::Transaction<'_>, org_id: i64, email: &str) -> Result<i64, AppError> {
+    tx.query_row(
+        "SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id \
+         WHERE m.org_id = ?1 AND u.email = ?2",
+        params![org_id, email],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| AppError::NotFound(format!("{email} is not a member of this organization")))
+}
+
+fn invite_row(c: &Connection, hash: &[u8], now: i64) -> Result<Option<InviteRecord>, AppError> {
+    Ok(c.query_row(
+        "SELECT o.id, o.name, i.email, i.role, i.expires_at FROM invites i JOIN orgs o ON o.id = i.org_id \
+         WHERE i.token_hash = ?1 AND i.used_at IS NULL AND i.expires_at > ?2",
+        params![hash, now],
+        |r| {
+            Ok(InviteRecord {
+                org: Org {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                },
+                email: r.get(2)?,
+                role: role_of(&r.get::<_, String>(3)?),
+                expires_at: r.get(4)?,
+            })
+        },
+    )
+    .optional()?)
 }
 
 #[async_trait]
@@ -224,10 +290,9 @@ impl Store for SqliteStore {
         &self,
         email: &str,
         password_hash: &str,
-        org_id: i64,
-        role: &str,
+        membership: Option<(i64, Role)>,
     ) -> Result<i64, AppError> {
-        let (email, hash, role) = (email.to_owned(), password_hash.to_owned(), role.to_owned());
+        let (email, hash) = (email.to_owned(), password_hash.to_owned());
         self.with(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let exists: bool = tx.query_row(
@@ -246,10 +311,12 @@ impl Store for SqliteStore {
                 params![email, hash, now],
             )?;
             let id = tx.last_insert_rowid();
-            tx.execute(
-                "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![org_id, id, role, now],
-            )?;
+            if let Some((org_id, role)) = membership {
+                tx.execute(
+                    "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![org_id, id, role.as_str(), now],
+                )?;
+            }
             tx.commit()?;
             Ok(id)
         })
@@ -304,6 +371,320 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn append_audit(&self, org_id: i64, e: &AuditEntry) -> Result<(), AppError> {
+        let e = e.clone();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO audit_log (org_id, at, actor, source, action, object, keys, detail) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    org_id,
+                    e.at,
+                    e.actor,
+                    e.source,
+                    e.action,
+                    e.object,
+                    e.keys.join(","),
+                    e.detail
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn audit(&self, org_id: i64, f: &AuditFilter) -> Result<Vec<AuditEntry>, AppError> {
+        let f = f.clone();
+        self.with(move |c| {
+            // `action` may be a prefix ending in "."; LIKE with an escaped pattern.
+            let action_like = f.action.as_ref().map(|a| {
+                let escaped = a.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                if a.ends_with('.') { format!("{escaped}%") } else { escaped }
+            });
+            let mut stmt = c.prepare(
+                "SELECT id, at, actor, source, action, object, keys, detail FROM audit_log \
+                 WHERE org_id = ?1 AND (?2 IS NULL OR object = ?2) AND (?3 IS NULL OR actor = ?3 COLLATE NOCASE) \
+                 AND (?4 IS NULL OR action LIKE ?4 ESCAPE '\\') AND (?5 IS NULL OR id < ?5) \
+                 AND (?6 IS NULL OR at >= ?6) AND (?7 IS NULL OR at < ?7) \
+                 ORDER BY id DESC LIMIT ?8",
+            )?;
+            let rows = stmt.query_map(
+                params![org_id, f.object, f.actor, action_like, f.before, f.since, f.until, f.limit as i64],
+                |r| {
+                    let keys: String = r.get(6)?;
+                    Ok(AuditEntry {
+                        id: r.get(0)?,
+                        at: r.get(1)?,
+                        actor: r.get(2)?,
+                        source: r.get(3)?,
+                        action: r.get(4)?,
+                        object: r.get(5)?,
+                        keys: keys.split(',').filter(|k| !k.is_empty()).map(str::to_owned).collect(),
+                        detail: r.get(7)?,
+                    })
+                },
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn create_personal_org(&self, user_id: i64, name: &str, now: i64) -> Result<Org, AppError> {
+        let name = name.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let taken: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM orgs WHERE name = ?1)",
+                [&name],
+                |r| r.get(0),
+            )?;
+            let name = if taken { format!("{name}-{user_id}") } else { name };
+            tx.execute(
+                "INSERT INTO orgs (name, created_at, personal_user_id) VALUES (?1, ?2, ?3)",
+                params![name, now, user_id],
+            )?;
+            let id = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, 'owner', ?3)",
+                params![id, user_id, now],
+            )?;
+            tx.commit()?;
+            Ok(Org { id, name })
+        })
+        .await
+    }
+
+    async fn membership(&self, user_id: i64, org: &str) -> Result<Option<(Org, Role)>, AppError> {
+        let org = org.to_owned();
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT o.id, o.name, m.role FROM orgs o JOIN memberships m ON m.org_id = o.id \
+                 WHERE o.name = ?1 AND m.user_id = ?2",
+                params![org, user_id],
+                |r| {
+                    Ok((
+                        Org {
+                            id: r.get(0)?,
+                            name: r.get(1)?,
+                        },
+                        role_of(&r.get::<_, String>(2)?),
+                    ))
+                },
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn workspaces(&self, user_id: i64) -> Result<Vec<Workspace>, AppError> {
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT o.name, m.role, o.personal_user_id IS NOT NULL FROM orgs o \
+                 JOIN memberships m ON m.org_id = o.id WHERE m.user_id = ?1 \
+                 ORDER BY o.personal_user_id IS NULL, o.name",
+            )?;
+            let rows = stmt.query_map([user_id], |r| {
+                Ok(Workspace {
+                    name: r.get(0)?,
+                    role: role_of(&r.get::<_, String>(1)?),
+                    personal: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn is_personal(&self, org_id: i64) -> Result<bool, AppError> {
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT personal_user_id IS NOT NULL FROM orgs WHERE id = ?1",
+                [org_id],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
+    async fn members(&self, org_id: i64) -> Result<Vec<MemberInfo>, AppError> {
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id \
+                 WHERE m.org_id = ?1 ORDER BY u.email",
+            )?;
+            let rows = stmt.query_map([org_id], |r| {
+                Ok(MemberInfo {
+                    email: r.get(0)?,
+                    role: role_of(&r.get::<_, String>(1)?),
+                    joined_at: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn set_member_role(&self, org_id: i64, email: &str, role: Role) -> Result<(), AppError> {
+        let email = email.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let user_id = member_id(&tx, org_id, &email)?;
+            if role != Role::Owner {
+                keep_an_owner(&tx, org_id, user_id)?;
+            }
+            tx.execute(
+                "UPDATE memberships SET role = ?3 WHERE org_id = ?1 AND user_id = ?2",
+                params![org_id, user_id, role.as_str()],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn remove_member(&self, org_id: i64, email: &str) -> Result<(), AppError> {
+        let email = email.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let user_id = member_id(&tx, org_id, &email)?;
+            keep_an_owner(&tx, org_id, user_id)?;
+            tx.execute(
+                "DELETE FROM memberships WHERE org_id = ?1 AND user_id = ?2",
+                params![org_id, user_id],
+            )?;
+            tx.execute(
+                "DELETE FROM api_tokens WHERE org_id = ?1 AND user_id = ?2",
+                params![org_id, user_id],
+            )?;
+            tx.execute(
+                "DELETE FROM sessions WHERE org_id = ?1 AND user_id = ?2",
+                params![org_id, user_id],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn add_member(&self, org_id: i64, user_id: i64, role: Role, now: i64) -> Result<(), AppError> {
+        self.with(move |c| {
+            let added = c.execute(
+                "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (org_id, user_id) DO NOTHING",
+                params![org_id, user_id, role.as_str(), now],
+            )?;
+            if added == 0 {
+                return Err(AppError::Conflict("already a member of this organization".into()));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_invite(
+        &self,
+        org_id: i64,
+        email: &str,
+        role: Role,
+        token_hash: &[u8],
+        created_by: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<i64, AppError> {
+        let (email, hash) = (email.to_owned(), token_hash.to_vec());
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO invites (org_id, email, role, token_hash, created_by, created_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![org_id, email, role.as_str(), hash, created_by, now, expires_at],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+        .await
+    }
+
+    async fn invite(&self, token_hash: &[u8], now: i64) -> Result<Option<InviteRecord>, AppError> {
+        let hash = token_hash.to_vec();
+        self.with(move |c| invite_row(c, &hash, now)).await
+    }
+
+    async fn accept_invite(
+        &self,
+        token_hash: &[u8],
+        user_id: i64,
+        now: i64,
+    ) -> Result<InviteRecord, AppError> {
+        let hash = token_hash.to_vec();
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let invite = invite_row(&tx, &hash, now)?.ok_or_else(crate::server::orgs::invite_gone)?;
+            tx.execute(
+                "UPDATE invites SET used_at = ?2 WHERE token_hash = ?1",
+                params![hash, now],
+            )?;
+            tx.execute(
+                "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (org_id, user_id) DO NOTHING",
+                params![invite.org.id, user_id, invite.role.as_str(), now],
+            )?;
+            tx.commit()?;
+            Ok(invite)
+        })
+        .await
+    }
+
+    async fn invites(&self, org_id: i64, now: i64) -> Result<Vec<InviteInfo>, AppError> {
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, email, role, expires_at FROM invites \
+                 WHERE org_id = ?1 AND used_at IS NULL AND expires_at > ?2 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![org_id, now], |r| {
+                Ok(InviteInfo {
+                    id: r.get(0)?,
+                    email: r.get(1)?,
+                    role: role_of(&r.get::<_, String>(2)?),
+                    expires_at: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn api_tokens(&self, org_id: i64, user_id: Option<i64>) -> Result<Vec<TokenInfo>, AppError> {
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT t.id, t.name, u.email, t.role, m.role, t.created_at, t.last_used_at FROM api_tokens t \
+                 JOIN users u ON u.id = t.user_id \
+                 JOIN memberships m ON m.user_id = t.user_id AND m.org_id = t.org_id \
+                 WHERE t.org_id = ?1 AND (?2 IS NULL OR t.user_id = ?2) ORDER BY t.id",
+            )?;
+            let rows = stmt.query_map(params![org_id, user_id], |r| {
+                Ok(TokenInfo {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    owner: r.get(2)?,
+                    role: role_of(&r.get::<_, String>(3)?).min(role_of(&r.get::<_, String>(4)?)),
+                    created_at: r.get(5)?,
+                    last_used_at: r.get(6)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn delete_api_token(&self, org_id: i64, id: i64, user_id: Option<i64>) -> Result<bool, AppError> {
+        self.with(move |c| {
+            Ok(c.execute(
+                "DELETE FROM api_tokens WHERE org_id = ?1 AND id = ?2 AND (?3 IS NULL OR user_id = ?3)",
+                params![org_id, id, user_id],
+            )? > 0)
+        })
+        .await
+    }
+
     async fn create_api_token(
         &self,
         org_id: i64,
@@ -311,12 +692,14 @@ impl Store for SqliteStore {
         name: &str,
         token_hash: &[u8],
         now: i64,
+        role: Role,
     ) -> Result<i64, AppError> {
         let (name, hash) = (name.to_owned(), token_hash.to_vec());
         self.with(move |c| {
             c.execute(
-                "INSERT INTO api_tokens (org_id, user_id, name, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![org_id, user_id, name, hash, now],
+                "INSERT INTO api_tokens (org_id, user_id, name, token_hash, created_at, role) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![org_id, user_id, name, hash, now, role.as_str()],
             )?;
             Ok(c.last_insert_rowid())
         })
@@ -328,7 +711,7 @@ impl Store for SqliteStore {
         self.with(move |c| {
             let p = principal(
                 c,
-                "SELECT u.id, u.email, o.id, o.name FROM api_tokens t \
+                "SELECT u.id, u.email, o.id, o.name, m.role, t.role FROM api_tokens t \
                  JOIN users u ON u.id = t.user_id JOIN orgs o ON o.id = t.org_id \
                  JOIN memberships m ON m.user_id = u.id AND m.org_id = o.id \
                  WHERE t.token_hash = ?1 AND ?2 IS NOT NULL",
@@ -378,7 +761,7 @@ impl Store for SqliteStore {
             let p = principal(
                 c,
                 &format!(
-                    "SELECT u.id, u.email, o.id, o.name FROM sessions s \
+                    "SELECT u.id, u.email, o.id, o.name, m.role FROM sessions s \
                      JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = s.org_id \
                      JOIN memberships m ON m.user_id = u.id AND m.org_id = o.id \
                      WHERE s.id_hash = ?1 AND s.expires_at > ?2 AND s.last_seen > {idle_since}"

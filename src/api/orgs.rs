@@ -1,0 +1,203 @@
+//! Server functions for members, invitations and API tokens.
+
+use crate::error::AppError;
+use crate::model::{InviteInfo, MemberInfo, Role, TokenInfo, WriteOutcome};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "ssr")]
+use super::{finish, reveal_once};
+
+pub fn members_url(org: &str) -> String {
+    super::org_url(org, "/members")
+}
+
+pub fn tokens_url(org: &str) -> String {
+    super::org_url(org, "/tokens")
+}
+
+#[server(endpoint = "list_members")]
+pub async fn list_members(org: String) -> Result<Vec<MemberInfo>, AppError> {
+    let (state, who) = crate::server::auth::caller(&org).await?;
+    crate::server::orgs::members(&state, &who).await
+}
+
+#[server(endpoint = "list_invites")]
+pub async fn list_invites(org: String) -> Result<Vec<InviteInfo>, AppError> {
+    let (state, who) = crate::server::auth::caller(&org).await?;
+    crate::server::orgs::invites(&state, &who).await
+}
+
+/// Invites `email` with `role`; the link is shown once on the members page.
+#[server(endpoint = "invite_member")]
+pub async fn invite_member(org: String, email: String, role: String) -> Result<WriteOutcome, AppError> {
+    let back = members_url(&org);
+    let result = async {
+        let (state, who) = crate::server::auth::caller(&org).await?;
+        let role = Role::parse(&role)?;
+        let token = crate::server::orgs::invite(&state, &who, &email, role).await?;
+        reveal_once(&back, &token);
+        Ok(WriteOutcome {
+            redirect: back.clone(),
+            notice: format!("Invited {} as {role}: send them the link below.", email.trim()),
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, &back)
+}
+
+#[server(endpoint = "change_member_role")]
+pub async fn change_member_role(org: String, email: String, role: String) -> Result<WriteOutcome, AppError> {
+    let back = members_url(&org);
+    let result = async {
+        let (state, who) = crate::server::auth::caller(&org).await?;
+        let role = Role::parse(&role)?;
+        crate::server::orgs::change_role(&state, &who, &email, role).await?;
+        Ok(WriteOutcome {
+            redirect: back.clone(),
+            notice: format!("{} is now {role}.", email.trim()),
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, &back)
+}
+
+#[server(endpoint = "remove_member")]
+pub async fn remove_member(org: String, email: String) -> Result<WriteOutcome, AppError> {
+    let back = members_url(&org);
+    let result = async {
+        let (state, who) = crate::server::auth::caller(&org).await?;
+        crate::server::orgs::remove_member(&state, &who, &email).await?;
+        Ok(WriteOutcome {
+            redirect: back.clone(),
+            notice: format!("Removed {} from \"{org}\".", email.trim()),
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, &back)
+}
+
+#[server(endpoint = "list_tokens")]
+pub async fn list_tokens(org: String) -> Result<Vec<TokenInfo>, AppError> {
+    let (state, who) = crate::server::auth::caller(&org).await?;
+    crate::server::orgs::tokens(&state, &who).await
+}
+
+/// Creates an API token; it is shown once on the tokens page.
+#[server(endpoint = "create_token")]
+pub async fn create_token(org: String, name: String) -> Result<WriteOutcome, AppError> {
+    let back = tokens_url(&org);
+    let result = async {
+        let (state, who) = crate::server::auth::caller(&org).await?;
+        let (_, token) = crate::server::orgs::create_token(&state, &who, &name).await?;
+        reveal_once(&back, &token);
+        Ok(WriteOutcome {
+            redirect: back.clone(),
+            notice: format!(
+                "Created API token \"{}\": copy it now, it is shown only once.",
+                name.trim()
+            ),
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, &back)
+}
+
+#[server(endpoint = "revoke_token")]
+pub async fn revoke_token(org: String, id: i64) -> Result<WriteOutcome, AppError> {
+    let back = tokens_url(&org);
+    let result = async {
+        let (state, who) = crate::server::auth::caller(&org).await?;
+        crate::server::orgs::revoke_token(&state, &who, id).await?;
+        Ok(WriteOutcome {
+            redirect: back.clone(),
+            notice: "Revoked the API token; it no longer works.".into(),
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, &back)
+}
+
+/// What an invitation link offers, for the page it opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteView {
+    pub org: String,
+    pub email: String,
+    pub role: Role,
+    /// Someone already has an account with this email (they sign in to accept).
+    pub has_account: bool,
+    /// Who is signed in in this browser, if anyone.
+    pub signed_in_as: Option<String>,
+}
+
+#[server(endpoint = "invite_details")]
+pub async fn invite_details(token: String) -> Result<InviteView, AppError> {
+    let state = crate::server::state::app_state()?;
+    let invite = state
+        .store
+        .invite(&crate::server::crypto::token_hash(&token), crate::server::now())
+        .await?
+        .ok_or_else(crate::server::orgs::invite_gone)?;
+    let has_account = state.store.user_by_email(&invite.email).await?.is_some();
+    let signed_in_as = crate::server::auth::signed_in().await.ok().map(|(_, p)| p.email);
+    Ok(InviteView {
+        org: invite.org.name,
+        email: invite.email,
+        role: invite.role,
+        has_account,
+        signed_in_as,
+    })
+}
+
+/// Accepts an invitation: signed in as the invited email, or (for a new account) by
+/// choosing a password, which also signs in.
+#[server(endpoint = "accept_invite")]
+pub async fn accept_invite(
+    token: String,
+    #[server(default)] password: crate::model::Concealed,
+) -> Result<WriteOutcome, AppError> {
+    let back = format!("/invite/{token}");
+    let result = async {
+        let state = crate::server::state::app_state()?;
+        let parts = use_context::<axum::http::request::Parts>().ok_or(AppError::Internal)?;
+        let signed_in = crate::server::auth::signed_in().await.ok().map(|(_, p)| p);
+        let accepted = crate::server::orgs::accept(&state, &token, signed_in.as_ref(), &password.0).await?;
+        if let Some(session) = accepted.new_session {
+            let secure = crate::server::auth::is_secure(&state, &parts.headers);
+            crate::server::auth::set_cookie(&crate::server::auth::session_cookie(
+                &session,
+                state.config.session_ttl_secs,
+                secure,
+            ));
+        }
+        Ok(WriteOutcome {
+            redirect: super::org_url(&accepted.org, "/secrets"),
+            notice: format!(
+                "Welcome to \"{}\": you joined as {}.",
+                accepted.org, accepted.role
+            ),
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, &back)
+}
+
+pub fn audit_url(org: &str) -> String {
+    super::org_url(org, "/audit")
+}
+
+/// Audit entries of the organization, newest first.
+#[server(endpoint = "list_audit")]
+pub async fn list_audit(
+    org: String,
+    #[server(default)] filter: crate::model::AuditFilter,
+) -> Result<Vec<crate::model::AuditEntry>, AppError> {
+    let (state, who) = crate::server::auth::caller(&org).await?;
+    crate::server::audit::list(&state, &who, filter).await
+}
