@@ -1,7 +1,7 @@
 //! The HTML shell and the routes.
 
 use crate::pages::{
-    AuditPage, DeploymentPage, DeploymentsPage, InvitePage, LoginPage, MembersPage, NotFound,
+    AccountPage, AuditPage, DeploymentPage, DeploymentsPage, InvitePage, LoginPage, MembersPage, NotFound,
     PullSecretsPage, SecretSetPage, SecretSetsPage, TokensPage,
 };
 use leptos::prelude::*;
@@ -12,7 +12,7 @@ use leptos_router::{path, SsrMode};
 /// The document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::server::router::set_page_csp();
+    crate::server::router::use_response_nonce();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -52,6 +52,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/orgs/:org/members") view=MembersPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/tokens") view=TokensPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/audit") view=AuditPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/account") view=AccountPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

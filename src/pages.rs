@@ -1,6 +1,7 @@
 //! Route components. They render on the server only; the islands inside them are the
 //! interactive parts.
 
+pub mod account;
 pub mod audit;
 pub mod deployments;
 pub mod invite;
@@ -11,6 +12,7 @@ pub mod secret_set;
 pub mod secret_sets;
 pub mod tokens;
 
+pub use account::AccountPage;
 pub use audit::AuditPage;
 pub use deployments::{DeploymentPage, DeploymentsPage};
 pub use invite::InvitePage;

@@ -23,6 +23,8 @@ enum Viewer {
     Allowed,
     /// The object is not theirs to see (another member's API token): 404.
     NotFound,
+    /// Allowed, but the input given is refused (400) before anything changes.
+    Invalid,
 }
 
 /// The REST endpoints of `acme`, as (method, path, body, what a viewer gets). Paths use
@@ -166,6 +168,12 @@ fn server_fn_table(owner_token_id: i64) -> Vec<(&'static str, Fields, Viewer)> {
         ("create_token", f(&[("name", "mine")]), Allowed),
         ("revoke_token", f(&[("id", &id)]), NotFound),
         ("list_audit", f(&[]), Reads),
+        (
+            "change_password",
+            f(&[("current", "not-the-password"), ("new", "a-new-long-password")]),
+            Invalid,
+        ),
+        ("delete_org", f(&[("confirm", "acme")]), Refused),
     ]
 }
 
@@ -397,6 +405,7 @@ async fn a_viewer_reads_but_changes_nothing(backend: Backend) {
             Viewer::Reads | Viewer::Allowed => assert!(status.is_success(), "REST {method} {path}: {status}"),
             Viewer::Refused => assert_eq!(status, StatusCode::FORBIDDEN, "REST {method} {path}"),
             Viewer::NotFound => assert_eq!(status, StatusCode::NOT_FOUND, "REST {method} {path}"),
+            Viewer::Invalid => assert_eq!(status, StatusCode::BAD_REQUEST, "REST {method} {path}"),
         }
     }
     for (endpoint, fields, expect) in server_fn_table(w.owner_token_id) {
@@ -408,6 +417,7 @@ async fn a_viewer_reads_but_changes_nothing(backend: Backend) {
             ),
             Viewer::Refused => assert_eq!(status, 403, "server function {endpoint}"),
             Viewer::NotFound => assert_eq!(status, 404, "server function {endpoint}"),
+            Viewer::Invalid => assert_eq!(status, 400, "server function {endpoint}"),
         }
     }
     acme_is_intact(&w).await;

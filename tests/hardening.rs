@@ -361,11 +361,36 @@ async fn pages_carry_a_csp_with_a_fresh_nonce_and_everything_else_a_closed_one()
     assert_ne!(nonces[0], nonces[1], "a new nonce for every response");
 
     // Pages that need a session, and the not-found page, get the same policy.
+    for (method, path, body) in [
+        (
+            reqwest::Method::PUT,
+            "/secrets/web",
+            json!({"secrets": [{"key": "A", "value": "1"}]}),
+        ),
+        (
+            reqwest::Method::PUT,
+            "/deployments/api",
+            json!({"image": "x/y:1", "secret_set": "web"}),
+        ),
+    ] {
+        assert!(app
+            .api(method, path)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success());
+    }
     let session = session_of(&sign_in(&app, "owner@example.com", common::PASSWORD, "x").await);
     for path in [
         "/orgs/acme/secrets",
         "/orgs/acme/secrets/web",
         "/orgs/acme/deployments",
+        "/orgs/acme/deployments/api",
+        "/orgs/acme/image-pull-secrets",
+        "/orgs/acme/members",
+        "/orgs/acme/tokens",
         "/orgs/acme/audit",
         "/no/such/page",
     ] {

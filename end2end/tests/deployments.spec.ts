@@ -69,7 +69,7 @@ test('deploy with a set, change the set, see "needs redeploy", redeploy', async 
   await page.getByRole('button', { name: `Redeploy ${name}` }).click();
   if (hasJs()) await page.getByRole('button', { name: `Confirm redeploy ${name}` }).click();
   await expect(page.getByRole('status').filter({ hasText: `Redeployed "${name}" as revision 2.` })).toBeVisible();
-  await expect(page.locator('.badge')).toHaveText('up to date');
+  await expect(page.locator('.facts .badge')).toHaveText('up to date');
   runtime = await request.get('/api/v1/runtime/env', { headers: { Authorization: `Bearer ${token}` } });
   expect(await runtime.json()).toEqual({ revision: 2, env: { API_KEY: value, MODE: 'two' } });
 

@@ -201,3 +201,52 @@ pub async fn list_audit(
     let (state, who) = crate::server::auth::caller(&org).await?;
     crate::server::audit::list(&state, &who, filter).await
 }
+
+/// Deletes the organization (owners only); `confirm` repeats its name.
+#[server(endpoint = "delete_org")]
+pub async fn delete_org(org: String, #[server(default)] confirm: String) -> Result<WriteOutcome, AppError> {
+    let back = members_url(&org);
+    let result = async {
+        let (state, who) = crate::server::auth::caller(&org).await?;
+        crate::server::orgs::delete_org(&state, &who, &confirm).await?;
+        Ok(WriteOutcome {
+            redirect: "/secrets".into(),
+            notice: format!("Deleted the organization \"{org}\" and everything in it."),
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, &back)
+}
+
+pub fn account_url(org: &str) -> String {
+    super::org_url(org, "/account")
+}
+
+/// Changes the signed-in user's password; every other session of theirs ends.
+#[server(endpoint = "change_password")]
+pub async fn change_password(
+    org: String,
+    current: crate::model::Concealed,
+    new: crate::model::Concealed,
+) -> Result<WriteOutcome, AppError> {
+    let back = account_url(&org);
+    let result = async {
+        let (state, who) = crate::server::auth::caller(&org).await?;
+        let parts = use_context::<axum::http::request::Parts>().ok_or(AppError::Internal)?;
+        let session = crate::server::auth::change_password(&state, &who, &current.0, &new.0).await?;
+        let secure = crate::server::auth::is_secure(&state, &parts.headers);
+        crate::server::auth::set_cookie(&crate::server::auth::session_cookie(
+            &session,
+            state.config.session_ttl_secs,
+            secure,
+        ));
+        Ok(WriteOutcome {
+            redirect: back.clone(),
+            notice: "Changed your password; you were signed out everywhere else.".into(),
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, &back)
+}

@@ -49,7 +49,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                     <header class="topbar">
                         {nav}
                         <div class="who">
-                            <span class="who-email">{v.email}</span>
+                            <a class="who-email" href=org_url(&v.org, "/account") title="Your account">{v.email}</a>
                             <details class="switcher">
                                 <summary aria-label="Switch workspace">
                                     <span class="who-org">{v.org}</span>

@@ -2,7 +2,8 @@
 
 use super::{role_in, route_org};
 use crate::api::{
-    list_invites, list_members, members_url, take_revealed, ChangeMemberRole, InviteMember, RemoveMember,
+    list_invites, list_members, members_url, take_revealed, ChangeMemberRole, DeleteOrg, InviteMember,
+    RemoveMember,
 };
 use crate::components::{ConfirmButton, Flash, Layout};
 use crate::model::{format_time, Role};
@@ -199,6 +200,25 @@ pub fn MembersPage() -> impl IntoView {
                                                     .collect_view()}
                                             </select>
                                             <button type="submit">"Create invitation"</button>
+                                        </form>
+                                    </section>
+                                }
+                            })}
+                        {owner
+                            .then(|| {
+                                view! {
+                                    <section class="card danger-zone">
+                                        <h2>"Delete this organization"</h2>
+                                        <p>
+                                            "Removes every secret set, image pull secret, deployment, member and API token of \""
+                                            {org.clone()}
+                                            "\". The audit log keeps the deletion. This cannot be undone."
+                                        </p>
+                                        <form method="post" action=DeleteOrg::PATH>
+                                            <input type="hidden" name="org" value=org.clone() />
+                                            <label for="confirm-org">{format!("Type \"{org}\" to confirm")}</label>
+                                            <input id="confirm-org" name="confirm" autocomplete="off" spellcheck="false" />
+                                            <button type="submit" class="danger">"Delete organization"</button>
                                         </form>
                                     </section>
                                 }

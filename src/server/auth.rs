@@ -143,6 +143,55 @@ pub async fn login(
     ))
 }
 
+/// Changes the signed-in user's password after checking the current one; every session
+/// of theirs ends, and a new one (returned) replaces the caller's.
+pub async fn change_password(
+    state: &AppState,
+    who: &Principal,
+    current: &str,
+    new: &str,
+) -> Result<String, AppError> {
+    let user = state
+        .store
+        .user_by_email(&who.email)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    let (hash, current) = (
+        user.password_hash.clone(),
+        zeroize::Zeroizing::new(current.to_owned()),
+    );
+    if !tokio::task::spawn_blocking(move || verify_password(&hash, &current)).await? {
+        return Err(AppError::validation(crate::validate::FieldError {
+            field: "current".into(),
+            message: "the current password is not right".into(),
+        }));
+    }
+    if new.chars().count() < MIN_PASSWORD_LEN {
+        return Err(AppError::validation(crate::validate::FieldError {
+            field: "new".into(),
+            message: format!("the new password must be at least {MIN_PASSWORD_LEN} characters"),
+        }));
+    }
+    let new = zeroize::Zeroizing::new(new.to_owned());
+    let new_hash = tokio::task::spawn_blocking(move || hash_password(&new)).await??;
+    state.store.set_password(user.id, &new_hash).await?;
+    let token = new_token("cks_");
+    let now = super::now();
+    state
+        .store
+        .create_session(
+            &token_hash(&token),
+            user.id,
+            who.org.id,
+            now,
+            now + state.config.session_ttl_secs,
+        )
+        .await?;
+    let object = format!("member:{}", who.email);
+    super::audit::record(state, who, "password.change", &object, &[], "all sessions ended").await?;
+    Ok(token)
+}
+
 /// The address a request came from: the socket's peer, or behind a trusted proxy the
 /// last `X-Forwarded-For` entry (the one that proxy added).
 pub fn client_address(state: &AppState, parts: &axum::http::request::Parts) -> String {

@@ -239,6 +239,36 @@ pub async fn revoke_token(state: &AppState, who: &Principal, id: i64) -> Result<
     }
 }
 
+/// Deletes the organization and everything in it; owners only, and `confirm` must
+/// repeat its name. The audit log keeps the deletion.
+pub async fn delete_org(state: &AppState, who: &Principal, confirm: &str) -> Result<(), AppError> {
+    who.require(Role::Owner, "deleting the organization")?;
+    if confirm.trim() != who.org.name {
+        return Err(AppError::validation(FieldError {
+            field: "confirm".into(),
+            message: format!(
+                "type the organization's name \"{}\" to confirm deleting it",
+                who.org.name
+            ),
+        }));
+    }
+    if state.store.is_personal(who.org.id).await? {
+        return Err(AppError::Conflict(
+            "a personal workspace cannot be deleted".into(),
+        ));
+    }
+    super::audit::record(
+        state,
+        who,
+        "org.delete",
+        &format!("org:{}", who.org.name),
+        &[],
+        "",
+    )
+    .await?;
+    state.store.delete_org(who.org.id).await
+}
+
 pub fn invite_gone() -> AppError {
     AppError::NotFound("this invitation link was already used, has expired or does not exist".into())
 }

@@ -170,16 +170,27 @@ pub fn page_csp(nonce: &str) -> String {
 /// Everything that is not a page (JSON, redirects, files) may load nothing at all.
 const NON_PAGE_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-/// Called while a page renders: puts the page's CSP, with the nonce leptos_axum made for
-/// this response, on the response.
-pub fn set_page_csp() {
-    let nonce = leptos::nonce::use_nonce();
-    let res = leptos::prelude::use_context::<leptos_axum::ResponseOptions>();
-    if let (Some(nonce), Some(res)) = (nonce, res) {
-        if let Ok(value) = HeaderValue::from_str(&page_csp(&nonce.to_string())) {
-            res.insert_header(header::CONTENT_SECURITY_POLICY, value);
-        }
+/// This response's CSP nonce, made by [`security_headers`] and handed to the page
+/// render through the request's extensions.
+#[derive(Clone)]
+pub struct CspNonce(pub String);
+
+/// Called while a page renders: makes the inline scripts carry the nonce that
+/// [`security_headers`] puts in this response's Content-Security-Policy.
+pub fn use_response_nonce() {
+    let nonce = leptos::prelude::use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<CspNonce>().cloned());
+    if let Some(CspNonce(nonce)) = nonce {
+        leptos::prelude::provide_context(leptos::nonce::Nonce::from_value(nonce));
     }
+}
+
+fn new_nonce() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The short paths (`/`, `/secrets/…`, `/deployments/…`) lead to the same page of the
@@ -222,8 +233,10 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn security_headers(req: Request, next: Next) -> Response {
+async fn security_headers(mut req: Request, next: Next) -> Response {
     let is_static = req.uri().path().starts_with("/pkg/");
+    let nonce = new_nonce();
+    req.extensions_mut().insert(CspNonce(nonce.clone()));
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
@@ -232,12 +245,16 @@ async fn security_headers(req: Request, next: Next) -> Response {
     if !is_static {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(NON_PAGE_CSP),
-        );
-    }
+    let is_html = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let csp = if is_html {
+        HeaderValue::from_str(&page_csp(&nonce)).unwrap_or(HeaderValue::from_static(NON_PAGE_CSP))
+    } else {
+        HeaderValue::from_static(NON_PAGE_CSP)
+    };
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
     res
 }
 

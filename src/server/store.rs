@@ -233,6 +233,13 @@ pub trait Store: Send + Sync {
     /// Revokes a token of the organization (of `user_id` only, when given); whether one was.
     async fn delete_api_token(&self, org_id: i64, id: i64, user_id: Option<i64>) -> Result<bool, AppError>;
 
+    /// Deletes an organization and everything in it (its audit log stays). Sessions
+    /// whose home it was move to their user's personal workspace. `Conflict` for a
+    /// personal workspace.
+    async fn delete_org(&self, org_id: i64) -> Result<(), AppError>;
+    /// Replaces a user's password hash and ends all their sessions.
+    async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<(), AppError>;
+
     /// Appends an entry to the organization's audit log (`id` is assigned).
     async fn append_audit(&self, org_id: i64, entry: &AuditEntry) -> Result<(), AppError>;
     /// Audit entries matching `filter`, newest first.

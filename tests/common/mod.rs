@@ -114,6 +114,24 @@ impl TestDb {
             .expect("state opens")
     }
 
+    /// Runs raw SQL and reports whether the database accepted it.
+    pub async fn try_execute(&self, sql: &str) -> Result<(), String> {
+        match self.backend {
+            Backend::Sqlite => {
+                let db = rusqlite::Connection::open(self.dir.path().join("cloakroom.db"))
+                    .map_err(|e| e.to_string())?;
+                db.execute_batch(sql).map_err(|e| e.to_string())
+            }
+            Backend::Postgres => {
+                let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tokio::spawn(conn);
+                client.batch_execute(sql).await.map_err(|e| e.to_string())
+            }
+        }
+    }
+
     /// Runs raw SQL against the database, as an attacker with database access would.
     pub async fn execute(&self, sql: &str) {
         match self.backend {

@@ -380,6 +380,44 @@ impl Store for PgStore {
         .get(0))
     }
 
+    async fn delete_org(&self, org_id: i64) -> Result<(), AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        tx.execute(
+            "UPDATE sessions s SET org_id = o.id FROM orgs o \
+             WHERE s.org_id = $1 AND o.personal_user_id = s.user_id",
+            &[&org_id],
+        )
+        .await?;
+        let deleted = tx
+            .execute(
+                "DELETE FROM orgs WHERE id = $1 AND personal_user_id IS NULL",
+                &[&org_id],
+            )
+            .await?;
+        if deleted == 0 {
+            return Err(AppError::Conflict(
+                "a personal workspace cannot be deleted".into(),
+            ));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<(), AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        tx.execute(
+            "UPDATE users SET password_hash = $2 WHERE id = $1",
+            &[&user_id, &password_hash],
+        )
+        .await?;
+        tx.execute("DELETE FROM sessions WHERE user_id = $1", &[&user_id])
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn append_audit(&self, org_id: i64, e: &AuditEntry) -> Result<(), AppError> {
         let c = self.pool.get().await?;
         c.execute(

@@ -371,6 +371,42 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn delete_org(&self, org_id: i64) -> Result<(), AppError> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "UPDATE sessions SET org_id = (SELECT o.id FROM orgs o WHERE o.personal_user_id = sessions.user_id) \
+                 WHERE org_id = ?1 AND EXISTS (SELECT 1 FROM orgs o WHERE o.personal_user_id = sessions.user_id)",
+                [org_id],
+            )?;
+            let deleted = tx.execute(
+                "DELETE FROM orgs WHERE id = ?1 AND personal_user_id IS NULL",
+                [org_id],
+            )?;
+            if deleted == 0 {
+                return Err(AppError::Conflict("a personal workspace cannot be deleted".into()));
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<(), AppError> {
+        let hash = password_hash.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                params![user_id, hash],
+            )?;
+            tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn append_audit(&self, org_id: i64, e: &AuditEntry) -> Result<(), AppError> {
         let e = e.clone();
         self.with(move |c| {
