@@ -446,6 +446,25 @@ async fn the_audit_log_records_changes_never_values_and_only_grows(backend: Back
     .await;
     assert_eq!(res.status(), StatusCode::FOUND);
     let _ = cloakroom::server::auth::login(&app.state, "owner@example.com", "wrong-password", "t").await;
+    // Failed sign-ins are recorded just after the answer (so they take no longer).
+    let failed = cloakroom::model::AuditFilter {
+        action: Some("login.failed".into()),
+        limit: 1,
+        ..Default::default()
+    };
+    for _ in 0..100 {
+        if !app
+            .state
+            .store
+            .audit(app.principal.org.id, &failed)
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let (status, deployed) = send(
         &app,
         Method::PUT,

@@ -52,12 +52,7 @@ pub async fn login(
         };
         // A new session id at every sign-in; a session the browser still held ends.
         crate::server::auth::end_session(&state, &parts.headers).await?;
-        let secure = crate::server::auth::is_secure(&state, &parts.headers);
-        let cookie = crate::server::auth::session_cookie(&token, state.config.session_ttl_secs, secure);
-        res.append_header(
-            axum::http::header::SET_COOKIE,
-            axum::http::HeaderValue::from_str(&cookie).map_err(|_| AppError::Internal)?,
-        );
+        crate::server::auth::give_session(&state, &token)?;
         Ok(WriteOutcome {
             redirect: safe_next(&next),
             ..Default::default()

@@ -164,16 +164,10 @@ pub async fn accept_invite(
     let back = format!("/invite/{token}");
     let result = async {
         let state = crate::server::state::app_state()?;
-        let parts = use_context::<axum::http::request::Parts>().ok_or(AppError::Internal)?;
         let signed_in = crate::server::auth::signed_in().await.ok().map(|(_, p)| p);
         let accepted = crate::server::orgs::accept(&state, &token, signed_in.as_ref(), &password.0).await?;
         if let Some(session) = accepted.new_session {
-            let secure = crate::server::auth::is_secure(&state, &parts.headers);
-            crate::server::auth::set_cookie(&crate::server::auth::session_cookie(
-                &session,
-                state.config.session_ttl_secs,
-                secure,
-            ));
+            crate::server::auth::give_session(&state, &session)?;
         }
         Ok(WriteOutcome {
             redirect: super::org_url(&accepted.org, "/secrets"),
@@ -233,14 +227,8 @@ pub async fn change_password(
     let back = account_url(&org);
     let result = async {
         let (state, who) = crate::server::auth::caller(&org).await?;
-        let parts = use_context::<axum::http::request::Parts>().ok_or(AppError::Internal)?;
         let session = crate::server::auth::change_password(&state, &who, &current.0, &new.0).await?;
-        let secure = crate::server::auth::is_secure(&state, &parts.headers);
-        crate::server::auth::set_cookie(&crate::server::auth::session_cookie(
-            &session,
-            state.config.session_ttl_secs,
-            secure,
-        ));
+        crate::server::auth::give_session(&state, &session)?;
         Ok(WriteOutcome {
             redirect: back.clone(),
             notice: "Changed your password; you were signed out everywhere else.".into(),

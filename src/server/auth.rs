@@ -83,23 +83,14 @@ pub async fn login(
         state.store.record_login_failure(&scopes, now).await?;
         tracing::info!("failed login");
         // An existing account's organizations see the attempt (unknown emails have none).
-        if let Some(user) = &user {
-            for org in state.store.workspaces(user.id).await? {
-                if let Some((org, _)) = state.store.membership(user.id, &org.name).await? {
-                    let object = format!("member:{}", user.email);
-                    super::audit::record_as(
-                        state,
-                        org.id,
-                        &user.email,
-                        "ui",
-                        "login.failed",
-                        &object,
-                        &[],
-                        "",
-                    )
-                    .await?;
+        // Recorded after answering, so a known email takes no longer than an unknown one.
+        if let Some(user) = user {
+            let state = state.clone();
+            tokio::spawn(async move {
+                if let Err(e) = record_failed_login(&state, &user).await {
+                    tracing::error!(error = %e, "could not record a failed sign-in in the audit log");
                 }
-            }
+            });
         }
         return Err(AppError::BadCredentials);
     }
@@ -192,6 +183,17 @@ pub async fn change_password(
     Ok(token)
 }
 
+async fn record_failed_login(state: &AppState, user: &super::store::UserRecord) -> Result<(), AppError> {
+    let object = format!("member:{}", user.email);
+    for workspace in state.store.workspaces(user.id).await? {
+        if let Some((org, _)) = state.store.membership(user.id, &workspace.name).await? {
+            super::audit::record_as(state, org.id, &user.email, "ui", "login.failed", &object, &[], "")
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// The address a request came from: the socket's peer, or behind a trusted proxy the
 /// last `X-Forwarded-For` entry (the one that proxy added).
 pub fn client_address(state: &AppState, parts: &axum::http::request::Parts) -> String {
@@ -282,6 +284,23 @@ pub fn session_cookie(token: &str, max_age: i64, secure: bool) -> String {
         session_cookie_name(secure),
         if secure { "; Secure" } else { "" }
     )
+}
+
+/// Hands the browser of the request being handled the cookie of session `token`; an
+/// error (not silence) if the response cannot carry it.
+pub fn give_session(state: &AppState, token: &str) -> Result<(), AppError> {
+    let parts = leptos::prelude::use_context::<axum::http::request::Parts>().ok_or(AppError::Internal)?;
+    let res = leptos::prelude::use_context::<leptos_axum::ResponseOptions>().ok_or(AppError::Internal)?;
+    let cookie = session_cookie(
+        token,
+        state.config.session_ttl_secs,
+        is_secure(state, &parts.headers),
+    );
+    res.append_header(
+        header::SET_COOKIE,
+        axum::http::HeaderValue::from_str(&cookie).map_err(|_| AppError::Internal)?,
+    );
+    Ok(())
 }
 
 /// `Set-Cookie` value that removes the session cookie.
