@@ -39,9 +39,9 @@ fn set_flash(flash: &Flash) {
 pub fn take_flash() -> Option<Flash> {
     #[cfg(feature = "ssr")]
     {
-        use crate::server::auth::{message_cookie, request_cookie, set_cookie};
-        let raw = request_cookie(FLASH_COOKIE)?;
-        set_cookie(&message_cookie(FLASH_COOKIE, "", "/", 0));
+        // The response of the page that shows it removes the cookie (see
+        // `server::router::security_headers`).
+        let raw = crate::server::auth::request_cookie(FLASH_COOKIE)?;
         let bytes = crate::validate::base64_decode(&raw)?;
         serde_json::from_slice(&bytes).ok()
     }
@@ -66,10 +66,10 @@ pub(crate) fn reveal_once(path: &str, secret: &str) {
 pub fn take_revealed(path: &str, prefix: &str) -> Option<String> {
     #[cfg(feature = "ssr")]
     {
-        use crate::server::auth::{message_cookie, request_cookie, set_cookie};
-        let secret = request_cookie(REVEAL_COOKIE).filter(|t| t.starts_with(prefix))?;
-        set_cookie(&message_cookie(REVEAL_COOKIE, "", path, 0));
-        Some(secret)
+        // The response of the page that shows it removes the cookie (see
+        // `server::router::security_headers`).
+        let _ = path;
+        crate::server::auth::request_cookie(REVEAL_COOKIE).filter(|t| t.starts_with(prefix))
     }
     #[cfg(not(feature = "ssr"))]
     {

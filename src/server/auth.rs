@@ -252,6 +252,11 @@ pub fn message_cookie(name: &str, value: &str, path: &str, max_age: i64) -> Stri
     let secure = leptos::prelude::use_context::<axum::http::request::Parts>()
         .zip(app_state().ok())
         .is_some_and(|(parts, state)| is_secure(&state, &parts.headers));
+    message_cookie_for(name, value, path, max_age, secure)
+}
+
+/// [`message_cookie`] outside a render, with `secure` decided by the caller.
+pub fn message_cookie_for(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -> String {
     format!(
         "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{}",
         if secure { "; Secure" } else { "" }

@@ -46,7 +46,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), same_origin_guard))
         // No request body may be larger than this (413), whatever route it is for.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(CompressionLayer::new())
         .with_state(state)
 }
@@ -233,10 +233,20 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn security_headers(mut req: Request, next: Next) -> Response {
+/// Headers every answer gets (CSP with a fresh nonce on pages), and the end of the
+/// one-shot message cookies: a page that was sent the flash or a revealed credential
+/// shows it, and its response removes the cookie, so it is shown exactly once.
+async fn security_headers(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    use super::auth::{cookie_value, is_secure, message_cookie_for};
+    use crate::api::{FLASH_COOKIE, REVEAL_COOKIE};
     let is_static = req.uri().path().starts_with("/pkg/");
     let nonce = new_nonce();
     req.extensions_mut().insert(CspNonce(nonce.clone()));
+    let page_view = req.method() == axum::http::Method::GET;
+    let had_flash = cookie_value(req.headers(), FLASH_COOKIE).is_some_and(|v| !v.is_empty());
+    let had_reveal = cookie_value(req.headers(), REVEAL_COOKIE).is_some_and(|v| !v.is_empty());
+    let secure = is_secure(&state, req.headers());
+    let path = req.uri().path().to_owned();
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
@@ -249,6 +259,20 @@ async fn security_headers(mut req: Request, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
+    if is_html && page_view {
+        let clear = [
+            (had_flash, message_cookie_for(FLASH_COOKIE, "", "/", 0, secure)),
+            (
+                had_reveal,
+                message_cookie_for(REVEAL_COOKIE, "", &path, 0, secure),
+            ),
+        ];
+        for (_, cookie) in clear.into_iter().filter(|(had, _)| *had) {
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                h.append(header::SET_COOKIE, v);
+            }
+        }
+    }
     let csp = if is_html {
         HeaderValue::from_str(&page_csp(&nonce)).unwrap_or(HeaderValue::from_static(NON_PAGE_CSP))
     } else {
