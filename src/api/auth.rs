@@ -7,17 +7,33 @@ use leptos::prelude::*;
 #[cfg(feature = "ssr")]
 use super::{finish, with_param};
 
+/// The viewers already looked up while rendering one page, by organization.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Default)]
+pub struct ViewerCache(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Viewer>>>);
+
 /// Who is signed in, their role in `org` and the workspaces they can switch to.
 #[server(endpoint = "current_viewer")]
 pub async fn current_viewer(org: String) -> Result<Viewer, AppError> {
+    let cache = use_context::<ViewerCache>();
+    if let Some(hit) = cache
+        .as_ref()
+        .and_then(|c| c.0.lock().ok().and_then(|m| m.get(&org).cloned()))
+    {
+        return Ok(hit);
+    }
     let (state, who) = crate::server::auth::caller(&org).await?;
     let workspaces = crate::server::orgs::workspaces(&state, &who).await?;
-    Ok(Viewer {
+    let viewer = Viewer {
         email: who.email,
         org: who.org.name,
         role: who.role,
         workspaces,
-    })
+    };
+    if let Some(mut map) = cache.as_ref().and_then(|c| c.0.lock().ok()) {
+        map.insert(org, viewer.clone());
+    }
+    Ok(viewer)
 }
 
 /// Only local paths are followed after login, so a crafted link cannot send a user

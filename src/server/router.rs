@@ -37,7 +37,12 @@ pub fn router(state: AppState) -> Router {
             routes,
             {
                 let state = state.clone();
-                move || provide_context(state.clone())
+                move || {
+                    provide_context(state.clone());
+                    // One request asks "who is this, in which role" from the header and
+                    // from the page; the answer is looked up once.
+                    provide_context(crate::api::ViewerCache::default());
+                }
             },
             move || shell(options.clone()),
         )
