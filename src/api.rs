@@ -61,19 +61,18 @@ pub(crate) fn reveal_once(path: &str, secret: &str) {
     set_cookie(&message_cookie(REVEAL_COOKIE, secret, path, 120));
 }
 
-/// The credential left for the page at `path`, if it has the expected `prefix`; reading
-/// it clears it. Always `None` in the browser (pages render on the server).
-pub fn take_revealed(path: &str, prefix: &str) -> Option<String> {
+/// The credential left for this page (the cookie's path scopes it to the page it was
+/// left for), if it has the expected `prefix`. The response of the page that shows it
+/// removes the cookie (see `server::router::security_headers`). Always `None` in the
+/// browser (pages render on the server).
+pub fn take_revealed(prefix: &str) -> Option<String> {
     #[cfg(feature = "ssr")]
     {
-        // The response of the page that shows it removes the cookie (see
-        // `server::router::security_headers`).
-        let _ = path;
         crate::server::auth::request_cookie(REVEAL_COOKIE).filter(|t| t.starts_with(prefix))
     }
     #[cfg(not(feature = "ssr"))]
     {
-        let _ = (path, prefix);
+        let _ = prefix;
         None
     }
 }

@@ -161,8 +161,3 @@ pub async fn delete_deployment(org: String, name: String) -> Result<WriteOutcome
     .await;
     finish(result, &deployment_url(&org, &name))
 }
-
-/// The runtime token a deploy or rotation just made for `name`, once.
-pub fn take_revealed_token(org: &str, name: &str) -> Option<String> {
-    super::take_revealed(&deployment_url(org, name), "ckd_")
-}

@@ -1,7 +1,7 @@
 use super::{load_error, role_in, route_org};
 use crate::api::{
     deployment_url, deployments_url, get_deployment, list_deployments, list_pull_secrets, list_sets, set_url,
-    take_revealed_token, DeleteDeployment, Redeploy, RotateRuntimeToken,
+    take_revealed, DeleteDeployment, Redeploy, RotateRuntimeToken,
 };
 use crate::components::{ConfirmButton, DeployForm, Flash, Layout};
 use crate::model::Role;
@@ -126,7 +126,7 @@ pub fn DeploymentPage() -> impl IntoView {
     let org = route_org();
     let list_url = deployments_url(&org);
     let title = format!("{name} · Deployments · Cloakroom");
-    let revealed = take_revealed_token(&org, &name);
+    let revealed = take_revealed("ckd_");
     view! {
         <Title text=title />
         <Layout>

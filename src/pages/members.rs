@@ -2,8 +2,7 @@
 
 use super::{role_in, route_org};
 use crate::api::{
-    list_invites, list_members, members_url, take_revealed, ChangeMemberRole, DeleteOrg, InviteMember,
-    RemoveMember,
+    list_invites, list_members, take_revealed, ChangeMemberRole, DeleteOrg, InviteMember, RemoveMember,
 };
 use crate::components::{ConfirmButton, Flash, Layout};
 use crate::model::{format_time, Role};
@@ -55,7 +54,7 @@ fn invite_link(token: &str) -> String {
 #[component]
 pub fn MembersPage() -> impl IntoView {
     let org = route_org();
-    let revealed = take_revealed(&members_url(&org), "cki_").map(|t| invite_link(&t));
+    let revealed = take_revealed("cki_").map(|t| invite_link(&t));
     view! {
         <Title text="Members · Cloakroom" />
         <Layout>

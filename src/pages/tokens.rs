@@ -1,7 +1,7 @@
 //! API tokens of the signed-in user in an organization (admins see everyone's).
 
 use super::route_org;
-use crate::api::{list_tokens, take_revealed, tokens_url, CreateToken, RevokeToken};
+use crate::api::{list_tokens, take_revealed, CreateToken, RevokeToken};
 use crate::components::{ConfirmButton, Flash, Layout};
 use crate::model::format_time;
 use leptos::prelude::*;
@@ -11,7 +11,7 @@ use leptos_meta::Title;
 #[component]
 pub fn TokensPage() -> impl IntoView {
     let org = route_org();
-    let revealed = take_revealed(&tokens_url(&org), "ckr_");
+    let revealed = take_revealed("ckr_");
     view! {
         <Title text="API tokens · Cloakroom" />
         <Layout>

@@ -193,8 +193,9 @@ pub fn use_response_nonce() {
 fn new_nonce() -> String {
     use base64::Engine;
     use rand::RngCore;
+    // The thread's ChaCha CSPRNG (seeded from the OS): no system call per request.
     let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    rand::thread_rng().fill_bytes(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 

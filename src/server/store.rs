@@ -80,6 +80,25 @@ impl Principal {
     }
 }
 
+/// A stored role name; anything unknown reads as the weakest role.
+pub(crate) fn role_of(text: &str) -> Role {
+    Role::parse(text).unwrap_or(Role::Viewer)
+}
+
+/// The `LIKE` pattern (escape character `\`) for an audit action filter: the action
+/// itself, or every action under a prefix that ends in `.`.
+pub(crate) fn audit_action_pattern(action: &str) -> String {
+    let escaped = action
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    if action.ends_with('.') {
+        format!("{escaped}%")
+    } else {
+        escaped
+    }
+}
+
 /// A pending invitation, as its link finds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InviteRecord {

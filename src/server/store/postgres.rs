@@ -4,8 +4,9 @@
 //! writers to one set serialized by a row lock on the set.
 
 use super::{
-    deployment_not_found, env_diff, in_use, pull_secret_exists, pull_secret_not_found, set_not_found, stale,
-    InviteRecord, Org, Principal, PullSecretRecord, PutResult, RuntimeEnv, SealedEntry, Store, UserRecord,
+    deployment_not_found, env_diff, in_use, pull_secret_exists, pull_secret_not_found, role_of,
+    set_not_found, stale, InviteRecord, Org, Principal, PullSecretRecord, PutResult, RuntimeEnv, SealedEntry,
+    Store, UserRecord,
 };
 use crate::error::AppError;
 use crate::model::{
@@ -159,11 +160,6 @@ async fn principal(
     }))
 }
 
-/// A stored role name; anything unknown reads as the weakest role.
-fn role_of(text: &str) -> Role {
-    Role::parse(text).unwrap_or(Role::Viewer)
-}
-
 /// Refuses a change that would leave `org_id` without an owner.
 async fn keep_an_owner(c: &impl GenericClient, org_id: i64, user_id: i64) -> Result<(), AppError> {
     let row = c
@@ -200,7 +196,13 @@ async fn invite_row(c: &impl GenericClient, hash: &[u8], now: i64) -> Result<Opt
         &[&hash, &now],
     )
     .await?
-    .map(|r| InviteRecord {
+    .as_ref()
+    .map(invite_from))
+}
+
+/// An invitation from `org id, org name, email, role, expires_at`.
+fn invite_from(r: &tokio_postgres::Row) -> InviteRecord {
+    InviteRecord {
         org: Org {
             id: r.get(0),
             name: r.get(1),
@@ -208,7 +210,7 @@ async fn invite_row(c: &impl GenericClient, hash: &[u8], now: i64) -> Result<Opt
         email: r.get(2),
         role: role_of(r.get(3)),
         expires_at: r.get(4),
-    }))
+    }
 }
 
 /// Names of the deployments whose `column` (secret_set or pull_secret) is `name`.
@@ -440,14 +442,7 @@ impl Store for PgStore {
 
     async fn audit(&self, org_id: i64, f: &AuditFilter) -> Result<Vec<AuditEntry>, AppError> {
         let c = self.pool.get().await?;
-        let action_like = f.action.as_ref().map(|a| {
-            let escaped = a.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            if a.ends_with('.') {
-                format!("{escaped}%")
-            } else {
-                escaped
-            }
-        });
+        let action_like = f.action.as_deref().map(super::audit_action_pattern);
         let limit = f.limit as i64;
         Ok(c.query(
             "SELECT id, at, actor, source, action, object, keys, detail FROM audit_log \
@@ -692,15 +687,7 @@ impl Store for PgStore {
                 &[&token_hash],
             )
             .await
-            .map(|r| InviteRecord {
-                org: Org {
-                    id: r.get(0),
-                    name: r.get(1),
-                },
-                email: r.get(2),
-                role: role_of(r.get(3)),
-                expires_at: r.get(4),
-            })?;
+            .map(|r| invite_from(&r))?;
         tx.execute(
             "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (org_id, user_id) DO NOTHING",

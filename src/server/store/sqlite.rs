@@ -2,8 +2,9 @@
 //! at start-up. Calls run on tokio's blocking pool behind one connection.
 
 use super::{
-    deployment_not_found, env_diff, in_use, pull_secret_exists, pull_secret_not_found, set_not_found, stale,
-    InviteRecord, Org, Principal, PullSecretRecord, PutResult, RuntimeEnv, SealedEntry, Store, UserRecord,
+    deployment_not_found, env_diff, in_use, pull_secret_exists, pull_secret_not_found, role_of,
+    set_not_found, stale, InviteRecord, Org, Principal, PullSecretRecord, PutResult, RuntimeEnv, SealedEntry,
+    Store, UserRecord,
 };
 use crate::error::AppError;
 use crate::model::{
@@ -150,11 +151,6 @@ fn deployment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentSummary> 
         deployed_at: r.get(9)?,
         needs_redeploy: r.get(10)?,
     })
-}
-
-/// A stored role name; anything unknown reads as the weakest role.
-fn role_of(text: &str) -> Role {
-    Role::parse(text).unwrap_or(Role::Viewer)
 }
 
 /// Reads `user id, email, org id, org name, role[, cap role]`: the principal acts with
@@ -432,11 +428,7 @@ impl Store for SqliteStore {
     async fn audit(&self, org_id: i64, f: &AuditFilter) -> Result<Vec<AuditEntry>, AppError> {
         let f = f.clone();
         self.with(move |c| {
-            // `action` may be a prefix ending in "."; LIKE with an escaped pattern.
-            let action_like = f.action.as_ref().map(|a| {
-                let escaped = a.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-                if a.ends_with('.') { format!("{escaped}%") } else { escaped }
-            });
+            let action_like = f.action.as_deref().map(super::audit_action_pattern);
             let mut stmt = c.prepare(
                 "SELECT id, at, actor, source, action, object, keys, detail FROM audit_log \
                  WHERE org_id = ?1 AND (?2 IS NULL OR object = ?2) AND (?3 IS NULL OR actor = ?3 COLLATE NOCASE) \
