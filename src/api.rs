@@ -25,13 +25,36 @@ pub struct Flash {
     pub lines: Vec<String>,
 }
 
+/// Most bytes of a flash cookie's value: with its attributes the cookie stays under the
+/// 4 KB browsers keep.
+pub const FLASH_MAX_BYTES: usize = 3500;
+
+/// The flash cookie's value for `flash`: lines are dropped from the end (and counted in
+/// a last line) until it fits in [`FLASH_MAX_BYTES`].
+pub fn flash_value(flash: &Flash) -> String {
+    let encode = |f: &Flash| {
+        let json = serde_json::to_string(f).unwrap_or_default();
+        crate::validate::base64_encode(json.as_bytes())
+    };
+    let mut shown = flash.clone();
+    let mut value = encode(&shown);
+    let mut dropped = 0;
+    while value.len() > FLASH_MAX_BYTES && !shown.lines.is_empty() {
+        shown.lines.truncate(shown.lines.len() - 1);
+        dropped += 1;
+        let mut with_note = shown.clone();
+        with_note
+            .lines
+            .push(format!("({dropped} more not shown: fix these and try again)"));
+        value = encode(&with_note);
+    }
+    value
+}
+
 #[cfg(feature = "ssr")]
 fn set_flash(flash: &Flash) {
     use crate::server::auth::{message_cookie, set_cookie};
-    if let Ok(json) = serde_json::to_string(flash) {
-        let value = crate::validate::base64_encode(json.as_bytes());
-        set_cookie(&message_cookie(FLASH_COOKIE, &value, "/", 60));
-    }
+    set_cookie(&message_cookie(FLASH_COOKIE, &flash_value(flash), "/", 60));
 }
 
 /// The message left for this page view, if any; reading it clears it. Always `None`
@@ -94,6 +117,17 @@ pub(crate) fn finish(
                 .map(|v| v.contains("text/html"))
         })
         .unwrap_or(false);
+    // A target built from request input (a set name, an invitation token) that cannot
+    // be a Location header is a bad request, never a panic or a redirect elsewhere.
+    let bad_target = |t: &str| !crate::validate::is_redirect_target(t);
+    let result = match result {
+        Ok(o) if bad_target(&o.redirect) => Ok(crate::model::WriteOutcome {
+            redirect: "/secrets".into(),
+            ..o
+        }),
+        other => other,
+    };
+    let back_ok = !bad_target(back);
     match result {
         Ok(outcome) => {
             if !outcome.notice.is_empty() {
@@ -108,7 +142,8 @@ pub(crate) fn finish(
             Ok(outcome)
         }
         Err(e) => {
-            if from_form {
+            let e = if back_ok { e } else { unusable_address() };
+            if from_form && back_ok {
                 set_flash(&Flash {
                     error: true,
                     lines: e.lines(),
@@ -123,6 +158,16 @@ pub(crate) fn finish(
             Err(e)
         }
     }
+}
+
+#[cfg(feature = "ssr")]
+fn unusable_address() -> crate::error::AppError {
+    crate::error::AppError::validation(crate::validate::FieldError {
+        field: "address".into(),
+        message: "the request names a page that cannot exist (control characters or \
+                  another site in its address)"
+            .into(),
+    })
 }
 
 /// Appends `name=value` (percent-encoded) to a local URL.
@@ -158,7 +203,13 @@ pub fn write_notice(set: &str, added: &[String], updated: &[String]) -> String {
     if !updated.is_empty() {
         parts.push(format!("updated {}", updated.join(", ")));
     }
-    format!("Saved \"{set}\": {}.", parts.join("; "))
+    let mut notice = format!("Saved \"{set}\": {}.", parts.join("; "));
+    for warning in crate::validate::loader_key_warnings(added.iter().chain(updated).map(String::as_str)) {
+        notice.push_str(" Warning: ");
+        notice.push_str(&warning);
+        notice.push('.');
+    }
+    notice
 }
 
 #[cfg(test)]

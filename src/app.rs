@@ -1,8 +1,8 @@
 //! The HTML shell and the routes.
 
 use crate::pages::{
-    AccountPage, AuditPage, DeploymentPage, DeploymentsPage, InvitePage, LoginPage, MembersPage, NotFound,
-    PullSecretsPage, SecretSetPage, SecretSetsPage, TokensPage,
+    AccountPage, AuditPage, DeploymentPage, DeploymentsPage, InvitePage, LoginPage, MembersPage, NewOrgPage,
+    NotFound, PullSecretsPage, SecretSetPage, SecretSetsPage, SetupPage, TokensPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
@@ -44,6 +44,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <NotFound /> }>
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/invite/:token") view=InvitePage ssr=SsrMode::Async />
+                <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/secrets") view=SecretSetsPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/secrets/:name") view=SecretSetPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/image-pull-secrets") view=PullSecretsPage ssr=SsrMode::Async />
@@ -53,6 +54,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/orgs/:org/tokens") view=TokensPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/audit") view=AuditPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/account") view=AccountPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/new-organization") view=NewOrgPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

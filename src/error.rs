@@ -98,8 +98,10 @@ impl AppError {
 }
 
 impl From<Vec<FieldError>> for AppError {
+    /// Keeps at most [`crate::validate::MAX_REPORTED_ERRORS`] problems (and a count of
+    /// the rest), whatever produced the list.
     fn from(errors: Vec<FieldError>) -> Self {
-        AppError::Validation(errors)
+        AppError::Validation(crate::validate::cap_errors(errors))
     }
 }
 

@@ -22,6 +22,8 @@ pub struct SetSummary {
     pub key_count: u32,
     /// Unix seconds of the last change to the set.
     pub updated_at: i64,
+    /// Only admins may deploy it (see the README's role table).
+    pub protected: bool,
 }
 
 /// One key of a set, as shown to users: never the value, only its fingerprint.
@@ -41,6 +43,8 @@ pub struct SetDetail {
     pub created_at: i64,
     pub updated_at: i64,
     pub keys: Vec<KeyInfo>,
+    /// Only admins may deploy it (see the README's role table).
+    pub protected: bool,
 }
 
 /// One image pull secret as listed: never the password or the encoded auth.
@@ -74,6 +78,9 @@ pub struct DeploymentSummary {
     pub needs_redeploy: bool,
     pub created_at: i64,
     pub deployed_at: i64,
+    /// Someone who saw the runtime token has lost access (or the set became protected
+    /// while a non-admin held it): rotate it.
+    pub rotate_token: bool,
 }
 
 /// A deployment with the env keys of its revision and how they differ from the set now.

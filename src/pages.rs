@@ -7,9 +7,11 @@ pub mod deployments;
 pub mod invite;
 pub mod login;
 pub mod members;
+pub mod new_org;
 pub mod pull_secrets;
 pub mod secret_set;
 pub mod secret_sets;
+pub mod setup;
 pub mod tokens;
 
 pub use account::AccountPage;
@@ -18,9 +20,11 @@ pub use deployments::{DeploymentPage, DeploymentsPage};
 pub use invite::InvitePage;
 pub use login::LoginPage;
 pub use members::MembersPage;
+pub use new_org::NewOrgPage;
 pub use pull_secrets::PullSecretsPage;
 pub use secret_set::SecretSetPage;
 pub use secret_sets::SecretSetsPage;
+pub use setup::SetupPage;
 pub use tokens::TokensPage;
 
 use leptos::prelude::*;

@@ -12,6 +12,7 @@ pub mod pull_secrets;
 pub mod rest;
 pub mod router;
 pub mod secrets;
+pub mod setup;
 pub mod state;
 pub mod store;
 
@@ -21,4 +22,30 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+/// Creates `dir` (and missing parents) readable by this user only (0700 on Unix) from
+/// the moment it exists; an existing directory is left as it is.
+pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Creates the empty file `path` readable by this user only (0600 on Unix) if it does
+/// not exist yet; an existing file is left as it is.
+pub fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path).map(drop)
 }

@@ -49,6 +49,84 @@ impl fmt::Display for FieldError {
     }
 }
 
+/// Most problems one check reports; the rest are counted in one closing line. Bad
+/// input of any size gets an answer of bounded size (and a flash cookie under 4 KB).
+pub const MAX_REPORTED_ERRORS: usize = 20;
+
+/// Collects the problems of one check, keeping the first [`MAX_REPORTED_ERRORS`] and
+/// counting the rest, so that a huge bad input costs no memory per problem.
+#[derive(Debug, Default)]
+pub struct Problems {
+    kept: Vec<FieldError>,
+    more: usize,
+}
+
+impl Problems {
+    pub fn push(&mut self, e: FieldError) {
+        if self.kept.len() < MAX_REPORTED_ERRORS {
+            self.kept.push(e);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.kept.len() + self.more
+    }
+
+    /// The kept problems, plus "… and N more problems" when some were only counted.
+    pub fn into_vec(self) -> Vec<FieldError> {
+        let mut out = self.kept;
+        if self.more > 0 {
+            out.push(more_problems(self.more));
+        }
+        out
+    }
+
+    /// `Ok(v)` when there were no problems.
+    pub fn result<T>(self, v: T) -> Result<T, Vec<FieldError>> {
+        if self.is_empty() {
+            Ok(v)
+        } else {
+            Err(self.into_vec())
+        }
+    }
+}
+
+impl Extend<FieldError> for Problems {
+    fn extend<I: IntoIterator<Item = FieldError>>(&mut self, iter: I) {
+        for e in iter {
+            self.push(e);
+        }
+    }
+}
+
+/// The field of the closing "and N more problems" line.
+const MORE_FIELD: &str = "more";
+
+fn more_problems(n: usize) -> FieldError {
+    FieldError::new(
+        MORE_FIELD,
+        format!("and {n} more problem{}", if n == 1 { "" } else { "s" }),
+    )
+}
+
+/// Caps any list of problems to [`MAX_REPORTED_ERRORS`] plus a count of the rest.
+pub fn cap_errors(errors: Vec<FieldError>) -> Vec<FieldError> {
+    let capped_already =
+        errors.len() == MAX_REPORTED_ERRORS + 1 && errors.last().is_some_and(|e| e.field == MORE_FIELD);
+    if errors.len() <= MAX_REPORTED_ERRORS || capped_already {
+        return errors;
+    }
+    let mut p = Problems::default();
+    p.extend(errors);
+    p.into_vec()
+}
+
 /// A key that satisfies the key rule: `[a-zA-Z0-9_-]`, 1 to 64 characters.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct SecretKey(String);
@@ -208,27 +286,47 @@ impl fmt::Debug for Pair {
 }
 
 /// Validates raw key/value pairs as one write: every key, every value size, no key
-/// twice, and the write's own total under the set limit. Returns every problem at once.
+/// twice, and the write's own total under the set limit. Returns the problems at once
+/// (at most [`MAX_REPORTED_ERRORS`] of them, then a count of the rest).
 pub fn validate_pairs<'a>(
     raw: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<Vec<Pair>, Vec<FieldError>> {
-    let mut errors = Vec::new();
+    let mut problems = Problems::default();
+    let pairs = validate_into(raw, &mut problems);
+    if pairs.is_empty() && problems.is_empty() {
+        problems.push(FieldError::new("secrets", "give at least one KEY=value pair"));
+    }
+    problems.result(pairs)
+}
+
+/// [`validate_pairs`] adding its problems to `problems`. Past [`SET_MAX_KEYS`] pairs
+/// the write is refused anyway, so further pairs are only counted, not kept.
+fn validate_into<'a>(
+    raw: impl IntoIterator<Item = (&'a str, &'a str)>,
+    problems: &mut Problems,
+) -> Vec<Pair> {
     let mut pairs: Vec<Pair> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     let mut total = 0usize;
+    let mut count = 0usize;
     for (key, value) in raw {
         match SecretKey::parse(key) {
             Ok(k) => {
+                count += 1;
+                if count > SET_MAX_KEYS {
+                    total = total.saturating_add(value.len());
+                    continue;
+                }
                 if !seen.insert(k.clone()) {
                     let field = format!("key {}", quoted(key));
-                    errors.push(FieldError::new(
+                    problems.push(FieldError::new(
                         field.clone(),
                         format!("{field}: the same key is given more than once"),
                     ));
                     continue;
                 }
                 if let Err(e) = check_value(key, value) {
-                    errors.push(e);
+                    problems.push(e);
                     continue;
                 }
                 total += value.len();
@@ -237,32 +335,22 @@ pub fn validate_pairs<'a>(
                     value: value.to_owned(),
                 });
             }
-            Err(e) => errors.push(e),
+            Err(e) => problems.push(e),
         }
     }
     if total > SET_MAX_BYTES {
-        errors.push(FieldError::new(
+        problems.push(FieldError::new(
             "set",
             format!("a set may hold at most {SET_MAX_BYTES} bytes of values (this write has {total})"),
         ));
     }
-    if pairs.len() > SET_MAX_KEYS {
-        errors.push(FieldError::new(
+    if count > SET_MAX_KEYS {
+        problems.push(FieldError::new(
             "set",
-            format!(
-                "a set may hold at most {SET_MAX_KEYS} keys (this write has {})",
-                pairs.len()
-            ),
+            format!("a set may hold at most {SET_MAX_KEYS} keys (this write has {count})"),
         ));
     }
-    if pairs.is_empty() && errors.is_empty() {
-        errors.push(FieldError::new("secrets", "give at least one KEY=value pair"));
-    }
-    if errors.is_empty() {
-        Ok(pairs)
-    } else {
-        Err(errors)
-    }
+    pairs
 }
 
 /// One word of pasted text, after quote removal, with where it started.
@@ -288,40 +376,82 @@ impl fmt::Debug for Word {
 /// Splits text into words the way a POSIX shell splits a command line, with no
 /// expansions at all. See [`parse_pairs`] for the rules.
 pub fn split_words(text: &str) -> Result<Vec<Word>, FieldError> {
-    let mut words = Vec::new();
-    let mut chars = text.chars().peekable();
-    let mut line = 1usize;
+    Words::new(text).collect()
+}
+
+/// The words of a text one at a time (see [`split_words`]); an unclosed quote ends the
+/// iteration with its error.
+pub struct Words<'a> {
+    chars: std::iter::Peekable<std::str::Chars<'a>>,
+    line: usize,
     // Which line the last word was counted on, and how many words that line has so far.
-    let mut counted_line = 0usize;
-    let mut index_on_line = 0usize;
-    loop {
-        // Skip blanks between words.
-        while let Some(&c) = chars.peek() {
-            if c == '\n' {
-                line += 1;
-                chars.next();
-            } else if c == ' ' || c == '\t' || c == '\r' {
-                chars.next();
-            } else {
-                break;
-            }
+    counted_line: usize,
+    index_on_line: usize,
+    failed: bool,
+}
+
+impl<'a> Words<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Self {
+            chars: text.chars().peekable(),
+            line: 1,
+            counted_line: 0,
+            index_on_line: 0,
+            failed: false,
         }
-        let Some(&first) = chars.peek() else { break };
-        if first == '#' {
-            for c in chars.by_ref() {
+    }
+}
+
+impl Iterator for Words<'_> {
+    type Item = Result<Word, FieldError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let r = self.next_word();
+        if matches!(r, Some(Err(_))) {
+            self.failed = true;
+        }
+        r
+    }
+}
+
+impl Words<'_> {
+    fn next_word(&mut self) -> Option<Result<Word, FieldError>> {
+        let chars = &mut self.chars;
+        let line = &mut self.line;
+        loop {
+            // Skip blanks between words.
+            while let Some(&c) = chars.peek() {
                 if c == '\n' {
-                    line += 1;
+                    *line += 1;
+                    chars.next();
+                } else if c == ' ' || c == '\t' || c == '\r' {
+                    chars.next();
+                } else {
                     break;
                 }
             }
-            continue;
+            let &first = chars.peek()?;
+            if first == '#' {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        *line += 1;
+                        break;
+                    }
+                }
+                continue;
+            }
+            break;
         }
-        let start_line = line;
-        if counted_line != start_line {
-            counted_line = start_line;
-            index_on_line = 0;
+        let start_line = *line;
+        if self.counted_line != start_line {
+            self.counted_line = start_line;
+            self.index_on_line = 0;
         }
-        index_on_line += 1;
+        self.index_on_line += 1;
+        let index_on_line = self.index_on_line;
         let mut word = String::new();
         while let Some(&c) = chars.peek() {
             match c {
@@ -335,12 +465,12 @@ pub fn split_words(text: &str) -> Result<Vec<Word>, FieldError> {
                             break;
                         }
                         if c == '\n' {
-                            line += 1;
+                            *line += 1;
                         }
                         word.push(c);
                     }
                     if !closed {
-                        return Err(unterminated(start_line, index_on_line, "single"));
+                        return Some(Err(unterminated(start_line, index_on_line, "single")));
                     }
                 }
                 '"' => {
@@ -355,7 +485,7 @@ pub fn split_words(text: &str) -> Result<Vec<Word>, FieldError> {
                             '\\' => match chars.peek() {
                                 Some('\n') => {
                                     chars.next();
-                                    line += 1;
+                                    *line += 1;
                                 }
                                 Some(&e @ ('"' | '\\' | '$' | '`')) => {
                                     chars.next();
@@ -364,20 +494,20 @@ pub fn split_words(text: &str) -> Result<Vec<Word>, FieldError> {
                                 _ => word.push('\\'),
                             },
                             '\n' => {
-                                line += 1;
+                                *line += 1;
                                 word.push(c);
                             }
                             _ => word.push(c),
                         }
                     }
                     if !closed {
-                        return Err(unterminated(start_line, index_on_line, "double"));
+                        return Some(Err(unterminated(start_line, index_on_line, "double")));
                     }
                 }
                 '\\' => {
                     chars.next();
                     match chars.next() {
-                        Some('\n') => line += 1,
+                        Some('\n') => *line += 1,
                         Some(e) => word.push(e),
                         None => word.push('\\'),
                     }
@@ -388,13 +518,12 @@ pub fn split_words(text: &str) -> Result<Vec<Word>, FieldError> {
                 }
             }
         }
-        words.push(Word {
+        Some(Ok(Word {
             text: word,
             line: start_line,
             index: index_on_line,
-        });
+        }))
     }
-    Ok(words)
 }
 
 fn unterminated(line: usize, index: usize, kind: &str) -> FieldError {
@@ -410,25 +539,27 @@ fn unterminated(line: usize, index: usize, kind: &str) -> FieldError {
 /// double quotes keep spaces and honour `\"`, `\\`, `\$` and `` \` ``; single quotes keep
 /// everything literally; outside quotes a backslash escapes the next character; a `#` at
 /// the start of a word starts a comment to the end of the line; quoted text may span
-/// lines. Each word must be `KEY=value`, split at the first `=`. Every problem is
-/// reported at once, naming the line and the word's position on it.
+/// lines. Each word must be `KEY=value`, split at the first `=`. The problems are
+/// reported at once (at most [`MAX_REPORTED_ERRORS`], then a count of the rest), naming
+/// the line and the word's position on it. Work and memory grow with the text only,
+/// never with the number of problems.
 pub fn parse_pairs(text: &str) -> Result<Vec<Pair>, Vec<FieldError>> {
-    let words = split_words(text).map_err(|e| vec![e])?;
-    let mut errors = Vec::new();
-    let mut raw: Vec<(String, String, usize)> = Vec::new();
-    for w in &words {
+    let mut problems = Problems::default();
+    let mut raw: Vec<(String, String)> = Vec::new();
+    for w in Words::new(text) {
+        let w = w.map_err(|e| vec![e])?;
         match w.text.split_once('=') {
             Some((k, v)) => {
                 if let Err(e) = SecretKey::parse(k) {
-                    errors.push(FieldError::new(
+                    problems.push(FieldError::new(
                         format!("line {}", w.line),
                         format!("line {}: {}", w.line, e.message),
                     ));
                 } else {
-                    raw.push((k.to_owned(), v.to_owned(), w.line));
+                    raw.push((k.to_owned(), v.to_owned()));
                 }
             }
-            None => errors.push(FieldError::new(
+            None => problems.push(FieldError::new(
                 format!("line {}", w.line),
                 format!(
                     "line {}, word {}: expected KEY=value but this word has no \"=\" \
@@ -438,19 +569,95 @@ pub fn parse_pairs(text: &str) -> Result<Vec<Pair>, Vec<FieldError>> {
             )),
         }
     }
-    let validated = validate_pairs(raw.iter().map(|(k, v, _)| (k.as_str(), v.as_str())));
-    match validated {
-        Ok(pairs) if errors.is_empty() => Ok(pairs),
-        Ok(_) => Err(errors),
-        Err(more) => {
-            // Keep the "give at least one pair" note only when nothing else is wrong.
-            let only_empty = more.len() == 1 && more[0].field == "secrets";
-            if !only_empty || errors.is_empty() {
-                errors.extend(more);
+    let pairs = validate_into(raw.iter().map(|(k, v)| (k.as_str(), v.as_str())), &mut problems);
+    if pairs.is_empty() && problems.is_empty() {
+        problems.push(FieldError::new("secrets", "give at least one KEY=value pair"));
+    }
+    problems.result(pairs)
+}
+
+/// Whether `target` can be the `Location` of one of our own redirects: a path with
+/// exactly one leading `/`, made of printable ASCII without backslashes (so it is always
+/// a valid header value and never leaves the origin). Percent-escapes are allowed
+/// (our own URLs carry encoded query parameters); see [`is_local_path`] for the stricter
+/// rule applied to targets that come from a link.
+pub fn is_redirect_target(target: &str) -> bool {
+    let bytes = target.as_bytes();
+    bytes.first() == Some(&b'/')
+        && !matches!(bytes.get(1), Some(b'/' | b'\\'))
+        && bytes.iter().all(|b| (0x21..0x7f).contains(b) && *b != b'\\')
+}
+
+/// Whether `target` is a path on this site that is safe to send a browser to after
+/// signing in: exactly one leading `/` (not followed by `/` or `\\`), printable ASCII
+/// only (browsers drop tabs and line breaks, so `/\t/evil.example` would become
+/// `//evil.example`), no backslash anywhere, and no percent-encoded slash, backslash or
+/// control character (`/%2F/evil.example`, `/%5C…`, `%09`). Anything else is refused
+/// rather than repaired.
+pub fn is_local_path(target: &str) -> bool {
+    if !is_redirect_target(target) {
+        return false;
+    }
+    let bytes = target.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = |b: Option<&u8>| b.and_then(|b| (*b as char).to_digit(16));
+            let (Some(hi), Some(lo)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) else {
+                return false;
+            };
+            let decoded = (hi * 16 + lo) as u8;
+            if !(0x20..0x7f).contains(&decoded) || matches!(decoded, b'/' | b'\\' | b'%') {
+                return false;
             }
-            Err(errors)
+            i += 3;
+        } else {
+            i += 1;
         }
     }
+    true
+}
+
+/// Environment variables that change how a process finds or loads code: a value in a
+/// set under one of these names can make a deployment run someone else's code.
+const LOADER_KEYS: &[&str] = &[
+    "PATH",
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "LD_AUDIT",
+    "DYLD_INSERT_LIBRARIES",
+    "DYLD_LIBRARY_PATH",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONHOME",
+    "PERL5LIB",
+    "PERL5OPT",
+    "RUBYLIB",
+    "RUBYOPT",
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "CLASSPATH",
+    "BASH_ENV",
+    "ENV",
+    "GCONV_PATH",
+];
+
+/// A warning for each key that changes how a process loads code (`PATH`,
+/// `LD_PRELOAD`, `NODE_OPTIONS`, …), for the dashboard's and the CLI's previews. Such
+/// keys are allowed (they have real uses) but never without a word.
+pub fn loader_key_warnings<'a>(keys: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    keys.into_iter()
+        .filter(|k| LOADER_KEYS.iter().any(|l| l.eq_ignore_ascii_case(k)))
+        .map(|k| {
+            format!(
+                "{k} changes how the deployed program finds or loads code; \
+                 make sure you mean to set it"
+            )
+        })
+        .collect()
 }
 
 /// What a write of `incoming` keys would do to a set that holds `existing` keys.
@@ -712,6 +919,147 @@ fn quoted(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+#[cfg(test)]
+mod security_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_paste_of_many_bad_words_reports_twenty_and_counts_the_rest() {
+        let errors = parse_pairs(&"a ".repeat(10_000)).unwrap_err();
+        assert_eq!(errors.len(), MAX_REPORTED_ERRORS + 1);
+        assert_eq!(errors.last().unwrap().message, "and 9980 more problems");
+        // Capping a capped list changes nothing.
+        assert_eq!(cap_errors(errors.clone()), errors);
+        let raw: Vec<FieldError> = (0..50).map(|i| FieldError::new(format!("k{i}"), "bad")).collect();
+        let capped = cap_errors(raw);
+        assert_eq!(capped.len(), 21);
+        assert_eq!(capped[20].message, "and 30 more problems");
+    }
+
+    #[test]
+    fn more_keys_than_a_set_holds_are_counted_not_kept() {
+        let text: String = (0..5000).map(|i| format!("K{i}=v\n")).collect();
+        let errors = parse_pairs(&text).unwrap_err();
+        assert_eq!(
+            errors.iter().map(|e| e.message.as_str()).collect::<Vec<_>>(),
+            ["a set may hold at most 1000 keys (this write has 5000)"]
+        );
+    }
+
+    #[test]
+    fn local_paths_are_followed_and_everything_else_is_not() {
+        for ok in [
+            "/",
+            "/secrets",
+            "/orgs/acme/secrets/prod",
+            "/orgs/a-b/audit?object=set%3Ax",
+            "/a%20b",
+        ] {
+            assert!(is_local_path(ok), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "secrets",
+            "//evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "/%09/evil.example",
+            "/%0a/x",
+            "/%2F/evil.example",
+            "/%2f/evil.example",
+            "/%5C/evil.example",
+            "/%5cevil.example",
+            "/%252F/x",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "/x\u{7f}",
+            "/é",
+            "/% ",
+            "/%zz",
+            " /secrets",
+        ] {
+            assert!(!is_local_path(bad), "{bad:?}");
+        }
+    }
+
+    /// What a browser does with a redirect target before resolving it: drops tabs and
+    /// line breaks, and treats `\\` like `/`.
+    fn as_browser_reads(target: &str) -> String {
+        target
+            .chars()
+            .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+            .map(|c| if c == '\\' { '/' } else { c })
+            .collect()
+    }
+
+    /// Percent-decodes once, as a server or a browser might.
+    fn decoded(target: &str) -> String {
+        let bytes = target.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' && i + 2 < bytes.len() {
+                if let Ok(b) = u8::from_str_radix(&target[i + 1..i + 3], 16) {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    proptest! {
+        /// Whatever is accepted stays on this origin however a browser reads it, with or
+        /// without one round of percent-decoding.
+        #[test]
+        fn an_accepted_next_never_leaves_the_origin(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("/".to_owned()), Just("\\".to_owned()), Just("\t".to_owned()),
+                    Just("\n".to_owned()), Just("\r".to_owned()), Just("%09".to_owned()),
+                    Just("%0A".to_owned()), Just("%2F".to_owned()), Just("%2f".to_owned()),
+                    Just("%5C".to_owned()), Just("%5c".to_owned()), Just("%25".to_owned()),
+                    Just("evil.example".to_owned()), Just(":".to_owned()), Just("@".to_owned()),
+                    Just("https".to_owned()), Just("secrets".to_owned()), "[ -~]{0,3}",
+                ],
+                0..8,
+            )
+        ) {
+            let next: String = parts.concat();
+            if is_local_path(&next) {
+                for seen in [as_browser_reads(&next), as_browser_reads(&decoded(&next))] {
+                    prop_assert!(seen.starts_with('/'), "{next:?} read as {seen:?}");
+                    prop_assert!(!seen.starts_with("//"), "{next:?} read as {seen:?}");
+                }
+                prop_assert!(next.bytes().all(|b| (0x21..0x7f).contains(&b)));
+            }
+        }
+
+        /// A pasted text of any size gets at most the capped number of problems.
+        #[test]
+        fn problems_are_capped_for_any_input(text in "[a-z =\"'\\\n#]{0,400}") {
+            if let Err(errors) = parse_pairs(&text) {
+                prop_assert!(errors.len() <= MAX_REPORTED_ERRORS + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn keys_that_change_how_code_loads_are_warned_about() {
+        let warnings = loader_key_warnings(["PATH", "DATABASE_URL", "LD_PRELOAD", "node_options"]);
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].starts_with("PATH changes how"));
+        assert!(loader_key_warnings(["API_KEY", "PATHS"]).is_empty());
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
 //! Every REST endpoint and every server function, called as a user of another
-//! organization (must answer exactly like a missing object: 404) and as a viewer (reads
-//! work, changes are refused with 403). Two further tests fail when an endpoint or a
-//! server function exists that these tables do not list.
+//! organization (must answer exactly like a missing object: 404) and as a viewer, a
+//! member and an admin (each gets what the README's role table says), over a protected
+//! and an unprotected set; every plaintext value any answer gives away (directly or
+//! through a runtime token it carries) is compared with the README's list of the ways a
+//! role can read values. Two further tests fail when an endpoint or a server function
+//! exists that these tables do not list.
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
 mod common;
@@ -12,85 +15,133 @@ use common::{spawn_app, Backend, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-/// What a viewer of `acme` gets from an endpoint.
+/// What a role gets from an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Viewer {
-    /// Reading is allowed.
-    Reads,
-    /// Refused with 403: the viewer role does not allow it.
+enum Expect {
+    /// Allowed (2xx).
+    Ok,
+    /// Refused with 403: the role does not allow it.
     Refused,
-    /// Allowed for anyone in the organization (e.g. creating one's own API token).
-    Allowed,
     /// The object is not theirs to see (another member's API token): 404.
     NotFound,
     /// Allowed, but the input given is refused (400) before anything changes.
     Invalid,
+    /// Allowed, but the object is in use (409), so nothing changes.
+    InUse,
 }
 
-/// The REST endpoints of `acme`, as (method, path, body, what a viewer gets). Paths use
-/// the objects [`world`] creates.
-fn rest_table(owner_token_id: i64) -> Vec<(&'static str, String, Option<Value>, Viewer)> {
-    use Viewer::*;
+/// What (viewer, member, admin) of `acme` get.
+type Row3 = (Expect, Expect, Expect);
+
+const READ: Row3 = (Expect::Ok, Expect::Ok, Expect::Ok);
+const MEMBER: Row3 = (Expect::Refused, Expect::Ok, Expect::Ok);
+const ADMIN: Row3 = (Expect::Refused, Expect::Refused, Expect::Ok);
+const NOBODY: Row3 = (Expect::Refused, Expect::Refused, Expect::Refused);
+
+/// A secret value and a registry password of `acme`: no answer may contain them except
+/// through the paths the README's role table lists.
+const SET_VALUE: &str = "MARKER-SET-VALUE-5f1c";
+const PULL_PASSWORD: &str = "MARKER-PULL-PASSWORD-9e2a";
+
+/// The REST endpoints of `acme`, in the order they are called, as (method, path, body,
+/// what viewer/member/admin get). Paths use the objects [`world`] creates.
+fn rest_table(w: &WorldIds) -> Vec<(&'static str, String, Option<Value>, Row3)> {
+    use Expect::*;
     let o = "/api/v1/orgs/acme";
     vec![
-        ("GET", format!("{o}/secrets"), None, Reads),
-        ("GET", format!("{o}/secrets/s"), None, Reads),
+        ("GET", format!("{o}/secrets"), None, READ),
+        ("GET", format!("{o}/secrets/s"), None, READ),
         (
             "PUT",
             format!("{o}/secrets/s"),
             Some(json!({"secrets": [{"key": "X", "value": "1"}]})),
-            Refused,
+            MEMBER,
         ),
-        ("DELETE", format!("{o}/secrets/s/K"), None, Refused),
-        ("DELETE", format!("{o}/secrets/s"), None, Refused),
-        ("GET", format!("{o}/image-pull-secrets"), None, Reads),
+        (
+            "PATCH",
+            format!("{o}/secrets/s"),
+            Some(json!({"protected": w.protected})),
+            ADMIN,
+        ),
+        ("DELETE", format!("{o}/secrets/s/X"), None, MEMBER),
+        (
+            "DELETE",
+            format!("{o}/secrets/s"),
+            None,
+            (Refused, Refused, InUse),
+        ),
+        ("GET", format!("{o}/image-pull-secrets"), None, READ),
         (
             "POST",
             format!("{o}/image-pull-secrets"),
             Some(json!({"name": "q", "registry": "ghcr.io", "username": "u", "password": "p"})),
-            Refused,
+            ADMIN,
         ),
-        ("DELETE", format!("{o}/image-pull-secrets/p"), None, Refused),
+        (
+            "DELETE",
+            format!("{o}/image-pull-secrets/p"),
+            None,
+            (Refused, Refused, InUse),
+        ),
         (
             "GET",
             format!("{o}/image-pull-secrets/p/dockerconfigjson"),
             None,
-            Refused,
+            ADMIN,
         ),
-        ("GET", format!("{o}/deployments"), None, Reads),
-        ("GET", format!("{o}/deployments/d"), None, Reads),
+        ("GET", format!("{o}/deployments"), None, READ),
+        ("GET", format!("{o}/deployments/d"), None, READ),
+        (
+            "PUT",
+            format!("{o}/deployments/e"),
+            Some(json!({"image": "x/y:2", "secret_set": "s"})),
+            w.deploys_s(),
+        ),
         (
             "PUT",
             format!("{o}/deployments/d"),
-            Some(json!({"image": "x/y:2", "secret_set": "s"})),
-            Refused,
+            Some(json!({"image": "x/y:2", "secret_set": "s", "image_credentials": "p"})),
+            w.deploys_s(),
         ),
-        ("DELETE", format!("{o}/deployments/d"), None, Refused),
-        ("POST", format!("{o}/deployments/d/redeploy"), None, Refused),
-        ("POST", format!("{o}/deployments/d/runtime-token"), None, Refused),
-        ("GET", format!("{o}/tokens"), None, Reads),
+        ("POST", format!("{o}/deployments/d/redeploy"), None, w.deploys_s()),
+        (
+            "POST",
+            format!("{o}/deployments/d/runtime-token"),
+            None,
+            w.deploys_s(),
+        ),
+        ("GET", format!("{o}/tokens"), None, READ),
+        // Only a signed-in person creates API tokens, never a token.
         (
             "POST",
             format!("{o}/tokens"),
             Some(json!({"name": "mine"})),
-            Allowed,
+            NOBODY,
         ),
-        ("DELETE", format!("{o}/tokens/{owner_token_id}"), None, NotFound),
-        ("GET", format!("{o}/members"), None, Reads),
+        (
+            "DELETE",
+            format!("{o}/tokens/{}", w.owner_token_id),
+            None,
+            (NotFound, NotFound, Ok),
+        ),
+        ("GET", format!("{o}/members"), None, READ),
         (
             "PATCH",
             format!("{o}/members/owner@example.com"),
             Some(json!({"role": "viewer"})),
-            Refused,
+            NOBODY,
         ),
-        ("DELETE", format!("{o}/members/owner@example.com"), None, Refused),
+        ("DELETE", format!("{o}/members/owner@example.com"), None, NOBODY),
+        ("GET", format!("{o}/invites"), None, ADMIN),
         (
             "POST",
             format!("{o}/invites"),
             Some(json!({"email": "new@example.com", "role": "member"})),
-            Refused,
+            ADMIN,
         ),
-        ("GET", format!("{o}/audit"), None, Reads),
+        ("DELETE", format!("{o}/invites/{}", w.invite_id), None, ADMIN),
+        ("GET", format!("{o}/audit"), None, READ),
+        ("DELETE", format!("{o}/deployments/d"), None, MEMBER),
     ]
 }
 
@@ -98,37 +149,53 @@ fn rest_table(owner_token_id: i64) -> Vec<(&'static str, String, Option<Value>, 
 const REST_UNSCOPED: &[(&str, &str)] = &[
     (
         "GET /api/v1/runtime/env",
-        "runtime tokens only; tested in tests/deployments.rs",
+        "runtime tokens only; reached below through every runtime token an answer carries",
     ),
     ("GET /api/v1/whoami", "answers about the caller's own token"),
+    (
+        "POST /api/v1/orgs",
+        "creates a new organization of the caller's own; tested in tests/hardening/security.rs",
+    ),
 ];
 
 /// Form fields of a server function call.
 type Fields = Vec<(&'static str, String)>;
 
-/// The server functions of `acme`, as (endpoint, form fields, what a viewer gets).
-fn server_fn_table(owner_token_id: i64) -> Vec<(&'static str, Fields, Viewer)> {
-    use Viewer::*;
+/// The server functions of `acme`, in the order they are called, as (endpoint, form
+/// fields, what viewer/member/admin get).
+fn server_fn_table(w: &WorldIds) -> Vec<(&'static str, Fields, Row3)> {
+    use Expect::*;
     let f = |pairs: &[(&'static str, &str)]| -> Fields {
         let mut v = vec![("org", "acme".to_owned())];
         v.extend(pairs.iter().map(|(k, val)| (*k, (*val).to_owned())));
         v
     };
-    let id = owner_token_id.to_string();
+    let token_id = w.owner_token_id.to_string();
+    let invite_id = w.invite_id.to_string();
+    let protected = w.protected.to_string();
     vec![
-        ("current_viewer", f(&[]), Reads),
-        ("list_sets", f(&[]), Reads),
-        ("get_set", f(&[("set", "s")]), Reads),
-        ("create_set", f(&[("name", "new-set")]), Refused),
+        ("current_viewer", f(&[]), READ),
+        ("list_sets", f(&[]), READ),
+        ("get_set", f(&[("set", "s")]), READ),
+        ("create_set", f(&[("name", "new-set")]), MEMBER),
         (
             "save_rows",
             f(&[("set", "s"), ("rows[0][key]", "X"), ("rows[0][value]", "1")]),
-            Refused,
+            MEMBER,
         ),
-        ("save_paste", f(&[("set", "s"), ("text", "X=1")]), Refused),
-        ("unset_key", f(&[("set", "s"), ("key", "K")]), Refused),
-        ("delete_set", f(&[("set", "s"), ("confirm", "s")]), Refused),
-        ("list_pull_secrets", f(&[]), Reads),
+        ("save_paste", f(&[("set", "s"), ("text", "Y=1")]), MEMBER),
+        (
+            "protect_set",
+            f(&[("set", "s"), ("protected", &protected)]),
+            ADMIN,
+        ),
+        ("unset_key", f(&[("set", "s"), ("key", "X")]), MEMBER),
+        (
+            "delete_set",
+            f(&[("set", "s"), ("confirm", "s")]),
+            (Refused, Refused, InUse),
+        ),
+        ("list_pull_secrets", f(&[]), READ),
         (
             "create_pull_secret",
             f(&[
@@ -138,42 +205,48 @@ fn server_fn_table(owner_token_id: i64) -> Vec<(&'static str, Fields, Viewer)> {
                 ("password", "p"),
                 ("encode", "on"),
             ]),
-            Refused,
+            ADMIN,
         ),
-        ("delete_pull_secret", f(&[("name", "p")]), Refused),
-        ("list_deployments", f(&[]), Reads),
-        ("get_deployment", f(&[("name", "d")]), Reads),
+        (
+            "delete_pull_secret",
+            f(&[("name", "p")]),
+            (Refused, Refused, InUse),
+        ),
+        ("list_deployments", f(&[]), READ),
+        ("get_deployment", f(&[("name", "d")]), READ),
         (
             "deploy",
-            f(&[("name", "d"), ("image", "x/y:2"), ("secret_set", "s")]),
-            Refused,
+            f(&[("name", "e"), ("image", "x/y:2"), ("secret_set", "s")]),
+            w.deploys_s(),
         ),
-        ("redeploy", f(&[("name", "d")]), Refused),
-        ("rotate_runtime_token", f(&[("name", "d")]), Refused),
-        ("delete_deployment", f(&[("name", "d")]), Refused),
-        ("list_members", f(&[]), Reads),
-        ("list_invites", f(&[]), Refused),
+        ("redeploy", f(&[("name", "d")]), w.deploys_s()),
+        ("rotate_runtime_token", f(&[("name", "d")]), w.deploys_s()),
+        ("delete_deployment", f(&[("name", "d")]), MEMBER),
+        ("list_members", f(&[]), READ),
+        ("list_invites", f(&[]), ADMIN),
         (
             "invite_member",
             f(&[("email", "new@example.com"), ("role", "member")]),
-            Refused,
+            ADMIN,
         ),
+        ("revoke_invite", f(&[("id", &invite_id)]), ADMIN),
         (
             "change_member_role",
             f(&[("email", "owner@example.com"), ("role", "viewer")]),
-            Refused,
+            NOBODY,
         ),
-        ("remove_member", f(&[("email", "owner@example.com")]), Refused),
-        ("list_tokens", f(&[]), Reads),
-        ("create_token", f(&[("name", "mine")]), Allowed),
-        ("revoke_token", f(&[("id", &id)]), NotFound),
-        ("list_audit", f(&[]), Reads),
+        ("remove_member", f(&[("email", "owner@example.com")]), NOBODY),
+        ("list_tokens", f(&[]), READ),
+        ("create_token", f(&[("name", "mine")]), READ),
+        ("revoke_token", f(&[("id", &token_id)]), (NotFound, NotFound, Ok)),
+        ("list_audit", f(&[]), READ),
         (
             "change_password",
             f(&[("current", "not-the-password"), ("new", "a-new-long-password")]),
-            Invalid,
+            (Invalid, Invalid, Invalid),
         ),
-        ("delete_org", f(&[("confirm", "acme")]), Refused),
+        ("create_org", f(&[("name", "their-own")]), READ),
+        ("delete_org", f(&[("confirm", "acme")]), NOBODY),
     ]
 }
 
@@ -189,13 +262,42 @@ const SERVER_FN_UNSCOPED: &[(&str, &str)] = &[
         "accept_invite",
         "the invitation link is the credential; tested in tests/orgs.rs",
     ),
+    (
+        "setup_open",
+        "the setup link is the credential; tested in tests/hardening/security.rs",
+    ),
+    (
+        "setup_instance",
+        "the setup link is the credential; tested in tests/hardening/security.rs",
+    ),
 ];
+
+/// The ids of the objects a [`World`] was made with.
+struct WorldIds {
+    owner_token_id: i64,
+    invite_id: i64,
+    /// Whether set `s` is protected.
+    protected: bool,
+}
+
+impl WorldIds {
+    /// Deploying `s` (and redeploying or rotating `d`, which uses it): members may
+    /// unless `s` is protected.
+    fn deploys_s(&self) -> Row3 {
+        if self.protected {
+            ADMIN
+        } else {
+            MEMBER
+        }
+    }
+}
 
 struct World {
     app: TestApp,
-    owner_token_id: i64,
-    viewer_token: String,
-    viewer_cookie: String,
+    ids: WorldIds,
+    /// API tokens and session cookies of the viewer, member and admin of `acme`.
+    tokens: [String; 3],
+    cookies: [String; 3],
     outsider_token: String,
     outsider_cookie: String,
 }
@@ -207,25 +309,38 @@ async fn session_cookie(app: &TestApp, email: &str) -> String {
     format!("cloakroom_session={session}")
 }
 
-/// `acme` with a set, a pull secret and a deployment; a viewer of `acme`; the owner of
-/// another organization.
-async fn world(backend: Backend) -> World {
+const ROLES: [(Role, &str); 3] = [
+    (Role::Viewer, "viewer@example.com"),
+    (Role::Member, "member@example.com"),
+    (Role::Admin, "admin@example.com"),
+];
+
+/// `acme` with a set (protected or not), a pull secret, a deployment of both made by
+/// the owner, a pending invitation; a viewer, a member and an admin of `acme`; the owner
+/// of another organization.
+async fn world(backend: Backend, protected: bool) -> World {
     let app = spawn_app(backend).await;
     for (method, path, body) in [
         (
             Method::PUT,
             "/secrets/s",
-            json!({"secrets": [{"key": "K", "value": "v"}]}),
+            json!({"secrets": [{"key": "K", "value": SET_VALUE}]}),
         ),
+        (Method::PATCH, "/secrets/s", json!({ "protected": protected })),
         (
             Method::POST,
             "/image-pull-secrets",
-            json!({"name": "p", "registry": "ghcr.io", "username": "u", "password": "pw"}),
+            json!({"name": "p", "registry": "ghcr.io", "username": "u", "password": PULL_PASSWORD}),
         ),
         (
             Method::PUT,
             "/deployments/d",
             json!({"image": "x/y:1", "secret_set": "s", "image_credentials": "p"}),
+        ),
+        (
+            Method::POST,
+            "/invites",
+            json!({"email": "pending@example.com", "role": "viewer"}),
         ),
     ] {
         let res = app.api(method, path).json(&body).send().await.unwrap();
@@ -238,25 +353,51 @@ async fn world(backend: Backend) -> World {
         .await
         .unwrap()[0]
         .id;
-    let viewer = common::user_with_role(&app.state, "viewer@example.com", "acme", Role::Viewer).await;
-    let viewer_token = cloakroom::server::auth::create_api_token(&app.state, &viewer, "v")
-        .await
-        .unwrap();
+    let invite_id = app.state.store.invites(app.principal.org.id, 0).await.unwrap()[0].id;
+    let mut tokens = Vec::new();
+    let mut cookies = Vec::new();
+    for (role, email) in ROLES {
+        let who = common::user_with_role(&app.state, email, "acme", role).await;
+        tokens.push(
+            cloakroom::server::auth::create_api_token(&app.state, &who, "t")
+                .await
+                .unwrap(),
+        );
+        cookies.push(session_cookie(&app, email).await);
+    }
     let outsider = common::user(&app.state, "outsider@example.com", "other").await;
     let outsider_token = cloakroom::server::auth::create_api_token(&app.state, &outsider, "o")
         .await
         .unwrap();
     World {
-        viewer_cookie: session_cookie(&app, "viewer@example.com").await,
         outsider_cookie: session_cookie(&app, "outsider@example.com").await,
         app,
-        owner_token_id,
-        viewer_token,
+        ids: WorldIds {
+            owner_token_id,
+            invite_id,
+            protected,
+        },
+        tokens: tokens.try_into().unwrap(),
+        cookies: cookies.try_into().unwrap(),
         outsider_token,
     }
 }
 
-async fn rest_call(w: &World, method: &str, path: &str, body: &Option<Value>, token: &str) -> StatusCode {
+/// An answer: its status (the error's own status for a failed server function) and
+/// everything a client could read from it (headers and body).
+struct Answer {
+    status: u16,
+    text: String,
+}
+
+fn answer_text(res: &reqwest::Response) -> String {
+    res.headers()
+        .iter()
+        .map(|(k, v)| format!("{k}: {}\n", v.to_str().unwrap_or("")))
+        .collect()
+}
+
+async fn rest_call(w: &World, method: &str, path: &str, body: &Option<Value>, token: &str) -> Answer {
     let mut req = w
         .app
         .http
@@ -265,12 +406,15 @@ async fn rest_call(w: &World, method: &str, path: &str, body: &Option<Value>, to
     if let Some(b) = body {
         req = req.json(b);
     }
-    req.send().await.unwrap().status()
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let mut text = answer_text(&res);
+    text.push_str(&res.text().await.unwrap());
+    Answer { status, text }
 }
 
-/// Calls a server function as a form post from an island; returns the status the
-/// answer stands for (the error's own status when the function failed).
-async fn server_fn_call(w: &World, endpoint: &str, fields: &[(&str, String)], cookie: &str) -> u16 {
+/// Calls a server function as a form post from an island.
+async fn server_fn_call(w: &World, endpoint: &str, fields: &[(&str, String)], cookie: &str) -> Answer {
     let res = w
         .app
         .http
@@ -282,14 +426,78 @@ async fn server_fn_call(w: &World, endpoint: &str, fields: &[(&str, String)], co
         .await
         .unwrap();
     let status = res.status();
+    let mut text = answer_text(&res);
     let body = res.text().await.unwrap();
-    if status.is_success() {
-        return status.as_u16();
+    text.push_str(&body);
+    let status = if status.is_success() {
+        status.as_u16()
+    } else {
+        match serde_json::from_str::<AppError>(&body) {
+            Ok(e) => e.status_code(),
+            Err(_) => status.as_u16(),
+        }
+    };
+    Answer { status, text }
+}
+
+fn status_of(expect: Expect) -> fn(u16) -> bool {
+    match expect {
+        Expect::Ok => |s| (200..300).contains(&s),
+        Expect::Refused => |s| s == 403,
+        Expect::NotFound => |s| s == 404,
+        Expect::Invalid => |s| s == 400,
+        Expect::InUse => |s| s == 409,
     }
-    match serde_json::from_str::<AppError>(&body) {
-        Ok(e) => e.status_code(),
-        Err(_) => status.as_u16(),
+}
+
+/// The plaintext values an answer gives away: directly, or through a runtime token it
+/// carries (in its body or in a cookie), which is then used the way a deployment
+/// would.
+async fn values_obtained(w: &World, answer: &Answer) -> Vec<&'static str> {
+    use base64::Engine;
+    let mut found = Vec::new();
+    // The text itself, and whatever its base64-looking runs decode to (twice: a
+    // dockerconfigjson holds base64 of JSON that holds base64 of user:password).
+    let mut layers = vec![answer.text.clone()];
+    for depth in 0..2 {
+        let decoded: Vec<String> = layers[depth..]
+            .iter()
+            .flat_map(|t| {
+                t.split(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '='))
+                    .filter(|run| run.len() >= 12)
+                    .filter_map(|run| base64::engine::general_purpose::STANDARD.decode(run).ok())
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        layers.extend(decoded);
     }
+    if layers.iter().any(|t| t.contains(SET_VALUE)) {
+        found.push("set value in the answer");
+    }
+    if layers.iter().any(|t| t.contains(PULL_PASSWORD)) {
+        found.push("registry password in the answer");
+    }
+    let mut rest = answer.text.as_str();
+    while let Some(at) = rest.find("ckd_") {
+        let token: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            .collect();
+        rest = &rest[at + 4..];
+        let res = w
+            .app
+            .http
+            .get(w.app.url("/api/v1/runtime/env"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        if res.status().is_success() && res.text().await.unwrap().contains(SET_VALUE) {
+            found.push("set value through a runtime token");
+        }
+    }
+    found
 }
 
 /// Nothing in `acme` changed.
@@ -329,6 +537,8 @@ async fn acme_is_intact(w: &World) {
     assert_eq!(
         roles,
         [
+            ("admin@example.com".to_owned(), Role::Admin),
+            ("member@example.com".to_owned(), Role::Member),
             ("owner@example.com".to_owned(), Role::Owner),
             ("viewer@example.com".to_owned(), Role::Viewer)
         ]
@@ -343,14 +553,17 @@ async fn acme_is_intact(w: &World) {
             .len(),
         1
     );
-    assert!(w
+    let invites: Vec<String> = w
         .app
         .state
         .store
         .invites(w.app.principal.org.id, 0)
         .await
         .unwrap()
-        .is_empty());
+        .into_iter()
+        .map(|i| i.email)
+        .collect();
+    assert_eq!(invites, ["pending@example.com"]);
     assert!(w
         .app
         .state
@@ -362,14 +575,18 @@ async fn acme_is_intact(w: &World) {
 }
 
 async fn another_orgs_user_gets_404_from_every_endpoint(backend: Backend) {
-    let w = world(backend).await;
-    for (method, path, body, _) in rest_table(w.owner_token_id) {
-        let status = rest_call(&w, method, &path, &body, &w.outsider_token).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "REST {method} {path}");
+    let w = world(backend, false).await;
+    for (method, path, body, _) in rest_table(&w.ids) {
+        let a = rest_call(&w, method, &path, &body, &w.outsider_token).await;
+        assert_eq!(a.status, 404, "REST {method} {path}");
     }
-    for (endpoint, fields, _) in server_fn_table(w.owner_token_id) {
-        let status = server_fn_call(&w, endpoint, &fields, &w.outsider_cookie).await;
-        assert_eq!(status, 404, "server function {endpoint}");
+    for (endpoint, fields, _) in server_fn_table(&w.ids) {
+        if endpoint == "create_org" {
+            // Not about acme: it makes an organization of the caller's own.
+            continue;
+        }
+        let a = server_fn_call(&w, endpoint, &fields, &w.outsider_cookie).await;
+        assert_eq!(a.status, 404, "server function {endpoint}");
     }
     // The organization's pages answer like missing ones too.
     for page in [
@@ -397,95 +614,157 @@ async fn another_orgs_user_gets_404_from_every_endpoint(backend: Backend) {
     acme_is_intact(&w).await;
 }
 
-async fn a_viewer_reads_but_changes_nothing(backend: Backend) {
-    let w = world(backend).await;
-    for (method, path, body, expect) in rest_table(w.owner_token_id) {
-        let status = rest_call(&w, method, &path, &body, &w.viewer_token).await;
-        match expect {
-            Viewer::Reads | Viewer::Allowed => assert!(status.is_success(), "REST {method} {path}: {status}"),
-            Viewer::Refused => assert_eq!(status, StatusCode::FORBIDDEN, "REST {method} {path}"),
-            Viewer::NotFound => assert_eq!(status, StatusCode::NOT_FOUND, "REST {method} {path}"),
-            Viewer::Invalid => assert_eq!(status, StatusCode::BAD_REQUEST, "REST {method} {path}"),
+/// Which role obtains a plaintext value through which entry point: exactly the list
+/// of the README's role table ("Who can read values").
+fn documented_value_paths(protected: bool) -> Vec<(Role, &'static str, &'static str)> {
+    let mut paths = vec![
+        (
+            Role::Admin,
+            "REST GET /api/v1/orgs/acme/image-pull-secrets/p/dockerconfigjson",
+            "registry password in the answer",
+        ),
+        (
+            Role::Admin,
+            "REST PUT /api/v1/orgs/acme/deployments/e",
+            "set value through a runtime token",
+        ),
+        (
+            Role::Admin,
+            "REST POST /api/v1/orgs/acme/deployments/d/runtime-token",
+            "set value through a runtime token",
+        ),
+        (
+            Role::Admin,
+            "server function deploy",
+            "set value through a runtime token",
+        ),
+        (
+            Role::Admin,
+            "server function rotate_runtime_token",
+            "set value through a runtime token",
+        ),
+    ];
+    if !protected {
+        for (_, route, how) in paths.clone().into_iter().skip(1) {
+            paths.push((Role::Member, route, how));
         }
     }
-    for (endpoint, fields, expect) in server_fn_table(w.owner_token_id) {
-        let status = server_fn_call(&w, endpoint, &fields, &w.viewer_cookie).await;
-        match expect {
-            Viewer::Reads | Viewer::Allowed => assert!(
-                (200..300).contains(&status),
-                "server function {endpoint}: {status}"
-            ),
-            Viewer::Refused => assert_eq!(status, 403, "server function {endpoint}"),
-            Viewer::NotFound => assert_eq!(status, 404, "server function {endpoint}"),
-            Viewer::Invalid => assert_eq!(status, 400, "server function {endpoint}"),
+    paths.sort();
+    paths
+}
+
+/// Every route as viewer, member and admin of `acme`: the expected status for each
+/// role, and every plaintext value any answer gives away, directly or through a
+/// runtime token, compared with the documented list.
+async fn each_role_gets_what_the_role_table_says(backend: Backend, protected: bool) {
+    let mut obtained = Vec::new();
+    for (i, (role, _)) in ROLES.into_iter().enumerate() {
+        let w = world(backend, protected).await;
+        for (method, path, body, expect) in rest_table(&w.ids) {
+            let expect = [expect.0, expect.1, expect.2][i];
+            let a = rest_call(&w, method, &path, &body, &w.tokens[i]).await;
+            assert!(
+                status_of(expect)(a.status),
+                "{role} REST {method} {path}: {} (expected {expect:?}, protected {protected})",
+                a.status
+            );
+            for how in values_obtained(&w, &a).await {
+                obtained.push((role, format!("REST {method} {path}"), how));
+            }
+        }
+        if role == Role::Viewer {
+            acme_is_intact(&w).await;
+        }
+        let w = world(backend, protected).await;
+        for (endpoint, fields, expect) in server_fn_table(&w.ids) {
+            let expect = [expect.0, expect.1, expect.2][i];
+            let a = server_fn_call(&w, endpoint, &fields, &w.cookies[i]).await;
+            assert!(
+                status_of(expect)(a.status),
+                "{role} server function {endpoint}: {} (expected {expect:?}, protected {protected})",
+                a.status
+            );
+            for how in values_obtained(&w, &a).await {
+                obtained.push((role, format!("server function {endpoint}"), how));
+            }
+        }
+        if role == Role::Viewer {
+            acme_is_intact(&w).await;
         }
     }
-    acme_is_intact(&w).await;
-    // The viewer's own tokens carry the viewer role: they cannot do more than a session.
-    let tokens = w
-        .app
-        .state
-        .store
-        .api_tokens(w.app.principal.org.id, None)
-        .await
-        .unwrap();
-    assert!(tokens
-        .iter()
-        .filter(|t| t.owner == "viewer@example.com")
-        .all(|t| t.role == Role::Viewer));
+    let mut obtained: Vec<(Role, &str, &str)> =
+        obtained.iter().map(|(r, p, h)| (*r, p.as_str(), *h)).collect();
+    obtained.sort();
+    obtained.dedup();
+    assert_eq!(obtained, documented_value_paths(protected));
+}
+
+async fn roles_over_an_unprotected_set(backend: Backend) {
+    each_role_gets_what_the_role_table_says(backend, false).await;
+}
+
+async fn roles_over_a_protected_set(backend: Backend) {
+    each_role_gets_what_the_role_table_says(backend, true).await;
 }
 
 on_both_backends!(
     another_orgs_user_gets_404_from_every_endpoint,
-    a_viewer_reads_but_changes_nothing
+    roles_over_an_unprotected_set,
+    roles_over_a_protected_set,
 );
 
-/// `METHOD /path` for every route `rest::routes()` declares, read from its source.
-fn declared_rest_routes() -> Vec<String> {
-    let src = include_str!("../src/server/rest.rs");
-    let start = src.find("pub fn routes()").unwrap();
-    let body = &src[start..start + src[start..].find("\n}\n").unwrap()];
+/// `METHOD /path` for every route of the real router: each REST path it is built from,
+/// probed with each method (405 means "no such route").
+async fn declared_rest_routes() -> Vec<String> {
+    let app = spawn_app(Backend::Sqlite).await;
     let mut out = Vec::new();
-    for chunk in body.split(".route(").skip(1) {
-        let path = chunk.split('"').nth(1).unwrap();
-        for method in ["get", "post", "put", "delete", "patch"] {
-            // `get(handler)`, `.put(handler)`, `axum::routing::patch(handler)`, but not
-            // a handler whose name merely ends in the method (`budget(`).
-            let called = chunk.match_indices(&format!("{method}(")).any(|(i, _)| {
-                !chunk[..i]
-                    .chars()
-                    .next_back()
-                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
-            });
-            if called {
-                out.push(format!("{} {path}", method.to_uppercase()));
+    for path in cloakroom::server::rest::PATHS {
+        let concrete = path
+            .split('/')
+            .map(|part| if part.starts_with('{') { "x" } else { part })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            let res = app
+                .http
+                .request(Method::from_bytes(method.as_bytes()).unwrap(), app.url(&concrete))
+                .send()
+                .await
+                .unwrap();
+            if res.status() != StatusCode::METHOD_NOT_ALLOWED {
+                out.push(format!("{method} {path}"));
             }
         }
     }
     out.sort();
-    out.dedup();
     out
 }
 
-#[test]
-fn every_rest_route_is_in_the_table() {
-    let listed: Vec<String> = rest_table(1)
+#[tokio::test]
+async fn every_rest_route_is_in_the_table() {
+    let ids = WorldIds {
+        owner_token_id: 1,
+        invite_id: 1,
+        protected: false,
+    };
+    let listed: Vec<String> = rest_table(&ids)
         .into_iter()
         .map(|(m, p, _, _)| {
             // Back to the route template: the objects of `world` become parameters.
             let template = p
                 .replace("/api/v1/orgs/acme", "/api/v1/orgs/{org}")
-                .replace("/secrets/s/K", "/secrets/{set}/{key}")
+                .replace("/secrets/s/X", "/secrets/{set}/{key}")
                 .replace("/secrets/s", "/secrets/{set}")
                 .replace("/image-pull-secrets/p", "/image-pull-secrets/{name}")
                 .replace("/deployments/d", "/deployments/{name}")
                 .replace("/tokens/1", "/tokens/{id}")
+                .replace("/invites/1", "/invites/{id}")
                 .replace("/members/owner@example.com", "/members/{email}");
             format!("{m} {template}")
         })
         .chain(REST_UNSCOPED.iter().map(|(r, _)| (*r).to_owned()))
         .collect();
-    let declared = declared_rest_routes();
+    let declared = declared_rest_routes().await;
     assert!(
         declared.len() >= 20,
         "the route scan found too little: {declared:?}"
@@ -502,7 +781,12 @@ fn every_rest_route_is_in_the_table() {
 fn every_server_function_is_in_the_table() {
     // Registering the app's routes registers its server functions.
     let _ = cloakroom::server::router::server_fn_paths();
-    let listed: Vec<String> = server_fn_table(1)
+    let ids = WorldIds {
+        owner_token_id: 1,
+        invite_id: 1,
+        protected: false,
+    };
+    let listed: Vec<String> = server_fn_table(&ids)
         .into_iter()
         .map(|(e, _, _)| format!("/api/{e}"))
         .chain(SERVER_FN_UNSCOPED.iter().map(|(e, _)| format!("/api/{e}")))

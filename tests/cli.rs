@@ -720,12 +720,26 @@ async fn run_passes_exit_status_and_signals_through() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_made_while_the_question_waits_is_not_overwritten() {
-    use tokio::io::AsyncReadExt;
     let sh = Shell::new().await;
     sh.sh("cloakroom secrets set app A=1 --yes").await.ok();
+    write_while_the_question_waits(&sh, "app").await;
+}
+
+/// A set that did not exist at the preview but is created before the answer is not
+/// overwritten either: the write is create-only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_created_while_the_question_waits_is_not_overwritten() {
+    let sh = Shell::new().await;
+    write_while_the_question_waits(&sh, "fresh").await;
+}
+
+/// Starts `secrets set SET A=from-the-cli`, writes A=from-elsewhere through the API
+/// while the CLI asks, answers yes: the CLI must exit 3 and leave the other write.
+async fn write_while_the_question_waits(sh: &Shell, set: &str) {
+    use tokio::io::AsyncReadExt;
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_cloakroom"));
     let mut child = tokio::process::Command::new(bin)
-        .args(["secrets", "set", "app", "A=from-the-cli"])
+        .args(["secrets", "set", set, "A=from-the-cli"])
         .env_clear()
         .env("HOME", sh.home.path())
         .env("CLOAKROOM_SERVER", &sh.app.base)
@@ -750,12 +764,12 @@ async fn a_change_made_while_the_question_waits_is_not_overwritten() {
     }
     let res = sh
         .app
-        .api(reqwest::Method::PUT, "/secrets/app")
+        .api(reqwest::Method::PUT, &format!("/secrets/{set}"))
         .json(&serde_json::json!({"secrets": [{"key": "A", "value": "from-elsewhere"}]}))
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 200);
+    assert!(res.status().is_success());
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(b"y\n").await.unwrap();
     drop(stdin);
@@ -764,6 +778,93 @@ async fn a_change_made_while_the_question_waits_is_not_overwritten() {
     let status = child.wait().await.unwrap();
     assert_eq!(status.code(), Some(3), "stale write refused: {rest}");
     assert!(rest.contains("changed"), "{rest}");
-    let token = sh.deploy("web", "app").await;
+    let token = sh.deploy("web", set).await;
     assert_eq!(sh.runtime_env(&token).await["A"], b"from-elsewhere");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_hands_the_command_no_cloakroom_credentials() {
+    let sh = Shell::new().await;
+    sh.sh("cloakroom secrets set app A=1 --yes").await.ok();
+    let token = sh.deploy("web", "app").await;
+    let out = sh
+        .sh_with(
+            "cloakroom run -- env",
+            b"",
+            &[
+                ("CLOAKROOM_SERVER", sh.app.base.as_str()),
+                ("CLOAKROOM_TOKEN", sh.app.token.as_str()),
+                ("CLOAKROOM_RUNTIME_TOKEN", token.as_str()),
+                ("CLOAKROOM_MASTER_KEY", "not-really-a-key"),
+                ("UNRELATED", "kept"),
+            ],
+        )
+        .await
+        .ok();
+    let env = out.stdout();
+    assert!(env.contains("A=1\n") && env.contains("UNRELATED=kept"), "{env}");
+    for gone in [
+        "CLOAKROOM_TOKEN=",
+        "CLOAKROOM_RUNTIME_TOKEN=",
+        "CLOAKROOM_MASTER_KEY=",
+    ] {
+        assert!(!env.contains(gone), "{gone} reached the command: {env}");
+    }
+    assert!(!env.contains(&sh.app.token) && !env.contains(&token));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_refuses_plain_http_to_another_machine_unless_told() {
+    let sh = Shell::new().await;
+    let env = [
+        ("CLOAKROOM_SERVER", "http://secrets.example.invalid:3000"),
+        ("CLOAKROOM_RUNTIME_TOKEN", "ckd_whatever"),
+    ];
+    sh.sh_with("cloakroom run -- true", b"", &env)
+        .await
+        .fails(1, "over plain http");
+    // With --insecure it goes ahead (and here fails to reach the made-up host).
+    sh.sh_with("cloakroom run --insecure -- true", b"", &env)
+        .await
+        .fails(5, "secrets.example.invalid");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_that_change_how_code_loads_are_warned_about() {
+    let sh = Shell::new().await;
+    let out = sh
+        .sh("cloakroom secrets set app LD_PRELOAD=/tmp/x.so NODE_OPTIONS=--require=/tmp/y.js SAFE=1 --yes")
+        .await
+        .ok();
+    assert!(out.stderr.contains("warning: LD_PRELOAD changes how"), "{out:?}");
+    assert!(
+        out.stderr.contains("warning: NODE_OPTIONS changes how"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("SAFE changes"), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn org_create_makes_an_organization_the_caller_owns() {
+    let sh = Shell::new().await;
+    let out = sh.sh("cloakroom org create skunkworks").await.ok();
+    assert!(
+        out.stdout().contains("Created organization skunkworks"),
+        "{out:?}"
+    );
+    let (_, role) = sh
+        .app
+        .state
+        .store
+        .membership(sh.app.principal.user_id, "skunkworks")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(role, cloakroom::model::Role::Owner);
+    sh.sh("cloakroom org create skunkworks")
+        .await
+        .fails(3, "already exists");
+    sh.sh("cloakroom org create 'Not A Name'")
+        .await
+        .fails(1, "organization name");
 }

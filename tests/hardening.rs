@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
 mod common;
+#[path = "hardening/security.rs"]
+mod security;
 
 use common::{spawn_app, spawn_app_with, Backend, TestApp};
 use reqwest::StatusCode;

@@ -333,8 +333,9 @@ async fn roles_keep_an_owner_and_tokens_carry_at_most_their_creators_role(backen
         body["error"].as_str().unwrap().contains("needs the member role"),
         "{body}"
     );
-    // Promoted again, a token made while a viewer stays a viewer's token.
-    let (_, viewer_made) = send(
+    // A token cannot make tokens; signed in as a viewer, the member makes one, and
+    // promoted again, that token stays a viewer's token.
+    let (status, _) = send(
         &app,
         Method::POST,
         "/tokens",
@@ -342,8 +343,15 @@ async fn roles_keep_an_owner_and_tokens_carry_at_most_their_creators_role(backen
         Some(json!({"name": "as viewer"})),
     )
     .await;
-    assert_eq!(viewer_made["role"], "viewer");
-    let viewer_made = viewer_made["token"].as_str().unwrap().to_owned();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (signed_in, _) =
+        cloakroom::server::auth::login(&app.state, "member@example.com", common::PASSWORD, "test")
+            .await
+            .unwrap();
+    assert_eq!(signed_in.role, Role::Viewer);
+    let (_, viewer_made) = cloakroom::server::orgs::create_token(&app.state, &signed_in, "as viewer")
+        .await
+        .unwrap();
     send(
         &app,
         Method::PATCH,

@@ -313,25 +313,23 @@ async fn pages_redirect_to_login_and_login_sets_a_strict_cookie(backend: Backend
     );
     assert!(!cookie.contains("Secure"));
     let session = cookie.split(';').next().unwrap().to_owned();
-    // Behind an https proxy the cookie is Secure.
+    // X-Forwarded-Proto is believed only with trust_proxy (tests/hardening/security.rs
+    // checks the trusted case): from anyone else it changes nothing.
     let res = app
         .http
         .post(app.url("/api/login"))
         .header("accept", "text/html")
         .header("x-forwarded-proto", "https")
-        .header("origin", app.base.replace("http://", "https://"))
         .form(&[("email", "owner@example.com"), ("password", common::PASSWORD)])
         .send()
         .await
         .unwrap();
-    let secure = res.headers()["set-cookie"].to_str().unwrap();
+    let plain = res.headers()["set-cookie"].to_str().unwrap();
     assert!(
-        secure.starts_with("__Host-cloakroom_session=")
-            && secure.contains("; Path=/;")
-            && secure.contains("; Secure"),
-        "{secure}"
+        plain.starts_with("cloakroom_session=") && !plain.contains("Secure"),
+        "{plain}"
     );
-    assert!(!secure.contains("Domain"), "{secure}");
+    assert!(!plain.contains("Domain"), "{plain}");
     // An off-site `next` is ignored.
     let res = app
         .http

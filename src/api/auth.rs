@@ -37,9 +37,9 @@ pub async fn current_viewer(org: String) -> Result<Viewer, AppError> {
 }
 
 /// Only local paths are followed after login, so a crafted link cannot send a user
-/// elsewhere.
+/// elsewhere (see [`crate::validate::is_local_path`]); anything else goes home.
 pub fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    if crate::validate::is_local_path(next) {
         next.to_owned()
     } else {
         "/secrets".to_owned()
@@ -50,7 +50,8 @@ pub fn safe_next(next: &str) -> String {
 #[server(endpoint = "login")]
 pub async fn login(
     email: String,
-    password: String,
+    // Concealed: the generated argument struct's Debug must never print it.
+    password: crate::model::Concealed,
     #[server(default)] next: String,
 ) -> Result<WriteOutcome, AppError> {
     let back = with_param("/login", "next", &safe_next(&next));
@@ -59,7 +60,7 @@ pub async fn login(
         let parts = use_context::<axum::http::request::Parts>().ok_or(AppError::Internal)?;
         let client = crate::server::auth::client_address(&state, &parts);
         let res = expect_context::<leptos_axum::ResponseOptions>();
-        let (_, token) = match crate::server::auth::login(&state, &email, &password, &client).await {
+        let (_, token) = match crate::server::auth::login(&state, &email, &password.0, &client).await {
             Err(AppError::RateLimited(wait)) => {
                 res.insert_header(axum::http::header::RETRY_AFTER, wait.into());
                 return Err(AppError::RateLimited(wait));

@@ -47,6 +47,23 @@ pub async fn invite_member(org: String, email: String, role: String) -> Result<W
     finish(result, &back)
 }
 
+/// Withdraws a pending invitation: its link stops working at once.
+#[server(endpoint = "revoke_invite")]
+pub async fn revoke_invite(org: String, id: i64) -> Result<WriteOutcome, AppError> {
+    let back = members_url(&org);
+    let result = async {
+        let (state, who) = crate::server::auth::caller(&org).await?;
+        let email = crate::server::orgs::revoke_invite(&state, &who, id).await?;
+        Ok(WriteOutcome {
+            redirect: back.clone(),
+            notice: format!("Withdrew the invitation of {email}: its link no longer works."),
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, &back)
+}
+
 #[server(endpoint = "change_member_role")]
 pub async fn change_member_role(org: String, email: String, role: String) -> Result<WriteOutcome, AppError> {
     let back = members_url(&org);
@@ -232,6 +249,72 @@ pub async fn change_password(
         Ok(WriteOutcome {
             redirect: back.clone(),
             notice: "Changed your password; you were signed out everywhere else.".into(),
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, &back)
+}
+
+/// Whether `code` opens the setup page: it is the instance's setup code and no account
+/// exists yet. Refused (403) otherwise.
+#[server(endpoint = "setup_open")]
+pub async fn setup_open(code: String) -> Result<(), AppError> {
+    let state = crate::server::state::app_state()?;
+    if crate::server::setup::is_open(&state, &code).await? {
+        Ok(())
+    } else {
+        crate::pages::set_status(403);
+        Err(AppError::Forbidden(
+            "this setup link is not valid: use the one the server printed when it started, \
+             or sign in if the instance is set up already"
+                .into(),
+        ))
+    }
+}
+
+/// Claims a new instance through its one-time setup link: creates the first owner and
+/// organization and signs them in. Works only while no account exists.
+#[server(endpoint = "setup_instance")]
+pub async fn setup_instance(
+    code: String,
+    email: String,
+    password: crate::model::Concealed,
+    org: String,
+) -> Result<WriteOutcome, AppError> {
+    let back = super::with_param("/setup", "code", &code);
+    let result = async {
+        let state = crate::server::state::app_state()?;
+        let claimed = crate::server::setup::claim(&state, &code, &email, &password.0, &org).await?;
+        crate::server::auth::give_session(&state, &claimed.session)?;
+        Ok(WriteOutcome {
+            redirect: super::org_url(&claimed.org.name, "/secrets"),
+            notice: format!(
+                "Cloakroom is set up: you own \"{}\". Invite your team from the Members page.",
+                claimed.org.name
+            ),
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, &back)
+}
+
+/// The page that creates an organization, from organization `org`'s header.
+pub fn new_org_url(org: &str) -> String {
+    super::org_url(org, "/new-organization")
+}
+
+/// Creates organization `name` with the signed-in user as its owner.
+#[server(endpoint = "create_org")]
+pub async fn create_org(org: String, name: String) -> Result<WriteOutcome, AppError> {
+    let back = new_org_url(&org);
+    let result = async {
+        let (state, who) = crate::server::auth::caller(&org).await?;
+        let created = crate::server::orgs::create_org(&state, &who, &name).await?;
+        Ok(WriteOutcome {
+            redirect: super::org_url(&created.name, "/secrets"),
+            notice: format!("Created organization \"{}\": you are its owner.", created.name),
             ..Default::default()
         })
     }

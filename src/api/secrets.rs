@@ -61,13 +61,16 @@ pub async fn save_rows(
 ) -> Result<WriteOutcome, AppError> {
     let back = set_url(&org, &set);
     let result = async {
+        // Who may write comes before any look at the input.
+        let (state, who) = crate::server::auth::caller(&org).await?;
+        crate::server::secrets::may_change(&who)?;
         let rows: Vec<&RowInput> = rows
             .iter()
             .filter(|r| !(r.key.is_empty() && r.value.0.is_empty()))
             .collect();
         let pairs =
             crate::validate::validate_pairs(rows.iter().map(|r| (r.key.as_str(), r.value.0.as_str())))?;
-        write_pairs(&org, &set, pairs, revision).await
+        write_pairs(&state, &who, &set, pairs, revision).await
     }
     .await;
     finish(result, &back)
@@ -83,10 +86,13 @@ pub async fn save_paste(
 ) -> Result<WriteOutcome, AppError> {
     let back = set_url(&org, &set);
     let result = async {
+        // Who may write comes before any look at the input.
+        let (state, who) = crate::server::auth::caller(&org).await?;
+        crate::server::secrets::may_change(&who)?;
         // Browsers submit textarea line breaks as CRLF; the user typed LF.
         let text = text.0.replace("\r\n", "\n");
         let pairs = crate::validate::parse_pairs(&text)?;
-        write_pairs(&org, &set, pairs, revision).await
+        write_pairs(&state, &who, &set, pairs, revision).await
     }
     .await;
     finish(result, &back)
@@ -95,14 +101,15 @@ pub async fn save_paste(
 #[cfg(feature = "ssr")]
 /// Writes validated pairs, demanding the revision the page was loaded at (if it says).
 async fn write_pairs(
-    org: &str,
+    state: &crate::server::state::AppState,
+    who: &crate::server::store::Principal,
     set: &str,
     pairs: Vec<crate::validate::Pair>,
     revision: Option<i64>,
 ) -> Result<WriteOutcome, AppError> {
-    let (state, who) = crate::server::auth::caller(org).await?;
     let name = crate::validate::ResourceName::parse(set)?;
-    let r = crate::server::secrets::write(&state, &who, &name, pairs, revision).await?;
+    let r = crate::server::secrets::write(state, who, &name, pairs, revision).await?;
+    let org = &who.org.name;
     Ok(WriteOutcome {
         redirect: set_url(org, set),
         notice: write_notice(set, &r.added, &r.updated),
@@ -123,6 +130,29 @@ pub async fn unset_key(org: String, set: String, key: String) -> Result<WriteOut
         Ok(WriteOutcome {
             redirect: set_url(&org, &set),
             notice: format!("Unset {key} from \"{set}\"."),
+            set: set.clone(),
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, &back)
+}
+
+/// Marks a set protected (`protected` = "true") or not; admins only.
+#[server(endpoint = "protect_set")]
+pub async fn protect_set(org: String, set: String, protected: String) -> Result<WriteOutcome, AppError> {
+    let back = set_url(&org, &set);
+    let result = async {
+        let (state, who) = crate::server::auth::caller(&org).await?;
+        let protected = protected == "true";
+        crate::server::secrets::protect(&state, &who, &set, protected).await?;
+        Ok(WriteOutcome {
+            redirect: set_url(&org, &set),
+            notice: if protected {
+                format!("\"{set}\" is protected: only admins may deploy it now.")
+            } else {
+                format!("\"{set}\" is no longer protected.")
+            },
             set: set.clone(),
             ..Default::default()
         })

@@ -29,6 +29,26 @@ pub fn normalize_server(raw: &str) -> Result<String, Failure> {
     Ok(url.to_owned())
 }
 
+/// Whether requests to `server` (a normalized URL) cannot be read on the way: https,
+/// or plain http to this very machine.
+pub fn is_private_transport(server: &str) -> bool {
+    if server.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = server.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let authority = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Api {
     pub fn new(server: &str, token: &str) -> Result<Self, Failure> {
         let http = reqwest::Client::builder()
@@ -128,6 +148,20 @@ mod tests {
             normalize_server(" http://127.0.0.1:3000 ").as_deref(),
             Ok("http://127.0.0.1:3000")
         );
+        for (url, private) in [
+            ("https://secrets.example.com", true),
+            ("http://127.0.0.1:3000", true),
+            ("http://127.8.9.10", true),
+            ("http://localhost:3000", true),
+            ("http://[::1]:3000", true),
+            ("http://secrets.example.com", false),
+            ("http://10.0.0.5:3000", false),
+            ("http://localhost.evil.example", false),
+            ("http://127.0.0.1.evil.example", false),
+            ("http://user@127.0.0.1@evil.example", false),
+        ] {
+            assert_eq!(is_private_transport(url), private, "{url}");
+        }
         for bad in ["s.example.com", "ftp://x", "https://", "http://a b"] {
             assert_eq!(
                 normalize_server(bad).map_err(|f| f.code),

@@ -43,8 +43,12 @@ pub struct Globals {
 pub enum ClientCommand {
     /// Ask for an API token and save it with the server URL.
     Login,
-    /// Show the current organization, or select NAME.
-    Org { name: Option<String> },
+    /// Show the current organization, select NAME, or `org create NAME`.
+    Org {
+        /// NAME to select, or `create NAME`.
+        #[arg(num_args = 0..=2)]
+        args: Vec<String>,
+    },
     /// Secret sets and image pull secrets.
     #[command(subcommand)]
     Secrets(Secrets),
@@ -58,6 +62,10 @@ pub enum ClientCommand {
         /// Environment variable holding the deployment's runtime token.
         #[arg(long, default_value = "CLOAKROOM_RUNTIME_TOKEN")]
         token_env: String,
+        /// Allow a plain http:// server that is not on this machine (the environment
+        /// would cross the network unencrypted).
+        #[arg(long)]
+        insecure: bool,
         /// The command and its arguments (after `--`).
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
@@ -126,12 +134,23 @@ pub async fn run(command: ClientCommand, globals: Globals) -> ExitCode {
         let ctx = Ctx::new(globals)?;
         match command {
             ClientCommand::Login => login(&ctx).await,
-            ClientCommand::Org { name } => org(&ctx, name).await,
+            ClientCommand::Org { args } => match args.as_slice() {
+                [] => org(&ctx, None).await,
+                [name] => org(&ctx, Some(name.clone())).await,
+                [create, name] if create == "create" => org_create(&ctx, name).await,
+                _ => Err(Failure::usage(
+                    "use: cloakroom org [NAME] | cloakroom org create NAME",
+                )),
+            },
             ClientCommand::Secrets(s) => secrets(&ctx, s).await,
             ClientCommand::Deploy(args) => deploy(&ctx, args).await,
             ClientCommand::Deployments(Deployments::List) => deployments_list(&ctx).await,
             ClientCommand::Deployments(Deployments::Redeploy { name }) => redeploy(&ctx, &name).await,
-            ClientCommand::Run { token_env, command } => run_with_env(&ctx, &token_env, command).await,
+            ClientCommand::Run {
+                token_env,
+                insecure,
+                command,
+            } => run_with_env(&ctx, &token_env, insecure, command).await,
         }
     }
     .await;
@@ -256,6 +275,24 @@ async fn org(ctx: &Ctx, name: Option<String>) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Creates an organization owned by the token's user.
+async fn org_create(ctx: &Ctx, name: &str) -> Result<(), Failure> {
+    let name = ResourceName::parse_as("organization name", name)?.to_string();
+    let api = ctx.api()?;
+    let created = api
+        .call(Method::POST, "/api/v1/orgs", Some(&json!({ "name": name })), None)
+        .await?;
+    if ctx.json() {
+        output::json(&created);
+    } else {
+        println!(
+            "Created organization {name}: you are its owner. Create an API token on its API tokens \
+             page to use it from here."
+        );
+    }
+    Ok(())
+}
+
 async fn secrets(ctx: &Ctx, command: Secrets) -> Result<(), Failure> {
     match command {
         Secrets::Set { set, pairs, file } => secrets_set(ctx, &set, &pairs, file).await,
@@ -355,7 +392,12 @@ async fn secrets_set(ctx: &Ctx, set: &str, args: &[String], file: Option<PathBuf
     let org = ctx.org(&api).await?;
     let path = format!("/api/v1/orgs/{org}/secrets/{name}");
     let current = api.get_opt(&path).await?;
-    let revision = current.as_ref().and_then(|c| c["revision"].as_i64());
+    // A set that does not exist yet is at revision 0: demanding it makes the write
+    // create-only, so a set someone creates while the question waits is not overwritten.
+    let revision = match &current {
+        Some(c) => c["revision"].as_i64(),
+        None => Some(0),
+    };
     let preview = preview_write(
         pairs.iter().map(|p| &p.key),
         &current.as_ref().map(keys_of).unwrap_or_default(),
@@ -373,6 +415,9 @@ async fn secrets_set(ctx: &Ctx, set: &str, args: &[String], file: Option<PathBuf
     }
     if !users.is_empty() {
         eprintln!("  afterwards {} will need a redeploy", list(&users));
+    }
+    for warning in crate::validate::loader_key_warnings(pairs.iter().map(|p| p.key.as_str())) {
+        eprintln!("  warning: {warning}");
     }
     confirm(
         &format!("Write {} key(s) to {name}?", pairs.len()),
@@ -724,7 +769,28 @@ async fn redeploy(ctx: &Ctx, name: &str) -> Result<(), Failure> {
 
 /// Fetches the deployment's environment and replaces this process with `command`, so
 /// its exit status and signals are the command's own.
-async fn run_with_env(ctx: &Ctx, token_env: &str, command: Vec<OsString>) -> Result<(), Failure> {
+/// Variables that hold Cloakroom credentials: the command run never inherits them
+/// (a set may still give it a variable of the same name on purpose).
+const CREDENTIAL_VARS: &[&str] = &[
+    "CLOAKROOM_TOKEN",
+    "CLOAKROOM_RUNTIME_TOKEN",
+    "CLOAKROOM_MASTER_KEY",
+    "CLOAKROOM_MASTER_KEY_FILE",
+];
+
+async fn run_with_env(
+    ctx: &Ctx,
+    token_env: &str,
+    insecure: bool,
+    command: Vec<OsString>,
+) -> Result<(), Failure> {
+    let server = super::api::normalize_server(&ctx.server())?;
+    if !insecure && !super::api::is_private_transport(&server) {
+        return Err(Failure::usage(format!(
+            "refusing to fetch secret values from {server} over plain http: use https, \
+             or add --insecure if the network between here and there is trusted"
+        )));
+    }
     let token = std::env::var(token_env)
         .ok()
         .filter(|t| !t.trim().is_empty())
@@ -734,7 +800,7 @@ async fn run_with_env(ctx: &Ctx, token_env: &str, command: Vec<OsString>) -> Res
                 format!("{token_env} is not set: put the deployment's runtime token in it"),
             )
         })?;
-    let api = Api::new(&ctx.server(), &token)?;
+    let api = Api::new(&server, &token)?;
     let body = api.get("/api/v1/runtime/env").await?;
     let env = body["env"]
         .as_object()
@@ -744,6 +810,9 @@ async fn run_with_env(ctx: &Ctx, token_env: &str, command: Vec<OsString>) -> Res
         .ok_or_else(|| Failure::usage("give the command to run after --"))?;
     let mut child = std::process::Command::new(program);
     child.args(args).env_remove(token_env);
+    for var in CREDENTIAL_VARS {
+        child.env_remove(var);
+    }
     for (key, value) in env {
         child.env(key, value.as_str().unwrap_or_default());
     }

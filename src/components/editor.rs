@@ -130,6 +130,13 @@ pub fn PastePreview(org: String, set: String, revision: i64, existing: Vec<Strin
         }
         _ => String::new(),
     };
+    let warnings = move || match preview.get() {
+        Ok(Some(p)) => {
+            crate::validate::loader_key_warnings(p.added.iter().chain(&p.updated).map(String::as_str))
+                .join(" ")
+        }
+        _ => String::new(),
+    };
     view! {
         <form method="post" action=SavePaste::PATH on:submit=state.submit()>
             <ReadyMarker />
@@ -147,6 +154,7 @@ pub fn PastePreview(org: String, set: String, revision: i64, existing: Vec<Strin
                 on:input=move |ev| text.set(event_target_value(&ev))
             ></textarea>
             <p class="preview" aria-live="polite">{summary}</p>
+            <p class="warning" role="note" aria-live="polite">{warnings}</p>
             <Problems lines=lines />
             <button type="submit" disabled=move || state.pending.get()>
                 "Save pasted pairs"

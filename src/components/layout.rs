@@ -45,6 +45,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                             .into_any();
                     }
                 };
+                let new_org = crate::api::new_org_url(&v.org);
                 view! {
                     <header class="topbar">
                         {nav}
@@ -75,6 +76,9 @@ pub fn Layout(children: Children) -> impl IntoView {
                                             }
                                         })
                                         .collect_view()}
+                                    <li>
+                                        <a href=new_org>"New organization…"</a>
+                                    </li>
                                 </ul>
                             </details>
                             <form method="post" action=Logout::PATH>

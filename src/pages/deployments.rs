@@ -12,11 +12,21 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 fn status_badge(d: &DeploymentSummary) -> impl IntoView {
-    if d.needs_redeploy {
+    let status = if d.needs_redeploy {
         view! { <span class="badge warn">"needs redeploy"</span> }
     } else {
         view! { <span class="badge ok">"up to date"</span> }
-    }
+    };
+    // Someone who saw the runtime token lost access (or its set became protected).
+    let rotate = d.rotate_token.then(|| {
+        view! {
+            " "
+            <span class="badge warn" title="Someone who saw this runtime token no longer should: rotate it">
+                "rotate token"
+            </span>
+        }
+    });
+    view! { {status} {rotate} }
 }
 
 fn or_none(v: &Option<String>) -> String {

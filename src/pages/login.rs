@@ -17,8 +17,7 @@ pub fn LoginPage() -> impl IntoView {
                 <LoginForm next=next error=error />
             </div>
             <p class="hint">
-                "No account yet? An administrator creates one with "
-                <code>"cloakroom admin create-user"</code> "."
+                "No account yet? Ask an owner of your organization for an invitation. A new instance is set up through the one-time link its server prints when it starts."
             </p>
         </main>
     }

@@ -3,6 +3,7 @@
 use super::{role_in, route_org};
 use crate::api::{
     list_invites, list_members, take_revealed, ChangeMemberRole, DeleteOrg, InviteMember, RemoveMember,
+    RevokeInvite,
 };
 use crate::components::{ConfirmButton, Flash, Layout};
 use crate::model::{format_time, Role};
@@ -158,6 +159,9 @@ pub fn MembersPage() -> impl IntoView {
                                                 <th scope="col">"Email"</th>
                                                 <th scope="col">"Role"</th>
                                                 <th scope="col">"Expires"</th>
+                                                <th scope="col">
+                                                    <span class="visually-hidden">"Actions"</span>
+                                                </th>
                                             </tr>
                                         </thead>
                                         <tbody>
@@ -166,9 +170,20 @@ pub fn MembersPage() -> impl IntoView {
                                                 .map(|i| {
                                                     view! {
                                                         <tr>
-                                                            <td>{i.email}</td>
+                                                            <td>{i.email.clone()}</td>
                                                             <td>{i.role.as_str()}</td>
                                                             <td>{format_time(i.expires_at)}</td>
+                                                            <td>
+                                                                <ConfirmButton
+                                                                    action=RevokeInvite::PATH.to_owned()
+                                                                    fields=vec![
+                                                                        ("org".to_owned(), org.clone()),
+                                                                        ("id".to_owned(), i.id.to_string()),
+                                                                    ]
+                                                                    text="Withdraw".to_owned()
+                                                                    label=format!("Withdraw the invitation of {}", i.email)
+                                                                />
+                                                            </td>
                                                         </tr>
                                                     }
                                                 })

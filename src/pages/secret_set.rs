@@ -1,6 +1,6 @@
 use super::{load_error, role_in, route_org};
-use crate::api::UnsetKey;
 use crate::api::{deployment_url, get_set, list_deployments, org_url};
+use crate::api::{ProtectSet, UnsetKey};
 use crate::components::{ConfirmButton, DeleteSetForm, Flash, Layout, PastePreview, RowEditor};
 use crate::model::format_time;
 use crate::model::Role;
@@ -78,8 +78,17 @@ pub fn SecretSetPage() -> impl IntoView {
                                     <p class="warning" role="note">{warn}</p>
                                 }
                             });
+                            let protection = set.protected.then(|| {
+                                view! {
+                                    <p class="note" role="note">
+                                        <span class="badge protected">"Protected"</span>
+                                        " Only admins may deploy this set, redeploy or rotate the runtime token of a deployment that uses it."
+                                    </p>
+                                }
+                            });
                             view! {
                                 {usage}
+                                {protection}
                                 <p class="meta">
                                     {format!(
                                         "{} {} · last change {}",
@@ -205,6 +214,34 @@ pub fn SecretSetPage() -> impl IntoView {
                                         _ => view! { <p class="empty">"No recorded changes yet."</p> }.into_any(),
                                     }}
                                 </section>
+                                {(role >= Role::Admin)
+                                    .then(|| {
+                                        let (next, button, hint) = if set.protected {
+                                            (
+                                                "false",
+                                                "Stop protecting this set",
+                                                "Members may then deploy it, and so read its values through a runtime token.",
+                                            )
+                                        } else {
+                                            (
+                                                "true",
+                                                "Protect this set",
+                                                "Whoever holds a deployment's runtime token can read every value of its set. Protected sets can be deployed only by admins; deployments whose token a member has seen are flagged for rotation.",
+                                            )
+                                        };
+                                        view! {
+                                            <section class="card">
+                                                <h2>"Protection"</h2>
+                                                <p class="hint">{hint}</p>
+                                                <form method="post" action=ProtectSet::PATH>
+                                                    <input type="hidden" name="org" value=org.clone() />
+                                                    <input type="hidden" name="set" value=set.name.clone() />
+                                                    <input type="hidden" name="protected" value=next />
+                                                    <button type="submit">{button}</button>
+                                                </form>
+                                            </section>
+                                        }
+                                    })}
                                 {(role >= Role::Admin)
                                     .then(|| {
                                         view! {

@@ -3,7 +3,7 @@
 //! updates and deletes of its rows).
 
 use super::state::AppState;
-use super::store::Principal;
+use super::store::{Audit, Principal};
 use crate::error::AppError;
 use crate::model::{AuditEntry, AuditFilter, Role};
 
@@ -11,7 +11,49 @@ use crate::model::{AuditEntry, AuditFilter, Role};
 pub const MAX_LIMIT: usize = 500;
 pub const DEFAULT_LIMIT: usize = 50;
 
-/// Records what `who` did in their organization.
+/// The entry for what `who` is doing in their organization, for a store change to
+/// write in its own transaction.
+pub fn entry(who: &Principal, action: &str, object: &str, keys: &[String], detail: &str) -> Audit {
+    entry_as(
+        who.org.id,
+        &who.email,
+        who.via.as_str(),
+        action,
+        object,
+        keys,
+        detail,
+    )
+}
+
+/// [`entry`] for an actor that is not a signed-in user of that organization (someone
+/// joining it, a runtime token).
+#[allow(clippy::too_many_arguments, reason = "the fields of one entry")]
+pub fn entry_as(
+    org_id: i64,
+    actor: &str,
+    source: &str,
+    action: &str,
+    object: &str,
+    keys: &[String],
+    detail: &str,
+) -> Audit {
+    Audit {
+        org_id,
+        entry: AuditEntry {
+            id: 0,
+            at: super::now(),
+            actor: actor.to_owned(),
+            source: source.to_owned(),
+            action: action.to_owned(),
+            object: object.to_owned(),
+            keys: keys.to_vec(),
+            detail: detail.to_owned(),
+        },
+    }
+}
+
+/// Records what `who` did in their organization, on its own: for events that change
+/// nothing else (changes pass [`entry`] to the store instead).
 pub async fn record(
     state: &AppState,
     who: &Principal,
@@ -35,7 +77,7 @@ pub async fn record(
 
 /// Records an entry for an actor that is not a signed-in user (a runtime token, a
 /// failed sign-in).
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, reason = "the fields of one entry")]
 pub async fn record_as(
     state: &AppState,
     org_id: i64,
@@ -46,17 +88,8 @@ pub async fn record_as(
     keys: &[String],
     detail: &str,
 ) -> Result<(), AppError> {
-    let entry = AuditEntry {
-        id: 0,
-        at: super::now(),
-        actor: actor.to_owned(),
-        source: source.to_owned(),
-        action: action.to_owned(),
-        object: object.to_owned(),
-        keys: keys.to_vec(),
-        detail: detail.to_owned(),
-    };
-    state.store.append_audit(org_id, &entry).await
+    let a = entry_as(org_id, actor, source, action, object, keys, detail);
+    state.store.append_audit(a.org_id, &a.entry).await
 }
 
 /// The organization's entries matching `filter`, newest first; anyone in the

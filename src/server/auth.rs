@@ -2,7 +2,7 @@
 
 use super::crypto::{new_token, token_hash};
 use super::state::{app_state, AppState};
-use super::store::Principal;
+use super::store::{LoginAttempt, Principal};
 use crate::error::AppError;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -34,32 +34,48 @@ fn verify_password(hash: &str, password: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// A rate-limit scope: a keyed hash, so typed emails (perhaps a password typed into the
-/// wrong field) are never stored.
-fn limit_scope(kind: &str, text: &str) -> String {
-    format!("{kind}:{}", hex::encode(token_hash(&format!("{kind}\0{text}"))))
+/// Runs argon2 work (19 MiB and tens of milliseconds each) on the blocking pool, at
+/// most [`AppState::password_work`]'s number of them at once: a flood of sign-ins
+/// queues here and slows sign-ins only, never the rest of the app.
+async fn password_work<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let _permit = state
+        .password_work
+        .acquire()
+        .await
+        .map_err(|_| AppError::Internal)?;
+    state
+        .password_checks
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(tokio::task::spawn_blocking(work).await?)
 }
 
-/// Refuses with [`AppError::RateLimited`] while any scope is at its limit.
-async fn check_login_rate(state: &AppState, scopes: &[String], now: i64) -> Result<(), AppError> {
-    let mut wait = 0;
-    for scope in scopes {
-        let (count, oldest) = state.store.login_failures(scope, now - LOGIN_WINDOW_SECS).await?;
-        if count >= LOGIN_FAILURES_ALLOWED {
-            let until = oldest.unwrap_or(now) + LOGIN_WINDOW_SECS;
-            wait = wait.max((until - now).max(1));
-        }
-    }
-    if wait > 0 {
-        tracing::warn!("sign-in refused: too many failures");
-        return Err(AppError::RateLimited(wait.unsigned_abs()));
-    }
-    Ok(())
+/// Checks `password` against an argon2id hash, in the bounded pool.
+pub async fn check_password(state: &AppState, hash: String, password: &str) -> Result<bool, AppError> {
+    let password = zeroize::Zeroizing::new(password.to_owned());
+    password_work(state, move || verify_password(&hash, &password)).await
+}
+
+/// Hashes a new password, in the bounded pool.
+pub async fn new_password_hash(state: &AppState, password: &str) -> Result<String, AppError> {
+    let password = zeroize::Zeroizing::new(password.to_owned());
+    password_work(state, move || hash_password(&password)).await?
+}
+
+/// A rate-limit scope: a keyed hash (HMAC under a key derived from the master key), so
+/// typed emails (perhaps a password typed into the wrong field) and addresses are never
+/// stored, and a stored scope cannot be tested against guesses without the key.
+fn limit_scope(state: &AppState, kind: &str, text: &str) -> String {
+    format!("{kind}:{}", state.crypto.keyed_name(kind, text))
 }
 
 /// Checks an email and password and opens a session. Returns who logged in and the
 /// session token for the cookie. Unknown emails cost the same time as wrong passwords;
-/// `client` (the caller's address) and the account are rate limited separately.
+/// `client` (the caller's address) and the account are rate limited separately, and
+/// every attempt is counted *before* its password is checked, so however many arrive
+/// at once, at most [`LOGIN_FAILURES_ALLOWED`] per window are ever evaluated.
 pub async fn login(
     state: &AppState,
     email: &str,
@@ -68,35 +84,46 @@ pub async fn login(
 ) -> Result<(Principal, String), AppError> {
     let now = super::now();
     let scopes = [
-        limit_scope("account", &email.trim().to_lowercase()),
-        limit_scope("address", client),
+        limit_scope(state, "account", &email.trim().to_lowercase()),
+        limit_scope(state, "address", client),
     ];
-    check_login_rate(state, &scopes, now).await?;
+    let attempt = state
+        .store
+        .reserve_login_attempt(&scopes, now, LOGIN_WINDOW_SECS, LOGIN_FAILURES_ALLOWED)
+        .await?;
+    let attempt = match attempt {
+        LoginAttempt::Counted(ids) => ids,
+        LoginAttempt::Refused { until } => {
+            tracing::warn!("sign-in refused: too many failures");
+            return Err(AppError::RateLimited((until - now).max(1).unsigned_abs()));
+        }
+    };
     let user = state.store.user_by_email(email.trim()).await?;
     let hash = user
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| state.dummy_hash.to_string());
-    let password = zeroize::Zeroizing::new(password.to_owned());
-    let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password)).await?;
-    if !ok || user.is_none() {
-        state.store.record_login_failure(&scopes, now).await?;
-        tracing::info!("failed login");
-        // An existing account's organizations see the attempt (unknown emails have none).
-        // Recorded after answering, so a known email takes no longer than an unknown one.
-        if let Some(user) = user {
-            let state = state.clone();
-            tokio::spawn(async move {
-                if let Err(e) = record_failed_login(&state, &user).await {
-                    tracing::error!(error = %e, "could not record a failed sign-in in the audit log");
-                }
-            });
+    let ok = check_password(state, hash, password).await?;
+    let user = match user {
+        Some(user) if ok => user,
+        known => {
+            // The attempt stays counted as a failure.
+            tracing::info!("failed login");
+            // An existing account's organizations see the attempt (unknown emails have
+            // none). Recorded after answering, so a known email takes no longer than an
+            // unknown one.
+            if let Some(user) = known {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = record_failed_login(&state, &user).await {
+                        tracing::error!(error = %e, "could not record a failed sign-in in the audit log");
+                    }
+                });
+            }
+            return Err(AppError::BadCredentials);
         }
-        return Err(AppError::BadCredentials);
-    }
-    let Some(user) = user else {
-        return Err(AppError::BadCredentials);
     };
+    state.store.release_login_attempt(&attempt).await?;
     state.store.clear_login_failures(&scopes[0]).await?;
     let home = state
         .store
@@ -109,6 +136,8 @@ pub async fn login(
         .await?
         .ok_or(AppError::BadCredentials)?;
     let token = new_token("cks_");
+    let object = format!("member:{}", user.email);
+    let audit = super::audit::entry_as(org.id, &user.email, "ui", "login", &object, &[], "");
     state
         .store
         .create_session(
@@ -117,11 +146,10 @@ pub async fn login(
             org.id,
             now,
             now + state.config.session_ttl_secs,
+            Some(audit),
         )
         .await?;
     tracing::info!(user = user.id, org = %org.name, "login");
-    let object = format!("member:{}", user.email);
-    super::audit::record_as(state, org.id, &user.email, "ui", "login", &object, &[], "").await?;
     Ok((
         Principal {
             user_id: user.id,
@@ -147,11 +175,7 @@ pub async fn change_password(
         .user_by_email(&who.email)
         .await?
         .ok_or(AppError::Unauthorized)?;
-    let (hash, current) = (
-        user.password_hash.clone(),
-        zeroize::Zeroizing::new(current.to_owned()),
-    );
-    if !tokio::task::spawn_blocking(move || verify_password(&hash, &current)).await? {
+    if !check_password(state, user.password_hash.clone(), current).await? {
         return Err(AppError::validation(crate::validate::FieldError {
             field: "current".into(),
             message: "the current password is not right".into(),
@@ -163,9 +187,10 @@ pub async fn change_password(
             message: format!("the new password must be at least {MIN_PASSWORD_LEN} characters"),
         }));
     }
-    let new = zeroize::Zeroizing::new(new.to_owned());
-    let new_hash = tokio::task::spawn_blocking(move || hash_password(&new)).await??;
-    state.store.set_password(user.id, &new_hash).await?;
+    let new_hash = new_password_hash(state, new).await?;
+    let object = format!("member:{}", who.email);
+    let audit = super::audit::entry(who, "password.change", &object, &[], "all sessions ended");
+    state.store.set_password(user.id, &new_hash, audit).await?;
     let token = new_token("cks_");
     let now = super::now();
     state
@@ -176,10 +201,9 @@ pub async fn change_password(
             who.org.id,
             now,
             now + state.config.session_ttl_secs,
+            None,
         )
         .await?;
-    let object = format!("member:{}", who.email);
-    super::audit::record(state, who, "password.change", &object, &[], "all sessions ended").await?;
     Ok(token)
 }
 
@@ -263,13 +287,15 @@ pub fn message_cookie_for(name: &str, value: &str, path: &str, max_age: i64, sec
     )
 }
 
-/// Whether this request reached us over https (directly or through a proxy that says so).
+/// Whether this request reached us over https: the public URL says so, or (only with
+/// `trust_proxy`, since anyone can send the header) the proxy in front says so.
 pub fn is_secure(state: &AppState, headers: &HeaderMap) -> bool {
     state.config.https()
-        || headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+        || state.config.trust_proxy
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
 /// The session cookie's name: `__Host-` prefixed over https.
@@ -386,14 +412,32 @@ pub async fn caller(org: &str) -> Result<(AppState, Principal), AppError> {
     Ok((state, who))
 }
 
-/// Creates an API token for a member of an organization; returns the token (shown once).
+/// Creates an API token for a member of an organization (the admin command and
+/// tests); returns the token.
 pub async fn create_api_token(
     state: &AppState,
     principal: &Principal,
     name: &str,
 ) -> Result<String, AppError> {
+    Ok(issue_api_token(state, principal, name).await?.1)
+}
+
+/// Creates an API token acting with `principal`'s role at most, audited in the same
+/// transaction; returns its id and the token (shown once; only its hash is kept).
+pub async fn issue_api_token(
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+) -> Result<(i64, String), AppError> {
     let token = new_token("ckr_");
-    state
+    let audit = {
+        let (who, object) = (principal.clone(), format!("token:{name}"));
+        Box::new(move |id: &i64| {
+            let detail = format!("id {id}, role {}", who.role);
+            super::audit::entry(&who, "token.create", &object, &[], &detail)
+        })
+    };
+    let id = state
         .store
         .create_api_token(
             principal.org.id,
@@ -402,9 +446,10 @@ pub async fn create_api_token(
             &token_hash(&token),
             super::now(),
             principal.role,
+            audit,
         )
         .await?;
-    Ok(token)
+    Ok((id, token))
 }
 
 #[cfg(test)]

@@ -115,6 +115,12 @@ fn init_logging() {
 async fn serve(config: Config) -> Result<(), String> {
     let addr = config.site_addr;
     let state = AppState::open(config).await?;
+    if let Some(link) = super::setup::offer(&state).await.map_err(|e| e.to_string())? {
+        // Like Jenkins' initial admin password: only someone who can read this log
+        // can claim the instance.
+        tracing::warn!("no account exists yet: open this one-time link to create the owner: {link}");
+        eprintln!("\n    Set up Cloakroom: {link}\n");
+    }
     let app = super::router::router(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -5,6 +5,9 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// Revisions each deployment keeps unless configured otherwise.
+pub const DEFAULT_REVISIONS_KEPT: i64 = 20;
+
 /// The settings the server runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -22,6 +25,20 @@ pub struct Config {
     pub session_idle_secs: i64,
     /// Whether the last `X-Forwarded-For` address is the client's (behind one proxy).
     pub trust_proxy: bool,
+    /// How many revisions (with their sealed snapshots) each deployment keeps.
+    pub deployment_revisions_kept: i64,
+    /// Who may create organizations.
+    pub org_creation: OrgCreation,
+}
+
+/// Who may create organizations (`org_creation` in Leptos.toml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrgCreation {
+    /// Anyone signed in (the default); they become its owner.
+    #[default]
+    Anyone,
+    /// Only the instance's first owner (the account made at setup).
+    FirstOwner,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -42,6 +59,8 @@ struct ServerSection {
     session_ttl_hours: Option<i64>,
     session_idle_minutes: Option<i64>,
     trust_proxy: Option<bool>,
+    deployment_revisions_kept: Option<i64>,
+    org_creation: Option<String>,
 }
 
 impl Config {
@@ -102,6 +121,24 @@ impl Config {
             Some(other) => return Err(format!("CLOAKROOM_TRUST_PROXY {other:?} must be true or false")),
             None => file.trust_proxy.unwrap_or(false),
         };
+        let kept = match env("CLOAKROOM_DEPLOYMENT_REVISIONS_KEPT") {
+            Some(n) => n
+                .parse()
+                .map_err(|_| format!("CLOAKROOM_DEPLOYMENT_REVISIONS_KEPT {n:?} is not a number"))?,
+            None => file.deployment_revisions_kept.unwrap_or(DEFAULT_REVISIONS_KEPT),
+        };
+        if kept < 1 {
+            return Err("each deployment must keep at least one revision".into());
+        }
+        let org_creation = match env("CLOAKROOM_ORG_CREATION").or(file.org_creation).as_deref() {
+            None | Some("anyone") => OrgCreation::Anyone,
+            Some("first-owner") => OrgCreation::FirstOwner,
+            Some(other) => {
+                return Err(format!(
+                    "org_creation {other:?} must be \"anyone\" or \"first-owner\""
+                ))
+            }
+        };
         Ok(Self {
             site_addr,
             site_root,
@@ -111,6 +148,8 @@ impl Config {
             session_ttl_secs: hours * 3600,
             session_idle_secs: idle_minutes * 60,
             trust_proxy,
+            deployment_revisions_kept: kept,
+            org_creation,
         })
     }
 
@@ -132,6 +171,8 @@ impl Config {
             session_ttl_secs: 3600,
             session_idle_secs: 1800,
             trust_proxy: false,
+            deployment_revisions_kept: DEFAULT_REVISIONS_KEPT,
+            org_creation: OrgCreation::Anyone,
         }
     }
 }

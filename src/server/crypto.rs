@@ -107,8 +107,8 @@ fn decode_key(b64: &str) -> Result<Zeroizing<[u8; 32]>, String> {
 
 fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        super::create_private_dir(dir)?;
     }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -126,6 +126,9 @@ fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 pub struct Crypto {
     cipher: XChaCha20Poly1305,
     fingerprint_root: Zeroizing<[u8; 32]>,
+    /// Keys the hashes that name things the server must recognise but never store
+    /// (rate-limit scopes: typed emails, client addresses).
+    lookup_key: Zeroizing<[u8; 32]>,
 }
 
 impl fmt::Debug for Crypto {
@@ -142,9 +145,12 @@ impl Crypto {
         // Both lengths are 32, far below HKDF-SHA256's limit, so expand cannot fail.
         let _ = hk.expand(b"encryption v1", enc.as_mut());
         let _ = hk.expand(b"fingerprint v1", fp.as_mut());
+        let mut lookup = Zeroizing::new([0u8; 32]);
+        let _ = hk.expand(b"lookup v1", lookup.as_mut());
         Self {
             cipher: XChaCha20Poly1305::new(enc.as_ref().into()),
             fingerprint_root: fp,
+            lookup_key: lookup,
         }
     }
 
@@ -251,6 +257,20 @@ impl Crypto {
         mac.update(value.expose().as_bytes());
         let tag = mac.finalize().into_bytes();
         hex::encode(&tag[..6])
+    }
+}
+
+impl Crypto {
+    /// Hex HMAC-SHA256 of `text` in `domain` under a key derived from the master key:
+    /// the same text always gives the same name on every instance, but without the key
+    /// nobody can test a guess (an email, an address) against a stored name.
+    pub fn keyed_name(&self, domain: &str, text: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.lookup_key.as_ref())
+            .expect("HMAC accepts keys of any length");
+        mac.update(domain.as_bytes());
+        mac.update(&[0]);
+        mac.update(text.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
     }
 }
 

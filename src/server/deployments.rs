@@ -4,7 +4,7 @@
 
 use super::crypto::{new_token, token_hash};
 use super::state::AppState;
-use super::store::{deployment_not_found, Principal};
+use super::store::{deployment_not_found, DeployRequest, Principal};
 use crate::error::AppError;
 use crate::model::DeploymentSpec;
 use crate::model::Role;
@@ -101,6 +101,13 @@ pub fn merge_spec(
     Ok(spec)
 }
 
+/// Whether `who` may deploy a protected set, redeploy or rotate the runtime token of a
+/// deployment that uses one: whoever holds a runtime token reads every value of its
+/// set, so for protected sets that is for admins and owners only.
+pub fn may_use_protected(who: &Principal) -> bool {
+    who.role >= Role::Admin
+}
+
 /// Deploys `spec`: creates or updates the deployment and takes a new revision.
 pub async fn deploy(
     state: &AppState,
@@ -110,33 +117,42 @@ pub async fn deploy(
     who.require(Role::Member, "changing deployments")?;
     check_deployment(spec)?;
     let token = new_token("ckd_");
+    let audit = {
+        let who = who.clone();
+        let object = format!("deployment:{}", spec.name);
+        let (image, set) = (
+            spec.image.clone(),
+            spec.secret_set.clone().unwrap_or_else(|| "none".into()),
+        );
+        Box::new(move |&(created, revision): &(bool, i64)| {
+            let action = if created {
+                "deployment.create"
+            } else {
+                "deployment.deploy"
+            };
+            let detail = format!("revision {revision}, image {image}, secret set {set}");
+            super::audit::entry(&who, action, &object, &[], &detail)
+        })
+    };
     let (created, revision) = state
         .store
-        .deploy(who.org.id, spec, &token_hash(&token), super::now())
+        .deploy(
+            DeployRequest {
+                org_id: who.org.id,
+                spec,
+                token_hash: &token_hash(&token),
+                now: super::now(),
+                keep_revisions: state.config.deployment_revisions_kept,
+                actor: who.user_id,
+                may_use_protected: may_use_protected(who),
+            },
+            audit,
+        )
         .await?;
     tracing::info!(
         org = %who.org.name, user = who.user_id, deployment = %spec.name, revision, created,
         "deployed"
     );
-    let action = if created {
-        "deployment.create"
-    } else {
-        "deployment.deploy"
-    };
-    let detail = format!(
-        "revision {revision}, image {}, secret set {}",
-        spec.image,
-        spec.secret_set.as_deref().unwrap_or("none")
-    );
-    super::audit::record(
-        state,
-        who,
-        action,
-        &format!("deployment:{}", spec.name),
-        &[],
-        &detail,
-    )
-    .await?;
     Ok(DeployOutcome {
         created,
         revision,
@@ -159,36 +175,33 @@ pub async fn redeploy(state: &AppState, who: &Principal, name: &str) -> Result<i
 pub async fn rotate_token(state: &AppState, who: &Principal, name: &str) -> Result<String, AppError> {
     who.require(Role::Member, "changing deployments")?;
     let token = new_token("ckd_");
-    state
-        .store
-        .rotate_runtime_token(who.org.id, name, &token_hash(&token))
-        .await?;
-    tracing::info!(org = %who.org.name, user = who.user_id, deployment = name, "runtime token rotated");
-    super::audit::record(
-        state,
+    let audit = super::audit::entry(
         who,
         "deployment.rotate-token",
         &format!("deployment:{name}"),
         &[],
         "",
-    )
-    .await?;
+    );
+    state
+        .store
+        .rotate_runtime_token(
+            who.org.id,
+            name,
+            &token_hash(&token),
+            who.user_id,
+            may_use_protected(who),
+            audit,
+        )
+        .await?;
+    tracing::info!(org = %who.org.name, user = who.user_id, deployment = name, "runtime token rotated");
     Ok(token)
 }
 
 pub async fn delete(state: &AppState, who: &Principal, name: &str) -> Result<(), AppError> {
     who.require(Role::Member, "changing deployments")?;
-    state.store.delete_deployment(who.org.id, name).await?;
+    let audit = super::audit::entry(who, "deployment.delete", &format!("deployment:{name}"), &[], "");
+    state.store.delete_deployment(who.org.id, name, audit).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, deployment = name, "deployment deleted");
-    super::audit::record(
-        state,
-        who,
-        "deployment.delete",
-        &format!("deployment:{name}"),
-        &[],
-        "",
-    )
-    .await?;
     Ok(())
 }
 

@@ -129,6 +129,13 @@ pub async fn invite(state: &AppState, who: &Principal, email: &str, role: Role) 
     }
     let token = new_token("cki_");
     let now = super::now();
+    let audit = super::audit::entry(
+        who,
+        "member.invite",
+        &format!("member:{email}"),
+        &[],
+        &format!("role {role}"),
+    );
     state
         .store
         .create_invite(
@@ -139,17 +146,9 @@ pub async fn invite(state: &AppState, who: &Principal, email: &str, role: Role) 
             who.user_id,
             now,
             now + INVITE_TTL_SECS,
+            audit,
         )
         .await?;
-    super::audit::record(
-        state,
-        who,
-        "member.invite",
-        &format!("member:{email}"),
-        &[],
-        &format!("role {role}"),
-    )
-    .await?;
     Ok(token)
 }
 
@@ -169,12 +168,12 @@ pub async fn change_role(state: &AppState, who: &Principal, email: &str, role: R
     if current_role(state, who, email).await? == Role::Owner {
         who.require(Role::Owner, "changing an owner's role")?;
     }
+    let object = format!("member:{}", email.trim());
+    let audit = super::audit::entry(who, "member.role", &object, &[], &format!("role {role}"));
     state
         .store
-        .set_member_role(who.org.id, email.trim(), role)
-        .await?;
-    let object = format!("member:{}", email.trim());
-    super::audit::record(state, who, "member.role", &object, &[], &format!("role {role}")).await
+        .set_member_role(who.org.id, email.trim(), role, audit)
+        .await
 }
 
 pub async fn remove_member(state: &AppState, who: &Principal, email: &str) -> Result<(), AppError> {
@@ -182,21 +181,82 @@ pub async fn remove_member(state: &AppState, who: &Principal, email: &str) -> Re
     if current_role(state, who, email).await? == Role::Owner {
         who.require(Role::Owner, "removing an owner")?;
     }
-    state.store.remove_member(who.org.id, email.trim()).await?;
-    super::audit::record(
-        state,
-        who,
-        "member.remove",
-        &format!("member:{}", email.trim()),
-        &[],
-        "",
-    )
-    .await
+    let audit = super::audit::entry(who, "member.remove", &format!("member:{}", email.trim()), &[], "");
+    state.store.remove_member(who.org.id, email.trim(), audit).await
+}
+
+/// Creates organization `name` with the caller as its owner. Anyone signed in may,
+/// unless the `org_creation` setting keeps it to the instance's first owner.
+pub async fn create_org(state: &AppState, who: &Principal, name: &str) -> Result<Org, AppError> {
+    if state.config.org_creation == super::config::OrgCreation::FirstOwner
+        && state.store.first_user_id().await? != Some(who.user_id)
+    {
+        return Err(AppError::Forbidden(
+            "on this instance only its first owner creates organizations (setting org_creation)".into(),
+        ));
+    }
+    let name = crate::validate::ResourceName::parse_as("organization name", name.trim())?;
+    let audit = {
+        let who = who.clone();
+        Box::new(move |org: &Org| {
+            let object = format!("org:{}", org.name);
+            super::audit::entry_as(
+                org.id,
+                &who.email,
+                who.via.as_str(),
+                "org.create",
+                &object,
+                &[],
+                "",
+            )
+        })
+    };
+    let org = state
+        .store
+        .create_org(name.as_str(), who.user_id, super::now(), audit)
+        .await?;
+    tracing::info!(org = %org.name, user = who.user_id, "organization created");
+    Ok(org)
+}
+
+/// Withdraws a pending invitation; admins only. Its link stops working at once.
+pub async fn revoke_invite(state: &AppState, who: &Principal, id: i64) -> Result<String, AppError> {
+    who.require(Role::Admin, "withdrawing invitations")?;
+    let audit = {
+        let who = who.clone();
+        Box::new(move |email: &String| {
+            let object = format!("member:{email}");
+            super::audit::entry(
+                &who,
+                "member.invite.revoke",
+                &object,
+                &[],
+                &format!("invitation {id}"),
+            )
+        })
+    };
+    state
+        .store
+        .revoke_invite(who.org.id, id, audit)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no pending invitation {id} in \"{}\"", who.org.name)))
+}
+
+/// Only a signed-in person may create API tokens: a token that could mint tokens would
+/// outlive its own revocation.
+pub fn may_create_tokens(who: &Principal) -> Result<(), AppError> {
+    if who.via == super::store::Via::Ui {
+        return Ok(());
+    }
+    Err(AppError::Forbidden(
+        "API tokens are created by a signed-in person on the API tokens page, not with another token".into(),
+    ))
 }
 
 /// Creates an API token for the caller in this organization, with the caller's role;
 /// returns its id and the token (shown once).
 pub async fn create_token(state: &AppState, who: &Principal, name: &str) -> Result<(i64, String), AppError> {
+    may_create_tokens(who)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > TOKEN_NAME_MAX {
         return Err(AppError::validation(FieldError {
@@ -204,21 +264,7 @@ pub async fn create_token(state: &AppState, who: &Principal, name: &str) -> Resu
             message: format!("a token name must be 1 to {TOKEN_NAME_MAX} characters"),
         }));
     }
-    let token = new_token("ckr_");
-    let id = state
-        .store
-        .create_api_token(
-            who.org.id,
-            who.user_id,
-            name,
-            &token_hash(&token),
-            super::now(),
-            who.role,
-        )
-        .await?;
-    let detail = format!("id {id}, role {}", who.role);
-    super::audit::record(state, who, "token.create", &format!("token:{name}"), &[], &detail).await?;
-    Ok((id, token))
+    super::auth::issue_api_token(state, who, name).await
 }
 
 /// Admins see every token of the organization; everyone else their own.
@@ -229,8 +275,9 @@ pub async fn tokens(state: &AppState, who: &Principal) -> Result<Vec<TokenInfo>,
 
 pub async fn revoke_token(state: &AppState, who: &Principal, id: i64) -> Result<(), AppError> {
     let only = (who.role < Role::Admin).then_some(who.user_id);
-    if state.store.delete_api_token(who.org.id, id, only).await? {
-        super::audit::record(state, who, "token.revoke", &format!("token:{id}"), &[], "").await
+    let audit = super::audit::entry(who, "token.revoke", &format!("token:{id}"), &[], "");
+    if state.store.delete_api_token(who.org.id, id, only, audit).await? {
+        Ok(())
     } else {
         Err(AppError::NotFound(format!(
             "no API token {id} in \"{}\"",
@@ -257,16 +304,8 @@ pub async fn delete_org(state: &AppState, who: &Principal, confirm: &str) -> Res
             "a personal workspace cannot be deleted".into(),
         ));
     }
-    super::audit::record(
-        state,
-        who,
-        "org.delete",
-        &format!("org:{}", who.org.name),
-        &[],
-        "",
-    )
-    .await?;
-    state.store.delete_org(who.org.id).await
+    let audit = super::audit::entry(who, "org.delete", &format!("org:{}", who.org.name), &[], "");
+    state.store.delete_org(who.org.id, audit).await
 }
 
 pub fn invite_gone() -> AppError {
@@ -283,6 +322,16 @@ pub struct Accepted {
 
 /// Accepts the invitation behind `token`: for the signed-in user when that is the
 /// invited email, else by creating the invited account with `password`. Single use.
+/// The audit entry of `email` joining the invitation's organization.
+fn joined(email: &str, note: &'static str) -> super::store::AuditWith<super::store::InviteRecord> {
+    let email = email.to_owned();
+    Box::new(move |invite: &super::store::InviteRecord| {
+        let object = format!("member:{email}");
+        let detail = format!("role {}{note}", invite.role);
+        super::audit::entry_as(invite.org.id, &email, "ui", "member.join", &object, &[], &detail)
+    })
+}
+
 pub async fn accept(
     state: &AppState,
     token: &str,
@@ -299,20 +348,10 @@ pub async fn accept(
                 invite.email, who.email
             )));
         }
-        let accepted = state.store.accept_invite(&hash, who.user_id, now).await?;
-        let object = format!("member:{}", who.email);
-        let detail = format!("role {}", accepted.role);
-        super::audit::record_as(
-            state,
-            accepted.org.id,
-            &who.email,
-            "ui",
-            "member.join",
-            &object,
-            &[],
-            &detail,
-        )
-        .await?;
+        let accepted = state
+            .store
+            .accept_invite(&hash, who.user_id, now, joined(&who.email, ""))
+            .await?;
         return Ok(Accepted {
             org: accepted.org.name,
             role: accepted.role,
@@ -331,23 +370,12 @@ pub async fn accept(
             ),
         }));
     }
-    let password = zeroize::Zeroizing::new(password.to_owned());
-    let password_hash = tokio::task::spawn_blocking(move || super::auth::hash_password(&password)).await??;
+    let password_hash = super::auth::new_password_hash(state, password).await?;
     let user_id = create_account(state, &invite.email, &password_hash, None).await?;
-    let accepted = state.store.accept_invite(&hash, user_id, now).await?;
-    let object = format!("member:{}", invite.email);
-    let detail = format!("role {}, new account", accepted.role);
-    super::audit::record_as(
-        state,
-        accepted.org.id,
-        &invite.email,
-        "ui",
-        "member.join",
-        &object,
-        &[],
-        &detail,
-    )
-    .await?;
+    let accepted = state
+        .store
+        .accept_invite(&hash, user_id, now, joined(&invite.email, ", new account"))
+        .await?;
     let session = new_token("cks_");
     state
         .store
@@ -357,6 +385,7 @@ pub async fn accept(
             accepted.org.id,
             now,
             now + state.config.session_ttl_secs,
+            None,
         )
         .await?;
     Ok(Accepted {

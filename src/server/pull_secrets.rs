@@ -90,42 +90,35 @@ pub async fn create(
         created_at: super::now(),
     };
     let out = summary(&record);
-    let replaced = state.store.put_pull_secret(who.org.id, record, replace).await?;
+    let audit = {
+        let who = who.clone();
+        let object = format!("pull-secret:{}", out.name);
+        let detail = format!("registry {}, user {}", out.registry, out.username);
+        Box::new(move |replaced: &bool| {
+            let action = if *replaced {
+                "pull-secret.replace"
+            } else {
+                "pull-secret.create"
+            };
+            super::audit::entry(&who, action, &object, &[], &detail)
+        })
+    };
+    let replaced = state
+        .store
+        .put_pull_secret(who.org.id, record, replace, audit)
+        .await?;
     tracing::info!(
         org = %who.org.name, user = who.user_id, name = %out.name, registry = %out.registry, replaced,
         "image pull secret created"
     );
-    let action = if replaced {
-        "pull-secret.replace"
-    } else {
-        "pull-secret.create"
-    };
-    let detail = format!("registry {}, user {}", out.registry, out.username);
-    super::audit::record(
-        state,
-        who,
-        action,
-        &format!("pull-secret:{}", out.name),
-        &[],
-        &detail,
-    )
-    .await?;
     Ok((out, replaced))
 }
 
 pub async fn delete(state: &AppState, who: &Principal, name: &str) -> Result<(), AppError> {
     who.require(Role::Admin, "managing image pull secrets")?;
-    state.store.delete_pull_secret(who.org.id, name).await?;
+    let audit = super::audit::entry(who, "pull-secret.delete", &format!("pull-secret:{name}"), &[], "");
+    state.store.delete_pull_secret(who.org.id, name, audit).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, name, "image pull secret deleted");
-    super::audit::record(
-        state,
-        who,
-        "pull-secret.delete",
-        &format!("pull-secret:{name}"),
-        &[],
-        "",
-    )
-    .await?;
     Ok(())
 }
 

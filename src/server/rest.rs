@@ -42,47 +42,88 @@ impl IntoResponse for AppError {
     }
 }
 
+/// Every path of the REST API, in the order the router is built from. Tests probe the
+/// real router at each of them for its methods, so a route cannot be added without
+/// appearing in their authorization tables.
+pub const PATHS: &[&str] = &[
+    "/api/v1/orgs",
+    "/api/v1/orgs/{org}/secrets",
+    "/api/v1/orgs/{org}/secrets/{set}",
+    "/api/v1/orgs/{org}/secrets/{set}/{key}",
+    "/api/v1/orgs/{org}/image-pull-secrets",
+    "/api/v1/orgs/{org}/image-pull-secrets/{name}",
+    "/api/v1/orgs/{org}/image-pull-secrets/{name}/dockerconfigjson",
+    "/api/v1/orgs/{org}/deployments",
+    "/api/v1/orgs/{org}/deployments/{name}",
+    "/api/v1/orgs/{org}/deployments/{name}/redeploy",
+    "/api/v1/orgs/{org}/deployments/{name}/runtime-token",
+    "/api/v1/orgs/{org}/tokens",
+    "/api/v1/orgs/{org}/tokens/{id}",
+    "/api/v1/orgs/{org}/members",
+    "/api/v1/orgs/{org}/members/{email}",
+    "/api/v1/orgs/{org}/invites",
+    "/api/v1/orgs/{org}/invites/{id}",
+    "/api/v1/orgs/{org}/audit",
+    "/api/v1/runtime/env",
+    "/api/v1/whoami",
+];
+
+/// The handlers of one path of [`PATHS`].
+fn handlers(path: &str) -> axum::routing::MethodRouter<AppState> {
+    use axum::routing::patch;
+    match path {
+        "/api/v1/orgs" => post(create_org),
+        "/api/v1/orgs/{org}/secrets" => get(list_sets),
+        "/api/v1/orgs/{org}/secrets/{set}" => get(get_set).put(put_set).patch(patch_set).delete(delete_set),
+        "/api/v1/orgs/{org}/secrets/{set}/{key}" => delete(unset_key),
+        "/api/v1/orgs/{org}/image-pull-secrets" => get(list_pull_secrets).post(create_pull_secret),
+        "/api/v1/orgs/{org}/image-pull-secrets/{name}" => delete(delete_pull_secret),
+        "/api/v1/orgs/{org}/image-pull-secrets/{name}/dockerconfigjson" => get(export_pull_secret),
+        "/api/v1/orgs/{org}/deployments" => get(list_deployments),
+        "/api/v1/orgs/{org}/deployments/{name}" => {
+            get(get_deployment).put(put_deployment).delete(delete_deployment)
+        }
+        "/api/v1/orgs/{org}/deployments/{name}/redeploy" => post(redeploy),
+        "/api/v1/orgs/{org}/deployments/{name}/runtime-token" => post(rotate_runtime_token),
+        "/api/v1/orgs/{org}/tokens" => get(list_tokens).post(create_token),
+        "/api/v1/orgs/{org}/tokens/{id}" => delete(revoke_token),
+        "/api/v1/orgs/{org}/members" => get(list_members),
+        "/api/v1/orgs/{org}/members/{email}" => patch(change_member).delete(remove_member),
+        "/api/v1/orgs/{org}/invites" => get(list_invites).post(create_invite),
+        "/api/v1/orgs/{org}/invites/{id}" => delete(revoke_invite),
+        "/api/v1/orgs/{org}/audit" => get(list_audit),
+        "/api/v1/runtime/env" => get(runtime_env),
+        "/api/v1/whoami" => get(whoami),
+        // A path listed without handlers answers 405 to everything.
+        _ => axum::routing::MethodRouter::new(),
+    }
+}
+
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/orgs/{org}/secrets", get(list_sets))
-        .route(
-            "/api/v1/orgs/{org}/secrets/{set}",
-            get(get_set).put(put_set).delete(delete_set),
-        )
-        .route("/api/v1/orgs/{org}/secrets/{set}/{key}", delete(unset_key))
-        .route(
-            "/api/v1/orgs/{org}/image-pull-secrets",
-            get(list_pull_secrets).post(create_pull_secret),
-        )
-        .route(
-            "/api/v1/orgs/{org}/image-pull-secrets/{name}",
-            delete(delete_pull_secret),
-        )
-        .route(
-            "/api/v1/orgs/{org}/image-pull-secrets/{name}/dockerconfigjson",
-            get(export_pull_secret),
-        )
-        .route("/api/v1/orgs/{org}/deployments", get(list_deployments))
-        .route(
-            "/api/v1/orgs/{org}/deployments/{name}",
-            get(get_deployment).put(put_deployment).delete(delete_deployment),
-        )
-        .route("/api/v1/orgs/{org}/deployments/{name}/redeploy", post(redeploy))
-        .route(
-            "/api/v1/orgs/{org}/deployments/{name}/runtime-token",
-            post(rotate_runtime_token),
-        )
-        .route("/api/v1/orgs/{org}/tokens", get(list_tokens).post(create_token))
-        .route("/api/v1/orgs/{org}/tokens/{id}", delete(revoke_token))
-        .route("/api/v1/orgs/{org}/members", get(list_members))
-        .route(
-            "/api/v1/orgs/{org}/members/{email}",
-            axum::routing::patch(change_member).delete(remove_member),
-        )
-        .route("/api/v1/orgs/{org}/invites", post(create_invite))
-        .route("/api/v1/orgs/{org}/audit", get(list_audit))
-        .route("/api/v1/runtime/env", get(runtime_env))
-        .route("/api/v1/whoami", get(whoami))
+    PATHS
+        .iter()
+        .fold(Router::new(), |router, path| router.route(path, handlers(path)))
+}
+
+#[derive(Deserialize)]
+struct NewOrgBody {
+    name: String,
+}
+
+/// `{"name"}`: a new organization owned by the token's user.
+async fn create_org(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let who = bearer_principal(&state, &headers).await?;
+    let body: NewOrgBody = small_json(body, r#"{"name":"acme"}"#).await?;
+    let org = crate::server::orgs::create_org(&state, &who, &body.name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "name": org.name, "role": crate::model::Role::Owner })),
+    )
+        .into_response())
 }
 
 /// Who the token belongs to and which organization it is for (the CLI's default org).
@@ -130,6 +171,7 @@ fn set_json(set: &SetDetail) -> Value {
     json!({
         "name": set.name,
         "revision": set.revision,
+        "protected": set.protected,
         "updated_at": rfc3339(set.updated_at),
         "keys": set.keys.iter().map(|k| json!({
             "key": k.key,
@@ -149,6 +191,7 @@ async fn list_sets(
     Ok(Json(json!({
         "sets": sets.iter().map(|s| json!({
             "name": s.name, "key_count": s.key_count, "updated_at": rfc3339(s.updated_at),
+            "protected": s.protected,
         })).collect::<Vec<_>>()
     })))
 }
@@ -184,6 +227,8 @@ async fn put_set(
     body: Body,
 ) -> Result<Response, AppError> {
     let who = authorize(&state, &headers, &org).await?;
+    // Who may write comes before any look at the body.
+    secrets::may_change(&who)?;
     let name = ResourceName::parse(&set)?;
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
@@ -233,6 +278,29 @@ async fn put_set(
         StatusCode::OK
     };
     Ok(with_etag(result.revision, (status, Json(body)).into_response()))
+}
+
+#[derive(Deserialize)]
+struct PatchSetBody {
+    protected: bool,
+}
+
+/// `{"protected": true|false}`: admins mark a set protected or not.
+async fn patch_set(
+    State(state): State<AppState>,
+    Path((org, set)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    who.require(crate::model::Role::Admin, "protecting secret sets")?;
+    let body: PatchSetBody = small_json(body, r#"{"protected":true}"#).await?;
+    secrets::protect(&state, &who, &set, body.protected).await?;
+    let detail = secrets::detail(&state, &who, &set).await?;
+    Ok(with_etag(
+        detail.revision,
+        Json(set_json(&detail)).into_response(),
+    ))
 }
 
 async fn delete_set(
@@ -365,6 +433,7 @@ fn deployment_json(d: &crate::model::DeploymentSummary) -> Value {
         "revision": d.revision,
         "status": if d.needs_redeploy { "needs redeploy" } else { "up to date" },
         "needs_redeploy": d.needs_redeploy,
+        "rotate_token": d.rotate_token,
         "created_at": rfc3339(d.created_at),
         "deployed_at": rfc3339(d.deployed_at),
     })
@@ -571,6 +640,7 @@ async fn create_token(
     body: Body,
 ) -> Result<Response, AppError> {
     let who = authorize(&state, &headers, &org).await?;
+    crate::server::orgs::may_create_tokens(&who)?;
     let body: NewTokenBody = small_json(body, r#"{"name":"ci"}"#).await?;
     let (id, token) = crate::server::orgs::create_token(&state, &who, &body.name).await?;
     let body = json!({ "id": id, "name": body.name.trim(), "role": who.role, "token": token });
@@ -656,6 +726,33 @@ async fn create_invite(
         "invite_url": crate::server::orgs::invite_link(&state, &token),
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn list_invites(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let invites = crate::server::orgs::invites(&state, &who).await?;
+    Ok(Json(json!({
+        "invites": invites.iter().map(|i| json!({
+            "id": i.id, "email": i.email, "role": i.role, "expires_at": rfc3339(i.expires_at),
+        })).collect::<Vec<_>>()
+    })))
+}
+
+async fn revoke_invite(
+    State(state): State<AppState>,
+    Path((org, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let id = id
+        .parse::<i64>()
+        .map_err(|_| AppError::NotFound(format!("no pending invitation {id} in \"{org}\"")))?;
+    crate::server::orgs::revoke_invite(&state, &who, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, Default)]

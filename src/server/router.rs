@@ -49,6 +49,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), session_gate))
         .layer(middleware::from_fn_with_state(state.clone(), same_origin_guard))
+        // Server functions read their (already bounded) body through axum's default
+        // limit, 2 MB unless told: the same bound as the gate's, so it never fails them.
+        .layer(axum::extract::DefaultBodyLimit::max(SERVER_FN_MAX_BYTES))
         // No request body may be larger than this (413), whatever route it is for.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_REQUEST_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
@@ -56,10 +59,32 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Largest body a server function accepts: a whole set of values (1 MiB) as a form,
+/// where percent-encoding can triple it, with room to spare.
+pub const SERVER_FN_MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// The server functions that work without a session: signing in and out, opening or
+/// accepting an invitation (which may create the account) and claiming a new instance
+/// with its setup link.
+pub const PUBLIC_SERVER_FNS: &[&str] = &[
+    "login",
+    "logout",
+    "invite_details",
+    "accept_invite",
+    "setup_open",
+    "setup_instance",
+];
+
 /// Pages other than the login page need a session; without one the browser is sent to
-/// the login page (and back afterwards). Server functions and the REST API check
-/// credentials themselves; static files are public.
+/// the login page (and back afterwards). Server functions other than the public ones
+/// need one too, checked here before their body is read, so no one who is not signed
+/// in can make the server parse or validate anything. The REST API checks its bearer
+/// token before reading a body; static files are public.
 async fn session_gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if let Some(name) = server_fn_name(req.uri().path()) {
+        let public = PUBLIC_SERVER_FNS.contains(&name);
+        return server_fn_gate(&state, req, next, public).await;
+    }
     let path = req.uri().path();
     let is_page = req.method() == axum::http::Method::GET
         && !path.starts_with("/api/")
@@ -77,7 +102,7 @@ async fn session_gate(State(state): State<AppState>, mut req: Request, next: Nex
         // database again (see `auth::caller`).
         req.extensions_mut().insert(p);
     }
-    if path.starts_with("/invite/") {
+    if path.starts_with("/invite/") || path == "/setup" {
         return next.run(req).await;
     }
     if path == "/login" {
@@ -91,6 +116,69 @@ async fn session_gate(State(state): State<AppState>, mut req: Request, next: Nex
         return Redirect::to(&target).into_response();
     }
     next.run(req).await
+}
+
+/// The endpoint name of a server function's URL (`/api/save_paste` → `save_paste`);
+/// `None` for the REST API and everything else.
+fn server_fn_name(path: &str) -> Option<&str> {
+    path.strip_prefix("/api/").filter(|rest| !rest.starts_with("v1/"))
+}
+
+/// Resolves the session of a server function call before anything reads its body
+/// (refusing the call without one unless `public`), then reads the body with a bound so
+/// an over-long one answers 413 instead of failing inside the function.
+async fn server_fn_gate(state: &AppState, mut req: Request, next: Next, public: bool) -> Response {
+    match session_principal(state, req.headers()).await {
+        Ok(Some(p)) => {
+            // `auth::signed_in` reads it from here instead of asking the database again.
+            req.extensions_mut().insert(p);
+        }
+        Ok(None) if public => {}
+        Ok(None) => return refuse_server_fn(&req, AppError::Unauthorized),
+        Err(e) => return refuse_server_fn(&req, e),
+    }
+    let too_large = || {
+        AppError::TooLarge(format!(
+            "the request is over {} MiB; nothing was read or changed",
+            SERVER_FN_MAX_BYTES / (1024 * 1024)
+        ))
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > SERVER_FN_MAX_BYTES) {
+        return refuse_server_fn(&req, too_large());
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, SERVER_FN_MAX_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let req = Request::from_parts(parts, axum::body::Body::empty());
+            return refuse_server_fn(&req, too_large());
+        }
+    };
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+/// A refused server function call: a plain form (JavaScript off) is sent to the login
+/// page when it lacks a session; an island gets the error as server functions encode
+/// it, with its status.
+fn refuse_server_fn(req: &Request, e: AppError) -> Response {
+    let from_form = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    if from_form && e == AppError::Unauthorized {
+        return Redirect::to("/login").into_response();
+    }
+    let status =
+        axum::http::StatusCode::from_u16(e.status_code()).unwrap_or(axum::http::StatusCode::BAD_REQUEST);
+    let body = serde_json::to_string(&e).unwrap_or_default();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// Cross-site request forgery: browsers attach cookies to requests that other sites'

@@ -9,6 +9,12 @@ use crate::model::Role;
 use crate::model::SetDetail;
 use crate::validate::{Pair, ResourceName, SecretKey};
 
+/// Refuses (403) callers who may not change secret sets. Entry points call it before
+/// they read or parse a write's input; the changes below check it again.
+pub fn may_change(who: &Principal) -> Result<(), AppError> {
+    who.require(Role::Member, "changing secret sets")
+}
+
 /// Seals each pair for (org, set, key) and writes them all in one transaction.
 pub async fn write(
     state: &AppState,
@@ -17,7 +23,7 @@ pub async fn write(
     pairs: Vec<Pair>,
     expected: Option<i64>,
 ) -> Result<PutResult, AppError> {
-    who.require(Role::Member, "changing secret sets")?;
+    may_change(who)?;
     let org = who.org.id;
     let mut entries = Vec::with_capacity(pairs.len());
     for pair in pairs {
@@ -30,23 +36,28 @@ pub async fn write(
             key,
         });
     }
+    let audit = {
+        let (who, object) = (who.clone(), format!("set:{set}"));
+        Box::new(move |result: &PutResult| {
+            let keys: Vec<String> = result.added.iter().chain(&result.updated).cloned().collect();
+            let detail = format!(
+                "{}added {}, updated {}, revision {}",
+                if result.created { "created; " } else { "" },
+                result.added.len(),
+                result.updated.len(),
+                result.revision
+            );
+            super::audit::entry(&who, "secrets.set", &object, &keys, &detail)
+        })
+    };
     let result = state
         .store
-        .put_secrets(org, set.as_str(), entries, super::now(), expected)
+        .put_secrets(org, set.as_str(), entries, super::now(), expected, audit)
         .await?;
     tracing::info!(
         org = %who.org.name, user = who.user_id, set = %set,
         added = ?result.added, updated = ?result.updated, "secrets written"
     );
-    let keys: Vec<String> = result.added.iter().chain(&result.updated).cloned().collect();
-    let detail = format!(
-        "{}added {}, updated {}, revision {}",
-        if result.created { "created; " } else { "" },
-        result.added.len(),
-        result.updated.len(),
-        result.revision
-    );
-    super::audit::record(state, who, "secrets.set", &format!("set:{set}"), &keys, &detail).await?;
     Ok(result)
 }
 
@@ -67,44 +78,59 @@ pub async fn unset(
     key: &str,
     expected: Option<i64>,
 ) -> Result<i64, AppError> {
-    who.require(Role::Member, "changing secret sets")?;
+    may_change(who)?;
     let key = SecretKey::parse(key)?;
+    let audit = {
+        let (who, object, keys) = (who.clone(), format!("set:{set}"), vec![key.to_string()]);
+        Box::new(move |revision: &i64| {
+            super::audit::entry(
+                &who,
+                "secrets.unset",
+                &object,
+                &keys,
+                &format!("revision {revision}"),
+            )
+        })
+    };
     let revision = state
         .store
-        .unset_secret(who.org.id, set, key.as_str(), super::now(), expected)
+        .unset_secret(who.org.id, set, key.as_str(), super::now(), expected, audit)
         .await?;
     tracing::info!(org = %who.org.name, user = who.user_id, set, key = %key, "secret unset");
-    let detail = format!("revision {revision}");
-    super::audit::record(
-        state,
-        who,
-        "secrets.unset",
-        &format!("set:{set}"),
-        &[key.to_string()],
-        &detail,
-    )
-    .await?;
     Ok(revision)
 }
 
 /// Deletes a whole set.
 pub async fn delete(state: &AppState, who: &Principal, set: &str) -> Result<(), AppError> {
     who.require(Role::Admin, "deleting secret sets")?;
-    state.store.delete_set(who.org.id, set).await?;
+    let audit = super::audit::entry(who, "set.delete", &format!("set:{set}"), &[], "");
+    state.store.delete_set(who.org.id, set, audit).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, set, "secret set deleted");
-    super::audit::record(state, who, "set.delete", &format!("set:{set}"), &[], "").await?;
     Ok(())
 }
 
 /// Creates an empty set.
 pub async fn create(state: &AppState, who: &Principal, set: &ResourceName) -> Result<(), AppError> {
     who.require(Role::Member, "creating secret sets")?;
+    let audit = super::audit::entry(who, "set.create", &format!("set:{set}"), &[], "");
     state
         .store
-        .create_set(who.org.id, set.as_str(), super::now())
+        .create_set(who.org.id, set.as_str(), super::now(), audit)
         .await?;
     tracing::info!(org = %who.org.name, user = who.user_id, set = %set, "secret set created");
-    super::audit::record(state, who, "set.create", &format!("set:{set}"), &[], "").await?;
+    Ok(())
+}
+
+/// Marks a set protected (only admins may then deploy it) or not; admins only.
+pub async fn protect(state: &AppState, who: &Principal, set: &str, protected: bool) -> Result<(), AppError> {
+    who.require(Role::Admin, "protecting secret sets")?;
+    let action = if protected { "set.protect" } else { "set.unprotect" };
+    let audit = super::audit::entry(who, action, &format!("set:{set}"), &[], "");
+    state
+        .store
+        .set_protected(who.org.id, set, protected, audit)
+        .await?;
+    tracing::info!(org = %who.org.name, user = who.user_id, set, protected, "set protection changed");
     Ok(())
 }
 
@@ -117,6 +143,9 @@ pub async fn reveal(
     key: &str,
 ) -> Result<SecretValue, AppError> {
     who.require(Role::Member, "reading secret values")?;
+    if detail(state, who, set).await?.protected {
+        who.require(Role::Admin, "reading the values of a protected set")?;
+    }
     let sealed = state
         .store
         .sealed_value(who.org.id, set, key)

@@ -19,6 +19,13 @@ pub struct AppState {
     /// A password hash verified when an unknown email logs in, so unknown users and
     /// wrong passwords take the same time.
     pub dummy_hash: Arc<str>,
+    /// Permits for argon2 work (see `auth::check_password`): half the cores, at least one.
+    pub password_work: Arc<tokio::sync::Semaphore>,
+    /// How many argon2 verifications and hashes this process has run (for tests and
+    /// operators: a flood of guesses must not raise it beyond the rate limit).
+    pub password_checks: Arc<std::sync::atomic::AtomicU64>,
+    /// The one-time code of the setup link, while this instance has no account yet.
+    pub setup_code: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl AppState {
@@ -70,27 +77,45 @@ impl AppState {
             crypto: Arc::new(crypto),
             config: Arc::new(config),
             dummy_hash: dummy_hash.into(),
+            password_work: Arc::new(tokio::sync::Semaphore::new(password_workers())),
+            password_checks: Arc::default(),
+            setup_code: Arc::default(),
         })
     }
 
+    /// Compares the key with the check value stored with the database. An empty
+    /// database gets this key's check value in one atomic insert-if-absent, so of two
+    /// instances started together with different keys exactly one serves.
     async fn check_key(store: &dyn Store, crypto: &Crypto, source: &KeySource) -> Result<(), String> {
         let db_err = |e: AppError| format!("could not read the database: {e}");
-        match store.get_meta(KEY_CHECK).await.map_err(db_err)? {
-            Some(check) if crypto.verify_key_check(&check) => Ok(()),
-            Some(_) => Err(format!(
-                "the master key ({}) does not match the one this database was created with; \
-                 refusing to start rather than serve unreadable secrets",
-                match source {
-                    KeySource::Env => "from CLOAKROOM_MASTER_KEY".to_string(),
-                    KeySource::File(p) | KeySource::Generated(p) => format!("from {p}"),
-                }
-            )),
+        let check = match store.get_meta(KEY_CHECK).await.map_err(db_err)? {
+            Some(check) => check,
             None => {
-                let check = crypto.key_check().map_err(|e| e.to_string())?;
-                store.put_meta(KEY_CHECK, &check).await.map_err(db_err)
+                let mine = crypto.key_check().map_err(|e| e.to_string())?;
+                store.init_meta(KEY_CHECK, &mine).await.map_err(db_err)?
             }
+        };
+        if crypto.verify_key_check(&check) {
+            return Ok(());
         }
+        Err(format!(
+            "the master key ({}) does not match the one this database was created with; \
+             refusing to start rather than serve unreadable secrets",
+            match source {
+                KeySource::Env => "from CLOAKROOM_MASTER_KEY".to_string(),
+                KeySource::File(p) | KeySource::Generated(p) => format!("from {p}"),
+            }
+        ))
     }
+}
+
+/// How many argon2 computations may run at once: half the cores (at least one), so
+/// sign-ins can never take all of the machine.
+fn password_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get() / 2)
+        .unwrap_or(1)
+        .max(1)
 }
 
 /// The app state inside a server function or a page render.

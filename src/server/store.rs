@@ -167,6 +167,95 @@ impl std::fmt::Debug for RuntimeEnv {
     }
 }
 
+/// The answer to [`Store::reserve_login_attempt`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginAttempt {
+    /// The attempt is counted (as a failure until released); these are its rows.
+    Counted(Vec<i64>),
+    /// A scope is at its limit until this time (Unix seconds); nothing was recorded.
+    Refused { until: i64 },
+}
+
+/// The decision of [`Store::reserve_login_attempt`] from each scope's attempt count in
+/// the window and the time of its oldest one.
+pub(crate) fn login_refusal(
+    counts: &[(i64, Option<i64>)],
+    now: i64,
+    window: i64,
+    limit: i64,
+) -> Option<LoginAttempt> {
+    counts
+        .iter()
+        .filter(|(count, _)| *count >= limit)
+        .map(|(_, oldest)| oldest.unwrap_or(now) + window)
+        .max()
+        .map(|until| LoginAttempt::Refused { until })
+}
+
+/// An audit log entry for organization `org_id`.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    pub org_id: i64,
+    pub entry: AuditEntry,
+}
+
+/// How a change makes its audit entry from its own outcome (a revision, an id). Every
+/// change method writes its entry in the change's own transaction: both commit, or
+/// neither does.
+pub type AuditWith<T> = Box<dyn FnOnce(&T) -> Audit + Send>;
+
+/// Either kind of audit argument: a fixed [`Audit`], or an [`AuditWith`] that is
+/// made from the change's outcome.
+pub trait AuditFor<T>: Send + 'static {
+    fn make(self, outcome: &T) -> Audit;
+}
+
+impl<T> AuditFor<T> for Audit {
+    fn make(self, _: &T) -> Audit {
+        self
+    }
+}
+
+impl<T: 'static> AuditFor<T> for AuditWith<T> {
+    fn make(self, outcome: &T) -> Audit {
+        self(outcome)
+    }
+}
+
+/// A deploy (see [`Store::deploy`]).
+#[derive(Debug, Clone)]
+pub struct DeployRequest<'a> {
+    pub org_id: i64,
+    pub spec: &'a DeploymentSpec,
+    /// Becomes the runtime token of a new deployment; ignored for an existing one.
+    pub token_hash: &'a [u8],
+    pub now: i64,
+    /// Only the newest this many revisions are kept; older ones are removed in the
+    /// same transaction.
+    pub keep_revisions: i64,
+    /// Who deploys (the person a new deployment's runtime token is shown to).
+    pub actor: i64,
+    /// Whether the deployer may point a deployment at a protected set.
+    pub may_use_protected: bool,
+}
+
+/// Refusal to deploy a protected set.
+pub(crate) fn protected_set(set: &str) -> AppError {
+    AppError::Forbidden(format!(
+        "secret set \"{set}\" is protected: only admins may deploy it, redeploy or rotate the \
+         runtime token of a deployment that uses it"
+    ))
+}
+
+/// The roles above `role`, as stored.
+pub(crate) fn roles_above(role: Role) -> Vec<&'static str> {
+    [Role::Viewer, Role::Member, Role::Admin, Role::Owner]
+        .into_iter()
+        .filter(|r| *r > role)
+        .map(Role::as_str)
+        .collect()
+}
+
 /// What a write changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PutResult {
@@ -179,16 +268,31 @@ pub struct PutResult {
 
 /// Storage for everything Cloakroom keeps. Every method that touches an organization's
 /// data takes its id and never reaches outside it; every multi-row change is one
-/// transaction.
+/// transaction, and a change's audit entry (its `audit` argument) is written in that
+/// same transaction: a change that cannot be audited is not made.
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Reads a server-wide setting (e.g. the master key check).
     async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, AppError>;
-    /// Writes a server-wide setting.
-    async fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), AppError>;
+    /// Stores a server-wide setting unless one is stored under `key` already, and
+    /// returns the one stored. Atomic: of two callers at once, exactly one value wins
+    /// and both are told which.
+    async fn init_meta(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, AppError>;
 
     /// Returns the organization named `name`, creating it if missing.
     async fn ensure_org(&self, name: &str) -> Result<Org, AppError>;
+    /// Creates organization `name` with `owner` as its owner; `Conflict` if the name is
+    /// taken.
+    async fn create_org(
+        &self,
+        name: &str,
+        owner: i64,
+        now: i64,
+        audit: AuditWith<Org>,
+    ) -> Result<Org, AppError>;
+    /// The id of the instance's first account (its first owner), `None` while there is
+    /// no account at all.
+    async fn first_user_id(&self) -> Result<Option<i64>, AppError>;
     /// The organization named `name`, if it exists.
     async fn org_by_name(&self, name: &str) -> Result<Option<Org>, AppError>;
     /// Creates a user, a member of `membership`'s organization with its role when
@@ -217,10 +321,19 @@ pub trait Store: Send + Sync {
     /// The organization's members, by email.
     async fn members(&self, org_id: i64) -> Result<Vec<MemberInfo>, AppError>;
     /// Changes a member's role; `NotFound` if not a member, `Conflict` if that would
-    /// leave the organization without an owner.
-    async fn set_member_role(&self, org_id: i64, email: &str, role: Role) -> Result<(), AppError>;
-    /// Removes a member and their tokens; the same errors as [`Store::set_member_role`].
-    async fn remove_member(&self, org_id: i64, email: &str) -> Result<(), AppError>;
+    /// leave the organization without an owner. The member's pending invitations for a
+    /// role above the new one are withdrawn in the same transaction.
+    async fn set_member_role(
+        &self,
+        org_id: i64,
+        email: &str,
+        role: Role,
+        audit: Audit,
+    ) -> Result<(), AppError>;
+    /// Removes a member with their API tokens, sessions and pending invitations, and
+    /// flags the deployments whose runtime token they saw for rotation; the same errors
+    /// as [`Store::set_member_role`].
+    async fn remove_member(&self, org_id: i64, email: &str, audit: Audit) -> Result<(), AppError>;
     /// Adds an existing user to an organization; `Conflict` if already a member.
     async fn add_member(&self, org_id: i64, user_id: i64, role: Role, now: i64) -> Result<(), AppError>;
     /// Stores an invitation's hash.
@@ -234,6 +347,7 @@ pub trait Store: Send + Sync {
         created_by: i64,
         now: i64,
         expires_at: i64,
+        audit: Audit,
     ) -> Result<i64, AppError>;
     /// An unused, unexpired invitation.
     async fn invite(&self, token_hash: &[u8], now: i64) -> Result<Option<InviteRecord>, AppError>;
@@ -244,20 +358,35 @@ pub trait Store: Send + Sync {
         token_hash: &[u8],
         user_id: i64,
         now: i64,
+        audit: AuditWith<InviteRecord>,
     ) -> Result<InviteRecord, AppError>;
     /// The organization's pending invitations.
     async fn invites(&self, org_id: i64, now: i64) -> Result<Vec<InviteInfo>, AppError>;
+    /// Withdraws a pending invitation (its link stops working); the invited email, or
+    /// `None` if there was no such pending invitation.
+    async fn revoke_invite(
+        &self,
+        org_id: i64,
+        id: i64,
+        audit: AuditWith<String>,
+    ) -> Result<Option<String>, AppError>;
     /// API tokens of an organization: all of them, or those of `user_id`.
     async fn api_tokens(&self, org_id: i64, user_id: Option<i64>) -> Result<Vec<TokenInfo>, AppError>;
     /// Revokes a token of the organization (of `user_id` only, when given); whether one was.
-    async fn delete_api_token(&self, org_id: i64, id: i64, user_id: Option<i64>) -> Result<bool, AppError>;
+    async fn delete_api_token(
+        &self,
+        org_id: i64,
+        id: i64,
+        user_id: Option<i64>,
+        audit: Audit,
+    ) -> Result<bool, AppError>;
 
     /// Deletes an organization and everything in it (its audit log stays). Sessions
     /// whose home it was move to their user's personal workspace. `Conflict` for a
     /// personal workspace.
-    async fn delete_org(&self, org_id: i64) -> Result<(), AppError>;
+    async fn delete_org(&self, org_id: i64, audit: Audit) -> Result<(), AppError>;
     /// Replaces a user's password hash and ends all their sessions.
-    async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<(), AppError>;
+    async fn set_password(&self, user_id: i64, password_hash: &str, audit: Audit) -> Result<(), AppError>;
 
     /// Appends an entry to the organization's audit log (`id` is assigned).
     async fn append_audit(&self, org_id: i64, entry: &AuditEntry) -> Result<(), AppError>;
@@ -265,6 +394,10 @@ pub trait Store: Send + Sync {
     async fn audit(&self, org_id: i64, filter: &AuditFilter) -> Result<Vec<AuditEntry>, AppError>;
 
     /// Stores an API token's hash; the token acts with at most `role`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the columns of the token, and its audit entry"
+    )]
     async fn create_api_token(
         &self,
         org_id: i64,
@@ -273,6 +406,7 @@ pub trait Store: Send + Sync {
         token_hash: &[u8],
         now: i64,
         role: Role,
+        audit: AuditWith<i64>,
     ) -> Result<i64, AppError>;
     /// Finds who a token acts for (with the lower of the token's role and the user's
     /// current one), and records its use.
@@ -286,6 +420,7 @@ pub trait Store: Send + Sync {
         org_id: i64,
         now: i64,
         expires_at: i64,
+        audit: Option<Audit>,
     ) -> Result<(), AppError>;
     /// Finds who a session acts for, if it has not expired and was last used after
     /// `idle_since`; marks it used (at most once a minute, to spare writes).
@@ -298,10 +433,20 @@ pub trait Store: Send + Sync {
     /// Ends a session.
     async fn delete_session(&self, id_hash: &[u8]) -> Result<(), AppError>;
 
-    /// Records one failed sign-in under each scope, forgetting those older than an hour.
-    async fn record_login_failure(&self, scopes: &[String], now: i64) -> Result<(), AppError>;
-    /// How many failures `scope` has had since `since`, and when the oldest of them was.
-    async fn login_failures(&self, scope: &str, since: i64) -> Result<(i64, Option<i64>), AppError>;
+    /// Counts a sign-in attempt under every scope *before* its password is checked,
+    /// unless some scope already has `limit` attempts in the last `window` seconds; then
+    /// nothing is recorded. Atomic across connections and instances, so no more than
+    /// `limit` guesses per scope and window are ever checked. Attempts older than an
+    /// hour are forgotten.
+    async fn reserve_login_attempt(
+        &self,
+        scopes: &[String],
+        now: i64,
+        window: i64,
+        limit: i64,
+    ) -> Result<LoginAttempt, AppError>;
+    /// Forgets the attempts `ids` (a sign-in that succeeded is not a failure).
+    async fn release_login_attempt(&self, ids: &[i64]) -> Result<(), AppError>;
     /// Forgets the failures of `scope` (after a successful sign-in).
     async fn clear_login_failures(&self, scope: &str) -> Result<(), AppError>;
 
@@ -310,7 +455,7 @@ pub trait Store: Send + Sync {
     /// One set with its keys (no values), or `None`.
     async fn get_set(&self, org_id: i64, set: &str) -> Result<Option<SetDetail>, AppError>;
     /// Creates an empty set; `Conflict` if it exists.
-    async fn create_set(&self, org_id: i64, set: &str, now: i64) -> Result<(), AppError>;
+    async fn create_set(&self, org_id: i64, set: &str, now: i64, audit: Audit) -> Result<(), AppError>;
     /// Adds or replaces `entries` in `set` (creating the set if missing), all or nothing,
     /// and bumps its revision. `TooLarge` if the set would exceed its size limit;
     /// `Stale` if `expected` is given and the set is at another revision (a missing set
@@ -323,6 +468,7 @@ pub trait Store: Send + Sync {
         entries: Vec<SealedEntry>,
         now: i64,
         expected: Option<i64>,
+        audit: AuditWith<PutResult>,
     ) -> Result<PutResult, AppError>;
     /// Removes one key and bumps the revision; `NotFound` if the set or the key is
     /// missing, `Stale` as for [`Store::put_secrets`].
@@ -333,9 +479,10 @@ pub trait Store: Send + Sync {
         key: &str,
         now: i64,
         expected: Option<i64>,
+        audit: AuditWith<i64>,
     ) -> Result<i64, AppError>;
     /// Removes a set and all its values; `NotFound` if missing.
-    async fn delete_set(&self, org_id: i64, set: &str) -> Result<(), AppError>;
+    async fn delete_set(&self, org_id: i64, set: &str, audit: Audit) -> Result<(), AppError>;
     /// The organization's image pull secrets, by name.
     async fn list_pull_secrets(&self, org_id: i64) -> Result<Vec<PullSecretSummary>, AppError>;
     /// One image pull secret with its sealed credentials, or `None`.
@@ -348,29 +495,46 @@ pub trait Store: Send + Sync {
         org_id: i64,
         record: PullSecretRecord,
         replace: bool,
+        audit: AuditWith<bool>,
     ) -> Result<bool, AppError>;
     /// Deletes a pull secret; `NotFound` if missing.
-    async fn delete_pull_secret(&self, org_id: i64, name: &str) -> Result<(), AppError>;
+    async fn delete_pull_secret(&self, org_id: i64, name: &str, audit: Audit) -> Result<(), AppError>;
     /// Creates or updates a deployment and records a new revision whose env is a
     /// snapshot of its secret set, all in one transaction. A missing set or pull secret
-    /// is a `Validation` error naming it (nothing is written). `token_hash` becomes the
-    /// runtime token of a new deployment and is ignored for an existing one. Returns
-    /// (created, revision).
+    /// is a `Validation` error naming it, a protected set `Forbidden` unless the request
+    /// may use one (nothing is written). Returns (created, revision).
     async fn deploy(
         &self,
-        org_id: i64,
-        spec: &DeploymentSpec,
-        token_hash: &[u8],
-        now: i64,
+        req: DeployRequest<'_>,
+        audit: AuditWith<(bool, i64)>,
     ) -> Result<(bool, i64), AppError>;
     /// The organization's deployments, by name, each with its needs-redeploy flag.
     async fn list_deployments(&self, org_id: i64) -> Result<Vec<DeploymentSummary>, AppError>;
     /// One deployment with its revision's env keys and the difference to its set now.
     async fn get_deployment(&self, org_id: i64, name: &str) -> Result<Option<DeploymentDetail>, AppError>;
     /// Deletes a deployment and all its revisions; `NotFound` if missing.
-    async fn delete_deployment(&self, org_id: i64, name: &str) -> Result<(), AppError>;
-    /// Replaces a deployment's runtime token; `NotFound` if missing.
-    async fn rotate_runtime_token(&self, org_id: i64, name: &str, token_hash: &[u8]) -> Result<(), AppError>;
+    async fn delete_deployment(&self, org_id: i64, name: &str, audit: Audit) -> Result<(), AppError>;
+    /// Replaces a deployment's runtime token, now seen by `actor`, and clears its
+    /// rotation flag; `NotFound` if missing, `Forbidden` if it uses a protected set and
+    /// `may_use_protected` is false.
+    async fn rotate_runtime_token(
+        &self,
+        org_id: i64,
+        name: &str,
+        token_hash: &[u8],
+        actor: i64,
+        may_use_protected: bool,
+        audit: Audit,
+    ) -> Result<(), AppError>;
+    /// Marks a set protected or not; protecting it flags for rotation the deployments
+    /// using it whose runtime token was seen by someone below admin. `NotFound` if missing.
+    async fn set_protected(
+        &self,
+        org_id: i64,
+        set: &str,
+        protected: bool,
+        audit: Audit,
+    ) -> Result<(), AppError>;
     /// What the holder of a runtime token may read, or `None` for an unknown token.
     async fn runtime_env(&self, token_hash: &[u8]) -> Result<Option<RuntimeEnv>, AppError>;
     /// A stored sealed value, for decryption where an issue allows a value to leave.
@@ -440,6 +604,12 @@ pub(crate) fn env_diff(
         .map(|e| e.key.clone())
         .collect();
     (added, removed, changed)
+}
+
+pub(crate) fn org_exists(name: &str) -> AppError {
+    AppError::Conflict(format!(
+        "an organization named \"{name}\" already exists; choose another name"
+    ))
 }
 
 pub(crate) fn set_not_found(set: &str) -> AppError {

@@ -4,9 +4,10 @@
 //! writers to one set serialized by a row lock on the set.
 
 use super::{
-    deployment_not_found, env_diff, in_use, pull_secret_exists, pull_secret_not_found, role_of,
-    set_not_found, stale, InviteRecord, Org, Principal, PullSecretRecord, PutResult, RuntimeEnv, SealedEntry,
-    Store, UserRecord,
+    deployment_not_found, env_diff, in_use, login_refusal, org_exists, protected_set, pull_secret_exists,
+    pull_secret_not_found, role_of, roles_above, set_not_found, stale, Audit, AuditFor, AuditWith,
+    DeployRequest, InviteRecord, LoginAttempt, Org, Principal, PullSecretRecord, PutResult, RuntimeEnv,
+    SealedEntry, Store, UserRecord,
 };
 use crate::error::AppError;
 use crate::model::{
@@ -26,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0003_deployments.sql"),
     include_str!("../../../migrations/postgres/0004_hardening.sql"),
     include_str!("../../../migrations/postgres/0005_organizations.sql"),
+    include_str!("../../../migrations/postgres/0006_security.sql"),
 ];
 /// Arbitrary constant naming the advisory lock that guards migrations.
 const MIGRATION_LOCK: i64 = 0x636c_6f61_6b72_6f6f;
@@ -81,6 +83,10 @@ impl PgStore {
         Ok(store)
     }
 
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "what to delete, how to name it, and its audit entry"
+    )]
     /// Deletes the organization's row `name` from `table` unless a deployment's `column`
     /// names it (`in_use` then names them). The row is locked first, so a deploy that
     /// references it concurrently either commits before and is seen, or waits.
@@ -92,6 +98,7 @@ impl PgStore {
         column: &str,
         what: &str,
         not_found: fn(&str) -> AppError,
+        audit: Audit,
     ) -> Result<(), AppError> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
@@ -105,6 +112,7 @@ impl PgStore {
         }
         let delete = format!("DELETE FROM {table} WHERE org_id = $1 AND name = $2");
         tx.execute(&delete, &[&org_id, &name]).await?;
+        write_audit(&tx, &audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -233,7 +241,7 @@ async fn users_of(
 const DEPLOYMENT_COLUMNS: &str = "d.name, d.image, d.secret_set, d.pull_secret, d.region, d.min_agents, \
      d.max_agents, d.revision, d.created_at, d.deployed_at, \
      (d.secret_set IS NOT NULL AND d.set_revision IS DISTINCT FROM (SELECT s.revision FROM secret_sets s \
-        WHERE s.org_id = d.org_id AND s.name = d.secret_set))";
+        WHERE s.org_id = d.org_id AND s.name = d.secret_set)), d.rotate_token";
 
 fn deployment_row(r: &tokio_postgres::Row) -> DeploymentSummary {
     DeploymentSummary {
@@ -250,7 +258,29 @@ fn deployment_row(r: &tokio_postgres::Row) -> DeploymentSummary {
         created_at: r.get(8),
         deployed_at: r.get(9),
         needs_redeploy: r.get(10),
+        rotate_token: r.get(11),
     }
+}
+
+/// Appends an audit entry (on `c`, which may be a change's transaction).
+async fn write_audit(c: &impl GenericClient, a: &Audit) -> Result<(), AppError> {
+    let e = &a.entry;
+    c.execute(
+        "INSERT INTO audit_log (org_id, at, actor, source, action, object, keys, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            &a.org_id,
+            &e.at,
+            &e.actor,
+            &e.source,
+            &e.action,
+            &e.object,
+            &e.keys.join(","),
+            &e.detail,
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Locks the set's row for the rest of the transaction; `(id, revision)`.
@@ -272,14 +302,19 @@ impl Store for PgStore {
             .map(|r| r.get(0)))
     }
 
-    async fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), AppError> {
+    async fn init_meta(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, AppError> {
         let c = self.pool.get().await?;
+        // The insert either wins or waits for the row another transaction inserted;
+        // then the row is read back (a statement after the conflict sees it committed).
         c.execute(
-            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
             &[&key, &value],
         )
         .await?;
-        Ok(())
+        let row = c
+            .query_one("SELECT value FROM meta WHERE key = $1", &[&key])
+            .await?;
+        Ok(row.get(0))
     }
 
     async fn ensure_org(&self, name: &str) -> Result<Org, AppError> {
@@ -297,6 +332,43 @@ impl Store for PgStore {
             id,
             name: name.to_owned(),
         })
+    }
+
+    async fn create_org(
+        &self,
+        name: &str,
+        owner: i64,
+        now: i64,
+        audit: AuditWith<Org>,
+    ) -> Result<Org, AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let Some(row) = tx
+            .query_opt(
+                "INSERT INTO orgs (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id",
+                &[&name, &now],
+            )
+            .await?
+        else {
+            return Err(org_exists(name));
+        };
+        let org = Org {
+            id: row.get(0),
+            name: name.to_owned(),
+        };
+        tx.execute(
+            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
+            &[&org.id, &owner, &now],
+        )
+        .await?;
+        write_audit(&tx, &audit.make(&org)).await?;
+        tx.commit().await?;
+        Ok(org)
+    }
+
+    async fn first_user_id(&self) -> Result<Option<i64>, AppError> {
+        let c = self.pool.get().await?;
+        Ok(c.query_one("SELECT MIN(id) FROM users", &[]).await?.get(0))
     }
 
     async fn org_by_name(&self, name: &str) -> Result<Option<Org>, AppError> {
@@ -382,7 +454,7 @@ impl Store for PgStore {
         .get(0))
     }
 
-    async fn delete_org(&self, org_id: i64) -> Result<(), AppError> {
+    async fn delete_org(&self, org_id: i64, audit: Audit) -> Result<(), AppError> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
         tx.execute(
@@ -402,11 +474,13 @@ impl Store for PgStore {
                 "a personal workspace cannot be deleted".into(),
             ));
         }
+        let out = ();
+        write_audit(&tx, &audit.make(&out)).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(out)
     }
 
-    async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<(), AppError> {
+    async fn set_password(&self, user_id: i64, password_hash: &str, audit: Audit) -> Result<(), AppError> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
         tx.execute(
@@ -416,28 +490,19 @@ impl Store for PgStore {
         .await?;
         tx.execute("DELETE FROM sessions WHERE user_id = $1", &[&user_id])
             .await?;
+        let out = ();
+        write_audit(&tx, &audit.make(&out)).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(out)
     }
 
     async fn append_audit(&self, org_id: i64, e: &AuditEntry) -> Result<(), AppError> {
         let c = self.pool.get().await?;
-        c.execute(
-            "INSERT INTO audit_log (org_id, at, actor, source, action, object, keys, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[
-                &org_id,
-                &e.at,
-                &e.actor,
-                &e.source,
-                &e.action,
-                &e.object,
-                &e.keys.join(","),
-                &e.detail,
-            ],
-        )
-        .await?;
-        Ok(())
+        let audit = Audit {
+            org_id,
+            entry: e.clone(),
+        };
+        write_audit(&c, &audit).await
     }
 
     async fn audit(&self, org_id: i64, f: &AuditFilter) -> Result<Vec<AuditEntry>, AppError> {
@@ -576,7 +641,13 @@ impl Store for PgStore {
         .collect())
     }
 
-    async fn set_member_role(&self, org_id: i64, email: &str, role: Role) -> Result<(), AppError> {
+    async fn set_member_role(
+        &self,
+        org_id: i64,
+        email: &str,
+        role: Role,
+        audit: Audit,
+    ) -> Result<(), AppError> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
         // One membership change at a time per organization, so two demotions cannot
@@ -592,11 +663,19 @@ impl Store for PgStore {
             &[&org_id, &user_id, &role.as_str()],
         )
         .await?;
+        tx.execute(
+            "DELETE FROM invites WHERE org_id = $1 AND created_by = $2 AND used_at IS NULL \
+             AND role = ANY($3)",
+            &[&org_id, &user_id, &roles_above(role)],
+        )
+        .await?;
+        let out = ();
+        write_audit(&tx, &audit.make(&out)).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(out)
     }
 
-    async fn remove_member(&self, org_id: i64, email: &str) -> Result<(), AppError> {
+    async fn remove_member(&self, org_id: i64, email: &str, audit: Audit) -> Result<(), AppError> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
         tx.execute("SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE", &[&org_id])
@@ -607,11 +686,15 @@ impl Store for PgStore {
             "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2",
             "DELETE FROM api_tokens WHERE org_id = $1 AND user_id = $2",
             "DELETE FROM sessions WHERE org_id = $1 AND user_id = $2",
+            "DELETE FROM invites WHERE org_id = $1 AND created_by = $2 AND used_at IS NULL",
+            "UPDATE deployments SET rotate_token = TRUE WHERE org_id = $1 AND token_seen_by = $2",
         ] {
             tx.execute(sql, &[&org_id, &user_id]).await?;
         }
+        let out = ();
+        write_audit(&tx, &audit.make(&out)).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(out)
     }
 
     async fn add_member(&self, org_id: i64, user_id: i64, role: Role, now: i64) -> Result<(), AppError> {
@@ -638,23 +721,29 @@ impl Store for PgStore {
         created_by: i64,
         now: i64,
         expires_at: i64,
+        audit: Audit,
     ) -> Result<i64, AppError> {
-        let c = self.pool.get().await?;
-        Ok(c.query_one(
-            "INSERT INTO invites (org_id, email, role, token_hash, created_by, created_at, expires_at) \
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO invites (org_id, email, role, token_hash, created_by, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            &[
-                &org_id,
-                &email,
-                &role.as_str(),
-                &token_hash,
-                &created_by,
-                &now,
-                &expires_at,
-            ],
-        )
-        .await?
-        .get(0))
+                &[
+                    &org_id,
+                    &email,
+                    &role.as_str(),
+                    &token_hash,
+                    &created_by,
+                    &now,
+                    &expires_at,
+                ],
+            )
+            .await?
+            .get(0);
+        write_audit(&tx, &audit).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     async fn invite(&self, token_hash: &[u8], now: i64) -> Result<Option<InviteRecord>, AppError> {
@@ -667,6 +756,7 @@ impl Store for PgStore {
         token_hash: &[u8],
         user_id: i64,
         now: i64,
+        audit: AuditWith<InviteRecord>,
     ) -> Result<InviteRecord, AppError> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
@@ -694,8 +784,10 @@ impl Store for PgStore {
             &[&invite.org.id, &user_id, &invite.role.as_str(), &now],
         )
         .await?;
+        let out = invite;
+        write_audit(&tx, &audit.make(&out)).await?;
         tx.commit().await?;
-        Ok(invite)
+        Ok(out)
     }
 
     async fn invites(&self, org_id: i64, now: i64) -> Result<Vec<InviteInfo>, AppError> {
@@ -714,6 +806,28 @@ impl Store for PgStore {
             expires_at: r.get(3),
         })
         .collect())
+    }
+
+    async fn revoke_invite(
+        &self,
+        org_id: i64,
+        id: i64,
+        audit: AuditWith<String>,
+    ) -> Result<Option<String>, AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let email: Option<String> = tx
+            .query_opt(
+                "DELETE FROM invites WHERE org_id = $1 AND id = $2 AND used_at IS NULL RETURNING email",
+                &[&org_id, &id],
+            )
+            .await?
+            .map(|r| r.get(0));
+        if let Some(email) = &email {
+            write_audit(&tx, &audit(email)).await?;
+        }
+        tx.commit().await?;
+        Ok(email)
     }
 
     async fn api_tokens(&self, org_id: i64, user_id: Option<i64>) -> Result<Vec<TokenInfo>, AppError> {
@@ -738,16 +852,33 @@ impl Store for PgStore {
         .collect())
     }
 
-    async fn delete_api_token(&self, org_id: i64, id: i64, user_id: Option<i64>) -> Result<bool, AppError> {
-        let c = self.pool.get().await?;
-        Ok(c.execute(
-            "DELETE FROM api_tokens WHERE org_id = $1 AND id = $2 AND ($3::BIGINT IS NULL OR user_id = $3)",
-            &[&org_id, &id, &user_id],
-        )
-        .await?
-            > 0)
+    async fn delete_api_token(
+        &self,
+        org_id: i64,
+        id: i64,
+        user_id: Option<i64>,
+        audit: Audit,
+    ) -> Result<bool, AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let deleted = tx
+            .execute(
+                "DELETE FROM api_tokens WHERE org_id = $1 AND id = $2 AND ($3::BIGINT IS NULL OR user_id = $3)",
+                &[&org_id, &id, &user_id],
+            )
+            .await?
+            > 0;
+        if deleted {
+            write_audit(&tx, &audit).await?;
+        }
+        tx.commit().await?;
+        Ok(deleted)
     }
 
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the columns of the token, and its audit entry"
+    )]
     async fn create_api_token(
         &self,
         org_id: i64,
@@ -756,15 +887,21 @@ impl Store for PgStore {
         token_hash: &[u8],
         now: i64,
         role: Role,
+        audit: AuditWith<i64>,
     ) -> Result<i64, AppError> {
-        let c = self.pool.get().await?;
-        Ok(c.query_one(
-            "INSERT INTO api_tokens (org_id, user_id, name, token_hash, created_at, role) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            &[&org_id, &user_id, &name, &token_hash, &now, &role.as_str()],
-        )
-        .await?
-        .get(0))
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO api_tokens (org_id, user_id, name, token_hash, created_at, role) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                &[&org_id, &user_id, &name, &token_hash, &now, &role.as_str()],
+            )
+            .await?
+            .get(0);
+        write_audit(&tx, &audit(&id)).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     async fn principal_for_token(&self, token_hash: &[u8], now: i64) -> Result<Option<Principal>, AppError> {
@@ -796,16 +933,22 @@ impl Store for PgStore {
         org_id: i64,
         now: i64,
         expires_at: i64,
+        audit: Option<Audit>,
     ) -> Result<(), AppError> {
-        let c = self.pool.get().await?;
-        c.execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now])
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        tx.execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now])
             .await?;
-        c.execute(
+        tx.execute(
             "INSERT INTO sessions (id_hash, user_id, org_id, created_at, expires_at, last_seen) \
              VALUES ($1, $2, $3, $4, $5, $4)",
             &[&id_hash, &user_id, &org_id, &now, &expires_at],
         )
         .await?;
+        if let Some(audit) = &audit {
+            write_audit(&tx, audit).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -838,31 +981,58 @@ impl Store for PgStore {
         Ok(p)
     }
 
-    async fn record_login_failure(&self, scopes: &[String], now: i64) -> Result<(), AppError> {
+    async fn reserve_login_attempt(
+        &self,
+        scopes: &[String],
+        now: i64,
+        window: i64,
+        limit: i64,
+    ) -> Result<LoginAttempt, AppError> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
+        // One transaction-scoped advisory lock per scope (in a fixed order, so two
+        // attempts never wait on each other crosswise): every instance counts and
+        // records an attempt of a scope in turn.
+        let mut sorted: Vec<&String> = scopes.iter().collect();
+        sorted.sort();
+        for scope in &sorted {
+            tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[scope])
+                .await?;
+        }
         tx.execute("DELETE FROM login_failures WHERE at < $1", &[&(now - 3600)])
             .await?;
+        let mut counts = Vec::with_capacity(scopes.len());
         for scope in scopes {
-            tx.execute(
-                "INSERT INTO login_failures (scope, at) VALUES ($1, $2)",
-                &[scope, &now],
-            )
-            .await?;
+            let row = tx
+                .query_one(
+                    "SELECT COUNT(*), MIN(at) FROM login_failures WHERE scope = $1 AND at > $2",
+                    &[scope, &(now - window)],
+                )
+                .await?;
+            counts.push((row.get(0), row.get(1)));
+        }
+        if let Some(refused) = login_refusal(&counts, now, window, limit) {
+            return Ok(refused);
+        }
+        let mut ids = Vec::with_capacity(scopes.len());
+        for scope in scopes {
+            let row = tx
+                .query_one(
+                    "INSERT INTO login_failures (scope, at) VALUES ($1, $2) RETURNING id",
+                    &[scope, &now],
+                )
+                .await?;
+            ids.push(row.get(0));
         }
         tx.commit().await?;
-        Ok(())
+        Ok(LoginAttempt::Counted(ids))
     }
 
-    async fn login_failures(&self, scope: &str, since: i64) -> Result<(i64, Option<i64>), AppError> {
+    async fn release_login_attempt(&self, ids: &[i64]) -> Result<(), AppError> {
         let c = self.pool.get().await?;
-        let row = c
-            .query_one(
-                "SELECT COUNT(*), MIN(at) FROM login_failures WHERE scope = $1 AND at > $2",
-                &[&scope, &since],
-            )
+        c.execute("DELETE FROM login_failures WHERE id = ANY($1)", &[&ids])
             .await?;
-        Ok((row.get(0), row.get(1)))
+        Ok(())
     }
 
     async fn clear_login_failures(&self, scope: &str) -> Result<(), AppError> {
@@ -883,8 +1053,8 @@ impl Store for PgStore {
         let c = self.pool.get().await?;
         let rows = c
             .query(
-                "SELECT s.name, (SELECT COUNT(*) FROM secrets k WHERE k.set_id = s.id), s.updated_at \
-                 FROM secret_sets s WHERE s.org_id = $1 ORDER BY s.name COLLATE \"C\"",
+                "SELECT s.name, (SELECT COUNT(*) FROM secrets k WHERE k.set_id = s.id), s.updated_at, \
+                 s.protected FROM secret_sets s WHERE s.org_id = $1 ORDER BY s.name COLLATE \"C\"",
                 &[&org_id],
             )
             .await?;
@@ -894,6 +1064,7 @@ impl Store for PgStore {
                 name: r.get(0),
                 key_count: r.get::<_, i64>(1) as u32,
                 updated_at: r.get(2),
+                protected: r.get(3),
             })
             .collect())
     }
@@ -909,7 +1080,8 @@ impl Store for PgStore {
             .await?;
         let Some(row) = tx
             .query_opt(
-                "SELECT id, revision, created_at, updated_at FROM secret_sets WHERE org_id = $1 AND name = $2",
+                "SELECT id, revision, created_at, updated_at, protected FROM secret_sets \
+                 WHERE org_id = $1 AND name = $2",
                 &[&org_id, &set],
             )
             .await?
@@ -938,12 +1110,14 @@ impl Store for PgStore {
             created_at: row.get(2),
             updated_at: row.get(3),
             keys,
+            protected: row.get(4),
         }))
     }
 
-    async fn create_set(&self, org_id: i64, set: &str, now: i64) -> Result<(), AppError> {
-        let c = self.pool.get().await?;
-        let n = c
+    async fn create_set(&self, org_id: i64, set: &str, now: i64, audit: Audit) -> Result<(), AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let n = tx
             .execute(
                 "INSERT INTO secret_sets (org_id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) \
                  ON CONFLICT (org_id, name) DO NOTHING",
@@ -955,6 +1129,8 @@ impl Store for PgStore {
                 "a secret set named \"{set}\" already exists"
             )));
         }
+        write_audit(&tx, &audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -965,6 +1141,7 @@ impl Store for PgStore {
         entries: Vec<SealedEntry>,
         now: i64,
         expected: Option<i64>,
+        audit: AuditWith<PutResult>,
     ) -> Result<PutResult, AppError> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
@@ -1046,8 +1223,10 @@ impl Store for PgStore {
             )
             .await?
             .get(0);
+        let out = result;
+        write_audit(&tx, &audit.make(&out)).await?;
         tx.commit().await?;
-        Ok(result)
+        Ok(out)
     }
 
     async fn unset_secret(
@@ -1057,6 +1236,7 @@ impl Store for PgStore {
         key: &str,
         now: i64,
         expected: Option<i64>,
+        audit: AuditWith<i64>,
     ) -> Result<i64, AppError> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
@@ -1081,11 +1261,13 @@ impl Store for PgStore {
             )
             .await?
             .get(0);
+        let out = revision;
+        write_audit(&tx, &audit.make(&out)).await?;
         tx.commit().await?;
-        Ok(revision)
+        Ok(out)
     }
 
-    async fn delete_set(&self, org_id: i64, set: &str) -> Result<(), AppError> {
+    async fn delete_set(&self, org_id: i64, set: &str, audit: Audit) -> Result<(), AppError> {
         self.delete_unused(
             org_id,
             set,
@@ -1093,6 +1275,7 @@ impl Store for PgStore {
             "secret_set",
             "secret set",
             set_not_found,
+            audit,
         )
         .await
     }
@@ -1137,6 +1320,7 @@ impl Store for PgStore {
         org_id: i64,
         record: PullSecretRecord,
         replace: bool,
+        audit: AuditWith<bool>,
     ) -> Result<bool, AppError> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
@@ -1166,11 +1350,13 @@ impl Store for PgStore {
         if inserted == 0 {
             return Err(pull_secret_exists(&record.name));
         }
+        let out = removed > 0;
+        write_audit(&tx, &audit.make(&out)).await?;
         tx.commit().await?;
-        Ok(removed > 0)
+        Ok(out)
     }
 
-    async fn delete_pull_secret(&self, org_id: i64, name: &str) -> Result<(), AppError> {
+    async fn delete_pull_secret(&self, org_id: i64, name: &str, audit: Audit) -> Result<(), AppError> {
         self.delete_unused(
             org_id,
             name,
@@ -1178,17 +1364,25 @@ impl Store for PgStore {
             "pull_secret",
             "image pull secret",
             pull_secret_not_found,
+            audit,
         )
         .await
     }
 
     async fn deploy(
         &self,
-        org_id: i64,
-        spec: &DeploymentSpec,
-        token_hash: &[u8],
-        now: i64,
+        req: DeployRequest<'_>,
+        audit: AuditWith<(bool, i64)>,
     ) -> Result<(bool, i64), AppError> {
+        let DeployRequest {
+            org_id,
+            spec,
+            token_hash,
+            now,
+            keep_revisions,
+            actor,
+            may_use_protected,
+        } = req;
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
         let mut missing = Vec::new();
@@ -1217,6 +1411,15 @@ impl Store for PgStore {
         }
         if !missing.is_empty() {
             return Err(AppError::Validation(missing));
+        }
+        if let (Some((set_id, _)), Some(set_name)) = (set, &spec.secret_set) {
+            let protected: bool = tx
+                .query_one("SELECT protected FROM secret_sets WHERE id = $1", &[&set_id])
+                .await?
+                .get(0);
+            if protected && !may_use_protected {
+                return Err(protected_set(set_name));
+            }
         }
         let set_revision = set.map(|(_, rev)| rev);
         let existing = tx
@@ -1252,8 +1455,9 @@ impl Store for PgStore {
                 let inserted = tx
                     .query_one(
                         "INSERT INTO deployments (org_id, name, image, secret_set, pull_secret, region, \
-                         min_agents, max_agents, revision, set_revision, runtime_token_hash, created_at, deployed_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $11) RETURNING id",
+                         min_agents, max_agents, revision, set_revision, runtime_token_hash, created_at, \
+                         deployed_at, token_seen_by) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $11, $12) RETURNING id",
                         &[
                             &org_id,
                             &spec.name,
@@ -1266,6 +1470,7 @@ impl Store for PgStore {
                             &set_revision,
                             &token_hash,
                             &now,
+                            &actor,
                         ],
                     )
                     .await;
@@ -1289,8 +1494,15 @@ impl Store for PgStore {
             )
             .await?;
         }
+        tx.execute(
+            "DELETE FROM deployment_env WHERE deployment_id = $1 AND revision <= $2",
+            &[&id, &(revision - keep_revisions.max(1))],
+        )
+        .await?;
+        let out = (existing.is_none(), revision);
+        write_audit(&tx, &audit.make(&out)).await?;
         tx.commit().await?;
-        Ok((existing.is_none(), revision))
+        Ok(out)
     }
 
     async fn list_deployments(&self, org_id: i64) -> Result<Vec<DeploymentSummary>, AppError> {
@@ -1319,7 +1531,7 @@ impl Store for PgStore {
             return Ok(None);
         };
         let summary = deployment_row(&row);
-        let id: i64 = row.get(11);
+        let id: i64 = row.get(12);
         let to_keys = |rows: Vec<tokio_postgres::Row>| -> Vec<KeyInfo> {
             rows.iter()
                 .map(|r| KeyInfo {
@@ -1360,9 +1572,10 @@ impl Store for PgStore {
         }))
     }
 
-    async fn delete_deployment(&self, org_id: i64, name: &str) -> Result<(), AppError> {
-        let c = self.pool.get().await?;
-        let n = c
+    async fn delete_deployment(&self, org_id: i64, name: &str, audit: Audit) -> Result<(), AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let n = tx
             .execute(
                 "DELETE FROM deployments WHERE org_id = $1 AND name = $2",
                 &[&org_id, &name],
@@ -1371,21 +1584,88 @@ impl Store for PgStore {
         if n == 0 {
             return Err(deployment_not_found(name));
         }
+        write_audit(&tx, &audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    async fn rotate_runtime_token(&self, org_id: i64, name: &str, token_hash: &[u8]) -> Result<(), AppError> {
-        let c = self.pool.get().await?;
-        let n = c
+    async fn rotate_runtime_token(
+        &self,
+        org_id: i64,
+        name: &str,
+        token_hash: &[u8],
+        actor: i64,
+        may_use_protected: bool,
+        audit: Audit,
+    ) -> Result<(), AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        // The deployment row, then its set's (shared, so protecting it waits for us).
+        let Some(row) = tx
+            .query_opt(
+                "SELECT secret_set FROM deployments WHERE org_id = $1 AND name = $2 FOR UPDATE",
+                &[&org_id, &name],
+            )
+            .await?
+        else {
+            return Err(deployment_not_found(name));
+        };
+        let set: Option<String> = row.get(0);
+        if let Some(set) = &set {
+            let protected = tx
+                .query_opt(
+                    "SELECT protected FROM secret_sets WHERE org_id = $1 AND name = $2 FOR SHARE",
+                    &[&org_id, set],
+                )
+                .await?
+                .is_some_and(|r| r.get::<_, bool>(0));
+            if protected && !may_use_protected {
+                return Err(protected_set(set));
+            }
+        }
+        tx.execute(
+            "UPDATE deployments SET runtime_token_hash = $3, token_seen_by = $4, rotate_token = FALSE \
+             WHERE org_id = $1 AND name = $2",
+            &[&org_id, &name, &token_hash, &actor],
+        )
+        .await?;
+        let out = ();
+        write_audit(&tx, &audit.make(&out)).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn set_protected(
+        &self,
+        org_id: i64,
+        set: &str,
+        protected: bool,
+        audit: Audit,
+    ) -> Result<(), AppError> {
+        let mut c = self.pool.get().await?;
+        let tx = c.transaction().await?;
+        let n = tx
             .execute(
-                "UPDATE deployments SET runtime_token_hash = $3 WHERE org_id = $1 AND name = $2",
-                &[&org_id, &name, &token_hash],
+                "UPDATE secret_sets SET protected = $3 WHERE org_id = $1 AND name = $2",
+                &[&org_id, &set, &protected],
             )
             .await?;
         if n == 0 {
-            return Err(deployment_not_found(name));
+            return Err(set_not_found(set));
         }
-        Ok(())
+        if protected {
+            tx.execute(
+                "UPDATE deployments SET rotate_token = TRUE WHERE org_id = $1 AND secret_set = $2 \
+                 AND (token_seen_by IS NULL OR token_seen_by NOT IN (SELECT user_id FROM memberships \
+                      WHERE org_id = $1 AND role IN ('admin', 'owner')))",
+                &[&org_id, &set],
+            )
+            .await?;
+        }
+        let out = ();
+        write_audit(&tx, &audit.make(&out)).await?;
+        tx.commit().await?;
+        Ok(out)
     }
 
     async fn runtime_env(&self, token_hash: &[u8]) -> Result<Option<RuntimeEnv>, AppError> {

@@ -2,9 +2,10 @@
 //! at start-up. Calls run on tokio's blocking pool behind one connection.
 
 use super::{
-    deployment_not_found, env_diff, in_use, pull_secret_exists, pull_secret_not_found, role_of,
-    set_not_found, stale, InviteRecord, Org, Principal, PullSecretRecord, PutResult, RuntimeEnv, SealedEntry,
-    Store, UserRecord,
+    deployment_not_found, env_diff, in_use, login_refusal, org_exists, protected_set, pull_secret_exists,
+    pull_secret_not_found, role_of, roles_above, set_not_found, stale, Audit, AuditFor, AuditWith,
+    DeployRequest, InviteRecord, LoginAttempt, Org, Principal, PullSecretRecord, PutResult, RuntimeEnv,
+    SealedEntry, Store, UserRecord,
 };
 use crate::error::AppError;
 use crate::model::{
@@ -23,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0003_deployments.sql"),
     include_str!("../../../migrations/sqlite/0004_hardening.sql"),
     include_str!("../../../migrations/sqlite/0005_organizations.sql"),
+    include_str!("../../../migrations/sqlite/0006_security.sql"),
 ];
 
 pub struct SqliteStore {
@@ -31,28 +33,47 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and brings its schema up to date.
+    /// A new data directory is created 0700 and a new database file 0600 before SQLite
+    /// opens it; SQLite gives its WAL and shared-memory files the database file's mode,
+    /// so no file of the database is ever readable by others, not even for a moment.
     pub fn open(path: &Path) -> Result<Self, String> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("could not create {}: {e}", dir.display()))?;
+            crate::server::create_private_dir(dir)
+                .map_err(|e| format!("could not create {}: {e}", dir.display()))?;
         }
+        crate::server::create_private_file(path)
+            .map_err(|e| format!("could not create {}: {e}", path.display()))?;
         let mut conn =
             Connection::open(path).map_err(|e| format!("could not open {}: {e}", path.display()))?;
+        let fail = |what: &str, e: rusqlite::Error| format!("could not {what} {}: {e}", path.display());
+        // Foreign keys stay off while migrations rebuild tables (a table's DROP would
+        // otherwise cascade), then are checked and turned on.
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+             PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 5000;",
         )
-        .map_err(|e| format!("could not configure {}: {e}", path.display()))?;
-        migrate(&mut conn).map_err(|e| format!("could not migrate {}: {e}", path.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        .map_err(|e| fail("configure", e))?;
+        migrate(&mut conn).map_err(|e| fail("migrate", e))?;
+        let broken: i64 = conn
+            .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+            .map_err(|e| fail("check", e))?;
+        if broken > 0 {
+            return Err(format!(
+                "{}: {broken} rows refer to rows that do not exist after migrating",
+                path.display()
+            ));
         }
+        conn.execute_batch("PRAGMA foreign_keys = ON;")
+            .map_err(|e| fail("configure", e))?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
     }
 
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "what to delete, how to name it, and its audit entry"
+    )]
     /// Deletes the organization's row `name` from `table` unless a deployment's `column`
     /// names it (`in_use` then names them), in one write transaction.
     async fn delete_unused(
@@ -63,11 +84,11 @@ impl SqliteStore {
         column: &'static str,
         what: &'static str,
         not_found: fn(&str) -> AppError,
+        audit: Audit,
     ) -> Result<(), AppError> {
         let name = name.to_owned();
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let users = users_of(&tx, org_id, column, &name)?;
+        self.change(audit, move |tx| {
+            let users = users_of(tx, org_id, column, &name)?;
             if !users.is_empty() {
                 return Err(in_use(&format!("{what} \"{name}\""), &users));
             }
@@ -75,8 +96,24 @@ impl SqliteStore {
             if tx.execute(&delete, params![org_id, name])? == 0 {
                 return Err(not_found(&name));
             }
-            tx.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Runs `f` in one write transaction with the audit entry made from its outcome:
+    /// both commit, or neither does.
+    async fn change<T, F>(&self, audit: impl AuditFor<T>, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, AppError> + Send + 'static,
+    {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            write_audit(&tx, &audit.make(&out))?;
+            tx.commit()?;
+            Ok(out)
         })
         .await
     }
@@ -98,14 +135,39 @@ impl SqliteStore {
     }
 }
 
+/// Applies the missing migrations, each in its own write transaction that reads the
+/// schema version itself, so two processes opening a new file at once never apply one
+/// twice.
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+    loop {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let Some(sql) = MIGRATIONS.get(version as usize) else {
+            return Ok(());
+        };
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
     }
+}
+
+/// Appends an audit entry (on `c`, which may be a change's transaction).
+fn write_audit(c: &Connection, a: &Audit) -> Result<(), AppError> {
+    let e = &a.entry;
+    c.execute(
+        "INSERT INTO audit_log (org_id, at, actor, source, action, object, keys, detail) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            a.org_id,
+            e.at,
+            e.actor,
+            e.source,
+            e.action,
+            e.object,
+            e.keys.join(","),
+            e.detail
+        ],
+    )?;
     Ok(())
 }
 
@@ -133,7 +195,7 @@ fn users_of(conn: &Connection, org_id: i64, column: &str, name: &str) -> Result<
 const DEPLOYMENT_COLUMNS: &str = "d.name, d.image, d.secret_set, d.pull_secret, d.region, d.min_agents, \
      d.max_agents, d.revision, d.created_at, d.deployed_at, \
      (d.secret_set IS NOT NULL AND d.set_revision IS NOT (SELECT s.revision FROM secret_sets s \
-        WHERE s.org_id = d.org_id AND s.name = d.secret_set))";
+        WHERE s.org_id = d.org_id AND s.name = d.secret_set)), d.rotate_token";
 
 fn deployment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentSummary> {
     Ok(DeploymentSummary {
@@ -150,6 +212,7 @@ fn deployment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentSummary> 
         created_at: r.get(8)?,
         deployed_at: r.get(9)?,
         needs_redeploy: r.get(10)?,
+        rotate_token: r.get(11)?,
     })
 }
 
@@ -240,15 +303,17 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn put_meta(&self, key: &str, value: &[u8]) -> Result<(), AppError> {
+    async fn init_meta(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, AppError> {
         let (key, value) = (key.to_owned(), value.to_vec());
         self.with(move |c| {
-            c.execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2) \
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
                 params![key, value],
             )?;
-            Ok(())
+            let stored = tx.query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| r.get(0))?;
+            tx.commit()?;
+            Ok(stored)
         })
         .await
     }
@@ -264,6 +329,37 @@ impl Store for SqliteStore {
             Ok(Org { id, name })
         })
         .await
+    }
+
+    async fn create_org(
+        &self,
+        name: &str,
+        owner: i64,
+        now: i64,
+        audit: AuditWith<Org>,
+    ) -> Result<Org, AppError> {
+        let name = name.to_owned();
+        self.change(audit, move |tx| {
+            let n = tx.execute(
+                "INSERT INTO orgs (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                params![name, now],
+            )?;
+            if n == 0 {
+                return Err(org_exists(&name));
+            }
+            let id = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES (?1, ?2, 'owner', ?3)",
+                params![id, owner, now],
+            )?;
+            Ok(Org { id, name })
+        })
+        .await
+    }
+
+    async fn first_user_id(&self) -> Result<Option<i64>, AppError> {
+        self.with(|c| Ok(c.query_row("SELECT MIN(id) FROM users", [], |r| r.get(0))?))
+            .await
     }
 
     async fn org_by_name(&self, name: &str) -> Result<Option<Org>, AppError> {
@@ -367,9 +463,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn delete_org(&self, org_id: i64) -> Result<(), AppError> {
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    async fn delete_org(&self, org_id: i64, audit: Audit) -> Result<(), AppError> {
+        self.change(audit, move |tx| {
             tx.execute(
                 "UPDATE sessions SET org_id = (SELECT o.id FROM orgs o WHERE o.personal_user_id = sessions.user_id) \
                  WHERE org_id = ?1 AND EXISTS (SELECT 1 FROM orgs o WHERE o.personal_user_id = sessions.user_id)",
@@ -382,47 +477,30 @@ impl Store for SqliteStore {
             if deleted == 0 {
                 return Err(AppError::Conflict("a personal workspace cannot be deleted".into()));
             }
-            tx.commit()?;
             Ok(())
         })
         .await
     }
 
-    async fn set_password(&self, user_id: i64, password_hash: &str) -> Result<(), AppError> {
+    async fn set_password(&self, user_id: i64, password_hash: &str, audit: Audit) -> Result<(), AppError> {
         let hash = password_hash.to_owned();
-        self.with(move |c| {
-            let tx = c.transaction()?;
+        self.change(audit, move |tx| {
             tx.execute(
                 "UPDATE users SET password_hash = ?2 WHERE id = ?1",
                 params![user_id, hash],
             )?;
             tx.execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
-            tx.commit()?;
             Ok(())
         })
         .await
     }
 
     async fn append_audit(&self, org_id: i64, e: &AuditEntry) -> Result<(), AppError> {
-        let e = e.clone();
-        self.with(move |c| {
-            c.execute(
-                "INSERT INTO audit_log (org_id, at, actor, source, action, object, keys, detail) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    org_id,
-                    e.at,
-                    e.actor,
-                    e.source,
-                    e.action,
-                    e.object,
-                    e.keys.join(","),
-                    e.detail
-                ],
-            )?;
-            Ok(())
-        })
-        .await
+        let audit = Audit {
+            org_id,
+            entry: e.clone(),
+        };
+        self.with(move |c| write_audit(c, &audit)).await
     }
 
     async fn audit(&self, org_id: i64, f: &AuditFilter) -> Result<Vec<AuditEntry>, AppError> {
@@ -552,30 +630,39 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn set_member_role(&self, org_id: i64, email: &str, role: Role) -> Result<(), AppError> {
+    async fn set_member_role(
+        &self,
+        org_id: i64,
+        email: &str,
+        role: Role,
+        audit: Audit,
+    ) -> Result<(), AppError> {
         let email = email.to_owned();
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let user_id = member_id(&tx, org_id, &email)?;
+        self.change(audit, move |tx| {
+            let user_id = member_id(tx, org_id, &email)?;
             if role != Role::Owner {
-                keep_an_owner(&tx, org_id, user_id)?;
+                keep_an_owner(tx, org_id, user_id)?;
             }
             tx.execute(
                 "UPDATE memberships SET role = ?3 WHERE org_id = ?1 AND user_id = ?2",
                 params![org_id, user_id, role.as_str()],
             )?;
-            tx.commit()?;
+            for above in roles_above(role) {
+                tx.execute(
+                    "DELETE FROM invites WHERE org_id = ?1 AND created_by = ?2 AND used_at IS NULL AND role = ?3",
+                    params![org_id, user_id, above],
+                )?;
+            }
             Ok(())
         })
         .await
     }
 
-    async fn remove_member(&self, org_id: i64, email: &str) -> Result<(), AppError> {
+    async fn remove_member(&self, org_id: i64, email: &str, audit: Audit) -> Result<(), AppError> {
         let email = email.to_owned();
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let user_id = member_id(&tx, org_id, &email)?;
-            keep_an_owner(&tx, org_id, user_id)?;
+        self.change(audit, move |tx| {
+            let user_id = member_id(tx, org_id, &email)?;
+            keep_an_owner(tx, org_id, user_id)?;
             tx.execute(
                 "DELETE FROM memberships WHERE org_id = ?1 AND user_id = ?2",
                 params![org_id, user_id],
@@ -588,7 +675,14 @@ impl Store for SqliteStore {
                 "DELETE FROM sessions WHERE org_id = ?1 AND user_id = ?2",
                 params![org_id, user_id],
             )?;
-            tx.commit()?;
+            tx.execute(
+                "DELETE FROM invites WHERE org_id = ?1 AND created_by = ?2 AND used_at IS NULL",
+                params![org_id, user_id],
+            )?;
+            tx.execute(
+                "UPDATE deployments SET rotate_token = 1 WHERE org_id = ?1 AND token_seen_by = ?2",
+                params![org_id, user_id],
+            )?;
             Ok(())
         })
         .await
@@ -618,9 +712,10 @@ impl Store for SqliteStore {
         created_by: i64,
         now: i64,
         expires_at: i64,
+        audit: Audit,
     ) -> Result<i64, AppError> {
         let (email, hash) = (email.to_owned(), token_hash.to_vec());
-        self.with(move |c| {
+        self.change(audit, move |c| {
             c.execute(
                 "INSERT INTO invites (org_id, email, role, token_hash, created_by, created_at, expires_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -641,11 +736,11 @@ impl Store for SqliteStore {
         token_hash: &[u8],
         user_id: i64,
         now: i64,
+        audit: AuditWith<InviteRecord>,
     ) -> Result<InviteRecord, AppError> {
         let hash = token_hash.to_vec();
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let invite = invite_row(&tx, &hash, now)?.ok_or_else(crate::server::orgs::invite_gone)?;
+        self.change(audit, move |tx| {
+            let invite = invite_row(tx, &hash, now)?.ok_or_else(crate::server::orgs::invite_gone)?;
             tx.execute(
                 "UPDATE invites SET used_at = ?2 WHERE token_hash = ?1",
                 params![hash, now],
@@ -655,7 +750,6 @@ impl Store for SqliteStore {
                  ON CONFLICT (org_id, user_id) DO NOTHING",
                 params![invite.org.id, user_id, invite.role.as_str(), now],
             )?;
-            tx.commit()?;
             Ok(invite)
         })
         .await
@@ -676,6 +770,30 @@ impl Store for SqliteStore {
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn revoke_invite(
+        &self,
+        org_id: i64,
+        id: i64,
+        audit: AuditWith<String>,
+    ) -> Result<Option<String>, AppError> {
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let email: Option<String> = tx
+                .query_row(
+                    "DELETE FROM invites WHERE org_id = ?1 AND id = ?2 AND used_at IS NULL RETURNING email",
+                    params![org_id, id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(email) = &email {
+                write_audit(&tx, &audit(email))?;
+            }
+            tx.commit()?;
+            Ok(email)
         })
         .await
     }
@@ -703,16 +821,32 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn delete_api_token(&self, org_id: i64, id: i64, user_id: Option<i64>) -> Result<bool, AppError> {
+    async fn delete_api_token(
+        &self,
+        org_id: i64,
+        id: i64,
+        user_id: Option<i64>,
+        audit: Audit,
+    ) -> Result<bool, AppError> {
         self.with(move |c| {
-            Ok(c.execute(
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let deleted = tx.execute(
                 "DELETE FROM api_tokens WHERE org_id = ?1 AND id = ?2 AND (?3 IS NULL OR user_id = ?3)",
                 params![org_id, id, user_id],
-            )? > 0)
+            )? > 0;
+            if deleted {
+                write_audit(&tx, &audit)?;
+            }
+            tx.commit()?;
+            Ok(deleted)
         })
         .await
     }
 
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the columns of the token, and its audit entry"
+    )]
     async fn create_api_token(
         &self,
         org_id: i64,
@@ -721,9 +855,10 @@ impl Store for SqliteStore {
         token_hash: &[u8],
         now: i64,
         role: Role,
+        audit: AuditWith<i64>,
     ) -> Result<i64, AppError> {
         let (name, hash) = (name.to_owned(), token_hash.to_vec());
-        self.with(move |c| {
+        self.change(audit, move |c| {
             c.execute(
                 "INSERT INTO api_tokens (org_id, user_id, name, token_hash, created_at, role) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -764,15 +899,21 @@ impl Store for SqliteStore {
         org_id: i64,
         now: i64,
         expires_at: i64,
+        audit: Option<Audit>,
     ) -> Result<(), AppError> {
         let hash = id_hash.to_vec();
         self.with(move |c| {
-            c.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
-            c.execute(
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute("DELETE FROM sessions WHERE expires_at <= ?1", [now])?;
+            tx.execute(
                 "INSERT INTO sessions (id_hash, user_id, org_id, created_at, expires_at, last_seen) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?4)",
                 params![hash, user_id, org_id, now, expires_at],
             )?;
+            if let Some(audit) = &audit {
+                write_audit(&tx, audit)?;
+            }
+            tx.commit()?;
             Ok(())
         })
         .await
@@ -808,31 +949,52 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn record_login_failure(&self, scopes: &[String], now: i64) -> Result<(), AppError> {
+    async fn reserve_login_attempt(
+        &self,
+        scopes: &[String],
+        now: i64,
+        window: i64,
+        limit: i64,
+    ) -> Result<LoginAttempt, AppError> {
         let scopes = scopes.to_vec();
         self.with(move |c| {
-            let tx = c.transaction()?;
+            // IMMEDIATE takes the write lock first: no other writer can count in between.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute("DELETE FROM login_failures WHERE at < ?1", [now - 3600])?;
+            let mut counts = Vec::with_capacity(scopes.len());
+            for scope in &scopes {
+                counts.push(tx.query_row(
+                    "SELECT COUNT(*), MIN(at) FROM login_failures WHERE scope = ?1 AND at > ?2",
+                    params![scope, now - window],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?);
+            }
+            if let Some(refused) = login_refusal(&counts, now, window, limit) {
+                return Ok(refused);
+            }
+            let mut ids = Vec::with_capacity(scopes.len());
             for scope in &scopes {
                 tx.execute(
                     "INSERT INTO login_failures (scope, at) VALUES (?1, ?2)",
                     params![scope, now],
                 )?;
+                ids.push(tx.last_insert_rowid());
             }
             tx.commit()?;
-            Ok(())
+            Ok(LoginAttempt::Counted(ids))
         })
         .await
     }
 
-    async fn login_failures(&self, scope: &str, since: i64) -> Result<(i64, Option<i64>), AppError> {
-        let scope = scope.to_owned();
+    async fn release_login_attempt(&self, ids: &[i64]) -> Result<(), AppError> {
+        let ids = ids.to_vec();
         self.with(move |c| {
-            Ok(c.query_row(
-                "SELECT COUNT(*), MIN(at) FROM login_failures WHERE scope = ?1 AND at > ?2",
-                params![scope, since],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?)
+            let tx = c.transaction()?;
+            for id in ids {
+                tx.execute("DELETE FROM login_failures WHERE rowid = ?1", [id])?;
+            }
+            tx.commit()?;
+            Ok(())
         })
         .await
     }
@@ -858,8 +1020,8 @@ impl Store for SqliteStore {
     async fn list_sets(&self, org_id: i64) -> Result<Vec<SetSummary>, AppError> {
         self.with(move |c| {
             let mut stmt = c.prepare(
-                "SELECT s.name, (SELECT COUNT(*) FROM secrets k WHERE k.set_id = s.id), s.updated_at \
-                 FROM secret_sets s WHERE s.org_id = ?1 ORDER BY s.name",
+                "SELECT s.name, (SELECT COUNT(*) FROM secrets k WHERE k.set_id = s.id), s.updated_at, \
+                 s.protected FROM secret_sets s WHERE s.org_id = ?1 ORDER BY s.name",
             )?;
             let rows = stmt
                 .query_map([org_id], |r| {
@@ -867,6 +1029,7 @@ impl Store for SqliteStore {
                         name: r.get(0)?,
                         key_count: r.get(1)?,
                         updated_at: r.get(2)?,
+                        protected: r.get(3)?,
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -878,11 +1041,12 @@ impl Store for SqliteStore {
     async fn get_set(&self, org_id: i64, set: &str) -> Result<Option<SetDetail>, AppError> {
         let set = set.to_owned();
         self.with(move |c| {
-            let Some((id, revision, created_at, updated_at)) = c
+            let Some((id, revision, created_at, updated_at, protected)) = c
                 .query_row(
-                    "SELECT id, revision, created_at, updated_at FROM secret_sets WHERE org_id = ?1 AND name = ?2",
+                    "SELECT id, revision, created_at, updated_at, protected FROM secret_sets \
+                     WHERE org_id = ?1 AND name = ?2",
                     params![org_id, set],
-                    |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
                 .optional()?
             else {
@@ -906,14 +1070,15 @@ impl Store for SqliteStore {
                 created_at,
                 updated_at,
                 keys,
+                protected,
             }))
         })
         .await
     }
 
-    async fn create_set(&self, org_id: i64, set: &str, now: i64) -> Result<(), AppError> {
+    async fn create_set(&self, org_id: i64, set: &str, now: i64, audit: Audit) -> Result<(), AppError> {
         let set = set.to_owned();
-        self.with(move |c| {
+        self.change(audit, move |c| {
             let n = c.execute(
                 "INSERT INTO secret_sets (org_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?3) \
                  ON CONFLICT (org_id, name) DO NOTHING",
@@ -936,13 +1101,13 @@ impl Store for SqliteStore {
         entries: Vec<SealedEntry>,
         now: i64,
         expected: Option<i64>,
+        audit: AuditWith<PutResult>,
     ) -> Result<PutResult, AppError> {
         let set = set.to_owned();
-        self.with(move |c| {
-            // IMMEDIATE takes the write lock up front: writers to a set run one at a time.
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // `change` takes the write lock up front: writers to a set run one at a time.
+        self.change(audit, move |tx| {
             let mut result = PutResult::default();
-            let row = set_row(&tx, org_id, &set)?;
+            let row = set_row(tx, org_id, &set)?;
             let current = row.map_or(0, |(_, rev)| rev);
             if let Some(expected) = expected.filter(|e| *e != current) {
                 return Err(stale(&set, expected, current));
@@ -998,7 +1163,6 @@ impl Store for SqliteStore {
                 params![id, now],
                 |r| r.get(0),
             )?;
-            tx.commit()?;
             Ok(result)
         })
         .await
@@ -1011,11 +1175,11 @@ impl Store for SqliteStore {
         key: &str,
         now: i64,
         expected: Option<i64>,
+        audit: AuditWith<i64>,
     ) -> Result<i64, AppError> {
         let (set, key) = (set.to_owned(), key.to_owned());
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let (id, current) = set_row(&tx, org_id, &set)?.ok_or_else(|| set_not_found(&set))?;
+        self.change(audit, move |tx| {
+            let (id, current) = set_row(tx, org_id, &set)?.ok_or_else(|| set_not_found(&set))?;
             if let Some(expected) = expected.filter(|e| *e != current) {
                 return Err(stale(&set, expected, current));
             }
@@ -1033,13 +1197,12 @@ impl Store for SqliteStore {
                 params![id, now],
                 |r| r.get(0),
             )?;
-            tx.commit()?;
             Ok(revision)
         })
         .await
     }
 
-    async fn delete_set(&self, org_id: i64, set: &str) -> Result<(), AppError> {
+    async fn delete_set(&self, org_id: i64, set: &str, audit: Audit) -> Result<(), AppError> {
         self.delete_unused(
             org_id,
             set,
@@ -1047,6 +1210,7 @@ impl Store for SqliteStore {
             "secret_set",
             "secret set",
             set_not_found,
+            audit,
         )
         .await
     }
@@ -1098,9 +1262,9 @@ impl Store for SqliteStore {
         org_id: i64,
         record: PullSecretRecord,
         replace: bool,
+        audit: AuditWith<bool>,
     ) -> Result<bool, AppError> {
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.change(audit, move |tx| {
             let removed = tx.execute(
                 "DELETE FROM image_pull_secrets WHERE org_id = ?1 AND name = ?2 AND ?3",
                 params![org_id, record.name, replace],
@@ -1120,13 +1284,12 @@ impl Store for SqliteStore {
             if inserted == 0 {
                 return Err(pull_secret_exists(&record.name));
             }
-            tx.commit()?;
             Ok(removed > 0)
         })
         .await
     }
 
-    async fn delete_pull_secret(&self, org_id: i64, name: &str) -> Result<(), AppError> {
+    async fn delete_pull_secret(&self, org_id: i64, name: &str, audit: Audit) -> Result<(), AppError> {
         self.delete_unused(
             org_id,
             name,
@@ -1134,24 +1297,29 @@ impl Store for SqliteStore {
             "pull_secret",
             "image pull secret",
             pull_secret_not_found,
+            audit,
         )
         .await
     }
 
     async fn deploy(
         &self,
-        org_id: i64,
-        spec: &DeploymentSpec,
-        token_hash: &[u8],
-        now: i64,
+        req: DeployRequest<'_>,
+        audit: AuditWith<(bool, i64)>,
     ) -> Result<(bool, i64), AppError> {
-        let (spec, token_hash) = (spec.clone(), token_hash.to_vec());
-        self.with(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (org_id, now, keep_revisions, actor, may_use_protected) = (
+            req.org_id,
+            req.now,
+            req.keep_revisions,
+            req.actor,
+            req.may_use_protected,
+        );
+        let (spec, token_hash) = (req.spec.clone(), req.token_hash.to_vec());
+        self.change(audit, move |tx| {
             let mut missing = Vec::new();
             let set = match &spec.secret_set {
                 Some(name) => {
-                    let row = set_row(&tx, org_id, name)?;
+                    let row = set_row(tx, org_id, name)?;
                     if row.is_none() {
                         missing.push(super::missing_reference("secret set", name));
                     }
@@ -1171,6 +1339,19 @@ impl Store for SqliteStore {
             }
             if !missing.is_empty() {
                 return Err(AppError::Validation(missing));
+            }
+            if let Some(set_name) = &spec.secret_set {
+                let protected: bool = tx
+                    .query_row(
+                        "SELECT protected FROM secret_sets WHERE org_id = ?1 AND name = ?2",
+                        params![org_id, set_name],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .unwrap_or(false);
+                if protected && !may_use_protected {
+                    return Err(protected_set(set_name));
+                }
             }
             let existing: Option<(i64, i64)> = tx
                 .query_row(
@@ -1204,8 +1385,9 @@ impl Store for SqliteStore {
                 None => {
                     tx.execute(
                         "INSERT INTO deployments (org_id, name, image, secret_set, pull_secret, region, \
-                         min_agents, max_agents, revision, set_revision, runtime_token_hash, created_at, deployed_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10, ?11, ?11)",
+                         min_agents, max_agents, revision, set_revision, runtime_token_hash, created_at, \
+                         deployed_at, token_seen_by) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10, ?11, ?11, ?12)",
                         params![
                             org_id,
                             spec.name,
@@ -1217,7 +1399,8 @@ impl Store for SqliteStore {
                             spec.max_agents,
                             set_revision,
                             token_hash,
-                            now
+                            now,
+                            actor
                         ],
                     )?;
                     (tx.last_insert_rowid(), 1)
@@ -1230,7 +1413,10 @@ impl Store for SqliteStore {
                     params![id, revision, set_name, set_id],
                 )?;
             }
-            tx.commit()?;
+            tx.execute(
+                "DELETE FROM deployment_env WHERE deployment_id = ?1 AND revision <= ?2",
+                params![id, revision - keep_revisions.max(1)],
+            )?;
             Ok((existing.is_none(), revision))
         })
         .await
@@ -1255,7 +1441,7 @@ impl Store for SqliteStore {
             let sql =
                 format!("SELECT {DEPLOYMENT_COLUMNS}, d.id FROM deployments d WHERE d.org_id = ?1 AND d.name = ?2");
             let Some((summary, id)) = c
-                .query_row(&sql, params![org_id, name], |r| Ok((deployment_row(r)?, r.get::<_, i64>(11)?)))
+                .query_row(&sql, params![org_id, name], |r| Ok((deployment_row(r)?, r.get::<_, i64>(12)?)))
                 .optional()?
             else {
                 return Ok(None);
@@ -1303,9 +1489,9 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn delete_deployment(&self, org_id: i64, name: &str) -> Result<(), AppError> {
+    async fn delete_deployment(&self, org_id: i64, name: &str, audit: Audit) -> Result<(), AppError> {
         let name = name.to_owned();
-        self.with(move |c| {
+        self.change(audit, move |c| {
             let n = c.execute(
                 "DELETE FROM deployments WHERE org_id = ?1 AND name = ?2",
                 params![org_id, name],
@@ -1318,15 +1504,65 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn rotate_runtime_token(&self, org_id: i64, name: &str, token_hash: &[u8]) -> Result<(), AppError> {
+    async fn rotate_runtime_token(
+        &self,
+        org_id: i64,
+        name: &str,
+        token_hash: &[u8],
+        actor: i64,
+        may_use_protected: bool,
+        audit: Audit,
+    ) -> Result<(), AppError> {
         let (name, hash) = (name.to_owned(), token_hash.to_vec());
-        self.with(move |c| {
-            let n = c.execute(
-                "UPDATE deployments SET runtime_token_hash = ?3 WHERE org_id = ?1 AND name = ?2",
-                params![org_id, name, hash],
+        self.change(audit, move |tx| {
+            let Some((set, protected)) = tx
+                .query_row(
+                    "SELECT d.secret_set, COALESCE(s.protected, 0) FROM deployments d \
+                     LEFT JOIN secret_sets s ON s.org_id = d.org_id AND s.name = d.secret_set \
+                     WHERE d.org_id = ?1 AND d.name = ?2",
+                    params![org_id, name],
+                    |r| Ok((r.get::<_, Option<String>>(0)?, r.get::<_, bool>(1)?)),
+                )
+                .optional()?
+            else {
+                return Err(deployment_not_found(&name));
+            };
+            if protected && !may_use_protected {
+                return Err(protected_set(set.as_deref().unwrap_or_default()));
+            }
+            tx.execute(
+                "UPDATE deployments SET runtime_token_hash = ?3, token_seen_by = ?4, rotate_token = 0 \
+                 WHERE org_id = ?1 AND name = ?2",
+                params![org_id, name, hash, actor],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_protected(
+        &self,
+        org_id: i64,
+        set: &str,
+        protected: bool,
+        audit: Audit,
+    ) -> Result<(), AppError> {
+        let set = set.to_owned();
+        self.change(audit, move |tx| {
+            let n = tx.execute(
+                "UPDATE secret_sets SET protected = ?3 WHERE org_id = ?1 AND name = ?2",
+                params![org_id, set, protected],
             )?;
             if n == 0 {
-                return Err(deployment_not_found(&name));
+                return Err(set_not_found(&set));
+            }
+            if protected {
+                tx.execute(
+                    "UPDATE deployments SET rotate_token = 1 WHERE org_id = ?1 AND secret_set = ?2 \
+                     AND (token_seen_by IS NULL OR token_seen_by NOT IN (SELECT user_id FROM memberships \
+                          WHERE org_id = ?1 AND role IN ('admin', 'owner')))",
+                    params![org_id, set],
+                )?;
             }
             Ok(())
         })
