@@ -14,7 +14,8 @@ pub struct Config {
     pub site_addr: SocketAddr,
     pub site_root: String,
     pub data_dir: PathBuf,
-    /// `sqlite://PATH` (default: `DATA_DIR/cloakroom.db`).
+    /// `sqlite://PATH` (default: `DATA_DIR/cloakroom.db`) or `postgres://…`, whose
+    /// `sslmode` and `sslrootcert` parameters set TLS (see `store::postgres::tls`).
     pub database_url: String,
     /// The address users reach the dashboard at, e.g. `https://secrets.example.com`;
     /// an `https` URL makes session cookies `Secure`.

@@ -19,7 +19,8 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::NoTls;
+
+mod tls;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0001_init.sql"),
@@ -55,14 +56,17 @@ fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
 }
 
 impl PgStore {
-    /// Connects to `url` (`postgres://user@host:port/db`) and migrates the schema.
+    /// Connects to `url` (`postgres://user@host:port/db`, with libpq's `sslmode` and
+    /// `sslrootcert` for TLS: see `postgres/tls.rs`) and migrates the schema.
     pub async fn open(url: &str) -> Result<Self, String> {
-        let config: tokio_postgres::Config = url
+        let (tls, url) = tls::PgTls::from_url(url)?;
+        let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| format!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))?;
+        config.ssl_mode(tls.ssl_mode());
         let manager = Manager::from_config(
             config,
-            NoTls,
+            tls.connector()?,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -75,6 +79,8 @@ impl PgStore {
             .max_size(size)
             .build()
             .map_err(|e| format!("could not set up the PostgreSQL pool: {e}"))?;
+        // Connect once before migrating, so a refused certificate reads as one.
+        drop(pool.get().await.map_err(|e| tls.connect_error(&e))?);
         let store = Self { pool };
         store
             .migrate()
