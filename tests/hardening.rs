@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
 mod common;
+#[path = "hardening/pg_tls.rs"]
+mod pg_tls;
 #[path = "hardening/security.rs"]
 mod security;
 
