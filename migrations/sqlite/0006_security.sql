@@ -31,12 +31,38 @@ INSERT INTO api_tokens_new (id, org_id, user_id, name, token_hash, created_at, l
 DROP TABLE api_tokens;
 ALTER TABLE api_tokens_new RENAME TO api_tokens;
 
-DELETE FROM sqlite_sequence WHERE name IN ('orgs', 'orgs_new', 'api_tokens', 'api_tokens_new');
+-- Invitations are withdrawn by id: a stale list must never withdraw a newer one.
+CREATE TABLE invites_new (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id     INTEGER NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    email      TEXT NOT NULL COLLATE NOCASE,
+    role       TEXT NOT NULL,
+    token_hash BLOB NOT NULL UNIQUE,
+    created_by INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
+);
+INSERT INTO invites_new (id, org_id, email, role, token_hash, created_by, created_at, expires_at, used_at)
+    SELECT id, org_id, email, role, token_hash, created_by, created_at, expires_at, used_at FROM invites;
+DROP TABLE invites;
+ALTER TABLE invites_new RENAME TO invites;
+
+-- Revoked tokens are named in the audit log as token:ID (revocation) and "id ID"
+-- (creation): start past those too.
+DELETE FROM sqlite_sequence
+    WHERE name IN ('orgs', 'orgs_new', 'api_tokens', 'api_tokens_new', 'invites', 'invites_new');
 INSERT INTO sqlite_sequence (name, seq) VALUES
     ('orgs', (SELECT MAX(n) FROM (
         SELECT COALESCE(MAX(id), 0) AS n FROM orgs
         UNION ALL SELECT COALESCE(MAX(org_id), 0) FROM audit_log))),
-    ('api_tokens', (SELECT COALESCE(MAX(id), 0) FROM api_tokens));
+    ('api_tokens', (SELECT MAX(n) FROM (
+        SELECT COALESCE(MAX(id), 0) AS n FROM api_tokens
+        UNION ALL SELECT COALESCE(MAX(CAST(substr(object, 7) AS INTEGER)), 0) FROM audit_log
+            WHERE action = 'token.revoke' AND object GLOB 'token:[0-9]*'
+        UNION ALL SELECT COALESCE(MAX(CAST(substr(detail, 4) AS INTEGER)), 0) FROM audit_log
+            WHERE action = 'token.create' AND detail GLOB 'id [0-9]*'))),
+    ('invites', (SELECT COALESCE(MAX(id), 0) FROM invites));
 
 -- Protected sets: only admins may deploy them, redeploy or rotate the runtime token of
 -- a deployment that uses them.

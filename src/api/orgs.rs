@@ -277,15 +277,16 @@ pub async fn setup_open(code: String) -> Result<(), AppError> {
 /// organization and signs them in. Works only while no account exists.
 #[server(endpoint = "setup_instance")]
 pub async fn setup_instance(
-    code: String,
+    // Concealed: the generated argument struct's Debug must never print the code.
+    code: crate::model::Concealed,
     email: String,
     password: crate::model::Concealed,
     org: String,
 ) -> Result<WriteOutcome, AppError> {
-    let back = super::with_param("/setup", "code", &code);
+    let back = super::with_param("/setup", "code", &code.0);
     let result = async {
         let state = crate::server::state::app_state()?;
-        let claimed = crate::server::setup::claim(&state, &code, &email, &password.0, &org).await?;
+        let claimed = crate::server::setup::claim(&state, &code.0, &email, &password.0, &org).await?;
         crate::server::auth::give_session(&state, &claimed.session)?;
         Ok(WriteOutcome {
             redirect: super::org_url(&claimed.org.name, "/secrets"),

@@ -32,21 +32,21 @@ pub fn normalize_server(raw: &str) -> Result<String, Failure> {
 /// Whether requests to `server` (a normalized URL) cannot be read on the way: https,
 /// or plain http to this very machine.
 pub fn is_private_transport(server: &str) -> bool {
-    if server.starts_with("https://") {
-        return true;
-    }
-    let Some(rest) = server.strip_prefix("http://") else {
+    // The host exactly as the HTTP client will connect to it (a `\\` in the authority,
+    // for one, ends the host the way a `/` would).
+    let Ok(url) = reqwest::Url::parse(server) else {
         return false;
     };
-    let authority = rest.split('/').next().unwrap_or("");
-    let authority = authority.rsplit('@').next().unwrap_or("");
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        authority.split(':').next().unwrap_or("")
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    let host = url.host_str().unwrap_or("");
+    match url.scheme() {
+        "https" => !host.is_empty(),
+        "http" => {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host.eq_ignore_ascii_case("localhost")
+                || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
+    }
 }
 
 impl Api {
@@ -159,6 +159,8 @@ mod tests {
             ("http://localhost.evil.example", false),
             ("http://127.0.0.1.evil.example", false),
             ("http://user@127.0.0.1@evil.example", false),
+            ("http://evil.example\\@localhost", false),
+            ("http://evil.example\\@127.0.0.1:3000", false),
         ] {
             assert_eq!(is_private_transport(url), private, "{url}");
         }

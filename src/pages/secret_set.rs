@@ -78,11 +78,12 @@ pub fn SecretSetPage() -> impl IntoView {
                                     <p class="warning" role="note">{warn}</p>
                                 }
                             });
+                            let can_write = role >= Role::Admin || (role >= Role::Member && !set.protected);
                             let protection = set.protected.then(|| {
                                 view! {
                                     <p class="note" role="note">
                                         <span class="badge protected">"Protected"</span>
-                                        " Only admins may deploy this set, redeploy or rotate the runtime token of a deployment that uses it."
+                                        " Only admins may change this set, deploy it, or change, redeploy or rotate the runtime token of a deployment that uses it."
                                     </p>
                                 }
                             });
@@ -137,7 +138,7 @@ pub fn SecretSetPage() -> impl IntoView {
                                                                 </td>
                                                                 <td>{format_time(k.updated_at)}</td>
                                                                 <td>
-                                                                    {(role >= Role::Member)
+                                                                    {can_write
                                                                         .then(|| {
                                                                             view! {
                                                                                 <ConfirmButton
@@ -162,7 +163,7 @@ pub fn SecretSetPage() -> impl IntoView {
                                     }
                                         .into_any()
                                 }}
-                                {(role >= Role::Member)
+                                {can_write
                                     .then(|| {
                                         view! {
                                             <section class="card">
@@ -188,11 +189,16 @@ pub fn SecretSetPage() -> impl IntoView {
                                             </section>
                                         }
                                     })}
-                                {(role < Role::Member)
+                                {(!can_write)
                                     .then(|| {
+                                        let why = if set.protected && role >= Role::Member {
+                                            "this set is protected, so only admins change it".to_owned()
+                                        } else {
+                                            format!("you are a {role} here")
+                                        };
                                         view! {
                                             <p class="hint">
-                                                {format!("You are a {role} here: you can see keys and fingerprints, not change them.")}
+                                                {format!("You can see keys and fingerprints, not change them: {why}.")}
                                             </p>
                                         }
                                     })}
@@ -220,13 +226,13 @@ pub fn SecretSetPage() -> impl IntoView {
                                             (
                                                 "false",
                                                 "Stop protecting this set",
-                                                "Members may then deploy it, and so read its values through a runtime token.",
+                                                "Members may then change and deploy it, and so read its values through a runtime token.",
                                             )
                                         } else {
                                             (
                                                 "true",
                                                 "Protect this set",
-                                                "Whoever holds a deployment's runtime token can read every value of its set. Protected sets can be deployed only by admins; deployments whose token a member has seen are flagged for rotation.",
+                                                "Whoever holds a deployment's runtime token can read every value of its set. Protected sets are changed and deployed only by admins; the runtime tokens members hold stop reading it, and their deployments are flagged for rotation.",
                                             )
                                         };
                                         view! {

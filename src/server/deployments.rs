@@ -222,6 +222,14 @@ pub async fn runtime_env(
         .runtime_env(&token_hash(token))
         .await?
         .ok_or(AppError::Unauthorized)?;
+    if let Some(set) = &env.locked_by {
+        tracing::warn!(org = %env.org, deployment = %env.deployment, "runtime token refused: must be rotated");
+        return Err(AppError::Forbidden(format!(
+            "deployment \"{}\" uses protected set \"{set}\", and this runtime token was last seen \
+             by someone who is not an admin there: an admin must rotate it",
+            env.deployment
+        )));
+    }
     let mut out = std::collections::BTreeMap::new();
     for (key, set, sealed) in &env.entries {
         out.insert(key.clone(), state.crypto.open(env.org_id, set, key, sealed)?);

@@ -72,6 +72,15 @@ pub async fn create_account(
     Ok(id)
 }
 
+/// Gives account `user_id` (of `email`) its personal workspace.
+pub async fn add_personal_workspace(state: &AppState, user_id: i64, email: &str) -> Result<(), AppError> {
+    state
+        .store
+        .create_personal_org(user_id, &personal_name(email), super::now())
+        .await
+        .map(drop)
+}
+
 pub async fn workspaces(state: &AppState, who: &Principal) -> Result<Vec<Workspace>, AppError> {
     state.store.workspaces(who.user_id).await
 }

@@ -15,6 +15,17 @@ pub fn may_change(who: &Principal) -> Result<(), AppError> {
     who.require(Role::Member, "changing secret sets")
 }
 
+/// Refuses members a change to a protected set: a value they write (a database host of
+/// their own, `NODE_OPTIONS`) would run in production with every other value of the
+/// set, so writing one is as good as reading them.
+async fn may_change_set(state: &AppState, who: &Principal, set: &str) -> Result<(), AppError> {
+    may_change(who)?;
+    if who.role < Role::Admin && state.store.is_protected(who.org.id, set).await? {
+        who.require(Role::Admin, "changing a protected set")?;
+    }
+    Ok(())
+}
+
 /// Seals each pair for (org, set, key) and writes them all in one transaction.
 pub async fn write(
     state: &AppState,
@@ -23,7 +34,7 @@ pub async fn write(
     pairs: Vec<Pair>,
     expected: Option<i64>,
 ) -> Result<PutResult, AppError> {
-    may_change(who)?;
+    may_change_set(state, who, set.as_str()).await?;
     let org = who.org.id;
     let mut entries = Vec::with_capacity(pairs.len());
     for pair in pairs {
@@ -78,7 +89,7 @@ pub async fn unset(
     key: &str,
     expected: Option<i64>,
 ) -> Result<i64, AppError> {
-    may_change(who)?;
+    may_change_set(state, who, set).await?;
     let key = SecretKey::parse(key)?;
     let audit = {
         let (who, object, keys) = (who.clone(), format!("set:{set}"), vec![key.to_string()]);

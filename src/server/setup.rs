@@ -10,9 +10,6 @@ use super::store::Org;
 use crate::error::AppError;
 use crate::validate::{check_email, FieldError, ResourceName};
 
-/// Server setting naming who claimed the instance through a setup link.
-const CLAIMED: &str = "setup_claimed_by";
-
 /// Makes a setup code if the instance has no account yet; returns the link to print.
 pub async fn offer(state: &AppState) -> Result<Option<String>, AppError> {
     if state.store.first_user_id().await?.is_some() {
@@ -84,7 +81,7 @@ pub async fn claim(
         return Err(invalid());
     };
     let result = create_owner(state, email, password, org).await;
-    if matches!(&result, Err(AppError::Validation(_))) {
+    if result.is_err() && state.store.first_user_id().await.is_ok_and(|u| u.is_none()) {
         // Nothing was created: the same link may be used again.
         if let Ok(mut held) = state.setup_code.lock() {
             *held = Some(taken);
@@ -114,14 +111,13 @@ async fn create_owner(state: &AppState, email: &str, password: &str, org: &str) 
     if !problems.is_empty() {
         return Err(problems.into());
     }
-    // Instances sharing a database each print a code: the first claim to record itself
-    // wins, atomically, and every other is refused.
-    let claim = state.store.init_meta(CLAIMED, email.as_bytes()).await?;
-    if claim != email.as_bytes() || state.store.first_user_id().await?.is_some() {
+    // Instances sharing a database each print their own code: a claim made through
+    // another instance meanwhile closes this one.
+    if state.store.first_user_id().await?.is_some() {
         return Err(invalid());
     }
     let hash = super::auth::new_password_hash(state, password).await?;
-    let user_id = super::orgs::create_account(state, &email, &hash, None).await?;
+    let user_id = state.store.create_user(&email, &hash, None).await?;
     let now = super::now();
     let audit = {
         let email = email.clone();
@@ -138,7 +134,9 @@ async fn create_owner(state: &AppState, email: &str, password: &str, org: &str) 
             )
         })
     };
+    // The organization first: the personal workspace then takes whatever name is free.
     let org = state.store.create_org(org.as_str(), user_id, now, audit).await?;
+    super::orgs::add_personal_workspace(state, user_id, &email).await?;
     let session = new_token("cks_");
     state
         .store

@@ -150,6 +150,10 @@ pub struct RuntimeEnv {
     pub org: String,
     pub deployment: String,
     pub revision: i64,
+    /// The protected set the deployment uses, when whoever last saw its runtime token
+    /// is no longer an admin or owner there: the token must be rotated before it reads
+    /// anything (see [`TOKEN_LOCKED`]).
+    pub locked_by: Option<String>,
     /// (key, the set it was snapshotted from, sealed value).
     pub entries: Vec<(String, String, Vec<u8>)>,
 }
@@ -242,10 +246,19 @@ pub struct DeployRequest<'a> {
 /// Refusal to deploy a protected set.
 pub(crate) fn protected_set(set: &str) -> AppError {
     AppError::Forbidden(format!(
-        "secret set \"{set}\" is protected: only admins may deploy it, redeploy or rotate the \
-         runtime token of a deployment that uses it"
+        "secret set \"{set}\" is protected: only admins may change or deploy it, or change, \
+         redeploy or rotate the runtime token of a deployment that uses it"
     ))
 }
+
+/// SQL (both backends) that is true for a deployment row `d` whose runtime token may not
+/// read its set: the set is protected and whoever last saw the token is not (or no
+/// longer) an admin or owner of the organization. A protected set is read only through
+/// tokens an admin holds, whoever changes the deployment or the roles afterwards.
+pub(crate) const TOKEN_LOCKED: &str = "(EXISTS (SELECT 1 FROM secret_sets ps \
+     WHERE ps.org_id = d.org_id AND ps.name = d.secret_set AND ps.protected) \
+     AND NOT EXISTS (SELECT 1 FROM memberships pm WHERE pm.org_id = d.org_id \
+     AND pm.user_id = d.token_seen_by AND pm.role IN ('admin', 'owner')))";
 
 /// The roles above `role`, as stored.
 pub(crate) fn roles_above(role: Role) -> Vec<&'static str> {
@@ -452,6 +465,8 @@ pub trait Store: Send + Sync {
 
     /// The organization's sets, by name.
     async fn list_sets(&self, org_id: i64) -> Result<Vec<SetSummary>, AppError>;
+    /// Whether the organization's set `set` exists and is protected.
+    async fn is_protected(&self, org_id: i64, set: &str) -> Result<bool, AppError>;
     /// One set with its keys (no values), or `None`.
     async fn get_set(&self, org_id: i64, set: &str) -> Result<Option<SetDetail>, AppError>;
     /// Creates an empty set; `Conflict` if it exists.

@@ -462,7 +462,9 @@ async fn migrating_an_old_sqlite_database_skips_ids_the_audit_log_still_names() 
             "PRAGMA user_version = 5;
              INSERT INTO orgs (id, name, created_at) VALUES (3, 'kept', 0);
              INSERT INTO audit_log (org_id, at, actor, source, action, object)
-                 VALUES (7, 0, 'a@example.com', 'ui', 'secrets.set', 'set:old');",
+                 VALUES (7, 0, 'a@example.com', 'ui', 'secrets.set', 'set:old');
+             INSERT INTO audit_log (org_id, at, actor, source, action, object)
+                 VALUES (3, 0, 'a@example.com', 'api', 'token.revoke', 'token:41');",
         )
         .unwrap();
     }
@@ -470,6 +472,11 @@ async fn migrating_an_old_sqlite_database_skips_ids_the_audit_log_still_names() 
     assert_eq!(state.store.org_by_name("kept").await.unwrap().unwrap().id, 3);
     let org = state.store.ensure_org("fresh").await.unwrap();
     assert_eq!(org.id, 8, "past every id the audit log names");
+    let owner = common::user(&state, "owner@example.com", "kept").await;
+    let (id, _) = cloakroom::server::auth::issue_api_token(&state, &owner, "t")
+        .await
+        .unwrap();
+    assert_eq!(id, 42, "past the revoked token the audit log names");
 }
 
 // ---- Finding 8: private files from the first byte -------------------------------------
@@ -838,6 +845,16 @@ async fn protected_sets_are_deployed_only_by_admins(backend: Backend) {
         }
         async move { req.send().await.unwrap() }
     };
+    let runtime = |token: String| {
+        let req = app.http.get(app.url("/api/v1/runtime/env")).bearer_auth(token);
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap())
+        }
+    };
+    let deploy =
+        |name: &'static str, set: &'static str| json!({"image": format!("x/{name}:1"), "secret_set": set});
     for set in ["prod", "dev"] {
         let res = app
             .api(Method::PUT, &format!("/secrets/{set}"))
@@ -847,15 +864,22 @@ async fn protected_sets_are_deployed_only_by_admins(backend: Backend) {
             .unwrap();
         assert!(res.status().is_success());
     }
-    // Before protection, the member deploys prod and holds its runtime token.
-    let res = call(
-        &member_token,
-        Method::PUT,
-        "/deployments/early",
-        Some(json!({"image": "x/y:1", "secret_set": "prod"})),
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
+    // Before protection, the member deploys prod and dev and holds both runtime tokens.
+    let mut member_tokens = Vec::new();
+    for (name, set) in [("early", "prod"), ("side", "dev")] {
+        let res = call(
+            &member_token,
+            Method::PUT,
+            &format!("/deployments/{name}"),
+            Some(deploy(name, set)),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let body: Value = res.json().await.unwrap();
+        member_tokens.push(body["runtime_token"].as_str().unwrap().to_owned());
+    }
+    let (early_token, side_token) = (member_tokens[0].clone(), member_tokens[1].clone());
+    assert_eq!(runtime(early_token.clone()).await.1["env"]["K"], "prod-value");
     // Members may not protect sets; admins may.
     let protect = json!({"protected": true});
     let res = call(
@@ -870,7 +894,9 @@ async fn protected_sets_are_deployed_only_by_admins(backend: Backend) {
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["protected"], true);
-    // The member's old token is flagged for rotation.
+    // The token the member holds stops reading the set at once, and is flagged.
+    let (status, _) = runtime(early_token.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     let d: Value = app
         .api(Method::GET, "/deployments/early")
         .send()
@@ -880,43 +906,62 @@ async fn protected_sets_are_deployed_only_by_admins(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(d["rotate_token"], true);
-    // Now the member can neither point a deployment at it, redeploy, nor rotate.
-    let res = call(
-        &member_token,
-        Method::PUT,
-        "/deployments/late",
-        Some(json!({"image": "x/y:1", "secret_set": "prod"})),
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let res = call(&member_token, Method::POST, "/deployments/early/redeploy", None).await;
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let res = call(
-        &member_token,
-        Method::POST,
-        "/deployments/early/runtime-token",
-        None,
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    // ... but still writes values (write-only) and deploys unprotected sets.
-    let res = call(
-        &member_token,
-        Method::PUT,
-        "/secrets/prod",
-        Some(json!({"secrets": [{"key": "NEW", "value": "x"}]})),
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::OK);
+    // The member can neither point a deployment at it, change or redeploy one that
+    // uses it, rotate its token, nor write the set.
+    for (method, path, body) in [
+        (Method::PUT, "/deployments/late", Some(deploy("late", "prod"))),
+        (Method::PUT, "/deployments/early", Some(deploy("early", "dev"))),
+        (Method::POST, "/deployments/early/redeploy", None),
+        (Method::POST, "/deployments/early/runtime-token", None),
+        (
+            Method::PUT,
+            "/secrets/prod",
+            Some(json!({"secrets": [{"key": "NODE_OPTIONS", "value": "--require=/tmp/x.js"}]})),
+        ),
+        (Method::DELETE, "/secrets/prod/K", None),
+    ] {
+        let res = call(&member_token, method.clone(), path, body).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{method} {path}");
+    }
+    // ... but still deploys and writes unprotected sets.
     let res = call(
         &member_token,
         Method::PUT,
         "/deployments/other",
-        Some(json!({"image": "x/y:1", "secret_set": "dev"})),
+        Some(deploy("other", "dev")),
     )
     .await;
     assert_eq!(res.status(), StatusCode::CREATED);
-    // The admin rotates: the flag clears, and only the admin holds the new token.
+    let res = call(
+        &member_token,
+        Method::PUT,
+        "/secrets/dev",
+        Some(json!({"secrets": [{"key": "NEW", "value": "x"}]})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // An admin pointing the member's deployment at the protected set does not hand the
+    // member's token the set's values.
+    let res = call(
+        &admin_token,
+        Method::PUT,
+        "/deployments/side",
+        Some(deploy("side", "prod")),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (status, body) = runtime(side_token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let d: Value = app
+        .api(Method::GET, "/deployments/side")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["rotate_token"], true);
+    // The admin rotates: the flag clears, and only the admin's new token reads.
     let res = call(
         &admin_token,
         Method::POST,
@@ -926,6 +971,7 @@ async fn protected_sets_are_deployed_only_by_admins(backend: Backend) {
     .await;
     assert_eq!(res.status(), StatusCode::OK);
     let rotated: Value = res.json().await.unwrap();
+    let admins_token = rotated["runtime_token"].as_str().unwrap().to_owned();
     let d: Value = app
         .api(Method::GET, "/deployments/early")
         .send()
@@ -935,24 +981,34 @@ async fn protected_sets_are_deployed_only_by_admins(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(d["rotate_token"], false);
-    let env: Value = app
-        .http
-        .get(app.url("/api/v1/runtime/env"))
-        .bearer_auth(rotated["runtime_token"].as_str().unwrap())
+    assert_eq!(runtime(admins_token.clone()).await.1["env"]["K"], "prod-value");
+    assert_eq!(runtime(early_token).await.0, StatusCode::UNAUTHORIZED, "replaced");
+    // Demoted, the admin's token stops reading the protected set too.
+    let res = app
+        .api(Method::PATCH, "/members/admin@example.com")
+        .json(&json!({"role": "member"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(runtime(admins_token).await.0, StatusCode::FORBIDDEN);
+    let d: Value = app
+        .api(Method::GET, "/deployments/early")
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(env["env"]["K"], "prod-value");
+    assert_eq!(d["rotate_token"], true);
     // Revealing a protected set's values is for admins too.
     let refused = cloakroom::server::secrets::reveal(&app.state, &member, "prod", "K").await;
     assert!(
         matches!(refused, Err(cloakroom::error::AppError::Forbidden(_))),
         "{refused:?}"
     );
-    let revealed = cloakroom::server::secrets::reveal(&app.state, &admin, "prod", "K")
+    let owner = app.principal.clone();
+    let revealed = cloakroom::server::secrets::reveal(&app.state, &owner, "prod", "K")
         .await
         .unwrap();
     assert_eq!(revealed.expose(), "prod-value");

@@ -7,7 +7,7 @@ use super::{
     deployment_not_found, env_diff, in_use, login_refusal, org_exists, protected_set, pull_secret_exists,
     pull_secret_not_found, role_of, roles_above, set_not_found, stale, Audit, AuditFor, AuditWith,
     DeployRequest, InviteRecord, LoginAttempt, Org, Principal, PullSecretRecord, PutResult, RuntimeEnv,
-    SealedEntry, Store, UserRecord,
+    SealedEntry, Store, UserRecord, TOKEN_LOCKED,
 };
 use crate::error::AppError;
 use crate::model::{
@@ -675,6 +675,15 @@ impl Store for PgStore {
             &[&org_id, &user_id, &roles_above(role)],
         )
         .await?;
+        // Tokens they saw of deployments using protected sets stop reading them.
+        tx.execute(
+            &format!(
+                "UPDATE deployments AS d SET rotate_token = TRUE \
+                 WHERE d.org_id = $1 AND d.token_seen_by = $2 AND {TOKEN_LOCKED}"
+            ),
+            &[&org_id, &user_id],
+        )
+        .await?;
         let out = ();
         write_audit(&tx, &audit.make(&out)).await?;
         tx.commit().await?;
@@ -1075,6 +1084,16 @@ impl Store for PgStore {
             .collect())
     }
 
+    async fn is_protected(&self, org_id: i64, set: &str) -> Result<bool, AppError> {
+        let c = self.pool.get().await?;
+        Ok(c.query_opt(
+            "SELECT protected FROM secret_sets WHERE org_id = $1 AND name = $2",
+            &[&org_id, &set],
+        )
+        .await?
+        .is_some_and(|r| r.get(0)))
+    }
+
     async fn get_set(&self, org_id: i64, set: &str) -> Result<Option<SetDetail>, AppError> {
         let mut c = self.pool.get().await?;
         // One snapshot for the set row and its keys.
@@ -1435,6 +1454,20 @@ impl Store for PgStore {
             )
             .await?
             .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)));
+        // Changing a deployment that now uses a protected set is for admins too.
+        if !may_use_protected {
+            let current = tx
+                .query_opt(
+                    "SELECT d.secret_set FROM deployments d JOIN secret_sets s \
+                     ON s.org_id = d.org_id AND s.name = d.secret_set \
+                     WHERE d.org_id = $1 AND d.name = $2 AND s.protected",
+                    &[&org_id, &spec.name],
+                )
+                .await?;
+            if let Some(row) = current {
+                return Err(protected_set(&row.get::<_, String>(0)));
+            }
+        }
         let (id, revision): (i64, i64) = match existing {
             Some((id, rev)) => {
                 tx.execute(
@@ -1503,6 +1536,12 @@ impl Store for PgStore {
         tx.execute(
             "DELETE FROM deployment_env WHERE deployment_id = $1 AND revision <= $2",
             &[&id, &(revision - keep_revisions.max(1))],
+        )
+        .await?;
+        // Pointed at a protected set while someone below admin holds the token.
+        tx.execute(
+            &format!("UPDATE deployments AS d SET rotate_token = TRUE WHERE d.id = $1 AND {TOKEN_LOCKED}"),
+            &[&id],
         )
         .await?;
         let out = (existing.is_none(), revision);
@@ -1606,10 +1645,11 @@ impl Store for PgStore {
     ) -> Result<(), AppError> {
         let mut c = self.pool.get().await?;
         let tx = c.transaction().await?;
-        // The deployment row, then its set's (shared, so protecting it waits for us).
+        // The set first (shared, so protecting it waits for us), then the deployment:
+        // the order deploys and protection take them in, so they never deadlock.
         let Some(row) = tx
             .query_opt(
-                "SELECT secret_set FROM deployments WHERE org_id = $1 AND name = $2 FOR UPDATE",
+                "SELECT secret_set FROM deployments WHERE org_id = $1 AND name = $2",
                 &[&org_id, &name],
             )
             .await?
@@ -1628,6 +1668,21 @@ impl Store for PgStore {
             if protected && !may_use_protected {
                 return Err(protected_set(set));
             }
+        }
+        let still = tx
+            .query_opt(
+                "SELECT secret_set FROM deployments WHERE org_id = $1 AND name = $2 FOR UPDATE",
+                &[&org_id, &name],
+            )
+            .await?;
+        match still {
+            None => return Err(deployment_not_found(name)),
+            Some(r) if r.get::<_, Option<String>>(0) != set => {
+                return Err(AppError::Conflict(format!(
+                    "deployment \"{name}\" changed just now; try again"
+                )))
+            }
+            Some(_) => {}
         }
         tx.execute(
             "UPDATE deployments SET runtime_token_hash = $3, token_seen_by = $4, rotate_token = FALSE \
@@ -1682,14 +1737,12 @@ impl Store for PgStore {
             .read_only(true)
             .start()
             .await?;
-        let Some(row) = tx
-            .query_opt(
-                "SELECT d.id, d.org_id, o.name, d.name, d.revision FROM deployments d \
-                 JOIN orgs o ON o.id = d.org_id WHERE d.runtime_token_hash = $1",
-                &[&token_hash],
-            )
-            .await?
-        else {
+        let sql = format!(
+            "SELECT d.id, d.org_id, o.name, d.name, d.revision, \
+             CASE WHEN {TOKEN_LOCKED} THEN d.secret_set END FROM deployments d \
+             JOIN orgs o ON o.id = d.org_id WHERE d.runtime_token_hash = $1"
+        );
+        let Some(row) = tx.query_opt(&sql, &[&token_hash]).await? else {
             return Ok(None);
         };
         let (id, revision): (i64, i64) = (row.get(0), row.get(4));
@@ -1709,6 +1762,7 @@ impl Store for PgStore {
             org: row.get(2),
             deployment: row.get(3),
             revision,
+            locked_by: row.get(5),
             entries,
         }))
     }

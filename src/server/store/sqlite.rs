@@ -5,7 +5,7 @@ use super::{
     deployment_not_found, env_diff, in_use, login_refusal, org_exists, protected_set, pull_secret_exists,
     pull_secret_not_found, role_of, roles_above, set_not_found, stale, Audit, AuditFor, AuditWith,
     DeployRequest, InviteRecord, LoginAttempt, Org, Principal, PullSecretRecord, PutResult, RuntimeEnv,
-    SealedEntry, Store, UserRecord,
+    SealedEntry, Store, UserRecord, TOKEN_LOCKED,
 };
 use crate::error::AppError;
 use crate::model::{
@@ -653,6 +653,14 @@ impl Store for SqliteStore {
                     params![org_id, user_id, above],
                 )?;
             }
+            // Tokens they saw of deployments using protected sets stop reading them.
+            tx.execute(
+                &format!(
+                    "UPDATE deployments AS d SET rotate_token = 1 \
+                     WHERE d.org_id = ?1 AND d.token_seen_by = ?2 AND {TOKEN_LOCKED}"
+                ),
+                params![org_id, user_id],
+            )?;
             Ok(())
         })
         .await
@@ -958,20 +966,28 @@ impl Store for SqliteStore {
     ) -> Result<LoginAttempt, AppError> {
         let scopes = scopes.to_vec();
         self.with(move |c| {
-            // IMMEDIATE takes the write lock first: no other writer can count in between.
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute("DELETE FROM login_failures WHERE at < ?1", [now - 3600])?;
-            let mut counts = Vec::with_capacity(scopes.len());
-            for scope in &scopes {
-                counts.push(tx.query_row(
-                    "SELECT COUNT(*), MIN(at) FROM login_failures WHERE scope = ?1 AND at > ?2",
-                    params![scope, now - window],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?);
-            }
-            if let Some(refused) = login_refusal(&counts, now, window, limit) {
+            let counts = |c: &Connection| -> Result<Vec<(i64, Option<i64>)>, AppError> {
+                let mut out = Vec::with_capacity(scopes.len());
+                for scope in &scopes {
+                    out.push(c.query_row(
+                        "SELECT COUNT(*), MIN(at) FROM login_failures WHERE scope = ?1 AND at > ?2",
+                        params![scope, now - window],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )?);
+                }
+                Ok(out)
+            };
+            // A refused attempt only reads: a flood of them never waits for the write lock.
+            if let Some(refused) = login_refusal(&counts(c)?, now, window, limit) {
                 return Ok(refused);
             }
+            // IMMEDIATE takes the write lock before counting again: no other writer can
+            // count in between, so at most `limit` attempts per window get through.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if let Some(refused) = login_refusal(&counts(&tx)?, now, window, limit) {
+                return Ok(refused);
+            }
+            tx.execute("DELETE FROM login_failures WHERE at < ?1", [now - 3600])?;
             let mut ids = Vec::with_capacity(scopes.len());
             for scope in &scopes {
                 tx.execute(
@@ -1034,6 +1050,20 @@ impl Store for SqliteStore {
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
+        })
+        .await
+    }
+
+    async fn is_protected(&self, org_id: i64, set: &str) -> Result<bool, AppError> {
+        let set = set.to_owned();
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT protected FROM secret_sets WHERE org_id = ?1 AND name = ?2",
+                params![org_id, set],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(false))
         })
         .await
     }
@@ -1353,6 +1383,19 @@ impl Store for SqliteStore {
                     return Err(protected_set(set_name));
                 }
             }
+            // Changing a deployment that now uses a protected set is for admins too.
+            let current: Option<String> = tx
+                .query_row(
+                    "SELECT d.secret_set FROM deployments d JOIN secret_sets s \
+                     ON s.org_id = d.org_id AND s.name = d.secret_set \
+                     WHERE d.org_id = ?1 AND d.name = ?2 AND s.protected",
+                    params![org_id, spec.name],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(set) = current.filter(|_| !may_use_protected) {
+                return Err(protected_set(&set));
+            }
             let existing: Option<(i64, i64)> = tx
                 .query_row(
                     "SELECT id, revision FROM deployments WHERE org_id = ?1 AND name = ?2",
@@ -1416,6 +1459,11 @@ impl Store for SqliteStore {
             tx.execute(
                 "DELETE FROM deployment_env WHERE deployment_id = ?1 AND revision <= ?2",
                 params![id, revision - keep_revisions.max(1)],
+            )?;
+            // Pointed at a protected set while someone below admin holds the token.
+            tx.execute(
+                &format!("UPDATE deployments AS d SET rotate_token = 1 WHERE d.id = ?1 AND {TOKEN_LOCKED}"),
+                [id],
             )?;
             Ok((existing.is_none(), revision))
         })
@@ -1572,13 +1620,22 @@ impl Store for SqliteStore {
     async fn runtime_env(&self, token_hash: &[u8]) -> Result<Option<RuntimeEnv>, AppError> {
         let hash = token_hash.to_vec();
         self.with(move |c| {
-            let Some((id, org_id, org, deployment, revision)) = c
-                .query_row(
-                    "SELECT d.id, d.org_id, o.name, d.name, d.revision FROM deployments d \
-                     JOIN orgs o ON o.id = d.org_id WHERE d.runtime_token_hash = ?1",
-                    [hash],
-                    |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, i64>(4)?)),
-                )
+            let sql = format!(
+                "SELECT d.id, d.org_id, o.name, d.name, d.revision, \
+                 CASE WHEN {TOKEN_LOCKED} THEN d.secret_set END FROM deployments d \
+                 JOIN orgs o ON o.id = d.org_id WHERE d.runtime_token_hash = ?1"
+            );
+            let Some((id, org_id, org, deployment, revision, locked_by)) = c
+                .query_row(&sql, [hash], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get(5)?,
+                    ))
+                })
                 .optional()?
             else {
                 return Ok(None);
@@ -1594,6 +1651,7 @@ impl Store for SqliteStore {
                 org,
                 deployment,
                 revision,
+                locked_by,
                 entries,
             }))
         })
