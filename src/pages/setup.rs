@@ -1,7 +1,8 @@
 //! The first-run page: reached only through the one-time link the server prints while
 //! no account exists. It creates the owner account and the first organization.
 
-use crate::api::{setup_open, take_flash, SetupInstance};
+use crate::api::{setup_open, SetupInstance};
+use crate::components::Flash;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
@@ -10,19 +11,11 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn SetupPage() -> impl IntoView {
     let code = use_query_map().with_untracked(|q| q.get("code").unwrap_or_default());
-    let flash = take_flash();
     view! {
         <Title text="Set up Cloakroom" />
         <main class="narrow">
             <h1>"Set up Cloakroom"</h1>
-            {flash
-                .map(|f| {
-                    view! {
-                        <ul class=if f.error { "problems flash" } else { "notice" } role="alert">
-                            {f.lines.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
-                        </ul>
-                    }
-                })}
+            <Flash />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     if let Err(e) = setup_open(code.clone()).await {
