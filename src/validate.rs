@@ -74,10 +74,6 @@ impl Problems {
         self.kept.is_empty()
     }
 
-    pub fn len(&self) -> usize {
-        self.kept.len() + self.more
-    }
-
     /// The kept problems, plus "… and N more problems" when some were only counted.
     pub fn into_vec(self) -> Vec<FieldError> {
         let mut out = self.kept;
