@@ -8,6 +8,7 @@ pub mod config;
 pub mod crypto;
 pub mod deployments;
 pub mod orgs;
+pub mod pg_tls;
 pub mod pull_secrets;
 pub mod rest;
 pub mod router;

@@ -232,10 +232,18 @@ impl<'de> Deserialize<'de> for ResourceName {
     }
 }
 
+/// The one form an email address is stored, compared and shown in: trimmed and
+/// lower-cased by Unicode's rules (`ÄNN@Example.COM` and `änn@example.com` are one
+/// address), the same on both databases.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
 /// Checks an email address's shape (one `@`, a dotted domain, no spaces); returns it
-/// trimmed.
+/// normalized (see [`normalize_email`]).
 pub fn check_email(email: &str) -> Result<String, FieldError> {
-    let email = email.trim();
+    let folded = normalize_email(email);
+    let email = folded.as_str();
     let valid = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
         && email.matches('@').count() == 1

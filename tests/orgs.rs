@@ -243,7 +243,7 @@ async fn invitations_are_single_use_and_make_members(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    let who = cloakroom::server::store::Principal {
+    let who = cloakroom::server::auth::Principal {
         org: personal.0,
         role: personal.1,
         ..app.principal.clone()
@@ -729,7 +729,7 @@ async fn password_changes_end_other_sessions_and_owners_delete_organizations(bac
         .await
         .unwrap()
         .unwrap();
-    let who = cloakroom::server::store::Principal {
+    let who = cloakroom::server::auth::Principal {
         org: personal.0,
         role: personal.1,
         ..app.principal.clone()

@@ -102,7 +102,7 @@ pub async fn save_paste(
 /// Writes validated pairs, demanding the revision the page was loaded at (if it says).
 async fn write_pairs(
     state: &crate::server::state::AppState,
-    who: &crate::server::store::Principal,
+    who: &crate::server::auth::Principal,
     set: &str,
     pairs: Vec<crate::validate::Pair>,
     revision: Option<i64>,

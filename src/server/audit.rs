@@ -2,8 +2,9 @@
 //! keys, never a value. The application only ever appends (the database refuses
 //! updates and deletes of its rows).
 
+use super::auth::Principal;
 use super::state::AppState;
-use super::store::{Audit, Principal};
+use super::store::Audit;
 use crate::error::AppError;
 use crate::model::{AuditEntry, AuditFilter, Role};
 

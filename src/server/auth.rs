@@ -2,8 +2,9 @@
 
 use super::crypto::{new_token, token_hash};
 use super::state::{app_state, AppState};
-use super::store::{LoginAttempt, Principal};
+use super::store::{LoginAttempt, Org};
 use crate::error::AppError;
+use crate::model::Role;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use axum::http::{header, HeaderMap};
@@ -156,7 +157,7 @@ pub async fn login(
             email: user.email,
             org,
             role,
-            via: super::store::Via::Ui,
+            via: Via::Ui,
         },
         token,
     ))
@@ -381,11 +382,7 @@ pub async fn bearer_principal(state: &AppState, headers: &HeaderMap) -> Result<P
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ua| ua.starts_with("cloakroom-cli/"));
-    who.via = if from_cli {
-        super::store::Via::Cli
-    } else {
-        super::store::Via::Api
-    };
+    who.via = if from_cli { Via::Cli } else { Via::Api };
     Ok(who)
 }
 
@@ -478,5 +475,52 @@ mod tests {
         h.insert(header::COOKIE, "a=1; cloakroom_session=tok; b=2".parse().unwrap());
         assert_eq!(cookie_value(&h, SESSION_COOKIE), Some("tok"));
         assert_eq!(cookie_value(&h, "c"), None);
+    }
+}
+
+/// Who a session or token acts for, in which organization, with which role there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: i64,
+    pub email: String,
+    pub org: Org,
+    pub role: Role,
+    /// Where the request came from, for the audit log.
+    pub via: Via,
+}
+
+/// Where a change came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Via {
+    /// The dashboard (a session).
+    #[default]
+    Ui,
+    /// The REST API with a token.
+    Api,
+    /// The `cloakroom` command line (the REST API with its user agent).
+    Cli,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Ui => "ui",
+            Via::Api => "api",
+            Via::Cli => "cli",
+        }
+    }
+}
+
+impl Principal {
+    /// Refuses (403) unless the caller's role is at least `min`; `action` completes
+    /// "… needs the member role", e.g. "changing secret sets".
+    pub fn require(&self, min: Role, action: &str) -> Result<(), AppError> {
+        if self.role >= min {
+            return Ok(());
+        }
+        Err(AppError::Forbidden(format!(
+            "{action} needs the {min} role or higher; you are {} in \"{}\"",
+            self.role, self.org.name
+        )))
     }
 }

@@ -1,9 +1,9 @@
 //! The `cloakroom` command: `serve` (the default), the `admin` bootstrap commands and
 //! the client commands of [`crate::client`].
 
+use super::auth::Principal;
 use super::config::Config;
 use super::state::AppState;
-use super::store::Principal;
 use crate::model::Role;
 use crate::validate::ResourceName;
 use clap::{Parser, Subcommand};
@@ -212,7 +212,7 @@ async fn create_token(config: Config, email: &str, org: &str, name: &str) -> Res
         email: user.email,
         org,
         role,
-        via: super::store::Via::Cli,
+        via: super::auth::Via::Cli,
     };
     let token = super::auth::create_api_token(&state, &principal, name)
         .await

@@ -9,13 +9,13 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_REVISIONS_KEPT: i64 = 20;
 
 /// The settings the server runs with.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     pub site_addr: SocketAddr,
     pub site_root: String,
     pub data_dir: PathBuf,
     /// `sqlite://PATH` (default: `DATA_DIR/cloakroom.db`) or `postgres://…`, whose
-    /// `sslmode` and `sslrootcert` parameters set TLS (see `store::postgres::tls`).
+    /// `sslmode` and `sslrootcert` parameters set TLS (see `server::pg_tls`).
     pub database_url: String,
     /// The address users reach the dashboard at, e.g. `https://secrets.example.com`;
     /// an `https` URL makes session cookies `Secure`.
@@ -30,6 +30,25 @@ pub struct Config {
     pub deployment_revisions_kept: i64,
     /// Who may create organizations.
     pub org_creation: OrgCreation,
+    /// Connections in the PostgreSQL pool (`CLOAKROOM_DB_POOL_SIZE`, default 16).
+    pub db_pool_size: usize,
+    /// The master key, base64 of 32 bytes (`CLOAKROOM_MASTER_KEY`), or a file holding
+    /// it (`CLOAKROOM_MASTER_KEY_FILE`); neither means the data directory's key file.
+    pub master_key: Option<String>,
+    pub master_key_file: Option<String>,
+}
+
+impl std::fmt::Debug for Config {
+    /// Everything but the master key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("site_addr", &self.site_addr)
+            .field("data_dir", &self.data_dir)
+            .field("public_url", &self.public_url)
+            .field("master_key", &self.master_key.as_ref().map(|_| "(set)"))
+            .field("master_key_file", &self.master_key_file)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Who may create organizations (`org_creation` in Leptos.toml).
@@ -62,6 +81,7 @@ struct ServerSection {
     trust_proxy: Option<bool>,
     deployment_revisions_kept: Option<i64>,
     org_creation: Option<String>,
+    db_pool_size: Option<usize>,
 }
 
 impl Config {
@@ -140,6 +160,15 @@ impl Config {
                 ))
             }
         };
+        let db_pool_size = match env("CLOAKROOM_DB_POOL_SIZE") {
+            Some(n) => n
+                .parse()
+                .map_err(|_| format!("CLOAKROOM_DB_POOL_SIZE {n:?} is not a number"))?,
+            None => file.db_pool_size.unwrap_or(16),
+        };
+        if db_pool_size < 1 {
+            return Err("the database pool needs at least one connection".into());
+        }
         Ok(Self {
             site_addr,
             site_root,
@@ -151,6 +180,9 @@ impl Config {
             trust_proxy,
             deployment_revisions_kept: kept,
             org_creation,
+            db_pool_size,
+            master_key: env("CLOAKROOM_MASTER_KEY"),
+            master_key_file: env("CLOAKROOM_MASTER_KEY_FILE"),
         })
     }
 
@@ -174,6 +206,9 @@ impl Config {
             trust_proxy: false,
             deployment_revisions_kept: DEFAULT_REVISIONS_KEPT,
             org_creation: OrgCreation::Anyone,
+            db_pool_size: 16,
+            master_key: None,
+            master_key_file: None,
         }
     }
 }

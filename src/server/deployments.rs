@@ -2,9 +2,10 @@
 //! records a revision with an immutable snapshot of the set; the runtime token of a
 //! deployment reads exactly that snapshot and nothing else.
 
+use super::auth::Principal;
 use super::crypto::{new_token, token_hash};
 use super::state::AppState;
-use super::store::{deployment_not_found, DeployRequest, Principal};
+use super::store::{deployment_not_found, DeployRequest};
 use crate::error::AppError;
 use crate::model::DeploymentSpec;
 use crate::model::Role;

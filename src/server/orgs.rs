@@ -2,9 +2,10 @@
 //! invitations and API tokens. Server functions, the REST API and the admin command all
 //! go through here, so the role rules live in one place.
 
+use super::auth::Principal;
 use super::crypto::{new_token, token_hash};
 use super::state::AppState;
-use super::store::{Org, Principal};
+use super::store::Org;
 use crate::error::AppError;
 use crate::model::{InviteInfo, MemberInfo, Role, TokenInfo, Workspace};
 use crate::validate::{check_email, FieldError};
@@ -254,7 +255,7 @@ pub async fn revoke_invite(state: &AppState, who: &Principal, id: i64) -> Result
 /// Only a signed-in person may create API tokens: a token that could mint tokens would
 /// outlive its own revocation.
 pub fn may_create_tokens(who: &Principal) -> Result<(), AppError> {
-    if who.via == super::store::Via::Ui {
+    if who.via == super::auth::Via::Ui {
         return Ok(());
     }
     Err(AppError::Forbidden(

@@ -1,9 +1,10 @@
 //! Image pull secrets: registry credentials, encrypted at rest, immutable, exported as
 //! the Kubernetes `kubernetes.io/dockerconfigjson` Secret that kubectl would write.
 
+use super::auth::Principal;
 use super::crypto::SecretValue;
 use super::state::AppState;
-use super::store::{pull_secret_not_found, Principal, PullSecretRecord};
+use super::store::{pull_secret_not_found, PullSecretRecord};
 use crate::error::AppError;
 use crate::model::PullSecretSummary;
 use crate::model::Role;

@@ -2,9 +2,9 @@
 //! belong to answer 404, exactly like missing ones.
 
 use super::auth::bearer_principal;
+use super::auth::Principal;
 use super::secrets;
 use super::state::AppState;
-use super::store::Principal;
 use crate::error::AppError;
 use crate::model::{rfc3339, SetDetail};
 use crate::validate::{parse_pairs, validate_pairs, ResourceName};

@@ -290,7 +290,7 @@ fn new_nonce() -> String {
 /// The short paths (`/`, `/secrets/…`, `/deployments/…`) lead to the same page of the
 /// signed-in user's home organization (the session gate has made sure there is one).
 async fn home_redirect(req: Request) -> Response {
-    let Some(who) = req.extensions().get::<super::store::Principal>() else {
+    let Some(who) = req.extensions().get::<super::auth::Principal>() else {
         return Redirect::to("/login").into_response();
     };
     let path = match req.uri().path() {

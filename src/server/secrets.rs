@@ -1,9 +1,10 @@
 //! Secret set operations shared by server functions, the REST API and tests: validated
 //! input in, sealed values to the store.
 
+use super::auth::Principal;
 use super::crypto::SecretValue;
 use super::state::AppState;
-use super::store::{set_not_found, Principal, PutResult, SealedEntry};
+use super::store::{set_not_found, PutResult, SealedEntry};
 use crate::error::AppError;
 use crate::model::Role;
 use crate::model::SetDetail;

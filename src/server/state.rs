@@ -13,7 +13,7 @@ const KEY_CHECK: &str = "master_key_check";
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<Store>,
     pub crypto: Arc<Crypto>,
     pub config: Arc<Config>,
     /// A password hash verified when an unknown email logs in, so unknown users and
@@ -32,16 +32,8 @@ impl AppState {
     /// Opens the database, loads the master key and checks it against the database.
     /// Refuses (with a message for the operator) when the key does not match.
     pub async fn open(config: Config) -> Result<Self, String> {
-        Self::open_with_key(
-            config,
-            std::env::var("CLOAKROOM_MASTER_KEY")
-                .ok()
-                .filter(|v| !v.is_empty()),
-            std::env::var("CLOAKROOM_MASTER_KEY_FILE")
-                .ok()
-                .filter(|v| !v.is_empty()),
-        )
-        .await
+        let (key, key_file) = (config.master_key.clone(), config.master_key_file.clone());
+        Self::open_with_key(config, key, key_file).await
     }
 
     /// [`AppState::open`] with the key settings given explicitly instead of read from
@@ -61,7 +53,7 @@ impl AppState {
         }
         let crypto = Crypto::new(&key);
         drop(key);
-        let store = store::open(&config.database_url).await?;
+        let store = store::open(&config.database_url, config.db_pool_size).await?;
         Self::check_key(store.as_ref(), &crypto, &source).await?;
         let dummy_hash = super::auth::hash_password("not a real password, only for timing")
             .map_err(|_| "could not initialise password hashing".to_string())?;
@@ -86,7 +78,7 @@ impl AppState {
     /// Compares the key with the check value stored with the database. An empty
     /// database gets this key's check value in one atomic insert-if-absent, so of two
     /// instances started together with different keys exactly one serves.
-    async fn check_key(store: &dyn Store, crypto: &Crypto, source: &KeySource) -> Result<(), String> {
+    async fn check_key(store: &Store, crypto: &Crypto, source: &KeySource) -> Result<(), String> {
         let db_err = |e: AppError| format!("could not read the database: {e}");
         let check = match store.get_meta(KEY_CHECK).await.map_err(db_err)? {
             Some(check) => check,

@@ -7,9 +7,9 @@
 use base64::Engine;
 use cloakroom::model::Role;
 use cloakroom::server::auth;
+use cloakroom::server::auth::Principal;
 use cloakroom::server::config::Config;
 use cloakroom::server::state::AppState;
-use cloakroom::server::store::Principal;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tempfile::TempDir;
 
@@ -192,7 +192,7 @@ pub async fn user_with_role(state: &AppState, email: &str, org: &str, role: Role
         email: email.into(),
         org,
         role,
-        via: cloakroom::server::store::Via::Ui,
+        via: cloakroom::server::auth::Via::Ui,
     }
 }
 

@@ -224,8 +224,8 @@ fn postgres_ids() -> (u32, u32) {
     )
 }
 
-async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, String> {
-    store::open(url).await
+async fn open(url: &str) -> Result<std::sync::Arc<Store>, String> {
+    store::open(url, 4).await
 }
 
 async fn open_err(url: &str) -> String {
@@ -236,7 +236,7 @@ async fn open_err(url: &str) -> String {
 }
 
 /// The store works on the connection and every connection it made is encrypted.
-async fn assert_works_over_tls(pg: &TlsPostgres, store: &dyn Store) {
+async fn assert_works_over_tls(pg: &TlsPostgres, store: &Store) {
     store.ensure_org("acme").await.expect("a write over TLS");
     let org = store.org_by_name("acme").await.expect("a read over TLS");
     assert!(org.is_some());

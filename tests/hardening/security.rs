@@ -391,7 +391,7 @@ async fn a_new_workspace_never_shows_a_deleted_organizations_audit_log(backend: 
     let newest = cloakroom::server::orgs::create_org(&app.state, &owner, "doomed")
         .await
         .unwrap();
-    let doomed = cloakroom::server::store::Principal {
+    let doomed = cloakroom::server::auth::Principal {
         org: newest.clone(),
         ..owner.clone()
     };

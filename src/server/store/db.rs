@@ -1,0 +1,557 @@
+//! One executor over both databases, so every storage operation is written once.
+//!
+//! SQL is written in PostgreSQL's form (`$1` parameters, `FOR UPDATE`, `COLLATE "C"`)
+//! using only what both databases understand; for SQLite, [`sqlite_sql`] turns `$N`
+//! into `?N` and drops the row-lock and collation clauses, which SQLite does not need:
+//! a write transaction there is `BEGIN IMMEDIATE`, which already runs writers one at a
+//! time, and its default collation already orders text by bytes. Where the two differ
+//! beyond that, the operation asks [`Db::is_postgres`].
+//!
+//! Parameters are [`Arg`]s (integers bind to whatever integer width PostgreSQL declared
+//! for the parameter) and rows come back as [`Row`]s of [`Value`]s.
+
+use crate::error::AppError;
+use std::borrow::Cow;
+
+/// A parameter value.
+#[derive(Clone, Copy)]
+pub enum Arg<'a> {
+    Null,
+    Int(i64),
+    Bool(bool),
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
+
+/// Anything that binds as a parameter.
+pub trait ToArg: Sync {
+    fn arg(&self) -> Arg<'_>;
+}
+
+impl ToArg for i64 {
+    fn arg(&self) -> Arg<'_> {
+        Arg::Int(*self)
+    }
+}
+impl ToArg for bool {
+    fn arg(&self) -> Arg<'_> {
+        Arg::Bool(*self)
+    }
+}
+impl ToArg for str {
+    fn arg(&self) -> Arg<'_> {
+        Arg::Text(self)
+    }
+}
+impl ToArg for String {
+    fn arg(&self) -> Arg<'_> {
+        Arg::Text(self)
+    }
+}
+impl ToArg for [u8] {
+    fn arg(&self) -> Arg<'_> {
+        Arg::Bytes(self)
+    }
+}
+impl ToArg for Vec<u8> {
+    fn arg(&self) -> Arg<'_> {
+        Arg::Bytes(self)
+    }
+}
+impl<T: ToArg + ?Sized> ToArg for &T {
+    fn arg(&self) -> Arg<'_> {
+        (**self).arg()
+    }
+}
+impl<T: ToArg> ToArg for Option<T> {
+    fn arg(&self) -> Arg<'_> {
+        self.as_ref().map_or(Arg::Null, ToArg::arg)
+    }
+}
+
+/// A column value as read.
+#[derive(Clone)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Bool(bool),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+/// What a column reads as.
+pub trait FromValue: Sized {
+    fn from_value(v: &Value) -> Option<Self>;
+}
+
+impl FromValue for i64 {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+impl FromValue for u32 {
+    fn from_value(v: &Value) -> Option<Self> {
+        i64::from_value(v).and_then(|i| u32::try_from(i).ok())
+    }
+}
+impl FromValue for bool {
+    /// SQLite has no boolean type: its 0 and 1 read as one.
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Bool(b) => Some(*b),
+            Value::Int(i) => Some(*i != 0),
+            _ => None,
+        }
+    }
+}
+impl FromValue for String {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Text(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+impl FromValue for Vec<u8> {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Bytes(b) => Some(b.clone()),
+            _ => None,
+        }
+    }
+}
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::Null => Some(None),
+            v => T::from_value(v).map(Some),
+        }
+    }
+}
+
+/// One result row.
+pub struct Row(Vec<Value>);
+
+impl Row {
+    /// Column `i` as `T`. Columns are read by the statement that selected them, so a
+    /// mismatch is a bug in that statement: it panics naming the column and type (never
+    /// the value).
+    pub fn get<T: FromValue>(&self, i: usize) -> T {
+        self.0.get(i).and_then(T::from_value).unwrap_or_else(|| {
+            panic!(
+                "column {i} of a row does not read as {}",
+                std::any::type_name::<T>()
+            )
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// A database failure: a unique constraint the caller may expect, or anything else
+/// (logged where it turns into [`AppError::Internal`]).
+#[derive(Debug)]
+pub struct DbError {
+    unique: bool,
+    message: String,
+}
+
+impl DbError {
+    pub fn is_unique_violation(&self) -> bool {
+        self.unique
+    }
+
+    fn other(message: impl Into<String>) -> Self {
+        Self {
+            unique: false,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
+        tracing::error!(error = %e, "database error");
+        AppError::Internal
+    }
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> Self {
+        let unique = matches!(
+            &e,
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        );
+        Self {
+            unique,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for DbError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self {
+            unique: e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for DbError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::other(format!("PostgreSQL pool: {e}"))
+    }
+}
+
+pub(crate) type SqliteConn = tokio::sync::OwnedMutexGuard<rusqlite::Connection>;
+
+enum Conn {
+    Sqlite(SqliteConn),
+    /// `None` only while a dropped transaction's connection is being rolled back.
+    Pg(Option<deadpool_postgres::Object>),
+}
+
+/// How a transaction begins.
+#[derive(Clone, Copy)]
+pub enum Begin {
+    /// Statements run on their own (autocommit).
+    None,
+    /// One consistent snapshot for every read.
+    Read,
+    /// A write transaction: SQLite takes its write lock up front.
+    Write,
+}
+
+/// A connection (its own, or the one SQLite connection held for this operation),
+/// optionally inside a transaction that rolls back unless [`Db::commit`] is called.
+pub struct Db {
+    conn: Conn,
+    in_tx: bool,
+}
+
+impl Db {
+    pub(crate) async fn sqlite(conn: SqliteConn, begin: Begin) -> Result<Self, DbError> {
+        let mut db = Self {
+            conn: Conn::Sqlite(conn),
+            in_tx: false,
+        };
+        db.begin(begin, "BEGIN", "BEGIN IMMEDIATE").await?;
+        Ok(db)
+    }
+
+    pub(crate) async fn postgres(conn: deadpool_postgres::Object, begin: Begin) -> Result<Self, DbError> {
+        let mut db = Self {
+            conn: Conn::Pg(Some(conn)),
+            in_tx: false,
+        };
+        db.begin(begin, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "BEGIN")
+            .await?;
+        Ok(db)
+    }
+
+    async fn begin(&mut self, begin: Begin, read: &str, write: &str) -> Result<(), DbError> {
+        let sql = match begin {
+            Begin::None => return Ok(()),
+            Begin::Read => read,
+            Begin::Write => write,
+        };
+        self.batch(sql).await?;
+        self.in_tx = true;
+        Ok(())
+    }
+
+    /// Whether this is PostgreSQL (for the few statements that differ).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.conn, Conn::Pg(_))
+    }
+
+    /// Runs statements without parameters or results (transaction control, migrations).
+    pub async fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        match &mut self.conn {
+            Conn::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Conn::Pg(c) => Ok(pg(c)?.batch_execute(sql).await?),
+        }
+    }
+
+    /// Every row `sql` returns.
+    pub async fn query(&mut self, sql: &str, args: &[&dyn ToArg]) -> Result<Vec<Row>, DbError> {
+        Ok(self.run(sql, args, true).await?.0)
+    }
+
+    /// The one row `sql` returns, or `None`.
+    pub async fn query_opt(&mut self, sql: &str, args: &[&dyn ToArg]) -> Result<Option<Row>, DbError> {
+        Ok(self.run(sql, args, true).await?.0.into_iter().next())
+    }
+
+    /// The one row `sql` must return.
+    pub async fn query_one(&mut self, sql: &str, args: &[&dyn ToArg]) -> Result<Row, DbError> {
+        self.query_opt(sql, args)
+            .await?
+            .ok_or_else(|| DbError::other(format!("no row returned by: {sql}")))
+    }
+
+    /// Runs `sql`; how many rows it inserted, updated or deleted.
+    pub async fn execute(&mut self, sql: &str, args: &[&dyn ToArg]) -> Result<u64, DbError> {
+        Ok(self.run(sql, args, false).await?.1)
+    }
+
+    async fn run(&mut self, sql: &str, args: &[&dyn ToArg], rows: bool) -> Result<(Vec<Row>, u64), DbError> {
+        match &mut self.conn {
+            Conn::Sqlite(c) => sqlite_run(c, sql, args),
+            Conn::Pg(c) => {
+                let c = pg(c)?;
+                let stmt = c.prepare_cached(sql).await?;
+                let args: Vec<PgArg<'_>> = args.iter().map(|a| PgArg(a.arg())).collect();
+                let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                    args.iter().map(|a| a as _).collect();
+                if !rows || stmt.columns().is_empty() {
+                    return Ok((Vec::new(), c.execute(&stmt, &refs).await?));
+                }
+                let rows = c.query(&stmt, &refs).await?;
+                let width = stmt.columns().len();
+                let rows = rows
+                    .iter()
+                    .map(|r| {
+                        (0..width)
+                            .map(|i| r.try_get::<_, PgValue>(i).map(|v| v.0))
+                            .collect::<Result<Vec<_>, _>>()
+                            .map(Row)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let n = rows.len() as u64;
+                Ok((rows, n))
+            }
+        }
+    }
+
+    /// Commits the transaction.
+    pub async fn commit(mut self) -> Result<(), DbError> {
+        if self.in_tx {
+            self.batch("COMMIT").await?;
+            self.in_tx = false;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Db {
+    /// An uncommitted transaction rolls back: on SQLite at once, on PostgreSQL before
+    /// its connection goes back to the pool.
+    fn drop(&mut self) {
+        if !self.in_tx {
+            return;
+        }
+        match &mut self.conn {
+            Conn::Sqlite(c) => {
+                if let Err(e) = c.execute_batch("ROLLBACK") {
+                    tracing::error!(error = %e, "rolling back");
+                }
+            }
+            Conn::Pg(c) => {
+                let Some(c) = c.take() else { return };
+                match tokio::runtime::Handle::try_current() {
+                    Ok(rt) => {
+                        rt.spawn(async move {
+                            if let Err(e) = c.batch_execute("ROLLBACK").await {
+                                tracing::error!(error = %e, "rolling back");
+                                drop(deadpool_postgres::Object::take(c));
+                            }
+                        });
+                    }
+                    // No runtime to roll back on: close the connection instead of
+                    // returning it to the pool mid-transaction.
+                    Err(_) => drop(deadpool_postgres::Object::take(c)),
+                }
+            }
+        }
+    }
+}
+
+fn pg(c: &mut Option<deadpool_postgres::Object>) -> Result<&mut deadpool_postgres::Object, DbError> {
+    c.as_mut()
+        .ok_or_else(|| DbError::other("the connection was already given back"))
+}
+
+/// SQL in PostgreSQL's form as SQLite reads it (see the module comment).
+pub fn sqlite_sql(sql: &str) -> Cow<'_, str> {
+    if !sql.contains(['$', 'F', 'C']) {
+        return Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    for clause in [" FOR UPDATE", " FOR SHARE", " COLLATE \"C\""] {
+        if out.contains(clause) {
+            out = out.replace(clause, "");
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn sqlite_run(c: &rusqlite::Connection, sql: &str, args: &[&dyn ToArg]) -> Result<(Vec<Row>, u64), DbError> {
+    let mut stmt = c.prepare_cached(&sqlite_sql(sql))?;
+    for (i, a) in args.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 1, SqliteArg(a.arg()))?;
+    }
+    let width = stmt.column_count();
+    let mut rows = Vec::new();
+    let mut cursor = stmt.raw_query();
+    while let Some(r) = cursor.next()? {
+        let mut row = Vec::with_capacity(width);
+        for i in 0..width {
+            use rusqlite::types::ValueRef;
+            row.push(match r.get_ref(i)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(i) => Value::Int(i),
+                ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+                ValueRef::Real(_) => return Err(DbError::other("a REAL column was read")),
+            });
+        }
+        rows.push(Row(row));
+    }
+    drop(cursor);
+    let changed = if width == 0 {
+        c.changes()
+    } else {
+        rows.len() as u64
+    };
+    Ok((rows, changed))
+}
+
+struct SqliteArg<'a>(Arg<'a>);
+
+impl rusqlite::ToSql for SqliteArg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            Arg::Null => ValueRef::Null,
+            Arg::Int(i) => ValueRef::Integer(i),
+            Arg::Bool(b) => ValueRef::Integer(i64::from(b)),
+            Arg::Text(t) => ValueRef::Text(t.as_bytes()),
+            Arg::Bytes(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct PgArg<'a>(Arg<'a>);
+
+impl std::fmt::Debug for Arg<'_> {
+    /// Names the kind only: parameters include sealed values and password hashes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Arg::Null => "Null",
+            Arg::Int(_) => "Int",
+            Arg::Bool(_) => "Bool",
+            Arg::Text(_) => "Text",
+            Arg::Bytes(_) => "Bytes",
+        })
+    }
+}
+
+impl tokio_postgres::types::ToSql for PgArg<'_> {
+    fn to_sql(
+        &self,
+        ty: &tokio_postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use tokio_postgres::types::{IsNull, Type};
+        match self.0 {
+            Arg::Null => Ok(IsNull::Yes),
+            Arg::Int(i) if *ty == Type::INT2 => i16::try_from(i)?.to_sql(ty, out),
+            Arg::Int(i) if *ty == Type::INT4 => i32::try_from(i)?.to_sql(ty, out),
+            Arg::Int(i) => i.to_sql(ty, out),
+            Arg::Bool(b) => b.to_sql(ty, out),
+            Arg::Text(t) => t.to_sql(ty, out),
+            Arg::Bytes(b) => b.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &tokio_postgres::types::Type) -> bool {
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+struct PgValue(Value);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for PgValue {
+    fn from_sql(
+        ty: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        use tokio_postgres::types::Type;
+        Ok(PgValue(match *ty {
+            Type::INT2 => Value::Int(i16::from_sql(ty, raw)?.into()),
+            Type::INT4 => Value::Int(i32::from_sql(ty, raw)?.into()),
+            Type::INT8 => Value::Int(i64::from_sql(ty, raw)?),
+            Type::BOOL => Value::Bool(bool::from_sql(ty, raw)?),
+            Type::BYTEA => Value::Bytes(<Vec<u8>>::from_sql(ty, raw)?),
+            _ => Value::Text(String::from_sql(ty, raw)?),
+        }))
+    }
+
+    fn from_sql_null(
+        _: &tokio_postgres::types::Type,
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(PgValue(Value::Null))
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        use tokio_postgres::types::{FromSql, Type};
+        matches!(
+            *ty,
+            Type::INT2 | Type::INT4 | Type::INT8 | Type::BOOL | Type::BYTEA
+        ) || <String as FromSql>::accepts(ty)
+    }
+}
+
+/// `$first, $first+1, …` for `n` parameters: the list of an `IN (…)` (a list both
+/// databases read, unlike PostgreSQL's arrays).
+pub fn params_list(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_sql_rewrites_only_what_sqlite_reads_differently() {
+        assert_eq!(
+            sqlite_sql("SELECT id FROM t WHERE a = $1 AND b = $12 FOR UPDATE"),
+            "SELECT id FROM t WHERE a = ?1 AND b = ?12"
+        );
+        assert_eq!(
+            sqlite_sql("SELECT name FROM t ORDER BY name COLLATE \"C\""),
+            "SELECT name FROM t ORDER BY name"
+        );
+        assert_eq!(sqlite_sql("SELECT 1"), "SELECT 1");
+        assert_eq!(params_list(3, 3), "$3, $4, $5");
+    }
+}

@@ -1,0 +1,378 @@
+//! Deployments, their revisions (sealed snapshots of a set) and runtime tokens.
+
+use super::db::{Db, Row};
+use super::sets::lock_set;
+use super::{
+    deployment_not_found, env_diff, finish, missing_reference, protected_set, Audit, AuditWith,
+    DeployRequest, RuntimeEnv, Store, TOKEN_LOCKED,
+};
+use crate::error::AppError;
+use crate::model::{DeploymentDetail, DeploymentSpec, DeploymentSummary, KeyInfo};
+
+/// Names of the deployments whose `column` (secret_set or pull_secret) is `name`.
+pub(crate) async fn users_of(
+    tx: &mut Db,
+    org_id: i64,
+    column: &str,
+    name: &str,
+) -> Result<Vec<String>, AppError> {
+    let sql = format!(
+        "SELECT name FROM deployments WHERE org_id = $1 AND {column} = $2 ORDER BY name COLLATE \"C\""
+    );
+    Ok(tx
+        .query(&sql, &[&org_id, &name])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+const DEPLOYMENT_COLUMNS: &str = "d.name, d.image, d.secret_set, d.pull_secret, d.region, d.min_agents, \
+     d.max_agents, d.revision, d.created_at, d.deployed_at, \
+     (d.secret_set IS NOT NULL AND d.set_revision IS DISTINCT FROM (SELECT s.revision FROM secret_sets s \
+        WHERE s.org_id = d.org_id AND s.name = d.secret_set)), d.rotate_token";
+
+fn deployment(r: &Row) -> DeploymentSummary {
+    DeploymentSummary {
+        spec: DeploymentSpec {
+            name: r.get(0),
+            image: r.get(1),
+            secret_set: r.get(2),
+            pull_secret: r.get(3),
+            region: r.get(4),
+            min_agents: r.get(5),
+            max_agents: r.get(6),
+        },
+        revision: r.get(7),
+        created_at: r.get(8),
+        deployed_at: r.get(9),
+        needs_redeploy: r.get(10),
+        rotate_token: r.get(11),
+    }
+}
+
+fn key_info(r: &Row) -> KeyInfo {
+    KeyInfo {
+        key: r.get(0),
+        fingerprint: r.get(1),
+        updated_at: r.get(2),
+    }
+}
+
+impl Store {
+    /// Creates or updates a deployment and records a new revision whose env is a
+    /// snapshot of its secret set, all in one transaction. A missing set or pull secret
+    /// is a `Validation` error naming it, a protected set `Forbidden` unless the request
+    /// may use one (nothing is written). Returns (created, revision).
+    pub async fn deploy(
+        &self,
+        req: DeployRequest<'_>,
+        audit: AuditWith<(bool, i64)>,
+    ) -> Result<(bool, i64), AppError> {
+        let DeployRequest {
+            org_id,
+            spec,
+            token_hash,
+            now,
+            keep_revisions,
+            actor,
+            may_use_protected,
+        } = req;
+        let mut tx = self.write().await?;
+        let mut missing = Vec::new();
+        // Lock what the deployment references, so it cannot be deleted under us.
+        let set = match &spec.secret_set {
+            Some(name) => {
+                let row = lock_set(&mut tx, org_id, name).await?;
+                if row.is_none() {
+                    missing.push(missing_reference("secret set", name));
+                }
+                row
+            }
+            None => None,
+        };
+        if let Some(pull) = &spec.pull_secret {
+            let found = tx
+                .query_opt(
+                    "SELECT 1 FROM image_pull_secrets WHERE org_id = $1 AND name = $2 FOR SHARE",
+                    &[&org_id, pull],
+                )
+                .await?
+                .is_some();
+            if !found {
+                missing.push(missing_reference("image pull secret", pull));
+            }
+        }
+        if !missing.is_empty() {
+            return Err(AppError::Validation(missing));
+        }
+        if let (Some((set_id, _)), Some(set_name)) = (set, &spec.secret_set) {
+            let protected: bool = tx
+                .query_one("SELECT protected FROM secret_sets WHERE id = $1", &[&set_id])
+                .await?
+                .get(0);
+            if protected && !may_use_protected {
+                return Err(protected_set(set_name));
+            }
+        }
+        let set_revision = set.map(|(_, rev)| rev);
+        let existing = tx
+            .query_opt(
+                "SELECT id, revision FROM deployments WHERE org_id = $1 AND name = $2 FOR UPDATE",
+                &[&org_id, &spec.name],
+            )
+            .await?
+            .map(|r| (r.get::<i64>(0), r.get::<i64>(1)));
+        // Changing a deployment that now uses a protected set is for admins too.
+        if !may_use_protected {
+            let current = tx
+                .query_opt(
+                    "SELECT d.secret_set FROM deployments d JOIN secret_sets s \
+                     ON s.org_id = d.org_id AND s.name = d.secret_set \
+                     WHERE d.org_id = $1 AND d.name = $2 AND s.protected",
+                    &[&org_id, &spec.name],
+                )
+                .await?;
+            if let Some(row) = current {
+                return Err(protected_set(&row.get::<String>(0)));
+            }
+        }
+        let (id, revision): (i64, i64) = match existing {
+            Some((id, rev)) => {
+                tx.execute(
+                    "UPDATE deployments SET image = $2, secret_set = $3, pull_secret = $4, region = $5, \
+                     min_agents = $6, max_agents = $7, revision = $8, set_revision = $9, deployed_at = $10 \
+                     WHERE id = $1",
+                    &[
+                        &id,
+                        &spec.image,
+                        &spec.secret_set,
+                        &spec.pull_secret,
+                        &spec.region,
+                        &spec.min_agents,
+                        &spec.max_agents,
+                        &(rev + 1),
+                        &set_revision,
+                        &now,
+                    ],
+                )
+                .await?;
+                (id, rev + 1)
+            }
+            None => {
+                let inserted = tx
+                    .query_one(
+                        "INSERT INTO deployments (org_id, name, image, secret_set, pull_secret, region, \
+                         min_agents, max_agents, revision, set_revision, runtime_token_hash, created_at, \
+                         deployed_at, token_seen_by) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $11, $12) RETURNING id",
+                        &[
+                            &org_id,
+                            &spec.name,
+                            &spec.image,
+                            &spec.secret_set,
+                            &spec.pull_secret,
+                            &spec.region,
+                            &spec.min_agents,
+                            &spec.max_agents,
+                            &set_revision,
+                            &token_hash,
+                            &now,
+                            &actor,
+                        ],
+                    )
+                    .await;
+                match inserted {
+                    Ok(row) => (row.get(0), 1),
+                    Err(e) if e.is_unique_violation() => {
+                        return Err(AppError::Conflict(format!(
+                            "deployment \"{}\" was created by someone else just now; try again",
+                            spec.name
+                        )))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        if let (Some((set_id, _)), Some(set_name)) = (set, &spec.secret_set) {
+            tx.execute(
+                "INSERT INTO deployment_env (deployment_id, revision, key, set_name, sealed, fingerprint) \
+                 SELECT $1, $2, key, $3, sealed, fingerprint FROM secrets WHERE set_id = $4",
+                &[&id, &revision, set_name, &set_id],
+            )
+            .await?;
+        }
+        tx.execute(
+            "DELETE FROM deployment_env WHERE deployment_id = $1 AND revision <= $2",
+            &[&id, &(revision - keep_revisions.max(1))],
+        )
+        .await?;
+        // Pointed at a protected set while someone below admin holds the token.
+        tx.execute(
+            &format!("UPDATE deployments AS d SET rotate_token = TRUE WHERE d.id = $1 AND {TOKEN_LOCKED}"),
+            &[&id],
+        )
+        .await?;
+        finish(tx, audit, (existing.is_none(), revision)).await
+    }
+
+    /// The organization's deployments, by name, each with its needs-redeploy flag.
+    pub async fn list_deployments(&self, org_id: i64) -> Result<Vec<DeploymentSummary>, AppError> {
+        let sql = format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d WHERE d.org_id = $1 ORDER BY d.name COLLATE \"C\""
+        );
+        let rows = self.conn().await?.query(&sql, &[&org_id]).await?;
+        Ok(rows.iter().map(deployment).collect())
+    }
+
+    /// One deployment with its revision's env keys and the difference to its set now.
+    pub async fn get_deployment(
+        &self,
+        org_id: i64,
+        name: &str,
+    ) -> Result<Option<DeploymentDetail>, AppError> {
+        let mut tx = self.read().await?;
+        let sql = format!(
+            "SELECT {DEPLOYMENT_COLUMNS}, d.id FROM deployments d WHERE d.org_id = $1 AND d.name = $2"
+        );
+        let Some(row) = tx.query_opt(&sql, &[&org_id, &name]).await? else {
+            return Ok(None);
+        };
+        let summary = deployment(&row);
+        let id: i64 = row.get(12);
+        let env = tx
+            .query(
+                "SELECT e.key, e.fingerprint, d.deployed_at FROM deployment_env e \
+                 JOIN deployments d ON d.id = e.deployment_id \
+                 WHERE e.deployment_id = $1 AND e.revision = $2 ORDER BY e.key COLLATE \"C\"",
+                &[&id, &summary.revision],
+            )
+            .await?
+            .iter()
+            .map(key_info)
+            .collect::<Vec<_>>();
+        let now = match &summary.spec.secret_set {
+            Some(set) => tx
+                .query(
+                    "SELECT k.key, k.fingerprint, k.updated_at FROM secrets k JOIN secret_sets s ON s.id = k.set_id \
+                     WHERE s.org_id = $1 AND s.name = $2 ORDER BY k.key COLLATE \"C\"",
+                    &[&org_id, set],
+                )
+                .await?
+                .iter()
+                .map(key_info)
+                .collect(),
+            None => Vec::new(),
+        };
+        tx.commit().await?;
+        let (added, removed, changed) = env_diff(&env, &now);
+        Ok(Some(DeploymentDetail {
+            summary,
+            env,
+            added,
+            removed,
+            changed,
+        }))
+    }
+
+    /// Deletes a deployment and all its revisions; `NotFound` if missing.
+    pub async fn delete_deployment(&self, org_id: i64, name: &str, audit: Audit) -> Result<(), AppError> {
+        let mut tx = self.write().await?;
+        let n = tx
+            .execute(
+                "DELETE FROM deployments WHERE org_id = $1 AND name = $2",
+                &[&org_id, &name],
+            )
+            .await?;
+        if n == 0 {
+            return Err(deployment_not_found(name));
+        }
+        finish(tx, audit, ()).await
+    }
+
+    /// Replaces a deployment's runtime token, now seen by `actor`, and clears its
+    /// rotation flag; `NotFound` if missing, `Forbidden` if it uses a protected set and
+    /// `may_use_protected` is false.
+    pub async fn rotate_runtime_token(
+        &self,
+        org_id: i64,
+        name: &str,
+        token_hash: &[u8],
+        actor: i64,
+        may_use_protected: bool,
+        audit: Audit,
+    ) -> Result<(), AppError> {
+        let mut tx = self.write().await?;
+        // The set first (shared, so protecting it waits for us), then the deployment:
+        // the order deploys and protection take them in, so they never deadlock.
+        let set_of = "SELECT secret_set FROM deployments WHERE org_id = $1 AND name = $2";
+        let Some(row) = tx.query_opt(set_of, &[&org_id, &name]).await? else {
+            return Err(deployment_not_found(name));
+        };
+        let set: Option<String> = row.get(0);
+        if let Some(set) = &set {
+            let protected = tx
+                .query_opt(
+                    "SELECT protected FROM secret_sets WHERE org_id = $1 AND name = $2 FOR SHARE",
+                    &[&org_id, set],
+                )
+                .await?
+                .is_some_and(|r| r.get::<bool>(0));
+            if protected && !may_use_protected {
+                return Err(protected_set(set));
+            }
+        }
+        let still = tx
+            .query_opt(&format!("{set_of} FOR UPDATE"), &[&org_id, &name])
+            .await?;
+        match still {
+            None => return Err(deployment_not_found(name)),
+            Some(r) if r.get::<Option<String>>(0) != set => {
+                return Err(AppError::Conflict(format!(
+                    "deployment \"{name}\" changed just now; try again"
+                )))
+            }
+            Some(_) => {}
+        }
+        tx.execute(
+            "UPDATE deployments SET runtime_token_hash = $3, token_seen_by = $4, rotate_token = FALSE \
+             WHERE org_id = $1 AND name = $2",
+            &[&org_id, &name, &token_hash, &actor],
+        )
+        .await?;
+        finish(tx, audit, ()).await
+    }
+
+    /// What the holder of a runtime token may read, or `None` for an unknown token.
+    pub async fn runtime_env(&self, token_hash: &[u8]) -> Result<Option<RuntimeEnv>, AppError> {
+        let mut tx = self.read().await?;
+        let sql = format!(
+            "SELECT d.id, d.org_id, o.name, d.name, d.revision, \
+             CASE WHEN {TOKEN_LOCKED} THEN d.secret_set END FROM deployments d \
+             JOIN orgs o ON o.id = d.org_id WHERE d.runtime_token_hash = $1"
+        );
+        let Some(row) = tx.query_opt(&sql, &[&token_hash]).await? else {
+            return Ok(None);
+        };
+        let (id, revision): (i64, i64) = (row.get(0), row.get(4));
+        let entries = tx
+            .query(
+                "SELECT key, set_name, sealed FROM deployment_env WHERE deployment_id = $1 AND revision = $2 \
+                 ORDER BY key COLLATE \"C\"",
+                &[&id, &revision],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        tx.commit().await?;
+        Ok(Some(RuntimeEnv {
+            org_id: row.get(1),
+            org: row.get(2),
+            deployment: row.get(3),
+            revision,
+            locked_by: row.get(5),
+            entries,
+        }))
+    }
+}

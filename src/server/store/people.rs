@@ -1,0 +1,613 @@
+//! People and organizations: server settings, organizations, users, memberships and
+//! invitations.
+
+use super::db::{params_list, Db, Row};
+use super::{finish, org_exists, Audit, AuditWith, InviteRecord, Org, Store, UserRecord, TOKEN_LOCKED};
+use crate::error::AppError;
+use crate::model::{InviteInfo, MemberInfo, Role, Workspace};
+use crate::validate::normalize_email;
+
+/// A stored role name; anything unknown reads as the weakest role.
+pub(crate) fn role_of(text: &str) -> Role {
+    Role::parse(text).unwrap_or(Role::Viewer)
+}
+
+fn org(r: &Row) -> Org {
+    Org {
+        id: r.get(0),
+        name: r.get(1),
+    }
+}
+
+/// An invitation from `org id, org name, email, role, expires_at`.
+fn invite(r: &Row) -> InviteRecord {
+    InviteRecord {
+        org: org(r),
+        email: r.get(2),
+        role: role_of(&r.get::<String>(3)),
+        expires_at: r.get(4),
+    }
+}
+
+const INVITE: &str = "SELECT o.id, o.name, i.email, i.role, i.expires_at FROM invites i \
+     JOIN orgs o ON o.id = i.org_id WHERE i.token_hash = $1";
+
+/// Stores every email address case-folded, as [`normalize_email`] does to every address
+/// that arrives. Addresses stored before that rule (SQLite folded ASCII only, PostgreSQL
+/// compared with `lower()`) are rewritten once at start-up.
+pub(crate) async fn normalize_stored_emails(store: &Store) -> Result<(), AppError> {
+    let mut tx = store.write().await?;
+    for table in ["users", "invites"] {
+        let rows = tx.query(&format!("SELECT id, email FROM {table}"), &[]).await?;
+        for r in rows {
+            let (id, email): (i64, String) = (r.get(0), r.get(1));
+            let folded = normalize_email(&email);
+            if folded == email {
+                continue;
+            }
+            let sql = format!("UPDATE {table} SET email = $2 WHERE id = $1");
+            if let Err(e) = tx.execute(&sql, &[&id, &folded]).await {
+                if e.is_unique_violation() {
+                    tracing::error!(
+                        "two accounts' addresses differ only in letter case ({email} and {folded}); \
+                         rename one of them"
+                    );
+                    return Err(AppError::Conflict(format!(
+                        "two accounts' addresses differ only in letter case: {email} and {folded}"
+                    )));
+                }
+                return Err(e.into());
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Refuses a change that would leave `org_id` without an owner.
+async fn keep_an_owner(tx: &mut Db, org_id: i64, user_id: i64) -> Result<(), AppError> {
+    let row = tx
+        .query_one(
+            "SELECT COUNT(*) FILTER (WHERE user_id <> $2), COUNT(*) FILTER (WHERE user_id = $2) \
+             FROM memberships WHERE org_id = $1 AND role = 'owner'",
+            &[&org_id, &user_id],
+        )
+        .await?;
+    let (others, is_owner): (i64, i64) = (row.get(0), row.get(1));
+    if is_owner > 0 && others == 0 {
+        return Err(AppError::Conflict(
+            "the last owner cannot be removed or demoted; make someone else owner first".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Locks the organization for a membership change (one at a time per organization, so
+/// two demotions cannot each see the other owner and leave none) and finds the member.
+async fn lock_member(tx: &mut Db, org_id: i64, email: &str) -> Result<i64, AppError> {
+    tx.execute("SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE", &[&org_id])
+        .await?;
+    let email = normalize_email(email);
+    tx.query_opt(
+        "SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id \
+         WHERE m.org_id = $1 AND u.email = $2",
+        &[&org_id, &email],
+    )
+    .await?
+    .map(|r| r.get(0))
+    .ok_or_else(|| AppError::NotFound(format!("{email} is not a member of this organization")))
+}
+
+impl Store {
+    /// Reads a server-wide setting (e.g. the master key check).
+    pub async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, AppError> {
+        let row = self
+            .conn()
+            .await?
+            .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Stores a server-wide setting unless one is stored under `key` already, and
+    /// returns the one stored. Atomic: of two callers at once, exactly one value wins
+    /// and both are told which.
+    pub async fn init_meta(&self, key: &str, value: &[u8]) -> Result<Vec<u8>, AppError> {
+        let mut tx = self.write().await?;
+        // The insert either wins or waits for the row another transaction inserted;
+        // then the row is read back (a statement after the conflict sees it committed).
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            &[&key, &value],
+        )
+        .await?;
+        let stored = tx
+            .query_one("SELECT value FROM meta WHERE key = $1", &[&key])
+            .await?
+            .get(0);
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// Returns the organization named `name`, creating it if missing.
+    pub async fn ensure_org(&self, name: &str) -> Result<Org, AppError> {
+        let mut c = self.conn().await?;
+        c.execute(
+            "INSERT INTO orgs (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            &[&name, &crate::server::now()],
+        )
+        .await?;
+        Ok(org(&c
+            .query_one("SELECT id, name FROM orgs WHERE name = $1", &[&name])
+            .await?))
+    }
+
+    /// Creates organization `name` with `owner` as its owner; `Conflict` if the name is
+    /// taken.
+    pub async fn create_org(
+        &self,
+        name: &str,
+        owner: i64,
+        now: i64,
+        audit: AuditWith<Org>,
+    ) -> Result<Org, AppError> {
+        let mut tx = self.write().await?;
+        let Some(row) = tx
+            .query_opt(
+                "INSERT INTO orgs (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING \
+                 RETURNING id, name",
+                &[&name, &now],
+            )
+            .await?
+        else {
+            return Err(org_exists(name));
+        };
+        let org = org(&row);
+        tx.execute(
+            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
+            &[&org.id, &owner, &now],
+        )
+        .await?;
+        finish(tx, audit, org).await
+    }
+
+    /// Creates the user's personal workspace (named `name`, or `name-ID` if taken) and
+    /// makes them its owner. Returns it.
+    pub async fn create_personal_org(&self, user_id: i64, name: &str, now: i64) -> Result<Org, AppError> {
+        let mut tx = self.write().await?;
+        let taken: bool = tx
+            .query_one("SELECT EXISTS (SELECT 1 FROM orgs WHERE name = $1)", &[&name])
+            .await?
+            .get(0);
+        let name = if taken {
+            format!("{name}-{user_id}")
+        } else {
+            name.to_owned()
+        };
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO orgs (name, created_at, personal_user_id) VALUES ($1, $2, $3) RETURNING id",
+                &[&name, &now, &user_id],
+            )
+            .await?
+            .get(0);
+        tx.execute(
+            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
+            &[&id, &user_id, &now],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Org { id, name })
+    }
+
+    /// The id of the instance's first account (its first owner), `None` while there is
+    /// no account at all.
+    pub async fn first_user_id(&self) -> Result<Option<i64>, AppError> {
+        let row = self
+            .conn()
+            .await?
+            .query_one("SELECT MIN(id) FROM users", &[])
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// The organization named `name`, if it exists.
+    pub async fn org_by_name(&self, name: &str) -> Result<Option<Org>, AppError> {
+        let row = self
+            .conn()
+            .await?
+            .query_opt("SELECT id, name FROM orgs WHERE name = $1", &[&name])
+            .await?;
+        Ok(row.as_ref().map(org))
+    }
+
+    /// Deletes an organization and everything in it (its audit log stays). Sessions
+    /// whose home it was move to their user's personal workspace. `Conflict` for a
+    /// personal workspace.
+    pub async fn delete_org(&self, org_id: i64, audit: Audit) -> Result<(), AppError> {
+        let mut tx = self.write().await?;
+        tx.execute(
+            "UPDATE sessions SET org_id = (SELECT o.id FROM orgs o WHERE o.personal_user_id = sessions.user_id) \
+             WHERE org_id = $1 AND EXISTS (SELECT 1 FROM orgs o WHERE o.personal_user_id = sessions.user_id)",
+            &[&org_id],
+        )
+        .await?;
+        let deleted = tx
+            .execute(
+                "DELETE FROM orgs WHERE id = $1 AND personal_user_id IS NULL",
+                &[&org_id],
+            )
+            .await?;
+        if deleted == 0 {
+            return Err(AppError::Conflict(
+                "a personal workspace cannot be deleted".into(),
+            ));
+        }
+        finish(tx, audit, ()).await
+    }
+
+    /// Creates a user, a member of `membership`'s organization with its role when
+    /// given. `Conflict` if the email exists.
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        membership: Option<(i64, Role)>,
+    ) -> Result<i64, AppError> {
+        let email = normalize_email(email);
+        let mut tx = self.write().await?;
+        let now = crate::server::now();
+        let inserted = tx
+            .query_one(
+                "INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
+                &[&email, &password_hash, &now],
+            )
+            .await;
+        let id: i64 = match inserted {
+            Ok(row) => row.get(0),
+            Err(e) if e.is_unique_violation() => {
+                return Err(AppError::Conflict(format!(
+                    "a user with email {email} already exists"
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if let Some((org_id, role)) = membership {
+            tx.execute(
+                "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+                &[&org_id, &id, &role.as_str(), &now],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Looks a user up by email (case-folded, see [`normalize_email`]).
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, AppError> {
+        let row = self
+            .conn()
+            .await?
+            .query_opt(
+                "SELECT id, email, password_hash FROM users WHERE email = $1",
+                &[&normalize_email(email)],
+            )
+            .await?;
+        Ok(row.map(|r| UserRecord {
+            id: r.get(0),
+            email: r.get(1),
+            password_hash: r.get(2),
+        }))
+    }
+
+    /// Replaces a user's password hash and ends all their sessions.
+    pub async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        audit: Audit,
+    ) -> Result<(), AppError> {
+        let mut tx = self.write().await?;
+        tx.execute(
+            "UPDATE users SET password_hash = $2 WHERE id = $1",
+            &[&user_id, &password_hash],
+        )
+        .await?;
+        tx.execute("DELETE FROM sessions WHERE user_id = $1", &[&user_id])
+            .await?;
+        finish(tx, audit, ()).await
+    }
+
+    /// The organization a user works in (this slice: their first membership).
+    pub async fn home_org(&self, user_id: i64) -> Result<Option<Org>, AppError> {
+        let row = self
+            .conn()
+            .await?
+            .query_opt(
+                "SELECT o.id, o.name FROM memberships m JOIN orgs o ON o.id = m.org_id \
+                 WHERE m.user_id = $1 ORDER BY m.created_at, o.id LIMIT 1",
+                &[&user_id],
+            )
+            .await?;
+        Ok(row.as_ref().map(org))
+    }
+
+    /// Whether `user_id` belongs to `org_id`.
+    pub async fn is_member(&self, user_id: i64, org_id: i64) -> Result<bool, AppError> {
+        let row = self
+            .conn()
+            .await?
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND org_id = $2)",
+                &[&user_id, &org_id],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// The organization named `org` and the user's role there, if they belong to it.
+    pub async fn membership(&self, user_id: i64, org_name: &str) -> Result<Option<(Org, Role)>, AppError> {
+        let row = self
+            .conn()
+            .await?
+            .query_opt(
+                "SELECT o.id, o.name, m.role FROM orgs o JOIN memberships m ON m.org_id = o.id \
+                 WHERE o.name = $1 AND m.user_id = $2",
+                &[&org_name, &user_id],
+            )
+            .await?;
+        Ok(row.map(|r| (org(&r), role_of(&r.get::<String>(2)))))
+    }
+
+    /// Every organization the user belongs to, personal workspace first.
+    pub async fn workspaces(&self, user_id: i64) -> Result<Vec<Workspace>, AppError> {
+        let rows = self
+            .conn()
+            .await?
+            .query(
+                "SELECT o.name, m.role, o.personal_user_id IS NOT NULL FROM orgs o \
+                 JOIN memberships m ON m.org_id = o.id WHERE m.user_id = $1 \
+                 ORDER BY o.personal_user_id IS NULL, o.name COLLATE \"C\"",
+                &[&user_id],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Workspace {
+                name: r.get(0),
+                role: role_of(&r.get::<String>(1)),
+                personal: r.get(2),
+            })
+            .collect())
+    }
+
+    /// Whether an organization is someone's personal workspace.
+    pub async fn is_personal(&self, org_id: i64) -> Result<bool, AppError> {
+        let row = self
+            .conn()
+            .await?
+            .query_one(
+                "SELECT personal_user_id IS NOT NULL FROM orgs WHERE id = $1",
+                &[&org_id],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// The organization's members, by email.
+    pub async fn members(&self, org_id: i64) -> Result<Vec<MemberInfo>, AppError> {
+        let rows = self
+            .conn()
+            .await?
+            .query(
+                "SELECT u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id \
+                 WHERE m.org_id = $1 ORDER BY u.email COLLATE \"C\"",
+                &[&org_id],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| MemberInfo {
+                email: r.get(0),
+                role: role_of(&r.get::<String>(1)),
+                joined_at: r.get(2),
+            })
+            .collect())
+    }
+
+    /// Changes a member's role; `NotFound` if not a member, `Conflict` if that would
+    /// leave the organization without an owner. The member's pending invitations for a
+    /// role above the new one are withdrawn in the same transaction, and runtime tokens
+    /// they saw of deployments using protected sets stop reading them.
+    pub async fn set_member_role(
+        &self,
+        org_id: i64,
+        email: &str,
+        role: Role,
+        audit: Audit,
+    ) -> Result<(), AppError> {
+        let mut tx = self.write().await?;
+        let user_id = lock_member(&mut tx, org_id, email).await?;
+        if role != Role::Owner {
+            keep_an_owner(&mut tx, org_id, user_id).await?;
+        }
+        tx.execute(
+            "UPDATE memberships SET role = $3 WHERE org_id = $1 AND user_id = $2",
+            &[&org_id, &user_id, &role.as_str()],
+        )
+        .await?;
+        let above = super::roles_above(role);
+        let sql = format!(
+            "DELETE FROM invites WHERE org_id = $1 AND created_by = $2 AND used_at IS NULL \
+             AND role IN ({})",
+            params_list(3, above.len())
+        );
+        let mut args: Vec<&dyn super::db::ToArg> = vec![&org_id, &user_id];
+        args.extend(above.iter().map(|r| r as &dyn super::db::ToArg));
+        if !above.is_empty() {
+            tx.execute(&sql, &args).await?;
+        }
+        tx.execute(
+            &format!(
+                "UPDATE deployments AS d SET rotate_token = TRUE \
+                 WHERE d.org_id = $1 AND d.token_seen_by = $2 AND {TOKEN_LOCKED}"
+            ),
+            &[&org_id, &user_id],
+        )
+        .await?;
+        finish(tx, audit, ()).await
+    }
+
+    /// Removes a member with their API tokens, sessions and pending invitations, and
+    /// flags the deployments whose runtime token they saw for rotation; the same errors
+    /// as [`Store::set_member_role`].
+    pub async fn remove_member(&self, org_id: i64, email: &str, audit: Audit) -> Result<(), AppError> {
+        let mut tx = self.write().await?;
+        let user_id = lock_member(&mut tx, org_id, email).await?;
+        keep_an_owner(&mut tx, org_id, user_id).await?;
+        for sql in [
+            "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2",
+            "DELETE FROM api_tokens WHERE org_id = $1 AND user_id = $2",
+            "DELETE FROM sessions WHERE org_id = $1 AND user_id = $2",
+            "DELETE FROM invites WHERE org_id = $1 AND created_by = $2 AND used_at IS NULL",
+            "UPDATE deployments SET rotate_token = TRUE WHERE org_id = $1 AND token_seen_by = $2",
+        ] {
+            tx.execute(sql, &[&org_id, &user_id]).await?;
+        }
+        finish(tx, audit, ()).await
+    }
+
+    /// Adds an existing user to an organization; `Conflict` if already a member.
+    pub async fn add_member(&self, org_id: i64, user_id: i64, role: Role, now: i64) -> Result<(), AppError> {
+        let added = self
+            .conn()
+            .await?
+            .execute(
+                "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (org_id, user_id) DO NOTHING",
+                &[&org_id, &user_id, &role.as_str(), &now],
+            )
+            .await?;
+        if added == 0 {
+            return Err(AppError::Conflict("already a member of this organization".into()));
+        }
+        Ok(())
+    }
+
+    /// Stores an invitation's hash.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the invitation's columns, and its audit entry"
+    )]
+    pub async fn create_invite(
+        &self,
+        org_id: i64,
+        email: &str,
+        role: Role,
+        token_hash: &[u8],
+        created_by: i64,
+        now: i64,
+        expires_at: i64,
+        audit: Audit,
+    ) -> Result<i64, AppError> {
+        let mut tx = self.write().await?;
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO invites (org_id, email, role, token_hash, created_by, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                &[
+                    &org_id,
+                    &normalize_email(email),
+                    &role.as_str(),
+                    &token_hash,
+                    &created_by,
+                    &now,
+                    &expires_at,
+                ],
+            )
+            .await?
+            .get(0);
+        finish(tx, audit, id).await
+    }
+
+    /// An unused, unexpired invitation.
+    pub async fn invite(&self, token_hash: &[u8], now: i64) -> Result<Option<InviteRecord>, AppError> {
+        let sql = format!("{INVITE} AND i.used_at IS NULL AND i.expires_at > $2");
+        let row = self.conn().await?.query_opt(&sql, &[&token_hash, &now]).await?;
+        Ok(row.as_ref().map(invite))
+    }
+
+    /// Marks the invitation used and makes `user_id` a member, in one transaction;
+    /// `NotFound` if it is used, expired or unknown.
+    pub async fn accept_invite(
+        &self,
+        token_hash: &[u8],
+        user_id: i64,
+        now: i64,
+        audit: AuditWith<InviteRecord>,
+    ) -> Result<InviteRecord, AppError> {
+        let mut tx = self.write().await?;
+        // Used at most once: the update only succeeds while the invitation is unused.
+        let used = tx
+            .execute(
+                "UPDATE invites SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+                &[&token_hash, &now],
+            )
+            .await?;
+        if used == 0 {
+            return Err(crate::server::orgs::invite_gone());
+        }
+        let found = invite(&tx.query_one(INVITE, &[&token_hash]).await?);
+        tx.execute(
+            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (org_id, user_id) DO NOTHING",
+            &[&found.org.id, &user_id, &found.role.as_str(), &now],
+        )
+        .await?;
+        finish(tx, audit, found).await
+    }
+
+    /// The organization's pending invitations.
+    pub async fn invites(&self, org_id: i64, now: i64) -> Result<Vec<InviteInfo>, AppError> {
+        let rows = self
+            .conn()
+            .await?
+            .query(
+                "SELECT id, email, role, expires_at FROM invites \
+                 WHERE org_id = $1 AND used_at IS NULL AND expires_at > $2 ORDER BY id",
+                &[&org_id, &now],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| InviteInfo {
+                id: r.get(0),
+                email: r.get(1),
+                role: role_of(&r.get::<String>(2)),
+                expires_at: r.get(3),
+            })
+            .collect())
+    }
+
+    /// Withdraws a pending invitation (its link stops working); the invited email, or
+    /// `None` if there was no such pending invitation.
+    pub async fn revoke_invite(
+        &self,
+        org_id: i64,
+        id: i64,
+        audit: AuditWith<String>,
+    ) -> Result<Option<String>, AppError> {
+        let mut tx = self.write().await?;
+        let email: Option<String> = tx
+            .query_opt(
+                "DELETE FROM invites WHERE org_id = $1 AND id = $2 AND used_at IS NULL RETURNING email",
+                &[&org_id, &id],
+            )
+            .await?
+            .map(|r| r.get(0));
+        match email {
+            Some(email) => finish(tx, audit, email).await.map(Some),
+            None => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Dashboard sessions, API tokens and sign-in attempts.
+
+use super::db::{params_list, Row, ToArg};
+use super::people::role_of;
+use super::{finish, login_refusal, Audit, AuditWith, LoginAttempt, Org, Store};
+use crate::error::AppError;
+use crate::model::{Role, TokenInfo};
+use crate::server::auth::{Principal, Via};
+
+/// Reads `user id, email, org id, org name, role[, cap role]`: the principal acts with
+/// the lower of the two roles (a token never outranks its creator's current role).
+fn principal(r: &Row) -> Principal {
+    let mut role = role_of(&r.get::<String>(4));
+    if r.len() > 5 {
+        role = role.min(role_of(&r.get::<String>(5)));
+    }
+    Principal {
+        user_id: r.get(0),
+        email: r.get(1),
+        org: Org {
+            id: r.get(2),
+            name: r.get(3),
+        },
+        role,
+        via: Via::Ui,
+    }
+}
+
+impl Store {
+    /// API tokens of an organization: all of them, or those of `user_id`.
+    pub async fn api_tokens(&self, org_id: i64, user_id: Option<i64>) -> Result<Vec<TokenInfo>, AppError> {
+        let rows = self
+            .conn()
+            .await?
+            .query(
+                "SELECT t.id, t.name, u.email, t.role, m.role, t.created_at, t.last_used_at FROM api_tokens t \
+                 JOIN users u ON u.id = t.user_id \
+                 JOIN memberships m ON m.user_id = t.user_id AND m.org_id = t.org_id \
+                 WHERE t.org_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR t.user_id = $2) ORDER BY t.id",
+                &[&org_id, &user_id],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| TokenInfo {
+                id: r.get(0),
+                name: r.get(1),
+                owner: r.get(2),
+                role: role_of(&r.get::<String>(3)).min(role_of(&r.get::<String>(4))),
+                created_at: r.get(5),
+                last_used_at: r.get(6),
+            })
+            .collect())
+    }
+
+    /// Stores an API token's hash; the token acts with at most `role`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the columns of the token, and its audit entry"
+    )]
+    pub async fn create_api_token(
+        &self,
+        org_id: i64,
+        user_id: i64,
+        name: &str,
+        token_hash: &[u8],
+        now: i64,
+        role: Role,
+        audit: AuditWith<i64>,
+    ) -> Result<i64, AppError> {
+        let mut tx = self.write().await?;
+        let id: i64 = tx
+            .query_one(
+                "INSERT INTO api_tokens (org_id, user_id, name, token_hash, created_at, role) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                &[&org_id, &user_id, &name, &token_hash, &now, &role.as_str()],
+            )
+            .await?
+            .get(0);
+        finish(tx, audit, id).await
+    }
+
+    /// Revokes a token of the organization (of `user_id` only, when given); whether one was.
+    pub async fn delete_api_token(
+        &self,
+        org_id: i64,
+        id: i64,
+        user_id: Option<i64>,
+        audit: Audit,
+    ) -> Result<bool, AppError> {
+        let mut tx = self.write().await?;
+        let deleted = tx
+            .execute(
+                "DELETE FROM api_tokens WHERE org_id = $1 AND id = $2 \
+                 AND (CAST($3 AS BIGINT) IS NULL OR user_id = $3)",
+                &[&org_id, &id, &user_id],
+            )
+            .await?
+            > 0;
+        if !deleted {
+            return Ok(false);
+        }
+        finish(tx, audit, true).await
+    }
+
+    /// Finds who a token acts for (with the lower of the token's role and the user's
+    /// current one), and records its use at most once a minute (reads stay reads).
+    pub async fn principal_for_token(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<Option<Principal>, AppError> {
+        let mut c = self.conn().await?;
+        let p = c
+            .query_opt(
+                "SELECT u.id, u.email, o.id, o.name, m.role, t.role FROM api_tokens t \
+                 JOIN users u ON u.id = t.user_id JOIN orgs o ON o.id = t.org_id \
+                 JOIN memberships m ON m.user_id = u.id AND m.org_id = o.id \
+                 WHERE t.token_hash = $1",
+                &[&token_hash],
+            )
+            .await?
+            .as_ref()
+            .map(principal);
+        if p.is_some() {
+            c.execute(
+                "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 \
+                 AND (last_used_at IS NULL OR last_used_at < CAST($2 AS BIGINT) - 60)",
+                &[&token_hash, &now],
+            )
+            .await?;
+        }
+        Ok(p)
+    }
+
+    /// Stores a new dashboard session (and forgets expired ones).
+    pub async fn create_session(
+        &self,
+        id_hash: &[u8],
+        user_id: i64,
+        org_id: i64,
+        now: i64,
+        expires_at: i64,
+        audit: Option<Audit>,
+    ) -> Result<(), AppError> {
+        let mut tx = self.write().await?;
+        tx.execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now])
+            .await?;
+        tx.execute(
+            "INSERT INTO sessions (id_hash, user_id, org_id, created_at, expires_at, last_seen) \
+             VALUES ($1, $2, $3, $4, $5, $4)",
+            &[&id_hash, &user_id, &org_id, &now, &expires_at],
+        )
+        .await?;
+        match audit {
+            Some(audit) => finish(tx, audit, ()).await,
+            None => Ok(tx.commit().await?),
+        }
+    }
+
+    /// Finds who a session acts for, if it has not expired and was last used after
+    /// `idle_since`; marks it used (at most once a minute, to spare writes).
+    pub async fn principal_for_session(
+        &self,
+        id_hash: &[u8],
+        now: i64,
+        idle_since: i64,
+    ) -> Result<Option<Principal>, AppError> {
+        let mut c = self.conn().await?;
+        let p = c
+            .query_opt(
+                "SELECT u.id, u.email, o.id, o.name, m.role FROM sessions s \
+                 JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = s.org_id \
+                 JOIN memberships m ON m.user_id = u.id AND m.org_id = o.id \
+                 WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen > $3",
+                &[&id_hash, &now, &idle_since],
+            )
+            .await?
+            .as_ref()
+            .map(principal);
+        if p.is_some() {
+            c.execute(
+                "UPDATE sessions SET last_seen = $2 WHERE id_hash = $1 AND last_seen < CAST($2 AS BIGINT) - 60",
+                &[&id_hash, &now],
+            )
+            .await?;
+        }
+        Ok(p)
+    }
+
+    /// Ends a session.
+    pub async fn delete_session(&self, id_hash: &[u8]) -> Result<(), AppError> {
+        self.conn()
+            .await?
+            .execute("DELETE FROM sessions WHERE id_hash = $1", &[&id_hash])
+            .await?;
+        Ok(())
+    }
+
+    /// Counts a sign-in attempt under every scope *before* its password is checked,
+    /// unless some scope already has `limit` attempts in the last `window` seconds; then
+    /// nothing is recorded. Atomic across connections and instances, so no more than
+    /// `limit` guesses per scope and window are ever checked. Attempts older than an
+    /// hour are forgotten.
+    pub async fn reserve_login_attempt(
+        &self,
+        scopes: &[String],
+        now: i64,
+        window: i64,
+        limit: i64,
+    ) -> Result<LoginAttempt, AppError> {
+        let count = "SELECT COUNT(*), MIN(at) FROM login_failures WHERE scope = $1 AND at > $2";
+        // A refused attempt only reads: a flood of them never waits for the write lock.
+        let mut counts = Vec::with_capacity(scopes.len());
+        let mut c = self.conn().await?;
+        for scope in scopes {
+            let r = c.query_one(count, &[scope, &(now - window)]).await?;
+            counts.push((r.get(0), r.get(1)));
+        }
+        drop(c);
+        if let Some(refused) = login_refusal(&counts, now, window, limit) {
+            return Ok(refused);
+        }
+        let mut tx = self.write().await?;
+        // Count again under the lock: SQLite's write lock, or on PostgreSQL one
+        // transaction-scoped advisory lock per scope (in a fixed order, so two attempts
+        // never wait on each other crosswise). Nobody counts in between, so at most
+        // `limit` attempts per window get through.
+        if tx.is_postgres() {
+            let mut sorted: Vec<&String> = scopes.iter().collect();
+            sorted.sort();
+            for scope in sorted {
+                tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[scope])
+                    .await?;
+            }
+        }
+        counts.clear();
+        for scope in scopes {
+            let r = tx.query_one(count, &[scope, &(now - window)]).await?;
+            counts.push((r.get(0), r.get(1)));
+        }
+        if let Some(refused) = login_refusal(&counts, now, window, limit) {
+            return Ok(refused);
+        }
+        tx.execute("DELETE FROM login_failures WHERE at < $1", &[&(now - 3600)])
+            .await?;
+        let mut ids = Vec::with_capacity(scopes.len());
+        for scope in scopes {
+            let row = tx
+                .query_one(
+                    "INSERT INTO login_failures (scope, at) VALUES ($1, $2) RETURNING id",
+                    &[scope, &now],
+                )
+                .await?;
+            ids.push(row.get(0));
+        }
+        tx.commit().await?;
+        Ok(LoginAttempt::Counted(ids))
+    }
+
+    /// Forgets the attempts `ids` (a sign-in that succeeded is not a failure).
+    pub async fn release_login_attempt(&self, ids: &[i64]) -> Result<(), AppError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "DELETE FROM login_failures WHERE id IN ({})",
+            params_list(1, ids.len())
+        );
+        let args: Vec<&dyn ToArg> = ids.iter().map(|i| i as &dyn ToArg).collect();
+        self.conn().await?.execute(&sql, &args).await?;
+        Ok(())
+    }
+
+    /// Forgets the failures of `scope` (after a successful sign-in).
+    pub async fn clear_login_failures(&self, scope: &str) -> Result<(), AppError> {
+        self.conn()
+            .await?
+            .execute("DELETE FROM login_failures WHERE scope = $1", &[&scope])
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,478 @@
+//! Secret sets and image pull secrets.
+
+use super::db::{params_list, Db, ToArg};
+use super::{
+    finish, in_use, pull_secret_exists, pull_secret_not_found, set_not_found, stale, Audit, AuditWith,
+    PullSecretRecord, PutResult, SealedEntry, Store,
+};
+use crate::error::AppError;
+use crate::model::{KeyInfo, PullSecretSummary, SetDetail, SetSummary};
+use crate::validate::{SET_MAX_BYTES, SET_MAX_KEYS};
+
+/// Keys per statement when a write names many: well inside both databases' limits on
+/// parameters per statement.
+const CHUNK: usize = 500;
+
+/// Locks the set's row for the rest of the transaction; `(id, revision)`.
+pub(crate) async fn lock_set(tx: &mut Db, org_id: i64, set: &str) -> Result<Option<(i64, i64)>, AppError> {
+    Ok(tx
+        .query_opt(
+            "SELECT id, revision FROM secret_sets WHERE org_id = $1 AND name = $2 FOR UPDATE",
+            &[&org_id, &set],
+        )
+        .await?
+        .map(|r| (r.get(0), r.get(1))))
+}
+
+/// Bumps the set's revision; the new one.
+async fn bump(tx: &mut Db, id: i64, now: i64) -> Result<i64, AppError> {
+    Ok(tx
+        .query_one(
+            "UPDATE secret_sets SET updated_at = $2, revision = revision + 1 WHERE id = $1 RETURNING revision",
+            &[&id, &now],
+        )
+        .await?
+        .get(0))
+}
+
+/// Which of `keys` the set holds already.
+async fn existing_keys(
+    tx: &mut Db,
+    set_id: i64,
+    keys: &[&str],
+) -> Result<std::collections::HashSet<String>, AppError> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in keys.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT key FROM secrets WHERE set_id = $1 AND key IN ({})",
+            params_list(2, chunk.len())
+        );
+        let mut args: Vec<&dyn ToArg> = vec![&set_id];
+        args.extend(chunk.iter().map(|k| k as &dyn ToArg));
+        found.extend(tx.query(&sql, &args).await?.iter().map(|r| r.get::<String>(0)));
+    }
+    Ok(found)
+}
+
+/// Adds or replaces `entries` in the set, many rows per statement.
+async fn upsert(
+    tx: &mut Db,
+    set_id: i64,
+    org_id: i64,
+    entries: &[SealedEntry],
+    now: i64,
+) -> Result<(), AppError> {
+    for chunk in entries.chunks(CHUNK) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = 4 + i * 4;
+                format!("($1, $2, ${p}, ${}, ${}, ${}, $3)", p + 1, p + 2, p + 3)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO secrets (set_id, org_id, key, sealed, fingerprint, value_len, updated_at) \
+             VALUES {} ON CONFLICT (set_id, key) DO UPDATE SET sealed = excluded.sealed, \
+             fingerprint = excluded.fingerprint, value_len = excluded.value_len, \
+             updated_at = excluded.updated_at",
+            rows.join(", ")
+        );
+        let lens: Vec<i64> = chunk.iter().map(|e| e.value_len as i64).collect();
+        let mut args: Vec<&dyn ToArg> = vec![&set_id, &org_id, &now];
+        for (e, len) in chunk.iter().zip(&lens) {
+            args.extend([&e.key as &dyn ToArg, &e.sealed, &e.fingerprint, len]);
+        }
+        tx.execute(&sql, &args).await?;
+    }
+    Ok(())
+}
+
+/// Refuses a write that leaves the set over its size limits.
+async fn check_limits(tx: &mut Db, set: &str, set_id: i64) -> Result<(), AppError> {
+    let row = tx
+        .query_one(
+            "SELECT CAST(COALESCE(SUM(value_len), 0) AS BIGINT), COUNT(*) FROM secrets WHERE set_id = $1",
+            &[&set_id],
+        )
+        .await?;
+    let (total, count): (i64, i64) = (row.get(0), row.get(1));
+    if count as usize > SET_MAX_KEYS {
+        return Err(AppError::TooLarge(format!(
+            "secret set \"{set}\" would hold {count} keys; a set may hold at most {SET_MAX_KEYS}"
+        )));
+    }
+    if total as usize > SET_MAX_BYTES {
+        return Err(AppError::TooLarge(format!(
+            "secret set \"{set}\" would hold {total} bytes of values; a set may hold at most {SET_MAX_BYTES}"
+        )));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// The organization's sets, by name.
+    pub async fn list_sets(&self, org_id: i64) -> Result<Vec<SetSummary>, AppError> {
+        let rows = self
+            .conn()
+            .await?
+            .query(
+                "SELECT s.name, (SELECT COUNT(*) FROM secrets k WHERE k.set_id = s.id), s.updated_at, \
+                 s.protected FROM secret_sets s WHERE s.org_id = $1 ORDER BY s.name COLLATE \"C\"",
+                &[&org_id],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| SetSummary {
+                name: r.get(0),
+                key_count: r.get(1),
+                updated_at: r.get(2),
+                protected: r.get(3),
+            })
+            .collect())
+    }
+
+    /// Whether the organization's set `set` exists and is protected.
+    pub async fn is_protected(&self, org_id: i64, set: &str) -> Result<bool, AppError> {
+        let row = self
+            .conn()
+            .await?
+            .query_opt(
+                "SELECT protected FROM secret_sets WHERE org_id = $1 AND name = $2",
+                &[&org_id, &set],
+            )
+            .await?;
+        Ok(row.is_some_and(|r| r.get(0)))
+    }
+
+    /// One set with its keys (no values), or `None`.
+    pub async fn get_set(&self, org_id: i64, set: &str) -> Result<Option<SetDetail>, AppError> {
+        // One snapshot for the set row and its keys.
+        let mut tx = self.read().await?;
+        let Some(row) = tx
+            .query_opt(
+                "SELECT id, revision, created_at, updated_at, protected FROM secret_sets \
+                 WHERE org_id = $1 AND name = $2",
+                &[&org_id, &set],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let id: i64 = row.get(0);
+        let keys = tx
+            .query(
+                "SELECT key, fingerprint, updated_at FROM secrets WHERE set_id = $1 AND org_id = $2 \
+                 ORDER BY key COLLATE \"C\"",
+                &[&id, &org_id],
+            )
+            .await?
+            .iter()
+            .map(|r| KeyInfo {
+                key: r.get(0),
+                fingerprint: r.get(1),
+                updated_at: r.get(2),
+            })
+            .collect();
+        tx.commit().await?;
+        Ok(Some(SetDetail {
+            name: set.to_owned(),
+            revision: row.get(1),
+            created_at: row.get(2),
+            updated_at: row.get(3),
+            keys,
+            protected: row.get(4),
+        }))
+    }
+
+    /// Creates an empty set; `Conflict` if it exists.
+    pub async fn create_set(&self, org_id: i64, set: &str, now: i64, audit: Audit) -> Result<(), AppError> {
+        let mut tx = self.write().await?;
+        let n = tx
+            .execute(
+                "INSERT INTO secret_sets (org_id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+                 ON CONFLICT (org_id, name) DO NOTHING",
+                &[&org_id, &set, &now],
+            )
+            .await?;
+        if n == 0 {
+            return Err(AppError::Conflict(format!(
+                "a secret set named \"{set}\" already exists"
+            )));
+        }
+        finish(tx, audit, ()).await
+    }
+
+    /// Adds or replaces `entries` in `set` (creating the set if missing), all or nothing,
+    /// and bumps its revision. `TooLarge` if the set would exceed its size limit;
+    /// `Stale` if `expected` is given and the set is at another revision (a missing set
+    /// is at revision 0). Concurrent writers to one set are serialized, so writes to
+    /// different keys never lose each other.
+    pub async fn put_secrets(
+        &self,
+        org_id: i64,
+        set: &str,
+        entries: Vec<SealedEntry>,
+        now: i64,
+        expected: Option<i64>,
+        audit: AuditWith<PutResult>,
+    ) -> Result<PutResult, AppError> {
+        let mut tx = self.write().await?;
+        let mut result = PutResult::default();
+        // Lock the set row (creating it if missing) so writers to this set take turns.
+        let (id, current) = match lock_set(&mut tx, org_id, set).await? {
+            Some(row) => row,
+            None => {
+                let inserted = tx
+                    .query_opt(
+                        "INSERT INTO secret_sets (org_id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+                         ON CONFLICT (org_id, name) DO NOTHING RETURNING id",
+                        &[&org_id, &set, &now],
+                    )
+                    .await?;
+                match inserted {
+                    Some(row) => {
+                        result.created = true;
+                        (row.get(0), 0)
+                    }
+                    // Another writer created it first: wait for its lock like everyone else.
+                    None => lock_set(&mut tx, org_id, set).await?.ok_or(AppError::Internal)?,
+                }
+            }
+        };
+        if let Some(expected) = expected.filter(|e| *e != current) {
+            return Err(stale(set, expected, current));
+        }
+        let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+        let existing = existing_keys(&mut tx, id, &keys).await?;
+        for k in keys {
+            if existing.contains(k) {
+                result.updated.push(k.to_owned());
+            } else {
+                result.added.push(k.to_owned());
+            }
+        }
+        upsert(&mut tx, id, org_id, &entries, now).await?;
+        // Dropping the transaction on a refusal rolls every row of this write back.
+        check_limits(&mut tx, set, id).await?;
+        result.revision = bump(&mut tx, id, now).await?;
+        finish(tx, audit, result).await
+    }
+
+    /// Removes one key and bumps the revision; `NotFound` if the set or the key is
+    /// missing, `Stale` as for [`Store::put_secrets`].
+    pub async fn unset_secret(
+        &self,
+        org_id: i64,
+        set: &str,
+        key: &str,
+        now: i64,
+        expected: Option<i64>,
+        audit: AuditWith<i64>,
+    ) -> Result<i64, AppError> {
+        let mut tx = self.write().await?;
+        let (id, current) = lock_set(&mut tx, org_id, set)
+            .await?
+            .ok_or_else(|| set_not_found(set))?;
+        if let Some(expected) = expected.filter(|e| *e != current) {
+            return Err(stale(set, expected, current));
+        }
+        let n = tx
+            .execute("DELETE FROM secrets WHERE set_id = $1 AND key = $2", &[&id, &key])
+            .await?;
+        if n == 0 {
+            return Err(AppError::NotFound(format!(
+                "key \"{key}\" not found in set \"{set}\""
+            )));
+        }
+        let revision = bump(&mut tx, id, now).await?;
+        finish(tx, audit, revision).await
+    }
+
+    /// Removes a set and all its values; `NotFound` if missing, `Conflict` while a
+    /// deployment uses it.
+    pub async fn delete_set(&self, org_id: i64, set: &str, audit: Audit) -> Result<(), AppError> {
+        self.delete_unused(org_id, set, Unused::SET, audit).await
+    }
+
+    /// Marks a set protected or not; protecting it flags for rotation the deployments
+    /// using it whose runtime token was seen by someone below admin. `NotFound` if missing.
+    pub async fn set_protected(
+        &self,
+        org_id: i64,
+        set: &str,
+        protected: bool,
+        audit: Audit,
+    ) -> Result<(), AppError> {
+        let mut tx = self.write().await?;
+        let n = tx
+            .execute(
+                "UPDATE secret_sets SET protected = $3 WHERE org_id = $1 AND name = $2",
+                &[&org_id, &set, &protected],
+            )
+            .await?;
+        if n == 0 {
+            return Err(set_not_found(set));
+        }
+        if protected {
+            tx.execute(
+                "UPDATE deployments SET rotate_token = TRUE WHERE org_id = $1 AND secret_set = $2 \
+                 AND (token_seen_by IS NULL OR token_seen_by NOT IN (SELECT user_id FROM memberships \
+                      WHERE org_id = $1 AND role IN ('admin', 'owner')))",
+                &[&org_id, &set],
+            )
+            .await?;
+        }
+        finish(tx, audit, ()).await
+    }
+
+    /// A stored sealed value, for decryption where an issue allows a value to leave.
+    pub async fn sealed_value(&self, org_id: i64, set: &str, key: &str) -> Result<Option<Vec<u8>>, AppError> {
+        let row = self
+            .conn()
+            .await?
+            .query_opt(
+                "SELECT k.sealed FROM secrets k JOIN secret_sets s ON s.id = k.set_id \
+                 WHERE s.org_id = $1 AND s.name = $2 AND k.key = $3",
+                &[&org_id, &set, &key],
+            )
+            .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// The organization's image pull secrets, by name.
+    pub async fn list_pull_secrets(&self, org_id: i64) -> Result<Vec<PullSecretSummary>, AppError> {
+        let rows = self
+            .conn()
+            .await?
+            .query(
+                "SELECT name, registry, username, created_at FROM image_pull_secrets WHERE org_id = $1 \
+                 ORDER BY name COLLATE \"C\"",
+                &[&org_id],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| PullSecretSummary {
+                name: r.get(0),
+                registry: r.get(1),
+                username: r.get(2),
+                created_at: r.get(3),
+            })
+            .collect())
+    }
+
+    /// One image pull secret with its sealed credentials, or `None`.
+    pub async fn pull_secret(&self, org_id: i64, name: &str) -> Result<Option<PullSecretRecord>, AppError> {
+        let row = self
+            .conn()
+            .await?
+            .query_opt(
+                "SELECT name, registry, username, sealed_auth, created_at FROM image_pull_secrets \
+                 WHERE org_id = $1 AND name = $2",
+                &[&org_id, &name],
+            )
+            .await?;
+        Ok(row.map(|r| PullSecretRecord {
+            name: r.get(0),
+            registry: r.get(1),
+            username: r.get(2),
+            sealed_auth: r.get(3),
+            created_at: r.get(4),
+        }))
+    }
+
+    /// Stores a pull secret. Pull secrets are immutable: if one of that name exists this
+    /// is a `Conflict`, unless `replace`, in which case the old one is deleted and the
+    /// new one created in one transaction. Returns whether one was replaced.
+    pub async fn put_pull_secret(
+        &self,
+        org_id: i64,
+        record: PullSecretRecord,
+        replace: bool,
+        audit: AuditWith<bool>,
+    ) -> Result<bool, AppError> {
+        let mut tx = self.write().await?;
+        let removed = replace
+            && tx
+                .execute(
+                    "DELETE FROM image_pull_secrets WHERE org_id = $1 AND name = $2",
+                    &[&org_id, &record.name],
+                )
+                .await?
+                > 0;
+        let inserted = tx
+            .execute(
+                "INSERT INTO image_pull_secrets (org_id, name, registry, username, sealed_auth, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (org_id, name) DO NOTHING",
+                &[
+                    &org_id,
+                    &record.name,
+                    &record.registry,
+                    &record.username,
+                    &record.sealed_auth,
+                    &record.created_at,
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            return Err(pull_secret_exists(&record.name));
+        }
+        finish(tx, audit, removed).await
+    }
+
+    /// Deletes a pull secret; `NotFound` if missing, `Conflict` while a deployment uses it.
+    pub async fn delete_pull_secret(&self, org_id: i64, name: &str, audit: Audit) -> Result<(), AppError> {
+        self.delete_unused(org_id, name, Unused::PULL_SECRET, audit).await
+    }
+
+    /// Deletes the organization's row `name` unless a deployment names it. The row is
+    /// locked first, so a deploy that references it concurrently either commits before
+    /// and is seen, or waits.
+    async fn delete_unused(
+        &self,
+        org_id: i64,
+        name: &str,
+        what: Unused,
+        audit: Audit,
+    ) -> Result<(), AppError> {
+        let mut tx = self.write().await?;
+        let lock = format!(
+            "SELECT 1 FROM {} WHERE org_id = $1 AND name = $2 FOR UPDATE",
+            what.table
+        );
+        if tx.query_opt(&lock, &[&org_id, &name]).await?.is_none() {
+            return Err((what.not_found)(name));
+        }
+        let users = super::deployments::users_of(&mut tx, org_id, what.column, name).await?;
+        if !users.is_empty() {
+            return Err(in_use(&format!("{} \"{name}\"", what.noun), &users));
+        }
+        let delete = format!("DELETE FROM {} WHERE org_id = $1 AND name = $2", what.table);
+        tx.execute(&delete, &[&org_id, &name]).await?;
+        finish(tx, audit, ()).await
+    }
+}
+
+/// What [`Store::delete_unused`] deletes: its table, the deployments' column naming it,
+/// and how to name it.
+struct Unused {
+    table: &'static str,
+    column: &'static str,
+    noun: &'static str,
+    not_found: fn(&str) -> AppError,
+}
+
+impl Unused {
+    const SET: Self = Self {
+        table: "secret_sets",
+        column: "secret_set",
+        noun: "secret set",
+        not_found: set_not_found,
+    };
+    const PULL_SECRET: Self = Self {
+        table: "image_pull_secrets",
+        column: "pull_secret",
+        noun: "image pull secret",
+        not_found: pull_secret_not_found,
+    };
+}
