@@ -54,6 +54,9 @@ pub struct PullSecretSummary {
     pub registry: String,
     pub username: String,
     pub created_at: i64,
+    /// The deployments that use it, by name.
+    #[serde(default)]
+    pub used_by: Vec<String>,
 }
 
 /// What a deployment runs: checked with [`crate::validate::check_deployment`].

@@ -23,17 +23,13 @@ pub fn deployment_url(org: &str, name: &str) -> String {
 #[server(endpoint = "list_deployments")]
 pub async fn list_deployments(org: String) -> Result<Vec<DeploymentSummary>, AppError> {
     let (state, who) = crate::server::auth::caller(&org).await?;
-    state.store.list_deployments(who.org.id).await
+    crate::server::deployments::list(&state, &who).await
 }
 
 #[server(endpoint = "get_deployment")]
 pub async fn get_deployment(org: String, name: String) -> Result<DeploymentDetail, AppError> {
     let (state, who) = crate::server::auth::caller(&org).await?;
-    state
-        .store
-        .get_deployment(who.org.id, &name)
-        .await?
-        .ok_or_else(|| crate::server::store::deployment_not_found(&name))
+    crate::server::deployments::detail(&state, &who, &name).await
 }
 
 #[cfg(feature = "ssr")]

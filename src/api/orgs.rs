@@ -155,12 +155,7 @@ pub struct InviteView {
 #[server(endpoint = "invite_details")]
 pub async fn invite_details(token: String) -> Result<InviteView, AppError> {
     let state = crate::server::state::app_state()?;
-    let invite = state
-        .store
-        .invite(&crate::server::crypto::token_hash(&token), crate::server::now())
-        .await?
-        .ok_or_else(crate::server::orgs::invite_gone)?;
-    let has_account = state.store.user_by_email(&invite.email).await?.is_some();
+    let (invite, has_account) = crate::server::orgs::pending_invite(&state, &token).await?;
     let signed_in_as = crate::server::auth::signed_in().await.ok().map(|(_, p)| p.email);
     Ok(InviteView {
         org: invite.org.name,

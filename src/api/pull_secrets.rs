@@ -20,7 +20,7 @@ pub fn pull_secrets_url(org: &str) -> String {
 #[server(endpoint = "list_pull_secrets")]
 pub async fn list_pull_secrets(org: String) -> Result<Vec<PullSecretSummary>, AppError> {
     let (state, who) = crate::server::auth::caller(&org).await?;
-    state.store.list_pull_secrets(who.org.id).await
+    crate::server::pull_secrets::list(&state, &who).await
 }
 
 /// Creates an image pull secret, or with `replace` (and its confirmation) deletes and

@@ -12,7 +12,7 @@ use super::{finish, set_url, write_notice};
 #[server(endpoint = "list_sets")]
 pub async fn list_sets(org: String) -> Result<Vec<SetSummary>, AppError> {
     let (state, who) = crate::server::auth::caller(&org).await?;
-    state.store.list_sets(who.org.id).await
+    crate::server::secrets::list(&state, &who).await
 }
 
 /// One set with its keys and fingerprints (never values).

@@ -1,7 +1,5 @@
 use super::{role_in, route_org};
-use crate::api::{
-    deployment_url, list_deployments, list_pull_secrets, pull_secrets_url, with_param, DeletePullSecret,
-};
+use crate::api::{deployment_url, list_pull_secrets, pull_secrets_url, with_param, DeletePullSecret};
 use crate::components::{ConfirmButton, Flash, Layout, PullSecretForm};
 use crate::model::format_time;
 use crate::model::Role;
@@ -31,14 +29,6 @@ pub fn PullSecretsPage() -> impl IntoView {
                     let admin = role_in(&org).await >= Role::Admin;
                     match list_pull_secrets(org.clone()).await {
                         Ok(list) => {
-                        let deployments = list_deployments(org.clone()).await.unwrap_or_default();
-                        let used_by = move |name: &str| -> Vec<String> {
-                            deployments
-                                .iter()
-                                .filter(|d| d.spec.pull_secret.as_deref() == Some(name))
-                                .map(|d| d.spec.name.clone())
-                                .collect()
-                        };
                             let current = replace
                                 .as_ref()
                                 .and_then(|r| list.iter().find(|p| &p.name == r).cloned());
@@ -72,7 +62,7 @@ pub fn PullSecretsPage() -> impl IntoView {
                                                             <td>{p.username.clone()}</td>
                                                             <td>{format_time(p.created_at)}</td>
                                                         <td>
-                                                            {used_by(&p.name)
+                                                            {p.used_by.clone()
                                                                 .into_iter()
                                                                 .map(|d| {
                                                                     view! {

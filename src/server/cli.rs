@@ -1,7 +1,6 @@
 //! The `cloakroom` command: `serve` (the default), the `admin` bootstrap commands and
 //! the client commands of [`crate::client`].
 
-use super::auth::Principal;
 use super::config::Config;
 use super::state::AppState;
 use crate::model::Role;
@@ -166,9 +165,7 @@ async fn create_user(config: Config, email: &str, org: &str) -> Result<(), Strin
     let org = ResourceName::parse_as("organization name", org).map_err(|e| e.message)?;
     let password = read_password()?;
     let state = AppState::open(config).await?;
-    let org = state
-        .store
-        .ensure_org(org.as_str())
+    let org = super::orgs::ensure_org(&state, &org)
         .await
         .map_err(|e| e.to_string())?;
     let hash = super::auth::hash_password(&password).map_err(|e| e.to_string())?;
@@ -189,31 +186,10 @@ async fn create_token(config: Config, email: &str, org: &str, name: &str) -> Res
     }
     let state = AppState::open(config).await?;
     let missing = || format!("no user {email} in organization {org}");
-    let user = state
-        .store
-        .user_by_email(email.trim())
+    let principal = super::orgs::member_principal(&state, email, org)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(missing)?;
-    let org = state
-        .store
-        .org_by_name(org)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(missing)?;
-    let (org, role) = state
-        .store
-        .membership(user.id, &org.name)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(missing)?;
-    let principal = Principal {
-        user_id: user.id,
-        email: user.email,
-        org,
-        role,
-        via: super::auth::Via::Cli,
-    };
     let token = super::auth::create_api_token(&state, &principal, name)
         .await
         .map_err(|e| e.to_string())?;

@@ -5,10 +5,10 @@
 use super::auth::Principal;
 use super::crypto::{new_token, token_hash};
 use super::state::AppState;
-use super::store::{deployment_not_found, DeployRequest};
+use super::store::db::Db;
+use super::store::{self, deployment_not_found, deployments as rows, sets};
 use crate::error::AppError;
-use crate::model::DeploymentSpec;
-use crate::model::Role;
+use crate::model::{DeploymentDetail, DeploymentSpec, DeploymentSummary, KeyInfo, Role};
 use crate::validate::{check_deployment, FieldError};
 use serde::Deserialize;
 
@@ -135,21 +135,74 @@ pub async fn deploy(
             super::audit::entry(&who, action, &object, &[], &detail)
         })
     };
-    let (created, revision) = state
-        .store
-        .deploy(
-            DeployRequest {
-                org_id: who.org.id,
-                spec,
-                token_hash: &token_hash(&token),
-                now: super::now(),
-                keep_revisions: state.config.deployment_revisions_kept,
-                actor: who.user_id,
-                may_use_protected: may_use_protected(who),
-            },
-            audit,
+    let (org_id, now, token_hash) = (who.org.id, super::now(), token_hash(&token));
+    let mut tx = state.store.write().await?;
+    // Lock what the deployment references, so it cannot be deleted under us.
+    let mut missing = Vec::new();
+    let set = match &spec.secret_set {
+        Some(name) => {
+            let row = sets::lock_set(&mut tx, org_id, name).await?;
+            if row.is_none() {
+                missing.push(store::missing_reference("secret set", name));
+            }
+            row.map(|row| (row, name.as_str()))
+        }
+        None => None,
+    };
+    if let Some(pull) = &spec.pull_secret {
+        if !rows::lock_pull_secret(&mut tx, org_id, pull).await? {
+            missing.push(store::missing_reference("image pull secret", pull));
+        }
+    }
+    if !missing.is_empty() {
+        return Err(AppError::Validation(missing));
+    }
+    if let Some((_, name)) = set.filter(|(row, _)| row.protected && !may_use_protected(who)) {
+        return Err(store::protected_set(name));
+    }
+    let existing = rows::lock(&mut tx, org_id, &spec.name).await?;
+    // Changing a deployment that now uses a protected set is for admins too.
+    if !may_use_protected(who) {
+        if let Some(set) = rows::protected_set_used(&mut tx, org_id, &spec.name).await? {
+            return Err(store::protected_set(&set));
+        }
+    }
+    let set_revision = set.map(|(row, _)| row.revision);
+    let (id, revision) = match existing {
+        Some((id, revision)) => {
+            rows::update(&mut tx, id, spec, revision + 1, set_revision, now).await?;
+            (id, revision + 1)
+        }
+        None => match rows::insert(
+            &mut tx,
+            org_id,
+            spec,
+            set_revision,
+            &token_hash,
+            (now, who.user_id),
         )
-        .await?;
+        .await?
+        {
+            Some(id) => (id, 1),
+            None => {
+                return Err(AppError::Conflict(format!(
+                    "deployment \"{}\" was created by someone else just now; try again",
+                    spec.name
+                )))
+            }
+        },
+    };
+    let snapshot_of = set.map(|(row, name)| (row.id, name));
+    rows::snapshot(
+        &mut tx,
+        id,
+        revision,
+        snapshot_of,
+        state.config.deployment_revisions_kept,
+    )
+    .await?;
+    let created = existing.is_none();
+    store::finish(tx, audit(&(created, revision)), (created, revision)).await?;
     tracing::info!(
         org = %who.org.name, user = who.user_id, deployment = %spec.name, revision, created,
         "deployed"
@@ -161,14 +214,72 @@ pub async fn deploy(
     })
 }
 
-/// Takes a new revision of a deployment as it is configured, snapshotting its set now.
-pub async fn redeploy(state: &AppState, who: &Principal, name: &str) -> Result<i64, AppError> {
-    who.require(Role::Member, "changing deployments")?;
-    let current = state
+/// Refuses to delete a set or pull secret (`what`, named by deployments' `column`)
+/// while deployments use it, naming them. Runs in the deletion's transaction, after the
+/// row is locked.
+pub(crate) async fn refuse_if_used(
+    tx: &mut Db,
+    org_id: i64,
+    column: &str,
+    what: &str,
+    name: &str,
+) -> Result<(), AppError> {
+    let users = rows::users_of(tx, org_id, column, name).await?;
+    if users.is_empty() {
+        return Ok(());
+    }
+    Err(store::in_use(&format!("{what} \"{name}\""), &users))
+}
+
+/// The organization's deployments, by name, each with its needs-redeploy flag.
+pub async fn list(state: &AppState, who: &Principal) -> Result<Vec<DeploymentSummary>, AppError> {
+    state.store.list_deployments(who.org.id).await
+}
+
+/// One deployment with its revision's keys and how its set differs now; `NotFound` if
+/// missing.
+pub async fn detail(state: &AppState, who: &Principal, name: &str) -> Result<DeploymentDetail, AppError> {
+    let (summary, env, now) = state
         .store
         .get_deployment(who.org.id, name)
         .await?
         .ok_or_else(|| deployment_not_found(name))?;
+    let (added, removed, changed) = env_diff(&env, &now);
+    Ok(DeploymentDetail {
+        summary,
+        env,
+        added,
+        removed,
+        changed,
+    })
+}
+
+/// Differences between the keys of a deployment's revision and of its set now:
+/// (added to the set since, removed since, changed value since).
+pub(crate) fn env_diff(env: &[KeyInfo], now: &[KeyInfo]) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let in_env: std::collections::HashMap<&str, &str> = env
+        .iter()
+        .map(|k| (k.key.as_str(), k.fingerprint.as_str()))
+        .collect();
+    let in_set: std::collections::HashMap<&str, &str> = now
+        .iter()
+        .map(|k| (k.key.as_str(), k.fingerprint.as_str()))
+        .collect();
+    let keys = |it: &mut dyn Iterator<Item = &KeyInfo>| it.map(|k| k.key.clone()).collect();
+    let added = keys(&mut now.iter().filter(|k| !in_env.contains_key(k.key.as_str())));
+    let removed = keys(&mut env.iter().filter(|e| !in_set.contains_key(e.key.as_str())));
+    let changed = keys(
+        &mut env
+            .iter()
+            .filter(|e| in_set.get(e.key.as_str()).is_some_and(|f| *f != e.fingerprint)),
+    );
+    (added, removed, changed)
+}
+
+/// Takes a new revision of a deployment as it is configured, snapshotting its set now.
+pub async fn redeploy(state: &AppState, who: &Principal, name: &str) -> Result<i64, AppError> {
+    who.require(Role::Member, "changing deployments")?;
+    let current = detail(state, who, name).await?;
     Ok(deploy(state, who, &current.summary.spec).await?.revision)
 }
 
@@ -183,17 +294,29 @@ pub async fn rotate_token(state: &AppState, who: &Principal, name: &str) -> Resu
         &[],
         "",
     );
-    state
-        .store
-        .rotate_runtime_token(
-            who.org.id,
-            name,
-            &token_hash(&token),
-            who.user_id,
-            may_use_protected(who),
-            audit,
-        )
-        .await?;
+    let org_id = who.org.id;
+    let mut tx = state.store.write().await?;
+    // The set first (shared, so protecting it waits for us), then the deployment: the
+    // order deploys and protection take them in, so they never deadlock.
+    let set = rows::set_of(&mut tx, org_id, name, false)
+        .await?
+        .ok_or_else(|| deployment_not_found(name))?;
+    if let Some(set) = &set {
+        if rows::set_protected_shared(&mut tx, org_id, set).await? && !may_use_protected(who) {
+            return Err(store::protected_set(set));
+        }
+    }
+    match rows::set_of(&mut tx, org_id, name, true).await? {
+        None => return Err(deployment_not_found(name)),
+        Some(now) if now != set => {
+            return Err(AppError::Conflict(format!(
+                "deployment \"{name}\" changed just now; try again"
+            )))
+        }
+        Some(_) => {}
+    }
+    rows::replace_token(&mut tx, org_id, name, &token_hash(&token), who.user_id).await?;
+    store::finish(tx, audit, ()).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, deployment = name, "runtime token rotated");
     Ok(token)
 }

@@ -5,9 +5,11 @@
 use super::auth::Principal;
 use super::crypto::{new_token, token_hash};
 use super::state::AppState;
-use super::store::Org;
+use super::store::db::Db;
+use super::store::{self, people, InviteRecord, Org};
 use crate::error::AppError;
 use crate::model::{InviteInfo, MemberInfo, Role, TokenInfo, Workspace};
+use crate::validate::normalize_email;
 use crate::validate::{check_email, FieldError};
 
 /// How long an invitation link works.
@@ -105,21 +107,16 @@ fn check_grant(who: &Principal, role: Role) -> Result<(), AppError> {
     Ok(())
 }
 
-async fn current_role(state: &AppState, who: &Principal, email: &str) -> Result<Role, AppError> {
-    state
-        .store
-        .members(who.org.id)
-        .await?
-        .into_iter()
-        .find(|m| m.email.eq_ignore_ascii_case(email.trim()))
-        .map(|m| m.role)
-        .ok_or_else(|| {
-            AppError::NotFound(format!(
-                "{} is not a member of \"{}\"",
-                email.trim(),
-                who.org.name
-            ))
-        })
+/// Refuses a change that would leave the organization without an owner: the last
+/// owner can be neither demoted nor removed. Runs in the change's transaction, after
+/// [`people::lock_member`] locked the organization's memberships.
+async fn keep_an_owner(tx: &mut Db, org_id: i64, (user_id, role): (i64, Role)) -> Result<(), AppError> {
+    if role == Role::Owner && people::other_owners(tx, org_id, user_id).await? == 0 {
+        return Err(AppError::Conflict(
+            "the last owner cannot be removed or demoted; make someone else owner first".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Creates an invitation; returns the link's token (shown once; only its hash is kept).
@@ -131,7 +128,8 @@ pub async fn invite(state: &AppState, who: &Principal, email: &str, role: Role) 
             "a personal workspace has no other members; invite people to an organization".into(),
         ));
     }
-    if current_role(state, who, &email).await.is_ok() {
+    let members = state.store.members(who.org.id).await?;
+    if members.iter().any(|m| m.email == email) {
         return Err(AppError::Conflict(format!(
             "{email} is already a member of \"{}\"",
             who.org.name
@@ -175,24 +173,32 @@ pub fn invite_link(state: &AppState, token: &str) -> String {
 
 pub async fn change_role(state: &AppState, who: &Principal, email: &str, role: Role) -> Result<(), AppError> {
     check_grant(who, role)?;
-    if current_role(state, who, email).await? == Role::Owner {
+    let mut tx = state.store.write().await?;
+    let member = people::lock_member(&mut tx, &who.org, email).await?;
+    if member.1 == Role::Owner {
         who.require(Role::Owner, "changing an owner's role")?;
     }
-    let object = format!("member:{}", email.trim());
+    if role != Role::Owner {
+        keep_an_owner(&mut tx, who.org.id, member).await?;
+    }
+    people::set_role(&mut tx, who.org.id, member.0, role).await?;
+    let object = format!("member:{}", normalize_email(email));
     let audit = super::audit::entry(who, "member.role", &object, &[], &format!("role {role}"));
-    state
-        .store
-        .set_member_role(who.org.id, email.trim(), role, audit)
-        .await
+    store::finish(tx, audit, ()).await
 }
 
 pub async fn remove_member(state: &AppState, who: &Principal, email: &str) -> Result<(), AppError> {
     who.require(Role::Admin, "removing members")?;
-    if current_role(state, who, email).await? == Role::Owner {
+    let mut tx = state.store.write().await?;
+    let member = people::lock_member(&mut tx, &who.org, email).await?;
+    if member.1 == Role::Owner {
         who.require(Role::Owner, "removing an owner")?;
     }
-    let audit = super::audit::entry(who, "member.remove", &format!("member:{}", email.trim()), &[], "");
-    state.store.remove_member(who.org.id, email.trim(), audit).await
+    keep_an_owner(&mut tx, who.org.id, member).await?;
+    people::remove(&mut tx, who.org.id, member.0).await?;
+    let object = format!("member:{}", normalize_email(email));
+    let audit = super::audit::entry(who, "member.remove", &object, &[], "");
+    store::finish(tx, audit, ()).await
 }
 
 /// Creates organization `name` with the caller as its owner. Anyone signed in may,
@@ -424,4 +430,43 @@ mod tests {
             );
         }
     }
+}
+
+/// The organization named `name`, created if missing (the admin command's first step).
+pub async fn ensure_org(state: &AppState, name: &crate::validate::ResourceName) -> Result<Org, AppError> {
+    state.store.ensure_org(name.as_str()).await
+}
+
+/// Who `email` acts as in organization `org` (on the admin command line), if they are a
+/// member there.
+pub async fn member_principal(
+    state: &AppState,
+    email: &str,
+    org: &str,
+) -> Result<Option<Principal>, AppError> {
+    let Some(user) = state.store.user_by_email(email).await? else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .membership(user.id, org)
+        .await?
+        .map(|(org, role)| Principal {
+            user_id: user.id,
+            email: user.email,
+            org,
+            role,
+            via: super::auth::Via::Cli,
+        }))
+}
+
+/// A pending invitation by its link's token, and whether its email has an account.
+pub async fn pending_invite(state: &AppState, token: &str) -> Result<(InviteRecord, bool), AppError> {
+    let invite = state
+        .store
+        .invite(&token_hash(token), super::now())
+        .await?
+        .ok_or_else(invite_gone)?;
+    let has_account = state.store.user_by_email(&invite.email).await?.is_some();
+    Ok((invite, has_account))
 }

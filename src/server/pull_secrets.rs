@@ -4,7 +4,7 @@
 use super::auth::Principal;
 use super::crypto::SecretValue;
 use super::state::AppState;
-use super::store::{pull_secret_not_found, PullSecretRecord};
+use super::store::{self, pull_secret_not_found, sets, PullSecretRecord};
 use crate::error::AppError;
 use crate::model::PullSecretSummary;
 use crate::model::Role;
@@ -69,6 +69,7 @@ fn summary(r: &PullSecretRecord) -> PullSecretSummary {
         registry: r.registry.clone(),
         username: r.username.clone(),
         created_at: r.created_at,
+        used_by: Vec::new(),
     }
 }
 
@@ -118,7 +119,15 @@ pub async fn create(
 pub async fn delete(state: &AppState, who: &Principal, name: &str) -> Result<(), AppError> {
     who.require(Role::Admin, "managing image pull secrets")?;
     let audit = super::audit::entry(who, "pull-secret.delete", &format!("pull-secret:{name}"), &[], "");
-    state.store.delete_pull_secret(who.org.id, name, audit).await?;
+    // The row is locked first, so a deploy that references it concurrently either
+    // commits before and is seen, or waits.
+    let mut tx = state.store.write().await?;
+    if !sets::lock_named(&mut tx, "image_pull_secrets", who.org.id, name).await? {
+        return Err(pull_secret_not_found(name));
+    }
+    super::deployments::refuse_if_used(&mut tx, who.org.id, "pull_secret", "image pull secret", name).await?;
+    sets::delete_named(&mut tx, "image_pull_secrets", who.org.id, name).await?;
+    store::finish(tx, audit, ()).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, name, "image pull secret deleted");
     Ok(())
 }
@@ -223,6 +232,20 @@ pub async fn export(state: &AppState, who: &Principal, name: &str) -> Result<Str
     )
     .await?;
     String::from_utf8(out).map_err(|_| AppError::Internal)
+}
+
+/// The organization's image pull secrets, each with the deployments that use it.
+pub async fn list(state: &AppState, who: &Principal) -> Result<Vec<PullSecretSummary>, AppError> {
+    let mut list = state.store.list_pull_secrets(who.org.id).await?;
+    let deployments = state.store.list_deployments(who.org.id).await?;
+    for p in &mut list {
+        p.used_by = deployments
+            .iter()
+            .filter(|d| d.spec.pull_secret.as_deref() == Some(p.name.as_str()))
+            .map(|d| d.spec.name.clone())
+            .collect();
+    }
+    Ok(list)
 }
 
 #[cfg(test)]

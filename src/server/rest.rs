@@ -187,7 +187,7 @@ async fn list_sets(
     headers: HeaderMap,
 ) -> Result<Json<Value>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let sets = state.store.list_sets(who.org.id).await?;
+    let sets = crate::server::secrets::list(&state, &who).await?;
     Ok(Json(json!({
         "sets": sets.iter().map(|s| json!({
             "name": s.name, "key_count": s.key_count, "updated_at": rfc3339(s.updated_at),
@@ -339,17 +339,9 @@ async fn list_pull_secrets(
     headers: HeaderMap,
 ) -> Result<Json<Value>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let list = state.store.list_pull_secrets(who.org.id).await?;
-    let deployments = state.store.list_deployments(who.org.id).await?;
-    let used_by = |name: &str| -> Vec<String> {
-        deployments
-            .iter()
-            .filter(|d| d.spec.pull_secret.as_deref() == Some(name))
-            .map(|d| d.spec.name.clone())
-            .collect()
-    };
+    let list = crate::server::pull_secrets::list(&state, &who).await?;
     Ok(Json(json!({
-        "image_pull_secrets": list.iter().map(|p| pull_secret_json(p, &used_by(&p.name))).collect::<Vec<_>>()
+        "image_pull_secrets": list.iter().map(|p| pull_secret_json(p, &p.used_by)).collect::<Vec<_>>()
     })))
 }
 
@@ -445,7 +437,7 @@ async fn list_deployments(
     headers: HeaderMap,
 ) -> Result<Json<Value>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let list = state.store.list_deployments(who.org.id).await?;
+    let list = crate::server::deployments::list(&state, &who).await?;
     Ok(Json(
         json!({ "deployments": list.iter().map(deployment_json).collect::<Vec<_>>() }),
     ))
@@ -457,11 +449,7 @@ async fn get_deployment(
     headers: HeaderMap,
 ) -> Result<Json<Value>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let d = state
-        .store
-        .get_deployment(who.org.id, &name)
-        .await?
-        .ok_or_else(|| crate::server::store::deployment_not_found(&name))?;
+    let d = crate::server::deployments::detail(&state, &who, &name).await?;
     let mut body = deployment_json(&d.summary);
     body["env"] = json!(d
         .env
@@ -521,11 +509,7 @@ async fn put_deployment(
     };
     let spec = merge_spec(&name, file, fields)?;
     let outcome = deploy(&state, &who, &spec).await?;
-    let d = state
-        .store
-        .get_deployment(who.org.id, &name)
-        .await?
-        .ok_or(AppError::Internal)?;
+    let d = crate::server::deployments::detail(&state, &who, &name).await?;
     let mut body = deployment_json(&d.summary);
     body["created"] = json!(outcome.created);
     body["revision"] = json!(outcome.revision);

@@ -317,7 +317,7 @@ pub fn server_fn_paths() -> Vec<String> {
 
 /// For load balancers and process supervisors: 200 `ok` when the database answers.
 async fn healthz(State(state): State<AppState>) -> Response {
-    match state.store.get_meta("master_key_check").await {
+    match state.check_database().await {
         Ok(_) => "ok".into_response(),
         Err(_) => (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,

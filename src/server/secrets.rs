@@ -4,11 +4,11 @@
 use super::auth::Principal;
 use super::crypto::SecretValue;
 use super::state::AppState;
-use super::store::{set_not_found, PutResult, SealedEntry};
+use super::store::{self, set_not_found, sets, PutResult, SealedEntry};
 use crate::error::AppError;
 use crate::model::Role;
 use crate::model::SetDetail;
-use crate::validate::{Pair, ResourceName, SecretKey};
+use crate::validate::{Pair, ResourceName, SecretKey, SET_MAX_BYTES, SET_MAX_KEYS};
 
 /// Refuses (403) callers who may not change secret sets. Entry points call it before
 /// they read or parse a write's input; the changes below check it again.
@@ -18,11 +18,35 @@ pub fn may_change(who: &Principal) -> Result<(), AppError> {
 
 /// Refuses members a change to a protected set: a value they write (a database host of
 /// their own, `NODE_OPTIONS`) would run in production with every other value of the
-/// set, so writing one is as good as reading them.
-async fn may_change_set(state: &AppState, who: &Principal, set: &str) -> Result<(), AppError> {
-    may_change(who)?;
-    if who.role < Role::Admin && state.store.is_protected(who.org.id, set).await? {
+/// set, so writing one is as good as reading them. Checked on the set's locked row, in
+/// the change's own transaction, so protecting a set and a write to it never cross.
+fn may_change_set(who: &Principal, set: &sets::SetRow) -> Result<(), AppError> {
+    if set.protected {
         who.require(Role::Admin, "changing a protected set")?;
+    }
+    Ok(())
+}
+
+/// Refuses a change made against another revision than the set's (`expected`, from
+/// `If-Match` or the editor); a missing set is at revision 0.
+fn check_revision(set: &str, expected: Option<i64>, current: i64) -> Result<(), AppError> {
+    match expected {
+        Some(expected) if expected != current => Err(store::stale(set, expected, current)),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a write that would leave the set over its size limits.
+fn check_limits(set: &str, (count, bytes): (i64, i64)) -> Result<(), AppError> {
+    if count as usize > SET_MAX_KEYS {
+        return Err(AppError::TooLarge(format!(
+            "secret set \"{set}\" would hold {count} keys; a set may hold at most {SET_MAX_KEYS}"
+        )));
+    }
+    if bytes as usize > SET_MAX_BYTES {
+        return Err(AppError::TooLarge(format!(
+            "secret set \"{set}\" would hold {bytes} bytes of values; a set may hold at most {SET_MAX_BYTES}"
+        )));
     }
     Ok(())
 }
@@ -35,7 +59,7 @@ pub async fn write(
     pairs: Vec<Pair>,
     expected: Option<i64>,
 ) -> Result<PutResult, AppError> {
-    may_change_set(state, who, set.as_str()).await?;
+    may_change(who)?;
     let org = who.org.id;
     let mut entries = Vec::with_capacity(pairs.len());
     for pair in pairs {
@@ -62,15 +86,38 @@ pub async fn write(
             super::audit::entry(&who, "secrets.set", &object, &keys, &detail)
         })
     };
-    let result = state
-        .store
-        .put_secrets(org, set.as_str(), entries, super::now(), expected, audit)
-        .await?;
+    // One transaction: writers to the set take turns on its row, and a refusal below
+    // rolls every row of this write back.
+    let now = super::now();
+    let mut tx = state.store.write().await?;
+    let (row, created) = sets::lock_or_create(&mut tx, org, set.as_str(), now).await?;
+    may_change_set(who, &row)?;
+    check_revision(set.as_str(), expected, row.revision)?;
+    let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+    let existing = sets::existing_keys(&mut tx, row.id, &keys).await?;
+    let (updated, added) = keys
+        .iter()
+        .map(|k| k.to_string())
+        .partition(|k| existing.contains(k));
+    sets::upsert(&mut tx, row.id, org, &entries, now).await?;
+    check_limits(set.as_str(), sets::size(&mut tx, row.id).await?)?;
+    let result = PutResult {
+        created,
+        revision: sets::bump(&mut tx, row.id, now).await?,
+        added,
+        updated,
+    };
+    let result = store::finish(tx, audit(&result), result).await?;
     tracing::info!(
         org = %who.org.name, user = who.user_id, set = %set,
         added = ?result.added, updated = ?result.updated, "secrets written"
     );
     Ok(result)
+}
+
+/// The organization's sets, by name.
+pub async fn list(state: &AppState, who: &Principal) -> Result<Vec<crate::model::SetSummary>, AppError> {
+    state.store.list_sets(who.org.id).await
 }
 
 /// A set with its keys; `NotFound` if missing.
@@ -90,7 +137,7 @@ pub async fn unset(
     key: &str,
     expected: Option<i64>,
 ) -> Result<i64, AppError> {
-    may_change_set(state, who, set).await?;
+    may_change(who)?;
     let key = SecretKey::parse(key)?;
     let audit = {
         let (who, object, keys) = (who.clone(), format!("set:{set}"), vec![key.to_string()]);
@@ -104,10 +151,19 @@ pub async fn unset(
             )
         })
     };
-    let revision = state
-        .store
-        .unset_secret(who.org.id, set, key.as_str(), super::now(), expected, audit)
-        .await?;
+    let mut tx = state.store.write().await?;
+    let row = sets::lock_set(&mut tx, who.org.id, set)
+        .await?
+        .ok_or_else(|| set_not_found(set))?;
+    may_change_set(who, &row)?;
+    check_revision(set, expected, row.revision)?;
+    if !sets::delete_key(&mut tx, row.id, key.as_str()).await? {
+        return Err(AppError::NotFound(format!(
+            "key \"{key}\" not found in set \"{set}\""
+        )));
+    }
+    let revision = sets::bump(&mut tx, row.id, super::now()).await?;
+    let revision = store::finish(tx, audit(&revision), revision).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, set, key = %key, "secret unset");
     Ok(revision)
 }
@@ -116,7 +172,13 @@ pub async fn unset(
 pub async fn delete(state: &AppState, who: &Principal, set: &str) -> Result<(), AppError> {
     who.require(Role::Admin, "deleting secret sets")?;
     let audit = super::audit::entry(who, "set.delete", &format!("set:{set}"), &[], "");
-    state.store.delete_set(who.org.id, set, audit).await?;
+    let mut tx = state.store.write().await?;
+    if !sets::lock_named(&mut tx, "secret_sets", who.org.id, set).await? {
+        return Err(set_not_found(set));
+    }
+    super::deployments::refuse_if_used(&mut tx, who.org.id, "secret_set", "secret set", set).await?;
+    sets::delete_named(&mut tx, "secret_sets", who.org.id, set).await?;
+    store::finish(tx, audit, ()).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, set, "secret set deleted");
     Ok(())
 }

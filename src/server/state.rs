@@ -75,6 +75,11 @@ impl AppState {
         })
     }
 
+    /// Whether the database answers (for `/healthz`).
+    pub async fn check_database(&self) -> Result<(), AppError> {
+        self.store.get_meta(KEY_CHECK).await.map(drop)
+    }
+
     /// Compares the key with the check value stored with the database. An empty
     /// database gets this key's check value in one atomic insert-if-absent, so of two
     /// instances started together with different keys exactly one serves.

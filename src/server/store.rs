@@ -8,15 +8,15 @@
 mod audit;
 mod connect;
 pub mod db;
-mod deployments;
-mod people;
+pub(crate) mod deployments;
+pub(crate) mod people;
 mod sessions;
-mod sets;
+pub(crate) mod sets;
 
-use db::{Begin, Db};
+use db::{Begin, Db, Row, ToArg};
 
 use crate::error::AppError;
-use crate::model::{AuditEntry, DeploymentSpec, Role};
+use crate::model::{AuditEntry, Role};
 
 /// An organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,23 +166,6 @@ impl<T: 'static> AuditFor<T> for AuditWith<T> {
     }
 }
 
-/// A deploy (see [`Store::deploy`]).
-#[derive(Debug, Clone)]
-pub struct DeployRequest<'a> {
-    pub org_id: i64,
-    pub spec: &'a DeploymentSpec,
-    /// Becomes the runtime token of a new deployment; ignored for an existing one.
-    pub token_hash: &'a [u8],
-    pub now: i64,
-    /// Only the newest this many revisions are kept; older ones are removed in the
-    /// same transaction.
-    pub keep_revisions: i64,
-    /// Who deploys (the person a new deployment's runtime token is shown to).
-    pub actor: i64,
-    /// Whether the deployer may point a deployment at a protected set.
-    pub may_use_protected: bool,
-}
-
 /// Refusal to deploy a protected set.
 pub(crate) fn protected_set(set: &str) -> AppError {
     AppError::Forbidden(format!(
@@ -251,6 +234,26 @@ impl Store {
     pub(crate) async fn write(&self) -> Result<Db, AppError> {
         Ok(self.begin(Begin::Write).await?)
     }
+
+    /// Every row of one statement run on its own.
+    pub(crate) async fn all(&self, sql: &str, args: &[&dyn ToArg]) -> Result<Vec<Row>, AppError> {
+        Ok(self.conn().await?.query(sql, args).await?)
+    }
+
+    /// The row of one statement run on its own, if any.
+    pub(crate) async fn opt(&self, sql: &str, args: &[&dyn ToArg]) -> Result<Option<Row>, AppError> {
+        Ok(self.conn().await?.query_opt(sql, args).await?)
+    }
+
+    /// The row one statement run on its own must return.
+    pub(crate) async fn one(&self, sql: &str, args: &[&dyn ToArg]) -> Result<Row, AppError> {
+        Ok(self.conn().await?.query_one(sql, args).await?)
+    }
+
+    /// Runs one statement on its own; the rows it changed.
+    pub(crate) async fn exec(&self, sql: &str, args: &[&dyn ToArg]) -> Result<u64, AppError> {
+        Ok(self.conn().await?.execute(sql, args).await?)
+    }
 }
 
 /// Ends a change: writes its audit entry (made from its outcome) and commits, so both
@@ -298,32 +301,6 @@ pub(crate) fn in_use(what: &str, users: &[String]) -> AppError {
         users.join(", "),
         if users.len() == 1 { "it" } else { "them" }
     ))
-}
-
-/// Differences between the keys of a deployment's revision and of its set now.
-pub(crate) fn env_diff(
-    env: &[crate::model::KeyInfo],
-    now: &[crate::model::KeyInfo],
-) -> (Vec<String>, Vec<String>, Vec<String>) {
-    let added = now
-        .iter()
-        .filter(|k| !env.iter().any(|e| e.key == k.key))
-        .map(|k| k.key.clone())
-        .collect();
-    let removed = env
-        .iter()
-        .filter(|e| !now.iter().any(|k| k.key == e.key))
-        .map(|e| e.key.clone())
-        .collect();
-    let changed = env
-        .iter()
-        .filter(|e| {
-            now.iter()
-                .any(|k| k.key == e.key && k.fingerprint != e.fingerprint)
-        })
-        .map(|e| e.key.clone())
-        .collect();
-    (added, removed, changed)
 }
 
 pub(crate) fn org_exists(name: &str) -> AppError {

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, reason = "a benchmark: a panic is the failure report")]
 
-#[path = "../common/mod.rs"]
+#[path = "../it/common/mod.rs"]
 mod common;
 
 use cloakroom::server::secrets;

@@ -73,9 +73,7 @@ impl Store {
         let action_like = f.action.as_deref().map(action_pattern);
         let actor = f.actor.as_deref().map(crate::validate::normalize_email);
         let rows = self
-            .conn()
-            .await?
-            .query(
+            .all(
                 "SELECT id, at, actor, source, action, object, keys, detail FROM audit_log \
                  WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR object = $2) \
                  AND (CAST($3 AS TEXT) IS NULL OR actor = $3) \

@@ -28,36 +28,26 @@ pub trait ToArg: Sync {
     fn arg(&self) -> Arg<'_>;
 }
 
-impl ToArg for i64 {
-    fn arg(&self) -> Arg<'_> {
-        Arg::Int(*self)
-    }
+macro_rules! to_arg {
+    ($($t:ty => |$v:ident| $out:expr),* $(,)?) => {$(
+        impl ToArg for $t {
+            fn arg(&self) -> Arg<'_> {
+                let $v = self;
+                $out
+            }
+        }
+    )*};
 }
-impl ToArg for bool {
-    fn arg(&self) -> Arg<'_> {
-        Arg::Bool(*self)
-    }
+
+to_arg! {
+    i64 => |v| Arg::Int(*v),
+    bool => |v| Arg::Bool(*v),
+    str => |v| Arg::Text(v),
+    String => |v| Arg::Text(v),
+    [u8] => |v| Arg::Bytes(v),
+    Vec<u8> => |v| Arg::Bytes(v),
 }
-impl ToArg for str {
-    fn arg(&self) -> Arg<'_> {
-        Arg::Text(self)
-    }
-}
-impl ToArg for String {
-    fn arg(&self) -> Arg<'_> {
-        Arg::Text(self)
-    }
-}
-impl ToArg for [u8] {
-    fn arg(&self) -> Arg<'_> {
-        Arg::Bytes(self)
-    }
-}
-impl ToArg for Vec<u8> {
-    fn arg(&self) -> Arg<'_> {
-        Arg::Bytes(self)
-    }
-}
+
 impl<T: ToArg + ?Sized> ToArg for &T {
     fn arg(&self) -> Arg<'_> {
         (**self).arg()
@@ -84,45 +74,28 @@ pub trait FromValue: Sized {
     fn from_value(v: &Value) -> Option<Self>;
 }
 
-impl FromValue for i64 {
-    fn from_value(v: &Value) -> Option<Self> {
-        match v {
-            Value::Int(i) => Some(*i),
-            _ => None,
+macro_rules! from_value {
+    ($($t:ty => $($pattern:pat => $out:expr),+;)*) => {$(
+        impl FromValue for $t {
+            fn from_value(v: &Value) -> Option<Self> {
+                match v {
+                    $($pattern => $out,)+
+                    _ => None,
+                }
+            }
         }
-    }
+    )*};
 }
-impl FromValue for u32 {
-    fn from_value(v: &Value) -> Option<Self> {
-        i64::from_value(v).and_then(|i| u32::try_from(i).ok())
-    }
+
+from_value! {
+    i64 => Value::Int(i) => Some(*i);
+    u32 => Value::Int(i) => u32::try_from(*i).ok();
+    // SQLite has no boolean type: its 0 and 1 read as one.
+    bool => Value::Bool(b) => Some(*b), Value::Int(i) => Some(*i != 0);
+    String => Value::Text(s) => Some(s.clone());
+    Vec<u8> => Value::Bytes(b) => Some(b.clone());
 }
-impl FromValue for bool {
-    /// SQLite has no boolean type: its 0 and 1 read as one.
-    fn from_value(v: &Value) -> Option<Self> {
-        match v {
-            Value::Bool(b) => Some(*b),
-            Value::Int(i) => Some(*i != 0),
-            _ => None,
-        }
-    }
-}
-impl FromValue for String {
-    fn from_value(v: &Value) -> Option<Self> {
-        match v {
-            Value::Text(s) => Some(s.clone()),
-            _ => None,
-        }
-    }
-}
-impl FromValue for Vec<u8> {
-    fn from_value(v: &Value) -> Option<Self> {
-        match v {
-            Value::Bytes(b) => Some(b.clone()),
-            _ => None,
-        }
-    }
-}
+
 impl<T: FromValue> FromValue for Option<T> {
     fn from_value(v: &Value) -> Option<Self> {
         match v {

@@ -1,13 +1,9 @@
 //! Deployments, their revisions (sealed snapshots of a set) and runtime tokens.
 
 use super::db::{Db, Row};
-use super::sets::lock_set;
-use super::{
-    deployment_not_found, env_diff, finish, missing_reference, protected_set, Audit, AuditWith,
-    DeployRequest, RuntimeEnv, Store, TOKEN_LOCKED,
-};
+use super::{deployment_not_found, finish, Audit, RuntimeEnv, Store, TOKEN_LOCKED};
 use crate::error::AppError;
-use crate::model::{DeploymentDetail, DeploymentSpec, DeploymentSummary, KeyInfo};
+use crate::model::{DeploymentSpec, DeploymentSummary, KeyInfo};
 
 /// Names of the deployments whose `column` (secret_set or pull_secret) is `name`.
 pub(crate) async fn users_of(
@@ -59,178 +55,205 @@ fn key_info(r: &Row) -> KeyInfo {
     }
 }
 
-impl Store {
-    /// Creates or updates a deployment and records a new revision whose env is a
-    /// snapshot of its secret set, all in one transaction. A missing set or pull secret
-    /// is a `Validation` error naming it, a protected set `Forbidden` unless the request
-    /// may use one (nothing is written). Returns (created, revision).
-    pub async fn deploy(
-        &self,
-        req: DeployRequest<'_>,
-        audit: AuditWith<(bool, i64)>,
-    ) -> Result<(bool, i64), AppError> {
-        let DeployRequest {
-            org_id,
-            spec,
-            token_hash,
-            now,
-            keep_revisions,
-            actor,
-            may_use_protected,
-        } = req;
-        let mut tx = self.write().await?;
-        let mut missing = Vec::new();
-        // Lock what the deployment references, so it cannot be deleted under us.
-        let set = match &spec.secret_set {
-            Some(name) => {
-                let row = lock_set(&mut tx, org_id, name).await?;
-                if row.is_none() {
-                    missing.push(missing_reference("secret set", name));
-                }
-                row
-            }
-            None => None,
-        };
-        if let Some(pull) = &spec.pull_secret {
-            let found = tx
-                .query_opt(
-                    "SELECT 1 FROM image_pull_secrets WHERE org_id = $1 AND name = $2 FOR SHARE",
-                    &[&org_id, pull],
-                )
-                .await?
-                .is_some();
-            if !found {
-                missing.push(missing_reference("image pull secret", pull));
-            }
-        }
-        if !missing.is_empty() {
-            return Err(AppError::Validation(missing));
-        }
-        if let (Some((set_id, _)), Some(set_name)) = (set, &spec.secret_set) {
-            let protected: bool = tx
-                .query_one("SELECT protected FROM secret_sets WHERE id = $1", &[&set_id])
-                .await?
-                .get(0);
-            if protected && !may_use_protected {
-                return Err(protected_set(set_name));
-            }
-        }
-        let set_revision = set.map(|(_, rev)| rev);
-        let existing = tx
-            .query_opt(
-                "SELECT id, revision FROM deployments WHERE org_id = $1 AND name = $2 FOR UPDATE",
-                &[&org_id, &spec.name],
-            )
-            .await?
-            .map(|r| (r.get::<i64>(0), r.get::<i64>(1)));
-        // Changing a deployment that now uses a protected set is for admins too.
-        if !may_use_protected {
-            let current = tx
-                .query_opt(
-                    "SELECT d.secret_set FROM deployments d JOIN secret_sets s \
-                     ON s.org_id = d.org_id AND s.name = d.secret_set \
-                     WHERE d.org_id = $1 AND d.name = $2 AND s.protected",
-                    &[&org_id, &spec.name],
-                )
-                .await?;
-            if let Some(row) = current {
-                return Err(protected_set(&row.get::<String>(0)));
-            }
-        }
-        let (id, revision): (i64, i64) = match existing {
-            Some((id, rev)) => {
-                tx.execute(
-                    "UPDATE deployments SET image = $2, secret_set = $3, pull_secret = $4, region = $5, \
-                     min_agents = $6, max_agents = $7, revision = $8, set_revision = $9, deployed_at = $10 \
-                     WHERE id = $1",
-                    &[
-                        &id,
-                        &spec.image,
-                        &spec.secret_set,
-                        &spec.pull_secret,
-                        &spec.region,
-                        &spec.min_agents,
-                        &spec.max_agents,
-                        &(rev + 1),
-                        &set_revision,
-                        &now,
-                    ],
-                )
-                .await?;
-                (id, rev + 1)
-            }
-            None => {
-                let inserted = tx
-                    .query_one(
-                        "INSERT INTO deployments (org_id, name, image, secret_set, pull_secret, region, \
-                         min_agents, max_agents, revision, set_revision, runtime_token_hash, created_at, \
-                         deployed_at, token_seen_by) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $11, $12) RETURNING id",
-                        &[
-                            &org_id,
-                            &spec.name,
-                            &spec.image,
-                            &spec.secret_set,
-                            &spec.pull_secret,
-                            &spec.region,
-                            &spec.min_agents,
-                            &spec.max_agents,
-                            &set_revision,
-                            &token_hash,
-                            &now,
-                            &actor,
-                        ],
-                    )
-                    .await;
-                match inserted {
-                    Ok(row) => (row.get(0), 1),
-                    Err(e) if e.is_unique_violation() => {
-                        return Err(AppError::Conflict(format!(
-                            "deployment \"{}\" was created by someone else just now; try again",
-                            spec.name
-                        )))
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        };
-        if let (Some((set_id, _)), Some(set_name)) = (set, &spec.secret_set) {
-            tx.execute(
-                "INSERT INTO deployment_env (deployment_id, revision, key, set_name, sealed, fingerprint) \
-                 SELECT $1, $2, key, $3, sealed, fingerprint FROM secrets WHERE set_id = $4",
-                &[&id, &revision, set_name, &set_id],
-            )
-            .await?;
-        }
-        tx.execute(
-            "DELETE FROM deployment_env WHERE deployment_id = $1 AND revision <= $2",
-            &[&id, &(revision - keep_revisions.max(1))],
+/// Whether the pull secret exists, locked (shared) so it cannot be deleted under a deploy.
+pub(crate) async fn lock_pull_secret(tx: &mut Db, org_id: i64, name: &str) -> Result<bool, AppError> {
+    Ok(tx
+        .query_opt(
+            "SELECT 1 FROM image_pull_secrets WHERE org_id = $1 AND name = $2 FOR SHARE",
+            &[&org_id, &name],
         )
-        .await?;
-        // Pointed at a protected set while someone below admin holds the token.
-        tx.execute(
-            &format!("UPDATE deployments AS d SET rotate_token = TRUE WHERE d.id = $1 AND {TOKEN_LOCKED}"),
-            &[&id],
-        )
-        .await?;
-        finish(tx, audit, (existing.is_none(), revision)).await
-    }
+        .await?
+        .is_some())
+}
 
+/// The deployment's `(id, revision)`, locked for the rest of the transaction.
+pub(crate) async fn lock(tx: &mut Db, org_id: i64, name: &str) -> Result<Option<(i64, i64)>, AppError> {
+    Ok(tx
+        .query_opt(
+            "SELECT id, revision FROM deployments WHERE org_id = $1 AND name = $2 FOR UPDATE",
+            &[&org_id, &name],
+        )
+        .await?
+        .map(|r| (r.get(0), r.get(1))))
+}
+
+/// The protected set the deployment uses now, if it uses one.
+pub(crate) async fn protected_set_used(
+    tx: &mut Db,
+    org_id: i64,
+    name: &str,
+) -> Result<Option<String>, AppError> {
+    Ok(tx
+        .query_opt(
+            "SELECT d.secret_set FROM deployments d JOIN secret_sets s \
+             ON s.org_id = d.org_id AND s.name = d.secret_set \
+             WHERE d.org_id = $1 AND d.name = $2 AND s.protected",
+            &[&org_id, &name],
+        )
+        .await?
+        .map(|r| r.get(0)))
+}
+
+/// Points an existing deployment at `spec` as revision `revision`.
+pub(crate) async fn update(
+    tx: &mut Db,
+    id: i64,
+    spec: &DeploymentSpec,
+    revision: i64,
+    set_revision: Option<i64>,
+    now: i64,
+) -> Result<(), AppError> {
+    tx.execute(
+        "UPDATE deployments SET image = $2, secret_set = $3, pull_secret = $4, region = $5, \
+         min_agents = $6, max_agents = $7, revision = $8, set_revision = $9, deployed_at = $10 WHERE id = $1",
+        &[
+            &id,
+            &spec.image,
+            &spec.secret_set,
+            &spec.pull_secret,
+            &spec.region,
+            &spec.min_agents,
+            &spec.max_agents,
+            &revision,
+            &set_revision,
+            &now,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A new deployment at revision 1 whose runtime token (`token_hash`) `actor` sees; its
+/// id, or `None` if another transaction created one of that name first.
+pub(crate) async fn insert(
+    tx: &mut Db,
+    org_id: i64,
+    spec: &DeploymentSpec,
+    set_revision: Option<i64>,
+    token_hash: &[u8],
+    (now, actor): (i64, i64),
+) -> Result<Option<i64>, AppError> {
+    let inserted = tx
+        .query_one(
+            "INSERT INTO deployments (org_id, name, image, secret_set, pull_secret, region, \
+             min_agents, max_agents, revision, set_revision, runtime_token_hash, created_at, \
+             deployed_at, token_seen_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $11, $12) RETURNING id",
+            &[
+                &org_id,
+                &spec.name,
+                &spec.image,
+                &spec.secret_set,
+                &spec.pull_secret,
+                &spec.region,
+                &spec.min_agents,
+                &spec.max_agents,
+                &set_revision,
+                &token_hash,
+                &now,
+                &actor,
+            ],
+        )
+        .await;
+    match inserted {
+        Ok(row) => Ok(Some(row.get(0))),
+        Err(e) if e.is_unique_violation() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Records revision `revision`'s environment: a copy of set `set_id`'s sealed values;
+/// and forgets revisions older than the newest `keep`.
+pub(crate) async fn snapshot(
+    tx: &mut Db,
+    id: i64,
+    revision: i64,
+    set: Option<(i64, &str)>,
+    keep: i64,
+) -> Result<(), AppError> {
+    if let Some((set_id, set_name)) = set {
+        tx.execute(
+            "INSERT INTO deployment_env (deployment_id, revision, key, set_name, sealed, fingerprint) \
+             SELECT $1, $2, key, $3, sealed, fingerprint FROM secrets WHERE set_id = $4",
+            &[&id, &revision, &set_name, &set_id],
+        )
+        .await?;
+    }
+    tx.execute(
+        "DELETE FROM deployment_env WHERE deployment_id = $1 AND revision <= $2",
+        &[&id, &(revision - keep.max(1))],
+    )
+    .await?;
+    // Pointed at a protected set while someone below admin holds the token.
+    tx.execute(
+        &format!("UPDATE deployments AS d SET rotate_token = TRUE WHERE d.id = $1 AND {TOKEN_LOCKED}"),
+        &[&id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The set the deployment uses (`None` outside: the deployment is missing), its row
+/// locked when `lock`.
+pub(crate) async fn set_of(
+    tx: &mut Db,
+    org_id: i64,
+    name: &str,
+    lock: bool,
+) -> Result<Option<Option<String>>, AppError> {
+    let sql = "SELECT secret_set FROM deployments WHERE org_id = $1 AND name = $2";
+    let sql = if lock {
+        format!("{sql} FOR UPDATE")
+    } else {
+        sql.to_owned()
+    };
+    Ok(tx.query_opt(&sql, &[&org_id, &name]).await?.map(|r| r.get(0)))
+}
+
+/// Whether the set is protected, locked (shared) so protecting it waits for us.
+pub(crate) async fn set_protected_shared(tx: &mut Db, org_id: i64, set: &str) -> Result<bool, AppError> {
+    Ok(tx
+        .query_opt(
+            "SELECT protected FROM secret_sets WHERE org_id = $1 AND name = $2 FOR SHARE",
+            &[&org_id, &set],
+        )
+        .await?
+        .is_some_and(|r| r.get(0)))
+}
+
+/// Replaces the runtime token, now seen by `actor`, and clears its rotation flag.
+pub(crate) async fn replace_token(
+    tx: &mut Db,
+    org_id: i64,
+    name: &str,
+    token_hash: &[u8],
+    actor: i64,
+) -> Result<(), AppError> {
+    tx.execute(
+        "UPDATE deployments SET runtime_token_hash = $3, token_seen_by = $4, rotate_token = FALSE \
+         WHERE org_id = $1 AND name = $2",
+        &[&org_id, &name, &token_hash, &actor],
+    )
+    .await?;
+    Ok(())
+}
+
+impl Store {
     /// The organization's deployments, by name, each with its needs-redeploy flag.
     pub async fn list_deployments(&self, org_id: i64) -> Result<Vec<DeploymentSummary>, AppError> {
         let sql = format!(
             "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d WHERE d.org_id = $1 ORDER BY d.name COLLATE \"C\""
         );
-        let rows = self.conn().await?.query(&sql, &[&org_id]).await?;
+        let rows = self.all(&sql, &[&org_id]).await?;
         Ok(rows.iter().map(deployment).collect())
     }
 
-    /// One deployment with its revision's env keys and the difference to its set now.
+    /// One deployment with its revision's env keys and its set's keys now (one snapshot).
     pub async fn get_deployment(
         &self,
         org_id: i64,
         name: &str,
-    ) -> Result<Option<DeploymentDetail>, AppError> {
+    ) -> Result<Option<(DeploymentSummary, Vec<KeyInfo>, Vec<KeyInfo>)>, AppError> {
         let mut tx = self.read().await?;
         let sql = format!(
             "SELECT {DEPLOYMENT_COLUMNS}, d.id FROM deployments d WHERE d.org_id = $1 AND d.name = $2"
@@ -265,14 +288,7 @@ impl Store {
             None => Vec::new(),
         };
         tx.commit().await?;
-        let (added, removed, changed) = env_diff(&env, &now);
-        Ok(Some(DeploymentDetail {
-            summary,
-            env,
-            added,
-            removed,
-            changed,
-        }))
+        Ok(Some((summary, env, now)))
     }
 
     /// Deletes a deployment and all its revisions; `NotFound` if missing.
@@ -287,59 +303,6 @@ impl Store {
         if n == 0 {
             return Err(deployment_not_found(name));
         }
-        finish(tx, audit, ()).await
-    }
-
-    /// Replaces a deployment's runtime token, now seen by `actor`, and clears its
-    /// rotation flag; `NotFound` if missing, `Forbidden` if it uses a protected set and
-    /// `may_use_protected` is false.
-    pub async fn rotate_runtime_token(
-        &self,
-        org_id: i64,
-        name: &str,
-        token_hash: &[u8],
-        actor: i64,
-        may_use_protected: bool,
-        audit: Audit,
-    ) -> Result<(), AppError> {
-        let mut tx = self.write().await?;
-        // The set first (shared, so protecting it waits for us), then the deployment:
-        // the order deploys and protection take them in, so they never deadlock.
-        let set_of = "SELECT secret_set FROM deployments WHERE org_id = $1 AND name = $2";
-        let Some(row) = tx.query_opt(set_of, &[&org_id, &name]).await? else {
-            return Err(deployment_not_found(name));
-        };
-        let set: Option<String> = row.get(0);
-        if let Some(set) = &set {
-            let protected = tx
-                .query_opt(
-                    "SELECT protected FROM secret_sets WHERE org_id = $1 AND name = $2 FOR SHARE",
-                    &[&org_id, set],
-                )
-                .await?
-                .is_some_and(|r| r.get::<bool>(0));
-            if protected && !may_use_protected {
-                return Err(protected_set(set));
-            }
-        }
-        let still = tx
-            .query_opt(&format!("{set_of} FOR UPDATE"), &[&org_id, &name])
-            .await?;
-        match still {
-            None => return Err(deployment_not_found(name)),
-            Some(r) if r.get::<Option<String>>(0) != set => {
-                return Err(AppError::Conflict(format!(
-                    "deployment \"{name}\" changed just now; try again"
-                )))
-            }
-            Some(_) => {}
-        }
-        tx.execute(
-            "UPDATE deployments SET runtime_token_hash = $3, token_seen_by = $4, rotate_token = FALSE \
-             WHERE org_id = $1 AND name = $2",
-            &[&org_id, &name, &token_hash, &actor],
-        )
-        .await?;
         finish(tx, audit, ()).await
     }
 

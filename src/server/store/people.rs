@@ -1,7 +1,7 @@
 //! People and organizations: server settings, organizations, users, memberships and
 //! invitations.
 
-use super::db::{params_list, Db, Row};
+use super::db::{params_list, Db, Row, ToArg};
 use super::{finish, org_exists, Audit, AuditWith, InviteRecord, Org, Store, UserRecord, TOKEN_LOCKED};
 use crate::error::AppError;
 use crate::model::{InviteInfo, MemberInfo, Role, Workspace};
@@ -64,48 +64,82 @@ pub(crate) async fn normalize_stored_emails(store: &Store) -> Result<(), AppErro
     Ok(())
 }
 
-/// Refuses a change that would leave `org_id` without an owner.
-async fn keep_an_owner(tx: &mut Db, org_id: i64, user_id: i64) -> Result<(), AppError> {
-    let row = tx
-        .query_one(
-            "SELECT COUNT(*) FILTER (WHERE user_id <> $2), COUNT(*) FILTER (WHERE user_id = $2) \
-             FROM memberships WHERE org_id = $1 AND role = 'owner'",
-            &[&org_id, &user_id],
-        )
-        .await?;
-    let (others, is_owner): (i64, i64) = (row.get(0), row.get(1));
-    if is_owner > 0 && others == 0 {
-        return Err(AppError::Conflict(
-            "the last owner cannot be removed or demoted; make someone else owner first".into(),
-        ));
-    }
-    Ok(())
-}
-
 /// Locks the organization for a membership change (one at a time per organization, so
-/// two demotions cannot each see the other owner and leave none) and finds the member.
-async fn lock_member(tx: &mut Db, org_id: i64, email: &str) -> Result<i64, AppError> {
-    tx.execute("SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE", &[&org_id])
+/// two demotions cannot each see the other owner and leave none) and finds the member:
+/// `(user id, role)`, `NotFound` if they are not one.
+pub(crate) async fn lock_member(tx: &mut Db, org: &Org, email: &str) -> Result<(i64, Role), AppError> {
+    tx.execute("SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE", &[&org.id])
         .await?;
     let email = normalize_email(email);
     tx.query_opt(
-        "SELECT u.id FROM users u JOIN memberships m ON m.user_id = u.id \
+        "SELECT u.id, m.role FROM users u JOIN memberships m ON m.user_id = u.id \
          WHERE m.org_id = $1 AND u.email = $2",
-        &[&org_id, &email],
+        &[&org.id, &email],
     )
     .await?
-    .map(|r| r.get(0))
-    .ok_or_else(|| AppError::NotFound(format!("{email} is not a member of this organization")))
+    .map(|r| (r.get(0), role_of(&r.get::<String>(1))))
+    .ok_or_else(|| AppError::NotFound(format!("{email} is not a member of \"{}\"", org.name)))
+}
+
+/// How many owners the organization has besides `user_id`.
+pub(crate) async fn other_owners(tx: &mut Db, org_id: i64, user_id: i64) -> Result<i64, AppError> {
+    Ok(tx
+        .query_one(
+            "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner' AND user_id <> $2",
+            &[&org_id, &user_id],
+        )
+        .await?
+        .get(0))
+}
+
+/// Gives a member `role`. Their pending invitations for a role above it are withdrawn,
+/// and runtime tokens they saw of deployments using protected sets stop reading them.
+pub(crate) async fn set_role(tx: &mut Db, org_id: i64, user_id: i64, role: Role) -> Result<(), AppError> {
+    tx.execute(
+        "UPDATE memberships SET role = $3 WHERE org_id = $1 AND user_id = $2",
+        &[&org_id, &user_id, &role.as_str()],
+    )
+    .await?;
+    let above = super::roles_above(role);
+    if !above.is_empty() {
+        let sql = format!(
+            "DELETE FROM invites WHERE org_id = $1 AND created_by = $2 AND used_at IS NULL AND role IN ({})",
+            params_list(3, above.len())
+        );
+        let mut args: Vec<&dyn ToArg> = vec![&org_id, &user_id];
+        args.extend(above.iter().map(|r| r as &dyn ToArg));
+        tx.execute(&sql, &args).await?;
+    }
+    tx.execute(
+        &format!(
+            "UPDATE deployments AS d SET rotate_token = TRUE \
+             WHERE d.org_id = $1 AND d.token_seen_by = $2 AND {TOKEN_LOCKED}"
+        ),
+        &[&org_id, &user_id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Removes a member with their API tokens, sessions and pending invitations, and flags
+/// the deployments whose runtime token they saw for rotation.
+pub(crate) async fn remove(tx: &mut Db, org_id: i64, user_id: i64) -> Result<(), AppError> {
+    for sql in [
+        "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2",
+        "DELETE FROM api_tokens WHERE org_id = $1 AND user_id = $2",
+        "DELETE FROM sessions WHERE org_id = $1 AND user_id = $2",
+        "DELETE FROM invites WHERE org_id = $1 AND created_by = $2 AND used_at IS NULL",
+        "UPDATE deployments SET rotate_token = TRUE WHERE org_id = $1 AND token_seen_by = $2",
+    ] {
+        tx.execute(sql, &[&org_id, &user_id]).await?;
+    }
+    Ok(())
 }
 
 impl Store {
     /// Reads a server-wide setting (e.g. the master key check).
     pub async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, AppError> {
-        let row = self
-            .conn()
-            .await?
-            .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
-            .await?;
+        let row = self.opt("SELECT value FROM meta WHERE key = $1", &[&key]).await?;
         Ok(row.map(|r| r.get(0)))
     }
 
@@ -203,20 +237,14 @@ impl Store {
     /// The id of the instance's first account (its first owner), `None` while there is
     /// no account at all.
     pub async fn first_user_id(&self) -> Result<Option<i64>, AppError> {
-        let row = self
-            .conn()
-            .await?
-            .query_one("SELECT MIN(id) FROM users", &[])
-            .await?;
+        let row = self.one("SELECT MIN(id) FROM users", &[]).await?;
         Ok(row.get(0))
     }
 
     /// The organization named `name`, if it exists.
     pub async fn org_by_name(&self, name: &str) -> Result<Option<Org>, AppError> {
         let row = self
-            .conn()
-            .await?
-            .query_opt("SELECT id, name FROM orgs WHERE name = $1", &[&name])
+            .opt("SELECT id, name FROM orgs WHERE name = $1", &[&name])
             .await?;
         Ok(row.as_ref().map(org))
     }
@@ -286,9 +314,7 @@ impl Store {
     /// Looks a user up by email (case-folded, see [`normalize_email`]).
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, AppError> {
         let row = self
-            .conn()
-            .await?
-            .query_opt(
+            .opt(
                 "SELECT id, email, password_hash FROM users WHERE email = $1",
                 &[&normalize_email(email)],
             )
@@ -321,9 +347,7 @@ impl Store {
     /// The organization a user works in (this slice: their first membership).
     pub async fn home_org(&self, user_id: i64) -> Result<Option<Org>, AppError> {
         let row = self
-            .conn()
-            .await?
-            .query_opt(
+            .opt(
                 "SELECT o.id, o.name FROM memberships m JOIN orgs o ON o.id = m.org_id \
                  WHERE m.user_id = $1 ORDER BY m.created_at, o.id LIMIT 1",
                 &[&user_id],
@@ -335,9 +359,7 @@ impl Store {
     /// Whether `user_id` belongs to `org_id`.
     pub async fn is_member(&self, user_id: i64, org_id: i64) -> Result<bool, AppError> {
         let row = self
-            .conn()
-            .await?
-            .query_one(
+            .one(
                 "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND org_id = $2)",
                 &[&user_id, &org_id],
             )
@@ -348,9 +370,7 @@ impl Store {
     /// The organization named `org` and the user's role there, if they belong to it.
     pub async fn membership(&self, user_id: i64, org_name: &str) -> Result<Option<(Org, Role)>, AppError> {
         let row = self
-            .conn()
-            .await?
-            .query_opt(
+            .opt(
                 "SELECT o.id, o.name, m.role FROM orgs o JOIN memberships m ON m.org_id = o.id \
                  WHERE o.name = $1 AND m.user_id = $2",
                 &[&org_name, &user_id],
@@ -362,9 +382,7 @@ impl Store {
     /// Every organization the user belongs to, personal workspace first.
     pub async fn workspaces(&self, user_id: i64) -> Result<Vec<Workspace>, AppError> {
         let rows = self
-            .conn()
-            .await?
-            .query(
+            .all(
                 "SELECT o.name, m.role, o.personal_user_id IS NOT NULL FROM orgs o \
                  JOIN memberships m ON m.org_id = o.id WHERE m.user_id = $1 \
                  ORDER BY o.personal_user_id IS NULL, o.name COLLATE \"C\"",
@@ -384,9 +402,7 @@ impl Store {
     /// Whether an organization is someone's personal workspace.
     pub async fn is_personal(&self, org_id: i64) -> Result<bool, AppError> {
         let row = self
-            .conn()
-            .await?
-            .query_one(
+            .one(
                 "SELECT personal_user_id IS NOT NULL FROM orgs WHERE id = $1",
                 &[&org_id],
             )
@@ -397,9 +413,7 @@ impl Store {
     /// The organization's members, by email.
     pub async fn members(&self, org_id: i64) -> Result<Vec<MemberInfo>, AppError> {
         let rows = self
-            .conn()
-            .await?
-            .query(
+            .all(
                 "SELECT u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id \
                  WHERE m.org_id = $1 ORDER BY u.email COLLATE \"C\"",
                 &[&org_id],
@@ -415,74 +429,10 @@ impl Store {
             .collect())
     }
 
-    /// Changes a member's role; `NotFound` if not a member, `Conflict` if that would
-    /// leave the organization without an owner. The member's pending invitations for a
-    /// role above the new one are withdrawn in the same transaction, and runtime tokens
-    /// they saw of deployments using protected sets stop reading them.
-    pub async fn set_member_role(
-        &self,
-        org_id: i64,
-        email: &str,
-        role: Role,
-        audit: Audit,
-    ) -> Result<(), AppError> {
-        let mut tx = self.write().await?;
-        let user_id = lock_member(&mut tx, org_id, email).await?;
-        if role != Role::Owner {
-            keep_an_owner(&mut tx, org_id, user_id).await?;
-        }
-        tx.execute(
-            "UPDATE memberships SET role = $3 WHERE org_id = $1 AND user_id = $2",
-            &[&org_id, &user_id, &role.as_str()],
-        )
-        .await?;
-        let above = super::roles_above(role);
-        let sql = format!(
-            "DELETE FROM invites WHERE org_id = $1 AND created_by = $2 AND used_at IS NULL \
-             AND role IN ({})",
-            params_list(3, above.len())
-        );
-        let mut args: Vec<&dyn super::db::ToArg> = vec![&org_id, &user_id];
-        args.extend(above.iter().map(|r| r as &dyn super::db::ToArg));
-        if !above.is_empty() {
-            tx.execute(&sql, &args).await?;
-        }
-        tx.execute(
-            &format!(
-                "UPDATE deployments AS d SET rotate_token = TRUE \
-                 WHERE d.org_id = $1 AND d.token_seen_by = $2 AND {TOKEN_LOCKED}"
-            ),
-            &[&org_id, &user_id],
-        )
-        .await?;
-        finish(tx, audit, ()).await
-    }
-
-    /// Removes a member with their API tokens, sessions and pending invitations, and
-    /// flags the deployments whose runtime token they saw for rotation; the same errors
-    /// as [`Store::set_member_role`].
-    pub async fn remove_member(&self, org_id: i64, email: &str, audit: Audit) -> Result<(), AppError> {
-        let mut tx = self.write().await?;
-        let user_id = lock_member(&mut tx, org_id, email).await?;
-        keep_an_owner(&mut tx, org_id, user_id).await?;
-        for sql in [
-            "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2",
-            "DELETE FROM api_tokens WHERE org_id = $1 AND user_id = $2",
-            "DELETE FROM sessions WHERE org_id = $1 AND user_id = $2",
-            "DELETE FROM invites WHERE org_id = $1 AND created_by = $2 AND used_at IS NULL",
-            "UPDATE deployments SET rotate_token = TRUE WHERE org_id = $1 AND token_seen_by = $2",
-        ] {
-            tx.execute(sql, &[&org_id, &user_id]).await?;
-        }
-        finish(tx, audit, ()).await
-    }
-
     /// Adds an existing user to an organization; `Conflict` if already a member.
     pub async fn add_member(&self, org_id: i64, user_id: i64, role: Role, now: i64) -> Result<(), AppError> {
         let added = self
-            .conn()
-            .await?
-            .execute(
+            .exec(
                 "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (org_id, user_id) DO NOTHING",
                 &[&org_id, &user_id, &role.as_str(), &now],
@@ -533,7 +483,7 @@ impl Store {
     /// An unused, unexpired invitation.
     pub async fn invite(&self, token_hash: &[u8], now: i64) -> Result<Option<InviteRecord>, AppError> {
         let sql = format!("{INVITE} AND i.used_at IS NULL AND i.expires_at > $2");
-        let row = self.conn().await?.query_opt(&sql, &[&token_hash, &now]).await?;
+        let row = self.opt(&sql, &[&token_hash, &now]).await?;
         Ok(row.as_ref().map(invite))
     }
 
@@ -570,9 +520,7 @@ impl Store {
     /// The organization's pending invitations.
     pub async fn invites(&self, org_id: i64, now: i64) -> Result<Vec<InviteInfo>, AppError> {
         let rows = self
-            .conn()
-            .await?
-            .query(
+            .all(
                 "SELECT id, email, role, expires_at FROM invites \
                  WHERE org_id = $1 AND used_at IS NULL AND expires_at > $2 ORDER BY id",
                 &[&org_id, &now],

@@ -29,10 +29,7 @@ fn principal(r: &Row) -> Principal {
 impl Store {
     /// API tokens of an organization: all of them, or those of `user_id`.
     pub async fn api_tokens(&self, org_id: i64, user_id: Option<i64>) -> Result<Vec<TokenInfo>, AppError> {
-        let rows = self
-            .conn()
-            .await?
-            .query(
+        let rows = self.all(
                 "SELECT t.id, t.name, u.email, t.role, m.role, t.created_at, t.last_used_at FROM api_tokens t \
                  JOIN users u ON u.id = t.user_id \
                  JOIN memberships m ON m.user_id = t.user_id AND m.org_id = t.org_id \
@@ -190,9 +187,7 @@ impl Store {
 
     /// Ends a session.
     pub async fn delete_session(&self, id_hash: &[u8]) -> Result<(), AppError> {
-        self.conn()
-            .await?
-            .execute("DELETE FROM sessions WHERE id_hash = $1", &[&id_hash])
+        self.exec("DELETE FROM sessions WHERE id_hash = $1", &[&id_hash])
             .await?;
         Ok(())
     }
@@ -268,15 +263,13 @@ impl Store {
             params_list(1, ids.len())
         );
         let args: Vec<&dyn ToArg> = ids.iter().map(|i| i as &dyn ToArg).collect();
-        self.conn().await?.execute(&sql, &args).await?;
+        self.exec(&sql, &args).await?;
         Ok(())
     }
 
     /// Forgets the failures of `scope` (after a successful sign-in).
     pub async fn clear_login_failures(&self, scope: &str) -> Result<(), AppError> {
-        self.conn()
-            .await?
-            .execute("DELETE FROM login_failures WHERE scope = $1", &[&scope])
+        self.exec("DELETE FROM login_failures WHERE scope = $1", &[&scope])
             .await?;
         Ok(())
     }

@@ -1,31 +1,76 @@
 //! Secret sets and image pull secrets.
 
+//!
+//! A write to a set is composed by `server::secrets` from the row operations here, in
+//! one transaction, with the rules (protection, revision, size limits) checked there.
+
 use super::db::{params_list, Db, ToArg};
 use super::{
-    finish, in_use, pull_secret_exists, pull_secret_not_found, set_not_found, stale, Audit, AuditWith,
-    PullSecretRecord, PutResult, SealedEntry, Store,
+    finish, pull_secret_exists, set_not_found, Audit, AuditWith, PullSecretRecord, SealedEntry, Store,
 };
 use crate::error::AppError;
 use crate::model::{KeyInfo, PullSecretSummary, SetDetail, SetSummary};
-use crate::validate::{SET_MAX_BYTES, SET_MAX_KEYS};
 
 /// Keys per statement when a write names many: well inside both databases' limits on
 /// parameters per statement.
 const CHUNK: usize = 500;
 
-/// Locks the set's row for the rest of the transaction; `(id, revision)`.
-pub(crate) async fn lock_set(tx: &mut Db, org_id: i64, set: &str) -> Result<Option<(i64, i64)>, AppError> {
+/// A set's row, locked for the rest of the transaction.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SetRow {
+    pub id: i64,
+    pub revision: i64,
+    pub protected: bool,
+}
+
+/// Locks the set's row for the rest of the transaction.
+pub(crate) async fn lock_set(tx: &mut Db, org_id: i64, set: &str) -> Result<Option<SetRow>, AppError> {
     Ok(tx
         .query_opt(
-            "SELECT id, revision FROM secret_sets WHERE org_id = $1 AND name = $2 FOR UPDATE",
+            "SELECT id, revision, protected FROM secret_sets WHERE org_id = $1 AND name = $2 FOR UPDATE",
             &[&org_id, &set],
         )
         .await?
-        .map(|r| (r.get(0), r.get(1))))
+        .map(|r| SetRow {
+            id: r.get(0),
+            revision: r.get(1),
+            protected: r.get(2),
+        }))
+}
+
+/// Locks the set's row, creating the set first if it is missing; and whether it was.
+pub(crate) async fn lock_or_create(
+    tx: &mut Db,
+    org_id: i64,
+    set: &str,
+    now: i64,
+) -> Result<(SetRow, bool), AppError> {
+    if let Some(row) = lock_set(tx, org_id, set).await? {
+        return Ok((row, false));
+    }
+    let inserted = tx
+        .query_opt(
+            "INSERT INTO secret_sets (org_id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (org_id, name) DO NOTHING RETURNING id",
+            &[&org_id, &set, &now],
+        )
+        .await?;
+    match inserted {
+        Some(row) => Ok((
+            SetRow {
+                id: row.get(0),
+                revision: 0,
+                protected: false,
+            },
+            true,
+        )),
+        // Another writer created it first: wait for its lock like everyone else.
+        None => Ok((lock_set(tx, org_id, set).await?.ok_or(AppError::Internal)?, false)),
+    }
 }
 
 /// Bumps the set's revision; the new one.
-async fn bump(tx: &mut Db, id: i64, now: i64) -> Result<i64, AppError> {
+pub(crate) async fn bump(tx: &mut Db, id: i64, now: i64) -> Result<i64, AppError> {
     Ok(tx
         .query_one(
             "UPDATE secret_sets SET updated_at = $2, revision = revision + 1 WHERE id = $1 RETURNING revision",
@@ -35,8 +80,19 @@ async fn bump(tx: &mut Db, id: i64, now: i64) -> Result<i64, AppError> {
         .get(0))
 }
 
+/// Removes one key; whether it was there.
+pub(crate) async fn delete_key(tx: &mut Db, set_id: i64, key: &str) -> Result<bool, AppError> {
+    Ok(tx
+        .execute(
+            "DELETE FROM secrets WHERE set_id = $1 AND key = $2",
+            &[&set_id, &key],
+        )
+        .await?
+        > 0)
+}
+
 /// Which of `keys` the set holds already.
-async fn existing_keys(
+pub(crate) async fn existing_keys(
     tx: &mut Db,
     set_id: i64,
     keys: &[&str],
@@ -55,7 +111,7 @@ async fn existing_keys(
 }
 
 /// Adds or replaces `entries` in the set, many rows per statement.
-async fn upsert(
+pub(crate) async fn upsert(
     tx: &mut Db,
     set_id: i64,
     org_id: i64,
@@ -86,25 +142,28 @@ async fn upsert(
     Ok(())
 }
 
-/// Refuses a write that leaves the set over its size limits.
-async fn check_limits(tx: &mut Db, set: &str, set_id: i64) -> Result<(), AppError> {
+/// How many keys and bytes of values the set holds.
+pub(crate) async fn size(tx: &mut Db, set_id: i64) -> Result<(i64, i64), AppError> {
     let row = tx
         .query_one(
-            "SELECT CAST(COALESCE(SUM(value_len), 0) AS BIGINT), COUNT(*) FROM secrets WHERE set_id = $1",
+            "SELECT COUNT(*), CAST(COALESCE(SUM(value_len), 0) AS BIGINT) FROM secrets WHERE set_id = $1",
             &[&set_id],
         )
         .await?;
-    let (total, count): (i64, i64) = (row.get(0), row.get(1));
-    if count as usize > SET_MAX_KEYS {
-        return Err(AppError::TooLarge(format!(
-            "secret set \"{set}\" would hold {count} keys; a set may hold at most {SET_MAX_KEYS}"
-        )));
-    }
-    if total as usize > SET_MAX_BYTES {
-        return Err(AppError::TooLarge(format!(
-            "secret set \"{set}\" would hold {total} bytes of values; a set may hold at most {SET_MAX_BYTES}"
-        )));
-    }
+    Ok((row.get(0), row.get(1)))
+}
+
+/// Locks the organization's row `name` of `table` (a set or a pull secret); whether
+/// there is one.
+pub(crate) async fn lock_named(tx: &mut Db, table: &str, org_id: i64, name: &str) -> Result<bool, AppError> {
+    let sql = format!("SELECT 1 FROM {table} WHERE org_id = $1 AND name = $2 FOR UPDATE");
+    Ok(tx.query_opt(&sql, &[&org_id, &name]).await?.is_some())
+}
+
+/// Deletes the organization's row `name` of `table`.
+pub(crate) async fn delete_named(tx: &mut Db, table: &str, org_id: i64, name: &str) -> Result<(), AppError> {
+    let sql = format!("DELETE FROM {table} WHERE org_id = $1 AND name = $2");
+    tx.execute(&sql, &[&org_id, &name]).await?;
     Ok(())
 }
 
@@ -112,9 +171,7 @@ impl Store {
     /// The organization's sets, by name.
     pub async fn list_sets(&self, org_id: i64) -> Result<Vec<SetSummary>, AppError> {
         let rows = self
-            .conn()
-            .await?
-            .query(
+            .all(
                 "SELECT s.name, (SELECT COUNT(*) FROM secrets k WHERE k.set_id = s.id), s.updated_at, \
                  s.protected FROM secret_sets s WHERE s.org_id = $1 ORDER BY s.name COLLATE \"C\"",
                 &[&org_id],
@@ -134,9 +191,7 @@ impl Store {
     /// Whether the organization's set `set` exists and is protected.
     pub async fn is_protected(&self, org_id: i64, set: &str) -> Result<bool, AppError> {
         let row = self
-            .conn()
-            .await?
-            .query_opt(
+            .opt(
                 "SELECT protected FROM secret_sets WHERE org_id = $1 AND name = $2",
                 &[&org_id, &set],
             )
@@ -202,98 +257,6 @@ impl Store {
         finish(tx, audit, ()).await
     }
 
-    /// Adds or replaces `entries` in `set` (creating the set if missing), all or nothing,
-    /// and bumps its revision. `TooLarge` if the set would exceed its size limit;
-    /// `Stale` if `expected` is given and the set is at another revision (a missing set
-    /// is at revision 0). Concurrent writers to one set are serialized, so writes to
-    /// different keys never lose each other.
-    pub async fn put_secrets(
-        &self,
-        org_id: i64,
-        set: &str,
-        entries: Vec<SealedEntry>,
-        now: i64,
-        expected: Option<i64>,
-        audit: AuditWith<PutResult>,
-    ) -> Result<PutResult, AppError> {
-        let mut tx = self.write().await?;
-        let mut result = PutResult::default();
-        // Lock the set row (creating it if missing) so writers to this set take turns.
-        let (id, current) = match lock_set(&mut tx, org_id, set).await? {
-            Some(row) => row,
-            None => {
-                let inserted = tx
-                    .query_opt(
-                        "INSERT INTO secret_sets (org_id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) \
-                         ON CONFLICT (org_id, name) DO NOTHING RETURNING id",
-                        &[&org_id, &set, &now],
-                    )
-                    .await?;
-                match inserted {
-                    Some(row) => {
-                        result.created = true;
-                        (row.get(0), 0)
-                    }
-                    // Another writer created it first: wait for its lock like everyone else.
-                    None => lock_set(&mut tx, org_id, set).await?.ok_or(AppError::Internal)?,
-                }
-            }
-        };
-        if let Some(expected) = expected.filter(|e| *e != current) {
-            return Err(stale(set, expected, current));
-        }
-        let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
-        let existing = existing_keys(&mut tx, id, &keys).await?;
-        for k in keys {
-            if existing.contains(k) {
-                result.updated.push(k.to_owned());
-            } else {
-                result.added.push(k.to_owned());
-            }
-        }
-        upsert(&mut tx, id, org_id, &entries, now).await?;
-        // Dropping the transaction on a refusal rolls every row of this write back.
-        check_limits(&mut tx, set, id).await?;
-        result.revision = bump(&mut tx, id, now).await?;
-        finish(tx, audit, result).await
-    }
-
-    /// Removes one key and bumps the revision; `NotFound` if the set or the key is
-    /// missing, `Stale` as for [`Store::put_secrets`].
-    pub async fn unset_secret(
-        &self,
-        org_id: i64,
-        set: &str,
-        key: &str,
-        now: i64,
-        expected: Option<i64>,
-        audit: AuditWith<i64>,
-    ) -> Result<i64, AppError> {
-        let mut tx = self.write().await?;
-        let (id, current) = lock_set(&mut tx, org_id, set)
-            .await?
-            .ok_or_else(|| set_not_found(set))?;
-        if let Some(expected) = expected.filter(|e| *e != current) {
-            return Err(stale(set, expected, current));
-        }
-        let n = tx
-            .execute("DELETE FROM secrets WHERE set_id = $1 AND key = $2", &[&id, &key])
-            .await?;
-        if n == 0 {
-            return Err(AppError::NotFound(format!(
-                "key \"{key}\" not found in set \"{set}\""
-            )));
-        }
-        let revision = bump(&mut tx, id, now).await?;
-        finish(tx, audit, revision).await
-    }
-
-    /// Removes a set and all its values; `NotFound` if missing, `Conflict` while a
-    /// deployment uses it.
-    pub async fn delete_set(&self, org_id: i64, set: &str, audit: Audit) -> Result<(), AppError> {
-        self.delete_unused(org_id, set, Unused::SET, audit).await
-    }
-
     /// Marks a set protected or not; protecting it flags for rotation the deployments
     /// using it whose runtime token was seen by someone below admin. `NotFound` if missing.
     pub async fn set_protected(
@@ -328,9 +291,7 @@ impl Store {
     /// A stored sealed value, for decryption where an issue allows a value to leave.
     pub async fn sealed_value(&self, org_id: i64, set: &str, key: &str) -> Result<Option<Vec<u8>>, AppError> {
         let row = self
-            .conn()
-            .await?
-            .query_opt(
+            .opt(
                 "SELECT k.sealed FROM secrets k JOIN secret_sets s ON s.id = k.set_id \
                  WHERE s.org_id = $1 AND s.name = $2 AND k.key = $3",
                 &[&org_id, &set, &key],
@@ -342,9 +303,7 @@ impl Store {
     /// The organization's image pull secrets, by name.
     pub async fn list_pull_secrets(&self, org_id: i64) -> Result<Vec<PullSecretSummary>, AppError> {
         let rows = self
-            .conn()
-            .await?
-            .query(
+            .all(
                 "SELECT name, registry, username, created_at FROM image_pull_secrets WHERE org_id = $1 \
                  ORDER BY name COLLATE \"C\"",
                 &[&org_id],
@@ -357,6 +316,7 @@ impl Store {
                 registry: r.get(1),
                 username: r.get(2),
                 created_at: r.get(3),
+                used_by: Vec::new(),
             })
             .collect())
     }
@@ -364,9 +324,7 @@ impl Store {
     /// One image pull secret with its sealed credentials, or `None`.
     pub async fn pull_secret(&self, org_id: i64, name: &str) -> Result<Option<PullSecretRecord>, AppError> {
         let row = self
-            .conn()
-            .await?
-            .query_opt(
+            .opt(
                 "SELECT name, registry, username, sealed_auth, created_at FROM image_pull_secrets \
                  WHERE org_id = $1 AND name = $2",
                 &[&org_id, &name],
@@ -419,60 +377,4 @@ impl Store {
         }
         finish(tx, audit, removed).await
     }
-
-    /// Deletes a pull secret; `NotFound` if missing, `Conflict` while a deployment uses it.
-    pub async fn delete_pull_secret(&self, org_id: i64, name: &str, audit: Audit) -> Result<(), AppError> {
-        self.delete_unused(org_id, name, Unused::PULL_SECRET, audit).await
-    }
-
-    /// Deletes the organization's row `name` unless a deployment names it. The row is
-    /// locked first, so a deploy that references it concurrently either commits before
-    /// and is seen, or waits.
-    async fn delete_unused(
-        &self,
-        org_id: i64,
-        name: &str,
-        what: Unused,
-        audit: Audit,
-    ) -> Result<(), AppError> {
-        let mut tx = self.write().await?;
-        let lock = format!(
-            "SELECT 1 FROM {} WHERE org_id = $1 AND name = $2 FOR UPDATE",
-            what.table
-        );
-        if tx.query_opt(&lock, &[&org_id, &name]).await?.is_none() {
-            return Err((what.not_found)(name));
-        }
-        let users = super::deployments::users_of(&mut tx, org_id, what.column, name).await?;
-        if !users.is_empty() {
-            return Err(in_use(&format!("{} \"{name}\"", what.noun), &users));
-        }
-        let delete = format!("DELETE FROM {} WHERE org_id = $1 AND name = $2", what.table);
-        tx.execute(&delete, &[&org_id, &name]).await?;
-        finish(tx, audit, ()).await
-    }
-}
-
-/// What [`Store::delete_unused`] deletes: its table, the deployments' column naming it,
-/// and how to name it.
-struct Unused {
-    table: &'static str,
-    column: &'static str,
-    noun: &'static str,
-    not_found: fn(&str) -> AppError,
-}
-
-impl Unused {
-    const SET: Self = Self {
-        table: "secret_sets",
-        column: "secret_set",
-        noun: "secret set",
-        not_found: set_not_found,
-    };
-    const PULL_SECRET: Self = Self {
-        table: "image_pull_secrets",
-        column: "pull_secret",
-        noun: "image pull secret",
-        not_found: pull_secret_not_found,
-    };
 }

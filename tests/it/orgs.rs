@@ -2,7 +2,7 @@
 //! that carry a role, personal workspaces, and the audit log.
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
-mod common;
+use crate::common;
 
 use cloakroom::model::Role;
 use common::{spawn_app, Backend, TestApp};

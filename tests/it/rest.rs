@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
-mod common;
+use crate::common;
 
 use common::{spawn_app, Backend};
 use reqwest::{Method, StatusCode};

@@ -450,11 +450,11 @@ async fn migrating_an_old_sqlite_database_skips_ids_the_audit_log_still_names() 
         let path = db.dir.path().join("cloakroom.db");
         let c = rusqlite::Connection::open(&path).unwrap();
         for sql in [
-            include_str!("../../migrations/sqlite/0001_init.sql"),
-            include_str!("../../migrations/sqlite/0002_image_pull_secrets.sql"),
-            include_str!("../../migrations/sqlite/0003_deployments.sql"),
-            include_str!("../../migrations/sqlite/0004_hardening.sql"),
-            include_str!("../../migrations/sqlite/0005_organizations.sql"),
+            include_str!("../../../migrations/sqlite/0001_init.sql"),
+            include_str!("../../../migrations/sqlite/0002_image_pull_secrets.sql"),
+            include_str!("../../../migrations/sqlite/0003_deployments.sql"),
+            include_str!("../../../migrations/sqlite/0004_hardening.sql"),
+            include_str!("../../../migrations/sqlite/0005_organizations.sql"),
         ] {
             c.execute_batch(sql).unwrap();
         }

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
-mod common;
+use crate::common;
 
 use cloakroom::server::{auth, secrets};
 use common::{http_client, serve, user, Backend, TestDb};

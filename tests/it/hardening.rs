@@ -2,10 +2,8 @@
 //! limits, session expiry and rotation, the Content-Security-Policy and size limits.
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
-mod common;
-#[path = "hardening/pg_tls.rs"]
+use crate::common;
 mod pg_tls;
-#[path = "hardening/security.rs"]
 mod security;
 
 use common::{spawn_app, spawn_app_with, Backend, TestApp};

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
-mod common;
+use crate::common;
 
 use cloakroom::error::AppError;
 use cloakroom::server::secrets;

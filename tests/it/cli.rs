@@ -3,7 +3,7 @@
 //! `cloakroom run -- env -0` and compared byte for byte.
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
-mod common;
+use crate::common;
 
 use common::{spawn_app, Backend, TestApp};
 use std::collections::BTreeMap;

@@ -7,7 +7,7 @@
 //! exists that these tables do not list.
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
-mod common;
+use crate::common;
 
 use cloakroom::error::AppError;
 use cloakroom::model::Role;
