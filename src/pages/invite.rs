@@ -39,7 +39,7 @@ pub fn InvitePage() -> impl IntoView {
                         invite.role,
                     );
                     let action = match invite.signed_in_as.clone() {
-                        Some(me) if me.eq_ignore_ascii_case(&invite.email) => {
+                        Some(me) if crate::validate::normalize_email(&me) == crate::validate::normalize_email(&invite.email) => {
                             view! {
                                 <form method="post" action=AcceptInvite::PATH>
                                     <input type="hidden" name="token" value=token.clone() />

@@ -2,7 +2,7 @@
 
 use super::crypto::{new_token, token_hash};
 use super::state::{app_state, AppState};
-use super::store::{LoginAttempt, Org};
+use super::store::Org;
 use crate::error::AppError;
 use crate::model::Role;
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -85,7 +85,7 @@ pub async fn login(
 ) -> Result<(Principal, String), AppError> {
     let now = super::now();
     let scopes = [
-        limit_scope(state, "account", &email.trim().to_lowercase()),
+        limit_scope(state, "account", &crate::validate::normalize_email(email)),
         limit_scope(state, "address", client),
     ];
     let attempt = state
@@ -447,6 +447,31 @@ pub async fn issue_api_token(
         )
         .await?;
     Ok((id, token))
+}
+
+/// The answer to [`super::store::Store::reserve_login_attempt`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginAttempt {
+    /// The attempt is counted (as a failure until released); these are its rows.
+    Counted(Vec<i64>),
+    /// A scope is at its limit until this time (Unix seconds); nothing was recorded.
+    Refused { until: i64 },
+}
+
+/// The decision of [`super::store::Store::reserve_login_attempt`] from each scope's attempt count in
+/// the window and the time of its oldest one.
+pub fn login_refusal(
+    counts: &[(i64, Option<i64>)],
+    now: i64,
+    window: i64,
+    limit: i64,
+) -> Option<LoginAttempt> {
+    counts
+        .iter()
+        .filter(|(count, _)| *count >= limit)
+        .map(|(_, oldest)| oldest.unwrap_or(now) + window)
+        .max()
+        .map(|until| LoginAttempt::Refused { until })
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use super::auth::Principal;
 use super::crypto::{new_token, token_hash};
 use super::state::AppState;
 use super::store::db::Db;
-use super::store::{self, deployment_not_found, deployments as rows, sets};
+use super::store::{self, deployments as rows, sets};
 use crate::error::AppError;
 use crate::model::{DeploymentDetail, DeploymentSpec, DeploymentSummary, KeyInfo, Role};
 use crate::validate::{check_deployment, FieldError};
@@ -143,7 +143,7 @@ pub async fn deploy(
         Some(name) => {
             let row = sets::lock_set(&mut tx, org_id, name).await?;
             if row.is_none() {
-                missing.push(store::missing_reference("secret set", name));
+                missing.push(missing_reference("secret set", name));
             }
             row.map(|row| (row, name.as_str()))
         }
@@ -151,20 +151,20 @@ pub async fn deploy(
     };
     if let Some(pull) = &spec.pull_secret {
         if !rows::lock_pull_secret(&mut tx, org_id, pull).await? {
-            missing.push(store::missing_reference("image pull secret", pull));
+            missing.push(missing_reference("image pull secret", pull));
         }
     }
     if !missing.is_empty() {
         return Err(AppError::Validation(missing));
     }
     if let Some((_, name)) = set.filter(|(row, _)| row.protected && !may_use_protected(who)) {
-        return Err(store::protected_set(name));
+        return Err(protected_set(name));
     }
     let existing = rows::lock(&mut tx, org_id, &spec.name).await?;
     // Changing a deployment that now uses a protected set is for admins too.
     if !may_use_protected(who) {
         if let Some(set) = rows::protected_set_used(&mut tx, org_id, &spec.name).await? {
-            return Err(store::protected_set(&set));
+            return Err(protected_set(&set));
         }
     }
     let set_revision = set.map(|(row, _)| row.revision);
@@ -228,7 +228,7 @@ pub(crate) async fn refuse_if_used(
     if users.is_empty() {
         return Ok(());
     }
-    Err(store::in_use(&format!("{what} \"{name}\""), &users))
+    Err(in_use(&format!("{what} \"{name}\""), &users))
 }
 
 /// The organization's deployments, by name, each with its needs-redeploy flag.
@@ -303,7 +303,7 @@ pub async fn rotate_token(state: &AppState, who: &Principal, name: &str) -> Resu
         .ok_or_else(|| deployment_not_found(name))?;
     if let Some(set) = &set {
         if rows::set_protected_shared(&mut tx, org_id, set).await? && !may_use_protected(who) {
-            return Err(store::protected_set(set));
+            return Err(protected_set(set));
         }
     }
     match rows::set_of(&mut tx, org_id, name, true).await? {
@@ -375,6 +375,35 @@ pub async fn runtime_env(
     )
     .await?;
     Ok((env.revision, out))
+}
+
+/// Refusal to deploy a protected set.
+pub fn protected_set(set: &str) -> AppError {
+    AppError::Forbidden(format!(
+        "secret set \"{set}\" is protected: only admins may change or deploy it, or change, \
+         redeploy or rotate the runtime token of a deployment that uses it"
+    ))
+}
+
+pub fn missing_reference(what: &str, name: &str) -> crate::validate::FieldError {
+    crate::validate::FieldError {
+        field: what.to_owned(),
+        message: format!("{what} \"{name}\" does not exist; create it first"),
+    }
+}
+
+pub fn deployment_not_found(name: &str) -> AppError {
+    AppError::NotFound(format!("deployment \"{name}\" not found"))
+}
+
+/// Refusal to delete something deployments still use.
+pub fn in_use(what: &str, users: &[String]) -> AppError {
+    AppError::Conflict(format!(
+        "{what} is used by deployment{} {}; change or delete {} first",
+        if users.len() == 1 { "" } else { "s" },
+        users.join(", "),
+        if users.len() == 1 { "it" } else { "them" }
+    ))
 }
 
 #[cfg(test)]

@@ -358,7 +358,7 @@ pub async fn accept(
     let now = super::now();
     let invite = state.store.invite(&hash, now).await?.ok_or_else(invite_gone)?;
     if let Some(who) = signed_in {
-        if !who.email.eq_ignore_ascii_case(&invite.email) {
+        if normalize_email(&who.email) != normalize_email(&invite.email) {
             return Err(AppError::Forbidden(format!(
                 "this invitation is for {}, but you are signed in as {}; sign out and open the link again",
                 invite.email, who.email
@@ -411,25 +411,10 @@ pub async fn accept(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn personal_workspace_names_are_valid_resource_names() {
-        for (email, want) in [
-            ("alice@example.com", "alice-personal"),
-            ("Bob.Smith+x@example.com", "bob-smith-x-personal"),
-            ("__@example.com", "user-personal"),
-        ] {
-            let name = personal_name(email);
-            assert_eq!(name, want);
-            assert!(
-                crate::validate::ResourceName::parse_as("org", &name).is_ok(),
-                "{name}"
-            );
-        }
-    }
+pub fn org_exists(name: &str) -> AppError {
+    AppError::Conflict(format!(
+        "an organization named \"{name}\" already exists; choose another name"
+    ))
 }
 
 /// The organization named `name`, created if missing (the admin command's first step).
@@ -469,4 +454,25 @@ pub async fn pending_invite(state: &AppState, token: &str) -> Result<(InviteReco
         .ok_or_else(invite_gone)?;
     let has_account = state.store.user_by_email(&invite.email).await?.is_some();
     Ok((invite, has_account))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personal_workspace_names_are_valid_resource_names() {
+        for (email, want) in [
+            ("alice@example.com", "alice-personal"),
+            ("Bob.Smith+x@example.com", "bob-smith-x-personal"),
+            ("__@example.com", "user-personal"),
+        ] {
+            let name = personal_name(email);
+            assert_eq!(name, want);
+            assert!(
+                crate::validate::ResourceName::parse_as("org", &name).is_ok(),
+                "{name}"
+            );
+        }
+    }
 }

@@ -4,7 +4,7 @@
 use super::auth::Principal;
 use super::crypto::SecretValue;
 use super::state::AppState;
-use super::store::{self, pull_secret_not_found, sets, PullSecretRecord};
+use super::store::{self, sets, PullSecretRecord};
 use crate::error::AppError;
 use crate::model::PullSecretSummary;
 use crate::model::Role;
@@ -246,6 +246,17 @@ pub async fn list(state: &AppState, who: &Principal) -> Result<Vec<PullSecretSum
             .collect();
     }
     Ok(list)
+}
+
+pub fn pull_secret_not_found(name: &str) -> AppError {
+    AppError::NotFound(format!("image pull secret \"{name}\" not found"))
+}
+
+pub fn pull_secret_exists(name: &str) -> AppError {
+    AppError::Conflict(format!(
+        "image pull secret \"{name}\" already exists, and pull secrets cannot be changed: \
+         delete it and create it again (the dashboard's Replace does both in one step)"
+    ))
 }
 
 #[cfg(test)]

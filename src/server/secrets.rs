@@ -4,7 +4,7 @@
 use super::auth::Principal;
 use super::crypto::SecretValue;
 use super::state::AppState;
-use super::store::{self, set_not_found, sets, PutResult, SealedEntry};
+use super::store::{self, sets, SealedEntry};
 use crate::error::AppError;
 use crate::model::Role;
 use crate::model::SetDetail;
@@ -31,7 +31,7 @@ fn may_change_set(who: &Principal, set: &sets::SetRow) -> Result<(), AppError> {
 /// `If-Match` or the editor); a missing set is at revision 0.
 fn check_revision(set: &str, expected: Option<i64>, current: i64) -> Result<(), AppError> {
     match expected {
-        Some(expected) if expected != current => Err(store::stale(set, expected, current)),
+        Some(expected) if expected != current => Err(stale(set, expected, current)),
         _ => Ok(()),
     }
 }
@@ -226,4 +226,25 @@ pub async fn reveal(
         .await?
         .ok_or_else(|| AppError::NotFound(format!("key \"{key}\" not found in set \"{set}\"")))?;
     state.crypto.open(who.org.id, set, key, &sealed)
+}
+
+/// What a write changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutResult {
+    pub created: bool,
+    /// The set's revision after the write.
+    pub revision: i64,
+    pub added: Vec<String>,
+    pub updated: Vec<String>,
+}
+
+pub fn stale(set: &str, expected: i64, actual: i64) -> AppError {
+    AppError::Stale(format!(
+        "secret set \"{set}\" changed since you loaded it (revision {expected}, now {actual}); \
+         reload it and try again"
+    ))
+}
+
+pub fn set_not_found(set: &str) -> AppError {
+    AppError::NotFound(format!("secret set \"{set}\" not found"))
 }

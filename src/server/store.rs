@@ -13,10 +13,11 @@ pub(crate) mod people;
 mod sessions;
 pub(crate) mod sets;
 
+pub(crate) use crate::server::audit::{Audit, AuditFor, AuditWith};
 use db::{Begin, Db, Row, ToArg};
 
 use crate::error::AppError;
-use crate::model::{AuditEntry, Role};
+use crate::model::Role;
 
 /// An organization.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,69 +112,6 @@ impl std::fmt::Debug for RuntimeEnv {
     }
 }
 
-/// The answer to [`Store::reserve_login_attempt`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LoginAttempt {
-    /// The attempt is counted (as a failure until released); these are its rows.
-    Counted(Vec<i64>),
-    /// A scope is at its limit until this time (Unix seconds); nothing was recorded.
-    Refused { until: i64 },
-}
-
-/// The decision of [`Store::reserve_login_attempt`] from each scope's attempt count in
-/// the window and the time of its oldest one.
-pub(crate) fn login_refusal(
-    counts: &[(i64, Option<i64>)],
-    now: i64,
-    window: i64,
-    limit: i64,
-) -> Option<LoginAttempt> {
-    counts
-        .iter()
-        .filter(|(count, _)| *count >= limit)
-        .map(|(_, oldest)| oldest.unwrap_or(now) + window)
-        .max()
-        .map(|until| LoginAttempt::Refused { until })
-}
-
-/// An audit log entry for organization `org_id`.
-#[derive(Debug, Clone)]
-pub struct Audit {
-    pub org_id: i64,
-    pub entry: AuditEntry,
-}
-
-/// How a change makes its audit entry from its own outcome (a revision, an id). Every
-/// change method writes its entry in the change's own transaction: both commit, or
-/// neither does.
-pub type AuditWith<T> = Box<dyn FnOnce(&T) -> Audit + Send>;
-
-/// Either kind of audit argument: a fixed [`Audit`], or an [`AuditWith`] that is
-/// made from the change's outcome.
-pub trait AuditFor<T>: Send + 'static {
-    fn make(self, outcome: &T) -> Audit;
-}
-
-impl<T> AuditFor<T> for Audit {
-    fn make(self, _: &T) -> Audit {
-        self
-    }
-}
-
-impl<T: 'static> AuditFor<T> for AuditWith<T> {
-    fn make(self, outcome: &T) -> Audit {
-        self(outcome)
-    }
-}
-
-/// Refusal to deploy a protected set.
-pub(crate) fn protected_set(set: &str) -> AppError {
-    AppError::Forbidden(format!(
-        "secret set \"{set}\" is protected: only admins may change or deploy it, or change, \
-         redeploy or rotate the runtime token of a deployment that uses it"
-    ))
-}
-
 /// SQL (both backends) that is true for a deployment row `d` whose runtime token may not
 /// read its set: the set is protected and whoever last saw the token is not (or no
 /// longer) an admin or owner of the organization. A protected set is read only through
@@ -182,25 +120,6 @@ pub(crate) const TOKEN_LOCKED: &str = "(EXISTS (SELECT 1 FROM secret_sets ps \
      WHERE ps.org_id = d.org_id AND ps.name = d.secret_set AND ps.protected) \
      AND NOT EXISTS (SELECT 1 FROM memberships pm WHERE pm.org_id = d.org_id \
      AND pm.user_id = d.token_seen_by AND pm.role IN ('admin', 'owner')))";
-
-/// The roles above `role`, as stored.
-pub(crate) fn roles_above(role: Role) -> Vec<&'static str> {
-    [Role::Viewer, Role::Member, Role::Admin, Role::Owner]
-        .into_iter()
-        .filter(|r| *r > role)
-        .map(Role::as_str)
-        .collect()
-}
-
-/// What a write changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PutResult {
-    pub created: bool,
-    /// The set's revision after the write.
-    pub revision: i64,
-    pub added: Vec<String>,
-    pub updated: Vec<String>,
-}
 
 /// Storage for everything Cloakroom keeps, on SQLite or PostgreSQL. Each operation is
 /// written once (in the files of this module, by concern) over [`db::Db`]. Every method
@@ -235,19 +154,33 @@ impl Store {
         Ok(self.begin(Begin::Write).await?)
     }
 
-    /// Every row of one statement run on its own.
-    pub(crate) async fn all(&self, sql: &str, args: &[&dyn ToArg]) -> Result<Vec<Row>, AppError> {
-        Ok(self.conn().await?.query(sql, args).await?)
+    /// The first column of the one row of one statement run on its own.
+    pub(crate) async fn value<T: db::FromValue>(
+        &self,
+        sql: &str,
+        args: &[&dyn ToArg],
+    ) -> Result<T, AppError> {
+        Ok(self.conn().await?.value(sql, args).await?)
     }
 
-    /// The row of one statement run on its own, if any.
-    pub(crate) async fn opt(&self, sql: &str, args: &[&dyn ToArg]) -> Result<Option<Row>, AppError> {
-        Ok(self.conn().await?.query_opt(sql, args).await?)
+    /// Every row of one statement run on its own, read by `f`.
+    pub(crate) async fn rows<T>(
+        &self,
+        sql: &str,
+        args: &[&dyn ToArg],
+        f: impl FnMut(&Row) -> T,
+    ) -> Result<Vec<T>, AppError> {
+        Ok(self.conn().await?.rows(sql, args, f).await?)
     }
 
-    /// The row one statement run on its own must return.
-    pub(crate) async fn one(&self, sql: &str, args: &[&dyn ToArg]) -> Result<Row, AppError> {
-        Ok(self.conn().await?.query_one(sql, args).await?)
+    /// The row of one statement run on its own, if any, read by `f`.
+    pub(crate) async fn row<T>(
+        &self,
+        sql: &str,
+        args: &[&dyn ToArg],
+        f: impl FnOnce(&Row) -> T,
+    ) -> Result<Option<T>, AppError> {
+        Ok(self.conn().await?.row(sql, args, f).await?)
     }
 
     /// Runs one statement on its own; the rows it changed.
@@ -262,55 +195,6 @@ pub(crate) async fn finish<T>(mut tx: Db, audit: impl AuditFor<T>, out: T) -> Re
     audit::write(&mut tx, &audit.make(&out)).await?;
     tx.commit().await?;
     Ok(out)
-}
-
-pub(crate) fn stale(set: &str, expected: i64, actual: i64) -> AppError {
-    AppError::Stale(format!(
-        "secret set \"{set}\" changed since you loaded it (revision {expected}, now {actual}); \
-         reload it and try again"
-    ))
-}
-
-pub(crate) fn pull_secret_not_found(name: &str) -> AppError {
-    AppError::NotFound(format!("image pull secret \"{name}\" not found"))
-}
-
-pub(crate) fn pull_secret_exists(name: &str) -> AppError {
-    AppError::Conflict(format!(
-        "image pull secret \"{name}\" already exists, and pull secrets cannot be changed: \
-         delete it and create it again (the dashboard's Replace does both in one step)"
-    ))
-}
-
-pub(crate) fn missing_reference(what: &str, name: &str) -> crate::validate::FieldError {
-    crate::validate::FieldError {
-        field: what.to_owned(),
-        message: format!("{what} \"{name}\" does not exist; create it first"),
-    }
-}
-
-pub(crate) fn deployment_not_found(name: &str) -> AppError {
-    AppError::NotFound(format!("deployment \"{name}\" not found"))
-}
-
-/// Refusal to delete something deployments still use.
-pub(crate) fn in_use(what: &str, users: &[String]) -> AppError {
-    AppError::Conflict(format!(
-        "{what} is used by deployment{} {}; change or delete {} first",
-        if users.len() == 1 { "" } else { "s" },
-        users.join(", "),
-        if users.len() == 1 { "it" } else { "them" }
-    ))
-}
-
-pub(crate) fn org_exists(name: &str) -> AppError {
-    AppError::Conflict(format!(
-        "an organization named \"{name}\" already exists; choose another name"
-    ))
-}
-
-pub(crate) fn set_not_found(set: &str) -> AppError {
-    AppError::NotFound(format!("secret set \"{set}\" not found"))
 }
 
 pub use connect::open;

@@ -491,4 +491,75 @@ on_both_backends!(
     sessions_and_tokens_resolve_to_their_user_and_org,
     a_write_demanding_an_old_revision_is_refused_and_changes_nothing,
     concurrent_writers_to_different_keys_of_one_set_all_land,
+    email_addresses_are_one_address_in_any_letter_case,
+    both_databases_have_the_same_indexes,
 );
+
+/// One email rule on both databases: addresses are case-folded by Unicode's rules when
+/// stored and when looked up, so a sign-in, a second account, a role change and the
+/// audit filter all treat `Ünal@…` and `ünal@…` as one address; addresses stored
+/// before the rule are folded when the store opens.
+async fn email_addresses_are_one_address_in_any_letter_case(backend: Backend) {
+    use cloakroom::model::{AuditFilter, Role};
+    use cloakroom::server::{audit, auth, orgs};
+    let db = TestDb::new(backend).await;
+    let state = db.state(1).await;
+    let owner = user(&state, "owner@example.com", "acme").await;
+    let member = common::user_with_role(&state, "Ünal.Öztürk@Example.COM", "acme", Role::Member).await;
+    for spelling in [
+        "ünal.öztürk@example.com",
+        "ÜNAL.ÖZTÜRK@EXAMPLE.COM",
+        " Ünal.Öztürk@example.com ",
+    ] {
+        let (who, _) = auth::login(&state, spelling, common::PASSWORD, "test")
+            .await
+            .unwrap_or_else(|e| panic!("{spelling}: {e}"));
+        assert_eq!(who.user_id, member.user_id);
+        assert_eq!(who.email, "ünal.öztürk@example.com");
+    }
+    let hash = auth::hash_password(common::PASSWORD).unwrap();
+    let again = orgs::create_account(&state, "ÜNAL.öztürk@EXAMPLE.com", &hash, None).await;
+    assert!(matches!(again, Err(AppError::Conflict(_))), "{again:?}");
+    orgs::change_role(&state, &owner, "ÜNAL.ÖZTÜRK@example.com", Role::Viewer)
+        .await
+        .unwrap();
+    let members = orgs::members(&state, &owner).await.unwrap();
+    let m = members.iter().find(|m| m.email.starts_with('ü')).unwrap();
+    assert_eq!(
+        (m.email.as_str(), m.role),
+        ("ünal.öztürk@example.com", Role::Viewer)
+    );
+    secrets::write(&state, &owner, &name("app"), pairs(&[("K", "v")]), None)
+        .await
+        .unwrap();
+    let filter = AuditFilter {
+        actor: Some("OWNER@Example.com".into()),
+        ..Default::default()
+    };
+    assert!(!audit::list(&state, &owner, filter).await.unwrap().is_empty());
+
+    // An address stored in another case before this rule is folded at start-up.
+    drop(state);
+    db.execute("UPDATE users SET email = 'ZOË@Example.com' WHERE email = 'owner@example.com'")
+        .await;
+    let state = db.state(1).await;
+    let (who, _) = auth::login(&state, "zoë@example.com", common::PASSWORD, "test")
+        .await
+        .unwrap();
+    assert_eq!(
+        (who.user_id, who.email.as_str()),
+        (owner.user_id, "zoë@example.com")
+    );
+}
+
+/// The indexes one database has, the other has too (SQLite once lacked the one that
+/// expired sessions are deleted by). Dropping an index succeeds only where it exists.
+async fn both_databases_have_the_same_indexes(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    drop(db.state(1).await);
+    for index in ["sessions_expires", "audit_log_org", "login_failures_scope"] {
+        db.try_execute(&format!("DROP INDEX {index}"))
+            .await
+            .unwrap_or_else(|e| panic!("{backend:?} lacks index {index}: {e}"));
+    }
+}

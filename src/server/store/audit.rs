@@ -72,27 +72,26 @@ impl Store {
     pub async fn audit(&self, org_id: i64, f: &AuditFilter) -> Result<Vec<AuditEntry>, AppError> {
         let action_like = f.action.as_deref().map(action_pattern);
         let actor = f.actor.as_deref().map(crate::validate::normalize_email);
-        let rows = self
-            .all(
-                "SELECT id, at, actor, source, action, object, keys, detail FROM audit_log \
+        self.rows(
+            "SELECT id, at, actor, source, action, object, keys, detail FROM audit_log \
                  WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR object = $2) \
                  AND (CAST($3 AS TEXT) IS NULL OR actor = $3) \
                  AND (CAST($4 AS TEXT) IS NULL OR action LIKE $4 ESCAPE '\\') \
                  AND (CAST($5 AS BIGINT) IS NULL OR id < $5) \
                  AND (CAST($6 AS BIGINT) IS NULL OR at >= $6) AND (CAST($7 AS BIGINT) IS NULL OR at < $7) \
                  ORDER BY id DESC LIMIT $8",
-                &[
-                    &org_id,
-                    &f.object,
-                    &actor,
-                    &action_like,
-                    &f.before,
-                    &f.since,
-                    &f.until,
-                    &(f.limit as i64),
-                ],
-            )
-            .await?;
-        Ok(rows.iter().map(entry).collect())
+            &[
+                &org_id,
+                &f.object,
+                &actor,
+                &action_like,
+                &f.before,
+                &f.since,
+                &f.until,
+                &(f.limit as i64),
+            ],
+            entry,
+        )
+        .await
     }
 }

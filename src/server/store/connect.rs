@@ -146,12 +146,11 @@ async fn migrate_postgres(store: &Store) -> Result<(), DbError> {
     tx.batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
         .await?;
     let done: i64 = tx
-        .query_one(
+        .value(
             "SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM schema_migrations",
             &[],
         )
-        .await?
-        .get(0);
+        .await?;
     for (i, sql) in PG_MIGRATIONS.iter().enumerate().skip(done as usize) {
         tx.batch(sql).await?;
         tx.execute(

@@ -124,6 +124,10 @@ impl Row {
     pub fn len(&self) -> usize {
         self.0.len()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// A database failure: a unique constraint the caller may expect, or anything else
@@ -192,6 +196,10 @@ impl From<deadpool_postgres::PoolError> for DbError {
 
 pub(crate) type SqliteConn = tokio::sync::OwnedMutexGuard<rusqlite::Connection>;
 
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per operation, on its stack; boxing would add an allocation to every statement"
+)]
 enum Conn {
     Sqlite(SqliteConn),
     /// `None` only while a dropped transaction's connection is being rolled back.
@@ -275,6 +283,40 @@ impl Db {
         self.query_opt(sql, args)
             .await?
             .ok_or_else(|| DbError::other(format!("no row returned by: {sql}")))
+    }
+
+    /// The first column of the one row `sql` must return.
+    pub async fn value<T: FromValue>(&mut self, sql: &str, args: &[&dyn ToArg]) -> Result<T, DbError> {
+        Ok(self.query_one(sql, args).await?.get(0))
+    }
+
+    /// The first column of the row `sql` returns, if any.
+    pub async fn opt_value<T: FromValue>(
+        &mut self,
+        sql: &str,
+        args: &[&dyn ToArg],
+    ) -> Result<Option<T>, DbError> {
+        Ok(self.query_opt(sql, args).await?.map(|r| r.get(0)))
+    }
+
+    /// Every row `sql` returns, read by `f`.
+    pub async fn rows<T>(
+        &mut self,
+        sql: &str,
+        args: &[&dyn ToArg],
+        f: impl FnMut(&Row) -> T,
+    ) -> Result<Vec<T>, DbError> {
+        Ok(self.query(sql, args).await?.iter().map(f).collect())
+    }
+
+    /// The row `sql` returns, if any, read by `f`.
+    pub async fn row<T>(
+        &mut self,
+        sql: &str,
+        args: &[&dyn ToArg],
+        f: impl FnOnce(&Row) -> T,
+    ) -> Result<Option<T>, DbError> {
+        Ok(self.query_opt(sql, args).await?.as_ref().map(f))
     }
 
     /// Runs `sql`; how many rows it inserted, updated or deleted.

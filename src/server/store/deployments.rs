@@ -1,9 +1,10 @@
 //! Deployments, their revisions (sealed snapshots of a set) and runtime tokens.
 
 use super::db::{Db, Row};
-use super::{deployment_not_found, finish, Audit, RuntimeEnv, Store, TOKEN_LOCKED};
+use super::{finish, Audit, RuntimeEnv, Store, TOKEN_LOCKED};
 use crate::error::AppError;
 use crate::model::{DeploymentSpec, DeploymentSummary, KeyInfo};
+use crate::server::deployments::deployment_not_found;
 
 /// Names of the deployments whose `column` (secret_set or pull_secret) is `name`.
 pub(crate) async fn users_of(
@@ -15,12 +16,7 @@ pub(crate) async fn users_of(
     let sql = format!(
         "SELECT name FROM deployments WHERE org_id = $1 AND {column} = $2 ORDER BY name COLLATE \"C\""
     );
-    Ok(tx
-        .query(&sql, &[&org_id, &name])
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect())
+    Ok(tx.rows(&sql, &[&org_id, &name], |r| r.get(0)).await?)
 }
 
 const DEPLOYMENT_COLUMNS: &str = "d.name, d.image, d.secret_set, d.pull_secret, d.region, d.min_agents, \
@@ -69,12 +65,12 @@ pub(crate) async fn lock_pull_secret(tx: &mut Db, org_id: i64, name: &str) -> Re
 /// The deployment's `(id, revision)`, locked for the rest of the transaction.
 pub(crate) async fn lock(tx: &mut Db, org_id: i64, name: &str) -> Result<Option<(i64, i64)>, AppError> {
     Ok(tx
-        .query_opt(
+        .row(
             "SELECT id, revision FROM deployments WHERE org_id = $1 AND name = $2 FOR UPDATE",
             &[&org_id, &name],
+            |r| (r.get(0), r.get(1)),
         )
-        .await?
-        .map(|r| (r.get(0), r.get(1))))
+        .await?)
 }
 
 /// The protected set the deployment uses now, if it uses one.
@@ -84,14 +80,13 @@ pub(crate) async fn protected_set_used(
     name: &str,
 ) -> Result<Option<String>, AppError> {
     Ok(tx
-        .query_opt(
+        .opt_value(
             "SELECT d.secret_set FROM deployments d JOIN secret_sets s \
              ON s.org_id = d.org_id AND s.name = d.secret_set \
              WHERE d.org_id = $1 AND d.name = $2 AND s.protected",
             &[&org_id, &name],
         )
-        .await?
-        .map(|r| r.get(0)))
+        .await?)
 }
 
 /// Points an existing deployment at `spec` as revision `revision`.
@@ -207,7 +202,7 @@ pub(crate) async fn set_of(
     } else {
         sql.to_owned()
     };
-    Ok(tx.query_opt(&sql, &[&org_id, &name]).await?.map(|r| r.get(0)))
+    Ok(tx.opt_value(&sql, &[&org_id, &name]).await?)
 }
 
 /// Whether the set is protected, locked (shared) so protecting it waits for us.
@@ -244,8 +239,7 @@ impl Store {
         let sql = format!(
             "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d WHERE d.org_id = $1 ORDER BY d.name COLLATE \"C\""
         );
-        let rows = self.all(&sql, &[&org_id]).await?;
-        Ok(rows.iter().map(deployment).collect())
+        self.rows(&sql, &[&org_id], deployment).await
     }
 
     /// One deployment with its revision's env keys and its set's keys now (one snapshot).
@@ -276,15 +270,9 @@ impl Store {
             .collect::<Vec<_>>();
         let now = match &summary.spec.secret_set {
             Some(set) => tx
-                .query(
-                    "SELECT k.key, k.fingerprint, k.updated_at FROM secrets k JOIN secret_sets s ON s.id = k.set_id \
+                .rows("SELECT k.key, k.fingerprint, k.updated_at FROM secrets k JOIN secret_sets s ON s.id = k.set_id \
                      WHERE s.org_id = $1 AND s.name = $2 ORDER BY k.key COLLATE \"C\"",
-                    &[&org_id, set],
-                )
-                .await?
-                .iter()
-                .map(key_info)
-                .collect(),
+                    &[&org_id, set], key_info).await?,
             None => Vec::new(),
         };
         tx.commit().await?;
@@ -319,15 +307,9 @@ impl Store {
         };
         let (id, revision): (i64, i64) = (row.get(0), row.get(4));
         let entries = tx
-            .query(
-                "SELECT key, set_name, sealed FROM deployment_env WHERE deployment_id = $1 AND revision = $2 \
+            .rows("SELECT key, set_name, sealed FROM deployment_env WHERE deployment_id = $1 AND revision = $2 \
                  ORDER BY key COLLATE \"C\"",
-                &[&id, &revision],
-            )
-            .await?
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect();
+                &[&id, &revision], |r| (r.get(0), r.get(1), r.get(2))).await?;
         tx.commit().await?;
         Ok(Some(RuntimeEnv {
             org_id: row.get(1),

@@ -2,9 +2,10 @@
 //! invitations.
 
 use super::db::{params_list, Db, Row, ToArg};
-use super::{finish, org_exists, Audit, AuditWith, InviteRecord, Org, Store, UserRecord, TOKEN_LOCKED};
+use super::{finish, Audit, AuditWith, InviteRecord, Org, Store, UserRecord, TOKEN_LOCKED};
 use crate::error::AppError;
 use crate::model::{InviteInfo, MemberInfo, Role, Workspace};
+use crate::server::orgs::org_exists;
 use crate::validate::normalize_email;
 
 /// A stored role name; anything unknown reads as the weakest role.
@@ -71,25 +72,24 @@ pub(crate) async fn lock_member(tx: &mut Db, org: &Org, email: &str) -> Result<(
     tx.execute("SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE", &[&org.id])
         .await?;
     let email = normalize_email(email);
-    tx.query_opt(
+    tx.row(
         "SELECT u.id, m.role FROM users u JOIN memberships m ON m.user_id = u.id \
          WHERE m.org_id = $1 AND u.email = $2",
         &[&org.id, &email],
+        |r| (r.get(0), role_of(&r.get::<String>(1))),
     )
     .await?
-    .map(|r| (r.get(0), role_of(&r.get::<String>(1))))
     .ok_or_else(|| AppError::NotFound(format!("{email} is not a member of \"{}\"", org.name)))
 }
 
 /// How many owners the organization has besides `user_id`.
 pub(crate) async fn other_owners(tx: &mut Db, org_id: i64, user_id: i64) -> Result<i64, AppError> {
     Ok(tx
-        .query_one(
+        .value(
             "SELECT COUNT(*) FROM memberships WHERE org_id = $1 AND role = 'owner' AND user_id <> $2",
             &[&org_id, &user_id],
         )
-        .await?
-        .get(0))
+        .await?)
 }
 
 /// Gives a member `role`. Their pending invitations for a role above it are withdrawn,
@@ -100,7 +100,7 @@ pub(crate) async fn set_role(tx: &mut Db, org_id: i64, user_id: i64, role: Role)
         &[&org_id, &user_id, &role.as_str()],
     )
     .await?;
-    let above = super::roles_above(role);
+    let above = roles_above(role);
     if !above.is_empty() {
         let sql = format!(
             "DELETE FROM invites WHERE org_id = $1 AND created_by = $2 AND used_at IS NULL AND role IN ({})",
@@ -139,8 +139,8 @@ pub(crate) async fn remove(tx: &mut Db, org_id: i64, user_id: i64) -> Result<(),
 impl Store {
     /// Reads a server-wide setting (e.g. the master key check).
     pub async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, AppError> {
-        let row = self.opt("SELECT value FROM meta WHERE key = $1", &[&key]).await?;
-        Ok(row.map(|r| r.get(0)))
+        self.row("SELECT value FROM meta WHERE key = $1", &[&key], |r| r.get(0))
+            .await
     }
 
     /// Stores a server-wide setting unless one is stored under `key` already, and
@@ -155,10 +155,7 @@ impl Store {
             &[&key, &value],
         )
         .await?;
-        let stored = tx
-            .query_one("SELECT value FROM meta WHERE key = $1", &[&key])
-            .await?
-            .get(0);
+        let stored = tx.value("SELECT value FROM meta WHERE key = $1", &[&key]).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -210,21 +207,19 @@ impl Store {
     pub async fn create_personal_org(&self, user_id: i64, name: &str, now: i64) -> Result<Org, AppError> {
         let mut tx = self.write().await?;
         let taken: bool = tx
-            .query_one("SELECT EXISTS (SELECT 1 FROM orgs WHERE name = $1)", &[&name])
-            .await?
-            .get(0);
+            .value("SELECT EXISTS (SELECT 1 FROM orgs WHERE name = $1)", &[&name])
+            .await?;
         let name = if taken {
             format!("{name}-{user_id}")
         } else {
             name.to_owned()
         };
         let id: i64 = tx
-            .query_one(
+            .value(
                 "INSERT INTO orgs (name, created_at, personal_user_id) VALUES ($1, $2, $3) RETURNING id",
                 &[&name, &now, &user_id],
             )
-            .await?
-            .get(0);
+            .await?;
         tx.execute(
             "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
             &[&id, &user_id, &now],
@@ -237,16 +232,13 @@ impl Store {
     /// The id of the instance's first account (its first owner), `None` while there is
     /// no account at all.
     pub async fn first_user_id(&self) -> Result<Option<i64>, AppError> {
-        let row = self.one("SELECT MIN(id) FROM users", &[]).await?;
-        Ok(row.get(0))
+        self.value("SELECT MIN(id) FROM users", &[]).await
     }
 
     /// The organization named `name`, if it exists.
     pub async fn org_by_name(&self, name: &str) -> Result<Option<Org>, AppError> {
-        let row = self
-            .opt("SELECT id, name FROM orgs WHERE name = $1", &[&name])
-            .await?;
-        Ok(row.as_ref().map(org))
+        self.row("SELECT id, name FROM orgs WHERE name = $1", &[&name], org)
+            .await
     }
 
     /// Deletes an organization and everything in it (its audit log stays). Sessions
@@ -313,17 +305,16 @@ impl Store {
 
     /// Looks a user up by email (case-folded, see [`normalize_email`]).
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, AppError> {
-        let row = self
-            .opt(
-                "SELECT id, email, password_hash FROM users WHERE email = $1",
-                &[&normalize_email(email)],
-            )
-            .await?;
-        Ok(row.map(|r| UserRecord {
-            id: r.get(0),
-            email: r.get(1),
-            password_hash: r.get(2),
-        }))
+        self.row(
+            "SELECT id, email, password_hash FROM users WHERE email = $1",
+            &[&normalize_email(email)],
+            |r| UserRecord {
+                id: r.get(0),
+                email: r.get(1),
+                password_hash: r.get(2),
+            },
+        )
+        .await
     }
 
     /// Replaces a user's password hash and ends all their sessions.
@@ -346,87 +337,73 @@ impl Store {
 
     /// The organization a user works in (this slice: their first membership).
     pub async fn home_org(&self, user_id: i64) -> Result<Option<Org>, AppError> {
-        let row = self
-            .opt(
-                "SELECT o.id, o.name FROM memberships m JOIN orgs o ON o.id = m.org_id \
+        self.row(
+            "SELECT o.id, o.name FROM memberships m JOIN orgs o ON o.id = m.org_id \
                  WHERE m.user_id = $1 ORDER BY m.created_at, o.id LIMIT 1",
-                &[&user_id],
-            )
-            .await?;
-        Ok(row.as_ref().map(org))
+            &[&user_id],
+            org,
+        )
+        .await
     }
 
     /// Whether `user_id` belongs to `org_id`.
     pub async fn is_member(&self, user_id: i64, org_id: i64) -> Result<bool, AppError> {
-        let row = self
-            .one(
-                "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND org_id = $2)",
-                &[&user_id, &org_id],
-            )
-            .await?;
-        Ok(row.get(0))
+        self.value(
+            "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND org_id = $2)",
+            &[&user_id, &org_id],
+        )
+        .await
     }
 
     /// The organization named `org` and the user's role there, if they belong to it.
     pub async fn membership(&self, user_id: i64, org_name: &str) -> Result<Option<(Org, Role)>, AppError> {
-        let row = self
-            .opt(
-                "SELECT o.id, o.name, m.role FROM orgs o JOIN memberships m ON m.org_id = o.id \
+        self.row(
+            "SELECT o.id, o.name, m.role FROM orgs o JOIN memberships m ON m.org_id = o.id \
                  WHERE o.name = $1 AND m.user_id = $2",
-                &[&org_name, &user_id],
-            )
-            .await?;
-        Ok(row.map(|r| (org(&r), role_of(&r.get::<String>(2)))))
+            &[&org_name, &user_id],
+            |r| (org(r), role_of(&r.get::<String>(2))),
+        )
+        .await
     }
 
     /// Every organization the user belongs to, personal workspace first.
     pub async fn workspaces(&self, user_id: i64) -> Result<Vec<Workspace>, AppError> {
-        let rows = self
-            .all(
-                "SELECT o.name, m.role, o.personal_user_id IS NOT NULL FROM orgs o \
+        self.rows(
+            "SELECT o.name, m.role, o.personal_user_id IS NOT NULL FROM orgs o \
                  JOIN memberships m ON m.org_id = o.id WHERE m.user_id = $1 \
                  ORDER BY o.personal_user_id IS NULL, o.name COLLATE \"C\"",
-                &[&user_id],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| Workspace {
+            &[&user_id],
+            |r| Workspace {
                 name: r.get(0),
                 role: role_of(&r.get::<String>(1)),
                 personal: r.get(2),
-            })
-            .collect())
+            },
+        )
+        .await
     }
 
     /// Whether an organization is someone's personal workspace.
     pub async fn is_personal(&self, org_id: i64) -> Result<bool, AppError> {
-        let row = self
-            .one(
-                "SELECT personal_user_id IS NOT NULL FROM orgs WHERE id = $1",
-                &[&org_id],
-            )
-            .await?;
-        Ok(row.get(0))
+        self.value(
+            "SELECT personal_user_id IS NOT NULL FROM orgs WHERE id = $1",
+            &[&org_id],
+        )
+        .await
     }
 
     /// The organization's members, by email.
     pub async fn members(&self, org_id: i64) -> Result<Vec<MemberInfo>, AppError> {
-        let rows = self
-            .all(
-                "SELECT u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id \
+        self.rows(
+            "SELECT u.email, m.role, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id \
                  WHERE m.org_id = $1 ORDER BY u.email COLLATE \"C\"",
-                &[&org_id],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| MemberInfo {
+            &[&org_id],
+            |r| MemberInfo {
                 email: r.get(0),
                 role: role_of(&r.get::<String>(1)),
                 joined_at: r.get(2),
-            })
-            .collect())
+            },
+        )
+        .await
     }
 
     /// Adds an existing user to an organization; `Conflict` if already a member.
@@ -462,7 +439,7 @@ impl Store {
     ) -> Result<i64, AppError> {
         let mut tx = self.write().await?;
         let id: i64 = tx
-            .query_one(
+            .value(
                 "INSERT INTO invites (org_id, email, role, token_hash, created_by, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
                 &[
@@ -475,16 +452,14 @@ impl Store {
                     &expires_at,
                 ],
             )
-            .await?
-            .get(0);
+            .await?;
         finish(tx, audit, id).await
     }
 
     /// An unused, unexpired invitation.
     pub async fn invite(&self, token_hash: &[u8], now: i64) -> Result<Option<InviteRecord>, AppError> {
         let sql = format!("{INVITE} AND i.used_at IS NULL AND i.expires_at > $2");
-        let row = self.opt(&sql, &[&token_hash, &now]).await?;
-        Ok(row.as_ref().map(invite))
+        self.row(&sql, &[&token_hash, &now], invite).await
     }
 
     /// Marks the invitation used and makes `user_id` a member, in one transaction;
@@ -519,22 +494,18 @@ impl Store {
 
     /// The organization's pending invitations.
     pub async fn invites(&self, org_id: i64, now: i64) -> Result<Vec<InviteInfo>, AppError> {
-        let rows = self
-            .all(
-                "SELECT id, email, role, expires_at FROM invites \
+        self.rows(
+            "SELECT id, email, role, expires_at FROM invites \
                  WHERE org_id = $1 AND used_at IS NULL AND expires_at > $2 ORDER BY id",
-                &[&org_id, &now],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| InviteInfo {
+            &[&org_id, &now],
+            |r| InviteInfo {
                 id: r.get(0),
                 email: r.get(1),
                 role: role_of(&r.get::<String>(2)),
                 expires_at: r.get(3),
-            })
-            .collect())
+            },
+        )
+        .await
     }
 
     /// Withdraws a pending invitation (its link stops working); the invited email, or
@@ -547,15 +518,23 @@ impl Store {
     ) -> Result<Option<String>, AppError> {
         let mut tx = self.write().await?;
         let email: Option<String> = tx
-            .query_opt(
+            .opt_value(
                 "DELETE FROM invites WHERE org_id = $1 AND id = $2 AND used_at IS NULL RETURNING email",
                 &[&org_id, &id],
             )
-            .await?
-            .map(|r| r.get(0));
+            .await?;
         match email {
             Some(email) => finish(tx, audit, email).await.map(Some),
             None => Ok(None),
         }
     }
+}
+
+/// The roles above `role`, as stored.
+fn roles_above(role: Role) -> Vec<&'static str> {
+    [Role::Viewer, Role::Member, Role::Admin, Role::Owner]
+        .into_iter()
+        .filter(|r| *r > role)
+        .map(Role::as_str)
+        .collect()
 }

@@ -2,9 +2,10 @@
 
 use super::db::{params_list, Row, ToArg};
 use super::people::role_of;
-use super::{finish, login_refusal, Audit, AuditWith, LoginAttempt, Org, Store};
+use super::{finish, Audit, AuditWith, Org, Store};
 use crate::error::AppError;
 use crate::model::{Role, TokenInfo};
+use crate::server::auth::{login_refusal, LoginAttempt};
 use crate::server::auth::{Principal, Via};
 
 /// Reads `user id, email, org id, org name, role[, cap role]`: the principal acts with
@@ -29,25 +30,22 @@ fn principal(r: &Row) -> Principal {
 impl Store {
     /// API tokens of an organization: all of them, or those of `user_id`.
     pub async fn api_tokens(&self, org_id: i64, user_id: Option<i64>) -> Result<Vec<TokenInfo>, AppError> {
-        let rows = self.all(
-                "SELECT t.id, t.name, u.email, t.role, m.role, t.created_at, t.last_used_at FROM api_tokens t \
+        self.rows(
+            "SELECT t.id, t.name, u.email, t.role, m.role, t.created_at, t.last_used_at FROM api_tokens t \
                  JOIN users u ON u.id = t.user_id \
                  JOIN memberships m ON m.user_id = t.user_id AND m.org_id = t.org_id \
                  WHERE t.org_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR t.user_id = $2) ORDER BY t.id",
-                &[&org_id, &user_id],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| TokenInfo {
+            &[&org_id, &user_id],
+            |r| TokenInfo {
                 id: r.get(0),
                 name: r.get(1),
                 owner: r.get(2),
                 role: role_of(&r.get::<String>(3)).min(role_of(&r.get::<String>(4))),
                 created_at: r.get(5),
                 last_used_at: r.get(6),
-            })
-            .collect())
+            },
+        )
+        .await
     }
 
     /// Stores an API token's hash; the token acts with at most `role`.
@@ -67,13 +65,12 @@ impl Store {
     ) -> Result<i64, AppError> {
         let mut tx = self.write().await?;
         let id: i64 = tx
-            .query_one(
+            .value(
                 "INSERT INTO api_tokens (org_id, user_id, name, token_hash, created_at, role) \
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
                 &[&org_id, &user_id, &name, &token_hash, &now, &role.as_str()],
             )
-            .await?
-            .get(0);
+            .await?;
         finish(tx, audit, id).await
     }
 
@@ -109,16 +106,15 @@ impl Store {
     ) -> Result<Option<Principal>, AppError> {
         let mut c = self.conn().await?;
         let p = c
-            .query_opt(
+            .row(
                 "SELECT u.id, u.email, o.id, o.name, m.role, t.role FROM api_tokens t \
                  JOIN users u ON u.id = t.user_id JOIN orgs o ON o.id = t.org_id \
                  JOIN memberships m ON m.user_id = u.id AND m.org_id = o.id \
                  WHERE t.token_hash = $1",
                 &[&token_hash],
+                principal,
             )
-            .await?
-            .as_ref()
-            .map(principal);
+            .await?;
         if p.is_some() {
             c.execute(
                 "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 \
@@ -165,16 +161,15 @@ impl Store {
     ) -> Result<Option<Principal>, AppError> {
         let mut c = self.conn().await?;
         let p = c
-            .query_opt(
+            .row(
                 "SELECT u.id, u.email, o.id, o.name, m.role FROM sessions s \
                  JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = s.org_id \
                  JOIN memberships m ON m.user_id = u.id AND m.org_id = o.id \
                  WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen > $3",
                 &[&id_hash, &now, &idle_since],
+                principal,
             )
-            .await?
-            .as_ref()
-            .map(principal);
+            .await?;
         if p.is_some() {
             c.execute(
                 "UPDATE sessions SET last_seen = $2 WHERE id_hash = $1 AND last_seen < CAST($2 AS BIGINT) - 60",

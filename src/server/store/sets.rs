@@ -5,11 +5,11 @@
 //! one transaction, with the rules (protection, revision, size limits) checked there.
 
 use super::db::{params_list, Db, ToArg};
-use super::{
-    finish, pull_secret_exists, set_not_found, Audit, AuditWith, PullSecretRecord, SealedEntry, Store,
-};
+use super::{finish, Audit, AuditWith, PullSecretRecord, SealedEntry, Store};
 use crate::error::AppError;
 use crate::model::{KeyInfo, PullSecretSummary, SetDetail, SetSummary};
+use crate::server::pull_secrets::pull_secret_exists;
+use crate::server::secrets::set_not_found;
 
 /// Keys per statement when a write names many: well inside both databases' limits on
 /// parameters per statement.
@@ -26,16 +26,16 @@ pub(crate) struct SetRow {
 /// Locks the set's row for the rest of the transaction.
 pub(crate) async fn lock_set(tx: &mut Db, org_id: i64, set: &str) -> Result<Option<SetRow>, AppError> {
     Ok(tx
-        .query_opt(
+        .row(
             "SELECT id, revision, protected FROM secret_sets WHERE org_id = $1 AND name = $2 FOR UPDATE",
             &[&org_id, &set],
+            |r| SetRow {
+                id: r.get(0),
+                revision: r.get(1),
+                protected: r.get(2),
+            },
         )
-        .await?
-        .map(|r| SetRow {
-            id: r.get(0),
-            revision: r.get(1),
-            protected: r.get(2),
-        }))
+        .await?)
 }
 
 /// Locks the set's row, creating the set first if it is missing; and whether it was.
@@ -72,12 +72,8 @@ pub(crate) async fn lock_or_create(
 /// Bumps the set's revision; the new one.
 pub(crate) async fn bump(tx: &mut Db, id: i64, now: i64) -> Result<i64, AppError> {
     Ok(tx
-        .query_one(
-            "UPDATE secret_sets SET updated_at = $2, revision = revision + 1 WHERE id = $1 RETURNING revision",
-            &[&id, &now],
-        )
-        .await?
-        .get(0))
+        .value("UPDATE secret_sets SET updated_at = $2, revision = revision + 1 WHERE id = $1 RETURNING revision",
+            &[&id, &now]).await?)
 }
 
 /// Removes one key; whether it was there.
@@ -170,33 +166,18 @@ pub(crate) async fn delete_named(tx: &mut Db, table: &str, org_id: i64, name: &s
 impl Store {
     /// The organization's sets, by name.
     pub async fn list_sets(&self, org_id: i64) -> Result<Vec<SetSummary>, AppError> {
-        let rows = self
-            .all(
-                "SELECT s.name, (SELECT COUNT(*) FROM secrets k WHERE k.set_id = s.id), s.updated_at, \
+        self.rows(
+            "SELECT s.name, (SELECT COUNT(*) FROM secrets k WHERE k.set_id = s.id), s.updated_at, \
                  s.protected FROM secret_sets s WHERE s.org_id = $1 ORDER BY s.name COLLATE \"C\"",
-                &[&org_id],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| SetSummary {
+            &[&org_id],
+            |r| SetSummary {
                 name: r.get(0),
                 key_count: r.get(1),
                 updated_at: r.get(2),
                 protected: r.get(3),
-            })
-            .collect())
-    }
-
-    /// Whether the organization's set `set` exists and is protected.
-    pub async fn is_protected(&self, org_id: i64, set: &str) -> Result<bool, AppError> {
-        let row = self
-            .opt(
-                "SELECT protected FROM secret_sets WHERE org_id = $1 AND name = $2",
-                &[&org_id, &set],
-            )
-            .await?;
-        Ok(row.is_some_and(|r| r.get(0)))
+            },
+        )
+        .await
     }
 
     /// One set with its keys (no values), or `None`.
@@ -215,19 +196,17 @@ impl Store {
         };
         let id: i64 = row.get(0);
         let keys = tx
-            .query(
+            .rows(
                 "SELECT key, fingerprint, updated_at FROM secrets WHERE set_id = $1 AND org_id = $2 \
                  ORDER BY key COLLATE \"C\"",
                 &[&id, &org_id],
+                |r| KeyInfo {
+                    key: r.get(0),
+                    fingerprint: r.get(1),
+                    updated_at: r.get(2),
+                },
             )
-            .await?
-            .iter()
-            .map(|r| KeyInfo {
-                key: r.get(0),
-                fingerprint: r.get(1),
-                updated_at: r.get(2),
-            })
-            .collect();
+            .await?;
         tx.commit().await?;
         Ok(Some(SetDetail {
             name: set.to_owned(),
@@ -290,53 +269,47 @@ impl Store {
 
     /// A stored sealed value, for decryption where an issue allows a value to leave.
     pub async fn sealed_value(&self, org_id: i64, set: &str, key: &str) -> Result<Option<Vec<u8>>, AppError> {
-        let row = self
-            .opt(
-                "SELECT k.sealed FROM secrets k JOIN secret_sets s ON s.id = k.set_id \
+        self.row(
+            "SELECT k.sealed FROM secrets k JOIN secret_sets s ON s.id = k.set_id \
                  WHERE s.org_id = $1 AND s.name = $2 AND k.key = $3",
-                &[&org_id, &set, &key],
-            )
-            .await?;
-        Ok(row.map(|r| r.get(0)))
+            &[&org_id, &set, &key],
+            |r| r.get(0),
+        )
+        .await
     }
 
     /// The organization's image pull secrets, by name.
     pub async fn list_pull_secrets(&self, org_id: i64) -> Result<Vec<PullSecretSummary>, AppError> {
-        let rows = self
-            .all(
-                "SELECT name, registry, username, created_at FROM image_pull_secrets WHERE org_id = $1 \
+        self.rows(
+            "SELECT name, registry, username, created_at FROM image_pull_secrets WHERE org_id = $1 \
                  ORDER BY name COLLATE \"C\"",
-                &[&org_id],
-            )
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| PullSecretSummary {
+            &[&org_id],
+            |r| PullSecretSummary {
                 name: r.get(0),
                 registry: r.get(1),
                 username: r.get(2),
                 created_at: r.get(3),
                 used_by: Vec::new(),
-            })
-            .collect())
+            },
+        )
+        .await
     }
 
     /// One image pull secret with its sealed credentials, or `None`.
     pub async fn pull_secret(&self, org_id: i64, name: &str) -> Result<Option<PullSecretRecord>, AppError> {
-        let row = self
-            .opt(
-                "SELECT name, registry, username, sealed_auth, created_at FROM image_pull_secrets \
+        self.row(
+            "SELECT name, registry, username, sealed_auth, created_at FROM image_pull_secrets \
                  WHERE org_id = $1 AND name = $2",
-                &[&org_id, &name],
-            )
-            .await?;
-        Ok(row.map(|r| PullSecretRecord {
-            name: r.get(0),
-            registry: r.get(1),
-            username: r.get(2),
-            sealed_auth: r.get(3),
-            created_at: r.get(4),
-        }))
+            &[&org_id, &name],
+            |r| PullSecretRecord {
+                name: r.get(0),
+                registry: r.get(1),
+                username: r.get(2),
+                sealed_auth: r.get(3),
+                created_at: r.get(4),
+            },
+        )
+        .await
     }
 
     /// Stores a pull secret. Pull secrets are immutable: if one of that name exists this
