@@ -13,6 +13,9 @@ pub mod pages;
 pub mod validate;
 
 #[cfg(feature = "ssr")]
+pub mod rest_types;
+
+#[cfg(feature = "ssr")]
 pub mod client;
 #[cfg(feature = "ssr")]
 pub mod server;

@@ -2,8 +2,10 @@
 //! that is not a success turned into a [`Failure`] with the server's own message.
 
 use super::{exit, Failure};
+use crate::rest_types::ErrorBody;
 use reqwest::Method;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use zeroize::Zeroizing;
 
 pub struct Api {
@@ -68,20 +70,23 @@ impl Api {
         &self.base
     }
 
-    /// Sends one request; `if_match` pins the set revision the caller previewed.
-    pub async fn call(
+    /// Sends one request (`body` as JSON); `if_match` pins the set revision the caller
+    /// previewed. The answer's bytes, or the server's own refusal as a [`Failure`].
+    async fn send(
         &self,
         method: Method,
         path: &str,
-        body: Option<&Value>,
+        body: Option<Vec<u8>>,
         if_match: Option<i64>,
-    ) -> Result<Value, Failure> {
+    ) -> Result<bytes::Bytes, Failure> {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(self.token.as_str());
         if let Some(body) = body {
-            req = req.json(body);
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
         }
         if let Some(rev) = if_match {
             req = req.header(reqwest::header::IF_MATCH, format!("\"{rev}\""));
@@ -89,16 +94,12 @@ impl Api {
         let res = req.send().await.map_err(|e| self.unreachable(&e))?;
         let status = res.status();
         let bytes = res.bytes().await.map_err(|e| self.unreachable(&e))?;
-        let json: Option<Value> = serde_json::from_slice(&bytes).ok();
         if status.is_success() {
-            return Ok(json.unwrap_or(Value::Null));
+            return Ok(bytes);
         }
-        let message = json
-            .as_ref()
-            .and_then(|j| j.get("error"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("{} answered {status}", self.base));
+        let message = serde_json::from_slice::<ErrorBody>(&bytes)
+            .map(|e| e.error)
+            .unwrap_or_else(|_| format!("{} answered {status}", self.base));
         let message = match status.as_u16() {
             401 => format!("{message}: the server did not accept the token (run `cloakroom login`, or check CLOAKROOM_TOKEN)"),
             _ => message,
@@ -106,12 +107,41 @@ impl Api {
         Err(Failure::new(Failure::code_for_status(status.as_u16()), message))
     }
 
-    pub async fn get(&self, path: &str) -> Result<Value, Failure> {
-        self.call(Method::GET, path, None, None).await
+    /// Sends `body` (if any) and reads the answer as `T`.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+        if_match: Option<i64>,
+    ) -> Result<T, Failure> {
+        let body = body
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| Failure::new(exit::SERVER, format!("could not encode the request: {e}")))?;
+        let bytes = self.send(method, path, body, if_match).await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Failure::new(
+                exit::SERVER,
+                format!(
+                    "{} gave an answer to {path} this client does not understand: {e}",
+                    self.base
+                ),
+            )
+        })
+    }
+
+    /// A request whose answer has no body (a deletion).
+    pub async fn call_empty(&self, method: Method, path: &str, if_match: Option<i64>) -> Result<(), Failure> {
+        self.send(method, path, None, if_match).await.map(drop)
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Failure> {
+        self.call(Method::GET, path, None::<&()>, None).await
     }
 
     /// A GET where "not found" is an answer, not a failure.
-    pub async fn get_opt(&self, path: &str) -> Result<Option<Value>, Failure> {
+    pub async fn get_opt<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, Failure> {
         match self.get(path).await {
             Ok(v) => Ok(Some(v)),
             Err(f) if f.code == exit::NOT_FOUND => Ok(None),

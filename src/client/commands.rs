@@ -4,12 +4,13 @@
 
 use super::api::{normalize_server, Api};
 use super::config::{self, Saved};
-use super::output::{self, cell, confirm, list};
+use super::output::{self, confirm, list};
 use super::{exit, Failure};
+use crate::rest_types as body;
 use crate::validate::{parse_pairs, preview_write, validate_pairs, Pair, ResourceName, SecretKey};
 use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -205,7 +206,7 @@ impl Ctx {
         let chosen = self.globals.org.clone().or_else(|| self.saved.org.clone());
         let name = match chosen {
             Some(name) => name,
-            None => cell(&api.get("/api/v1/whoami").await?, "org"),
+            None => api.get::<body::WhoAmI>("/api/v1/whoami").await?.org,
         };
         Ok(ResourceName::parse_as("organization name", &name)?.to_string())
     }
@@ -224,19 +225,19 @@ async fn login(ctx: &Ctx) -> Result<(), Failure> {
         ));
     }
     let api = Api::new(&server, &token)?;
-    let me = api.get("/api/v1/whoami").await?;
+    let me: body::WhoAmI = api.get("/api/v1/whoami").await?;
     let mut saved = ctx.saved.clone();
     saved.server = Some(server.clone());
     saved.token = Some(token.trim().to_owned());
-    saved.org = Some(cell(&me, "org"));
+    saved.org = Some(me.org.clone());
     config::save(&ctx.path, &saved)?;
     if ctx.json() {
-        output::json(&json!({ "server": server, "email": me["email"], "org": me["org"] }));
+        output::json(&json!({ "server": server, "email": me.email, "org": me.org }));
     } else {
         println!(
             "Logged in to {server} as {} (organization {}); settings saved in {}",
-            cell(&me, "email"),
-            cell(&me, "org"),
+            me.email,
+            me.org,
             ctx.path.display()
         );
     }
@@ -256,7 +257,7 @@ async fn org(ctx: &Ctx, name: Option<String>) -> Result<(), Failure> {
     };
     let name = ResourceName::parse_as("organization name", &name)?.to_string();
     // Another organization's objects answer 404, so this also says "not yours".
-    api.get_opt(&format!("/api/v1/orgs/{name}/secrets"))
+    api.get_opt::<body::SetList>(&format!("/api/v1/orgs/{name}/secrets"))
         .await?
         .ok_or_else(|| {
             Failure::new(
@@ -279,9 +280,8 @@ async fn org(ctx: &Ctx, name: Option<String>) -> Result<(), Failure> {
 async fn org_create(ctx: &Ctx, name: &str) -> Result<(), Failure> {
     let name = ResourceName::parse_as("organization name", name)?.to_string();
     let api = ctx.api()?;
-    let created = api
-        .call(Method::POST, "/api/v1/orgs", Some(&json!({ "name": name })), None)
-        .await?;
+    let new = body::NewOrg { name: name.clone() };
+    let created: body::OrgCreated = api.call(Method::POST, "/api/v1/orgs", Some(&new), None).await?;
     if ctx.json() {
         output::json(&created);
     } else {
@@ -346,27 +346,19 @@ fn read_pairs_file(file: &std::path::Path) -> Result<Vec<Pair>, Failure> {
     Ok(parse_pairs(&text)?)
 }
 
-/// Names of the deployments whose `field` is `name`.
-async fn deployments_using(api: &Api, org: &str, field: &str, name: &str) -> Result<Vec<String>, Failure> {
-    let body = api.get(&format!("/api/v1/orgs/{org}/deployments")).await?;
-    Ok(body["deployments"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter(|d| d[field].as_str() == Some(name))
-        .map(|d| cell(d, "name"))
+/// Names of the deployments that use secret set `set`.
+async fn set_users(api: &Api, org: &str, set: &str) -> Result<Vec<String>, Failure> {
+    let list: body::DeploymentList = api.get(&format!("/api/v1/orgs/{org}/deployments")).await?;
+    Ok(list
+        .deployments
+        .into_iter()
+        .filter(|d| d.secret_set.as_deref() == Some(set))
+        .map(|d| d.name)
         .collect())
 }
 
-fn keys_of(set: &Value) -> Vec<String> {
-    set["keys"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(|k| cell(k, "key"))
-        .collect()
+fn keys_of(set: &body::SetBody) -> Vec<String> {
+    set.keys.iter().map(|k| k.key.clone()).collect()
 }
 
 async fn secrets_set(ctx: &Ctx, set: &str, args: &[String], file: Option<PathBuf>) -> Result<(), Failure> {
@@ -391,18 +383,18 @@ async fn secrets_set(ctx: &Ctx, set: &str, args: &[String], file: Option<PathBuf
     let api = ctx.api()?;
     let org = ctx.org(&api).await?;
     let path = format!("/api/v1/orgs/{org}/secrets/{name}");
-    let current = api.get_opt(&path).await?;
+    let current: Option<body::SetBody> = api.get_opt(&path).await?;
     // A set that does not exist yet is at revision 0: demanding it makes the write
     // create-only, so a set someone creates while the question waits is not overwritten.
     let revision = match &current {
-        Some(c) => c["revision"].as_i64(),
+        Some(c) => Some(c.revision),
         None => Some(0),
     };
     let preview = preview_write(
         pairs.iter().map(|p| &p.key),
         &current.as_ref().map(keys_of).unwrap_or_default(),
     );
-    let users = deployments_using(&api, &org, "secret_set", name.as_str()).await?;
+    let users = set_users(&api, &org, name.as_str()).await?;
     eprintln!(
         "Secret set {name}{} in organization {org}:",
         if current.is_none() { " (new)" } else { "" }
@@ -423,30 +415,32 @@ async fn secrets_set(ctx: &Ctx, set: &str, args: &[String], file: Option<PathBuf
         &format!("Write {} key(s) to {name}?", pairs.len()),
         ctx.globals.yes,
     )?;
-    let body = json!({
-        "secrets": pairs.iter().map(|p| json!({ "key": p.key.as_str(), "value": p.value })).collect::<Vec<_>>()
-    });
-    let result = api.call(Method::PUT, &path, Some(&body), revision).await?;
+    let put = body::PutSecrets {
+        secrets: pairs
+            .iter()
+            .map(|p| body::PutSecret {
+                key: p.key.to_string(),
+                value: crate::model::Concealed(p.value.clone()),
+            })
+            .collect(),
+    };
+    let result: body::SetWritten = api.call(Method::PUT, &path, Some(&put), revision).await?;
     if ctx.json() {
         output::json(&json!({
             "set": name.as_str(),
-            "created": result["created"],
-            "added": result["added"],
-            "updated": result["updated"],
-            "revision": result["revision"],
+            "created": result.created,
+            "added": result.added,
+            "updated": result.updated,
+            "revision": result.set.revision,
             "needs_redeploy": users,
         }));
     } else {
         println!(
             "{} secret set {name}: {} added, {} updated (revision {})",
-            if result["created"] == json!(true) {
-                "Created"
-            } else {
-                "Updated"
-            },
+            if result.created { "Created" } else { "Updated" },
             preview.added.len(),
             preview.updated.len(),
-            cell(&result, "revision")
+            result.set.revision
         );
         for d in &users {
             println!("Deployment {d} needs a redeploy: cloakroom deployments redeploy {d}");
@@ -455,41 +449,56 @@ async fn secrets_set(ctx: &Ctx, set: &str, args: &[String], file: Option<PathBuf
     Ok(())
 }
 
+/// One line of `secrets list`: a secret set or an image pull secret.
+#[derive(serde::Serialize)]
+struct SecretItem {
+    name: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keys: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registry: Option<String>,
+    updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    used_by: Option<Vec<String>>,
+}
+
 async fn secrets_list(ctx: &Ctx) -> Result<(), Failure> {
     let api = ctx.api()?;
     let org = ctx.org(&api).await?;
-    let sets = api.get(&format!("/api/v1/orgs/{org}/secrets")).await?;
-    let pulls = api.get(&format!("/api/v1/orgs/{org}/image-pull-secrets")).await?;
-    let mut items: Vec<Value> = Vec::new();
-    for s in sets["sets"].as_array().map(Vec::as_slice).unwrap_or_default() {
-        items.push(json!({
-            "name": s["name"], "type": "secret", "keys": s["key_count"], "updated_at": s["updated_at"],
-        }));
-    }
-    for p in pulls["image_pull_secrets"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
-        items.push(json!({
-            "name": p["name"], "type": "image-pull-secret", "registry": p["registry"],
-            "updated_at": p["created_at"], "used_by": p["used_by"],
-        }));
-    }
-    items.sort_by_key(|i| cell(i, "name"));
+    let sets: body::SetList = api.get(&format!("/api/v1/orgs/{org}/secrets")).await?;
+    let pulls: body::PullSecretList = api.get(&format!("/api/v1/orgs/{org}/image-pull-secrets")).await?;
+    let mut items: Vec<SecretItem> = sets
+        .sets
+        .into_iter()
+        .map(|s| SecretItem {
+            name: s.name,
+            kind: "secret",
+            keys: Some(s.key_count),
+            registry: None,
+            updated_at: s.updated_at,
+            used_by: None,
+        })
+        .collect();
+    items.extend(pulls.image_pull_secrets.into_iter().map(|p| SecretItem {
+        name: p.name,
+        kind: "image-pull-secret",
+        keys: None,
+        registry: Some(p.registry),
+        updated_at: p.created_at,
+        used_by: Some(p.used_by),
+    }));
+    items.sort_by(|a, b| a.name.cmp(&b.name));
     if ctx.json() {
         output::json(&json!({ "org": org, "secrets": items }));
         return Ok(());
     }
     let rows: Vec<Vec<String>> = items
-        .iter()
+        .into_iter()
         .map(|i| {
-            vec![
-                cell(i, "name"),
-                cell(i, "type"),
-                cell(i, "keys"),
-                cell(i, "updated_at"),
-            ]
+            let keys = i.keys.map_or_else(|| "-".to_owned(), |k| k.to_string());
+            vec![i.name, i.kind.to_owned(), keys, i.updated_at]
         })
         .collect();
     output::table(&["NAME", "TYPE", "KEYS", "UPDATED"], &rows);
@@ -500,17 +509,15 @@ async fn set_keys(ctx: &Ctx, set: &str) -> Result<(), Failure> {
     let name = ResourceName::parse(set)?;
     let api = ctx.api()?;
     let org = ctx.org(&api).await?;
-    let detail = api.get(&format!("/api/v1/orgs/{org}/secrets/{name}")).await?;
+    let detail: body::SetBody = api.get(&format!("/api/v1/orgs/{org}/secrets/{name}")).await?;
     if ctx.json() {
         output::json(&detail);
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = detail["keys"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .map(|k| vec![cell(k, "key"), cell(k, "fingerprint"), cell(k, "updated_at")])
+    let rows: Vec<Vec<String>> = detail
+        .keys
+        .into_iter()
+        .map(|k| vec![k.key, k.fingerprint, k.updated_at.unwrap_or_else(|| "-".into())])
         .collect();
     output::table(&["KEY", "FINGERPRINT", "UPDATED"], &rows);
     Ok(())
@@ -522,14 +529,14 @@ async fn secrets_unset(ctx: &Ctx, set: &str, key: &str) -> Result<(), Failure> {
     let api = ctx.api()?;
     let org = ctx.org(&api).await?;
     let path = format!("/api/v1/orgs/{org}/secrets/{name}");
-    let detail = api.get(&path).await?;
+    let detail: body::SetBody = api.get(&path).await?;
     if !keys_of(&detail).iter().any(|k| k == key.as_str()) {
         return Err(Failure::new(
             exit::NOT_FOUND,
             format!("secret set {name} has no key {key}"),
         ));
     }
-    let users = deployments_using(&api, &org, "secret_set", name.as_str()).await?;
+    let users = set_users(&api, &org, name.as_str()).await?;
     if !users.is_empty() {
         eprintln!("Afterwards {} will need a redeploy.", list(&users));
     }
@@ -537,13 +544,8 @@ async fn secrets_unset(ctx: &Ctx, set: &str, key: &str) -> Result<(), Failure> {
         &format!("Remove key {key} from secret set {name}?"),
         ctx.globals.yes,
     )?;
-    api.call(
-        Method::DELETE,
-        &format!("{path}/{key}"),
-        None,
-        detail["revision"].as_i64(),
-    )
-    .await?;
+    api.call_empty(Method::DELETE, &format!("{path}/{key}"), Some(detail.revision))
+        .await?;
     if ctx.json() {
         output::json(&json!({ "set": name.as_str(), "removed": key.as_str(), "needs_redeploy": users }));
     } else {
@@ -557,16 +559,14 @@ async fn secrets_delete(ctx: &Ctx, name: &str) -> Result<(), Failure> {
     let api = ctx.api()?;
     let org = ctx.org(&api).await?;
     let set_path = format!("/api/v1/orgs/{org}/secrets/{name}");
-    let (path, what) = if let Some(set) = api.get_opt(&set_path).await? {
+    let (path, what) = if let Some(set) = api.get_opt::<body::SetBody>(&set_path).await? {
         (
             set_path,
             format!("secret set {name} and its {} key(s)", keys_of(&set).len()),
         )
     } else {
-        let pulls = api.get(&format!("/api/v1/orgs/{org}/image-pull-secrets")).await?;
-        let exists = pulls["image_pull_secrets"]
-            .as_array()
-            .is_some_and(|l| l.iter().any(|p| p["name"].as_str() == Some(name.as_str())));
+        let pulls: body::PullSecretList = api.get(&format!("/api/v1/orgs/{org}/image-pull-secrets")).await?;
+        let exists = pulls.image_pull_secrets.iter().any(|p| p.name == name.as_str());
         if !exists {
             return Err(Failure::new(
                 exit::NOT_FOUND,
@@ -579,7 +579,7 @@ async fn secrets_delete(ctx: &Ctx, name: &str) -> Result<(), Failure> {
         )
     };
     confirm(&format!("Delete {what}? This cannot be undone."), ctx.globals.yes)?;
-    api.call(Method::DELETE, &path, None, None).await?;
+    api.call_empty(Method::DELETE, &path, None).await?;
     if ctx.json() {
         output::json(&json!({ "deleted": name.as_str() }));
     } else {
@@ -616,27 +616,26 @@ async fn image_pull_secret(
     crate::server::pull_secrets::validate_new(name, host, &username, &password, &auth, !base64encode)?;
     let api = ctx.api()?;
     let org = ctx.org(&api).await?;
-    let body = if base64encode {
-        json!({ "name": name, "registry": host.trim(), "auth": auth })
+    let (username, password, auth) = if base64encode {
+        (String::new(), String::new(), Some(auth))
     } else {
-        json!({ "name": name, "registry": host.trim(), "username": username, "password": password.as_str() })
+        (username, password.as_str().to_owned(), None)
     };
-    let created = api
-        .call(
-            Method::POST,
-            &format!("/api/v1/orgs/{org}/image-pull-secrets"),
-            Some(&body),
-            None,
-        )
-        .await?;
+    let new = body::NewPullSecret {
+        name: name.to_owned(),
+        registry: host.trim().to_owned(),
+        username,
+        password: crate::model::Concealed(password),
+        auth: auth.map(crate::model::Concealed),
+    };
+    let path = format!("/api/v1/orgs/{org}/image-pull-secrets");
+    let created: body::PullSecretItem = api.call(Method::POST, &path, Some(&new), None).await?;
     if ctx.json() {
         output::json(&created);
     } else {
         println!(
             "Created image pull secret {} for {} (user {})",
-            cell(&created, "name"),
-            cell(&created, "registry"),
-            cell(&created, "username")
+            created.name, created.registry, created.username
         );
     }
     Ok(())
@@ -673,7 +672,7 @@ async fn deploy(ctx: &Ctx, args: DeployArgs) -> Result<(), Failure> {
     let api = ctx.api()?;
     let org = ctx.org(&api).await?;
     let path = format!("/api/v1/orgs/{org}/deployments/{name}");
-    let existing = api.get_opt(&path).await?;
+    let existing: Option<body::DeploymentBody> = api.get_opt(&path).await?;
     eprintln!(
         "{} deployment {name} in organization {org}:",
         if existing.is_some() { "Update" } else { "Create" }
@@ -684,32 +683,21 @@ async fn deploy(ctx: &Ctx, args: DeployArgs) -> Result<(), Failure> {
     eprintln!("  region:      {}", spec.region);
     eprintln!("  agents:      {} to {}", spec.min_agents, spec.max_agents);
     confirm(&format!("Deploy {name}?"), ctx.globals.yes)?;
-    let mut body = json!({
-        "image": fields.image,
-        "secret_set": fields.secret_set,
-        "image_credentials": fields.image_credentials,
-        "region": fields.region,
-        "min_agents": fields.min_agents,
-        "max_agents": fields.max_agents,
-    });
-    if let Some(text) = file_text {
-        body["pcc_deploy_toml"] = json!(text);
-    }
-    let result = api.call(Method::PUT, &path, Some(&body), None).await?;
+    let put = body::PutDeployment {
+        pcc_deploy_toml: file_text,
+        fields,
+    };
+    let result: body::Deployed = api.call(Method::PUT, &path, Some(&put), None).await?;
     if ctx.json() {
         output::json(&result);
         return Ok(());
     }
     println!(
         "{} deployment {name}: revision {}",
-        if result["created"] == json!(true) {
-            "Created"
-        } else {
-            "Updated"
-        },
-        cell(&result, "revision")
+        if result.created { "Created" } else { "Updated" },
+        result.deployment.revision
     );
-    if let Some(token) = result["runtime_token"].as_str() {
+    if let Some(token) = &result.runtime_token {
         println!("Runtime token (shown once; give it to the deployment as CLOAKROOM_RUNTIME_TOKEN):");
         println!("{token}");
     }
@@ -719,24 +707,22 @@ async fn deploy(ctx: &Ctx, args: DeployArgs) -> Result<(), Failure> {
 async fn deployments_list(ctx: &Ctx) -> Result<(), Failure> {
     let api = ctx.api()?;
     let org = ctx.org(&api).await?;
-    let body = api.get(&format!("/api/v1/orgs/{org}/deployments")).await?;
+    let list: body::DeploymentList = api.get(&format!("/api/v1/orgs/{org}/deployments")).await?;
     if ctx.json() {
-        output::json(&body);
+        output::json(&list);
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = body["deployments"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
+    let rows: Vec<Vec<String>> = list
+        .deployments
+        .into_iter()
         .map(|d| {
             vec![
-                cell(d, "name"),
-                cell(d, "image"),
-                cell(d, "secret_set"),
-                cell(d, "revision"),
-                cell(d, "status"),
-                cell(d, "deployed_at"),
+                d.name,
+                d.image,
+                d.secret_set.unwrap_or_else(|| "-".into()),
+                d.revision.to_string(),
+                d.status,
+                d.deployed_at,
             ]
         })
         .collect();
@@ -751,18 +737,12 @@ async fn redeploy(ctx: &Ctx, name: &str) -> Result<(), Failure> {
     let name = ResourceName::parse_as("deployment name", name)?;
     let api = ctx.api()?;
     let org = ctx.org(&api).await?;
-    let result = api
-        .call(
-            Method::POST,
-            &format!("/api/v1/orgs/{org}/deployments/{name}/redeploy"),
-            None,
-            None,
-        )
-        .await?;
+    let path = format!("/api/v1/orgs/{org}/deployments/{name}/redeploy");
+    let result: body::Redeployed = api.call(Method::POST, &path, None::<&()>, None).await?;
     if ctx.json() {
         output::json(&result);
     } else {
-        println!("Redeployed {name}: revision {}", cell(&result, "revision"));
+        println!("Redeployed {name}: revision {}", result.revision);
     }
     Ok(())
 }
@@ -801,10 +781,7 @@ async fn run_with_env(
             )
         })?;
     let api = Api::new(&server, &token)?;
-    let body = api.get("/api/v1/runtime/env").await?;
-    let env = body["env"]
-        .as_object()
-        .ok_or_else(|| Failure::new(exit::SERVER, "the server's answer has no environment"))?;
+    let body: body::RuntimeEnv = api.get("/api/v1/runtime/env").await?;
     let (program, args) = command
         .split_first()
         .ok_or_else(|| Failure::usage("give the command to run after --"))?;
@@ -813,8 +790,8 @@ async fn run_with_env(
     for var in CREDENTIAL_VARS {
         child.env_remove(var);
     }
-    for (key, value) in env {
-        child.env(key, value.as_str().unwrap_or_default());
+    for (key, value) in &body.env {
+        child.env(key, value);
     }
     let not_runnable = |e: std::io::Error| {
         let code = if e.kind() == std::io::ErrorKind::NotFound {

@@ -1,7 +1,6 @@
 //! Printing results: aligned tables for people, JSON for scripts; questions on stderr.
 
 use super::Failure;
-use serde_json::Value;
 use std::io::{BufRead, IsTerminal, Write};
 
 /// Prints rows under a header, each column as wide as its widest cell.
@@ -30,18 +29,9 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-pub fn json(value: &Value) {
+pub fn json(value: &impl serde::Serialize) {
     let text = serde_json::to_string_pretty(value).unwrap_or_default();
     println!("{text}");
-}
-
-/// A field of a JSON object as display text (`-` when absent or null).
-pub fn cell(v: &Value, field: &str) -> String {
-    match v.get(field) {
-        None | Some(Value::Null) => "-".into(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    }
 }
 
 /// Reads one line from standard input, prompting on stderr when a person is typing.

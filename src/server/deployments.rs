@@ -60,17 +60,7 @@ pub fn parse_deploy_file(text: &str) -> Result<DeployFile, AppError> {
     })
 }
 
-/// Fields given directly (form or request); each overrides the file's.
-#[derive(Debug, Default, Clone, Deserialize)]
-pub struct DeployFields {
-    pub image: Option<String>,
-    pub secret_set: Option<String>,
-    #[serde(alias = "pull_secret")]
-    pub image_credentials: Option<String>,
-    pub region: Option<String>,
-    pub min_agents: Option<i64>,
-    pub max_agents: Option<i64>,
-}
+pub use crate::rest_types::DeployFields;
 
 /// The spec for deployment `name` from an optional file and direct fields.
 pub fn merge_spec(

@@ -6,7 +6,8 @@ use super::auth::Principal;
 use super::secrets;
 use super::state::AppState;
 use crate::error::AppError;
-use crate::model::{rfc3339, SetDetail};
+use crate::model::rfc3339;
+use crate::rest_types as body;
 use crate::validate::{parse_pairs, validate_pairs, ResourceName};
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -14,8 +15,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
 
 /// Largest request body the API reads. Values are capped per set well below this; the
 /// headroom is for JSON escaping.
@@ -26,7 +25,10 @@ impl IntoResponse for AppError {
         let status = StatusCode::from_u16(self.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut res = (
             status,
-            Json(json!({ "error": self.to_string(), "details": self.details() })),
+            Json(body::ErrorBody {
+                error: self.to_string(),
+                details: self.details(),
+            }),
         )
             .into_response();
         if let AppError::RateLimited(wait) = self {
@@ -105,11 +107,6 @@ pub fn routes() -> Router<AppState> {
         .fold(Router::new(), |router, path| router.route(path, handlers(path)))
 }
 
-#[derive(Deserialize)]
-struct NewOrgBody {
-    name: String,
-}
-
 /// `{"name"}`: a new organization owned by the token's user.
 async fn create_org(
     State(state): State<AppState>,
@@ -117,21 +114,23 @@ async fn create_org(
     body: Body,
 ) -> Result<Response, AppError> {
     let who = bearer_principal(&state, &headers).await?;
-    let body: NewOrgBody = small_json(body, r#"{"name":"acme"}"#).await?;
-    let org = crate::server::orgs::create_org(&state, &who, &body.name).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "name": org.name, "role": crate::model::Role::Owner })),
-    )
-        .into_response())
+    let new: body::NewOrg = small_json(body, r#"{"name":"acme"}"#).await?;
+    let org = crate::server::orgs::create_org(&state, &who, &new.name).await?;
+    let created = body::OrgCreated {
+        name: org.name,
+        role: crate::model::Role::Owner,
+    };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 /// Who the token belongs to and which organization it is for (the CLI's default org).
-async fn whoami(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
+async fn whoami(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<body::WhoAmI>, AppError> {
     let who = bearer_principal(&state, &headers).await?;
-    Ok(Json(
-        json!({ "email": who.email, "org": who.org.name, "role": who.role }),
-    ))
+    Ok(Json(body::WhoAmI {
+        email: who.email,
+        org: who.org.name,
+        role: who.role,
+    }))
 }
 
 async fn authorize(state: &AppState, headers: &HeaderMap, org: &str) -> Result<Principal, AppError> {
@@ -167,33 +166,16 @@ fn with_etag(revision: i64, mut res: Response) -> Response {
     res
 }
 
-fn set_json(set: &SetDetail) -> Value {
-    json!({
-        "name": set.name,
-        "revision": set.revision,
-        "protected": set.protected,
-        "updated_at": rfc3339(set.updated_at),
-        "keys": set.keys.iter().map(|k| json!({
-            "key": k.key,
-            "fingerprint": k.fingerprint,
-            "updated_at": rfc3339(k.updated_at),
-        })).collect::<Vec<_>>(),
-    })
-}
-
 async fn list_sets(
     State(state): State<AppState>,
     Path(org): Path<String>,
     headers: HeaderMap,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<body::SetList>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     let sets = crate::server::secrets::list(&state, &who).await?;
-    Ok(Json(json!({
-        "sets": sets.iter().map(|s| json!({
-            "name": s.name, "key_count": s.key_count, "updated_at": rfc3339(s.updated_at),
-            "protected": s.protected,
-        })).collect::<Vec<_>>()
-    })))
+    Ok(Json(body::SetList {
+        sets: sets.iter().map(Into::into).collect(),
+    }))
 }
 
 async fn get_set(
@@ -205,19 +187,8 @@ async fn get_set(
     let detail = secrets::detail(&state, &who, &set).await?;
     Ok(with_etag(
         detail.revision,
-        Json(set_json(&detail)).into_response(),
+        Json(body::SetBody::from(&detail)).into_response(),
     ))
-}
-
-#[derive(Deserialize)]
-struct PutBody {
-    secrets: Vec<PutPair>,
-}
-
-#[derive(Deserialize)]
-struct PutPair {
-    key: String,
-    value: String,
 }
 
 async fn put_set(
@@ -246,7 +217,7 @@ async fn put_set(
         })?;
         parse_pairs(text)?
     } else if content_type.starts_with("application/json") {
-        let body: PutBody = serde_json::from_slice(&bytes).map_err(|e| {
+        let body: body::PutSecrets = serde_json::from_slice(&bytes).map_err(|e| {
             // serde's message could quote the input; say where, not what.
             AppError::validation(crate::validate::FieldError {
                 field: "body".into(),
@@ -258,7 +229,7 @@ async fn put_set(
                 ),
             })
         })?;
-        validate_pairs(body.secrets.iter().map(|p| (p.key.as_str(), p.value.as_str())))?
+        validate_pairs(body.secrets.iter().map(|p| (p.key.as_str(), p.value.0.as_str())))?
     } else {
         return Err(AppError::validation(crate::validate::FieldError {
             field: "content-type".into(),
@@ -267,22 +238,23 @@ async fn put_set(
     };
     let result = secrets::write(&state, &who, &name, pairs, if_match(&headers)?).await?;
     let detail = secrets::detail(&state, &who, name.as_str()).await?;
-    let mut body = set_json(&detail);
-    body["revision"] = json!(result.revision);
-    body["created"] = json!(result.created);
-    body["added"] = json!(result.added);
-    body["updated"] = json!(result.updated);
+    let mut set = body::SetBody::from(&detail);
+    set.revision = result.revision;
+    let written = body::SetWritten {
+        set,
+        created: result.created,
+        added: result.added,
+        updated: result.updated,
+    };
     let status = if result.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok(with_etag(result.revision, (status, Json(body)).into_response()))
-}
-
-#[derive(Deserialize)]
-struct PatchSetBody {
-    protected: bool,
+    Ok(with_etag(
+        result.revision,
+        (status, Json(written)).into_response(),
+    ))
 }
 
 /// `{"protected": true|false}`: admins mark a set protected or not.
@@ -294,12 +266,12 @@ async fn patch_set(
 ) -> Result<Response, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     who.require(crate::model::Role::Admin, "protecting secret sets")?;
-    let body: PatchSetBody = small_json(body, r#"{"protected":true}"#).await?;
+    let body: body::PatchSet = small_json(body, r#"{"protected":true}"#).await?;
     secrets::protect(&state, &who, &set, body.protected).await?;
     let detail = secrets::detail(&state, &who, &set).await?;
     Ok(with_etag(
         detail.revision,
-        Json(set_json(&detail)).into_response(),
+        Json(body::SetBody::from(&detail)).into_response(),
     ))
 }
 
@@ -323,40 +295,16 @@ async fn unset_key(
     Ok(with_etag(revision, StatusCode::NO_CONTENT.into_response()))
 }
 
-fn pull_secret_json(p: &crate::model::PullSecretSummary, used_by: &[String]) -> Value {
-    json!({
-        "name": p.name,
-        "used_by": used_by,
-        "registry": p.registry,
-        "username": p.username,
-        "created_at": rfc3339(p.created_at),
-    })
-}
-
 async fn list_pull_secrets(
     State(state): State<AppState>,
     Path(org): Path<String>,
     headers: HeaderMap,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<body::PullSecretList>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     let list = crate::server::pull_secrets::list(&state, &who).await?;
-    Ok(Json(json!({
-        "image_pull_secrets": list.iter().map(|p| pull_secret_json(p, &p.used_by)).collect::<Vec<_>>()
-    })))
-}
-
-/// `{"name","registry","username","password"}`, or `{"name","registry","auth"}` with an
-/// already base64-encoded `username:password`.
-#[derive(Deserialize)]
-struct NewPullSecretBody {
-    name: String,
-    registry: String,
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    password: crate::model::Concealed,
-    #[serde(default)]
-    auth: Option<crate::model::Concealed>,
+    Ok(Json(body::PullSecretList {
+        image_pull_secrets: list.iter().map(Into::into).collect(),
+    }))
 }
 
 async fn create_pull_secret(
@@ -369,7 +317,7 @@ async fn create_pull_secret(
     let bytes = axum::body::to_bytes(body, 64 * 1024)
         .await
         .map_err(|_| AppError::TooLarge("the request body is over 64 KiB".into()))?;
-    let body: NewPullSecretBody = serde_json::from_slice(&bytes).map_err(|e| {
+    let body: body::NewPullSecret = serde_json::from_slice(&bytes).map_err(|e| {
         AppError::validation(crate::validate::FieldError {
             field: "body".into(),
             message: format!(
@@ -391,7 +339,7 @@ async fn create_pull_secret(
         encode,
     )?;
     let (created, _) = crate::server::pull_secrets::create(&state, &who, new, false).await?;
-    Ok((StatusCode::CREATED, Json(pull_secret_json(&created, &[]))).into_response())
+    Ok((StatusCode::CREATED, Json(body::PullSecretItem::from(&created))).into_response())
 }
 
 async fn delete_pull_secret(
@@ -414,62 +362,39 @@ async fn export_pull_secret(
     Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
-fn deployment_json(d: &crate::model::DeploymentSummary) -> Value {
-    json!({
-        "name": d.spec.name,
-        "image": d.spec.image,
-        "secret_set": d.spec.secret_set,
-        "image_credentials": d.spec.pull_secret,
-        "region": d.spec.region,
-        "scaling": { "min_agents": d.spec.min_agents, "max_agents": d.spec.max_agents },
-        "revision": d.revision,
-        "status": if d.needs_redeploy { "needs redeploy" } else { "up to date" },
-        "needs_redeploy": d.needs_redeploy,
-        "rotate_token": d.rotate_token,
-        "created_at": rfc3339(d.created_at),
-        "deployed_at": rfc3339(d.deployed_at),
-    })
-}
-
 async fn list_deployments(
     State(state): State<AppState>,
     Path(org): Path<String>,
     headers: HeaderMap,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<body::DeploymentList>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     let list = crate::server::deployments::list(&state, &who).await?;
-    Ok(Json(
-        json!({ "deployments": list.iter().map(deployment_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(body::DeploymentList {
+        deployments: list.iter().map(Into::into).collect(),
+    }))
 }
 
 async fn get_deployment(
     State(state): State<AppState>,
     Path((org, name)): Path<(String, String)>,
     headers: HeaderMap,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<body::DeploymentBody>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     let d = crate::server::deployments::detail(&state, &who, &name).await?;
-    let mut body = deployment_json(&d.summary);
-    body["env"] = json!(d
-        .env
-        .iter()
-        .map(|k| json!({"key": k.key, "fingerprint": k.fingerprint}))
-        .collect::<Vec<_>>());
-    body["since_revision"] = json!({ "added": d.added, "removed": d.removed, "changed": d.changed });
-    Ok(Json(body))
+    Ok(Json(body::DeploymentBody {
+        deployment: (&d.summary).into(),
+        env: d.env.iter().map(|k| body::KeyItem::new(k, false)).collect(),
+        since_revision: body::SinceRevision {
+            added: d.added,
+            removed: d.removed,
+            changed: d.changed,
+        },
+    }))
 }
 
-/// JSON: the fields (`image`, `secret_set`, `image_credentials`, `region`,
-/// `min_agents`, `max_agents`) and optionally `pcc_deploy_toml` (the file's text),
-/// whose values the fields override. `application/toml` or `text/plain`: the file alone.
-#[derive(Deserialize)]
-struct PutDeploymentBody {
-    pcc_deploy_toml: Option<String>,
-    #[serde(flatten)]
-    fields: crate::server::deployments::DeployFields,
-}
-
+/// JSON ([`body::PutDeployment`]): the fields and optionally `pcc_deploy_toml` (the
+/// file's text), whose values the fields override. `application/toml` or `text/plain`:
+/// the file alone.
 async fn put_deployment(
     State(state): State<AppState>,
     Path((org, name)): Path<(String, String)>,
@@ -486,7 +411,7 @@ async fn put_deployment(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
     let (file, fields) = if content_type.starts_with("application/json") {
-        let body: PutDeploymentBody = serde_json::from_slice(&bytes).map_err(|e| {
+        let body: body::PutDeployment = serde_json::from_slice(&bytes).map_err(|e| {
             AppError::validation(crate::validate::FieldError {
                 field: "body".into(),
                 message: format!("the body must be a JSON object of deployment fields ({e})"),
@@ -510,38 +435,39 @@ async fn put_deployment(
     let spec = merge_spec(&name, file, fields)?;
     let outcome = deploy(&state, &who, &spec).await?;
     let d = crate::server::deployments::detail(&state, &who, &name).await?;
-    let mut body = deployment_json(&d.summary);
-    body["created"] = json!(outcome.created);
-    body["revision"] = json!(outcome.revision);
-    if let Some(token) = outcome.runtime_token {
-        body["runtime_token"] = json!(token);
-    }
+    let mut deployment = body::DeploymentItem::from(&d.summary);
+    deployment.revision = outcome.revision;
+    let deployed = body::Deployed {
+        deployment,
+        created: outcome.created,
+        runtime_token: outcome.runtime_token,
+    };
     let status = if outcome.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(body)).into_response())
+    Ok((status, Json(deployed)).into_response())
 }
 
 async fn redeploy(
     State(state): State<AppState>,
     Path((org, name)): Path<(String, String)>,
     headers: HeaderMap,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<body::Redeployed>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     let revision = crate::server::deployments::redeploy(&state, &who, &name).await?;
-    Ok(Json(json!({ "name": name, "revision": revision })))
+    Ok(Json(body::Redeployed { name, revision }))
 }
 
 async fn rotate_runtime_token(
     State(state): State<AppState>,
     Path((org, name)): Path<(String, String)>,
     headers: HeaderMap,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<body::RuntimeToken>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let token = crate::server::deployments::rotate_token(&state, &who, &name).await?;
-    Ok(Json(json!({ "name": name, "runtime_token": token })))
+    let runtime_token = crate::server::deployments::rotate_token(&state, &who, &name).await?;
+    Ok(Json(body::RuntimeToken { name, runtime_token }))
 }
 
 async fn delete_deployment(
@@ -556,7 +482,10 @@ async fn delete_deployment(
 
 /// The one route by which secret values leave the server: a deployment's runtime
 /// token reads its current revision.
-async fn runtime_env(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, AppError> {
+async fn runtime_env(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<body::RuntimeEnv>, AppError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -565,11 +494,11 @@ async fn runtime_env(State(state): State<AppState>, headers: HeaderMap) -> Resul
         .filter(|t| t.starts_with("ckd_"))
         .ok_or(AppError::Unauthorized)?;
     let (revision, env) = crate::server::deployments::runtime_env(&state, token).await?;
-    let env: serde_json::Map<String, Value> = env
+    let env = env
         .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.expose().to_owned())))
+        .map(|(k, v)| (k.clone(), v.expose().to_owned()))
         .collect();
-    Ok(Json(json!({ "revision": revision, "env": env })))
+    Ok(Json(body::RuntimeEnv { revision, env }))
 }
 
 /// Reads a small JSON body into `T`, saying where it went wrong (never echoing it).
@@ -589,32 +518,16 @@ async fn small_json<T: serde::de::DeserializeOwned>(body: Body, example: &str) -
     })
 }
 
-fn token_json(t: &crate::model::TokenInfo) -> Value {
-    json!({
-        "id": t.id,
-        "name": t.name,
-        "owner": t.owner,
-        "role": t.role,
-        "created_at": rfc3339(t.created_at),
-        "last_used_at": t.last_used_at.map(rfc3339),
-    })
-}
-
 async fn list_tokens(
     State(state): State<AppState>,
     Path(org): Path<String>,
     headers: HeaderMap,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<body::TokenList>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     let tokens = crate::server::orgs::tokens(&state, &who).await?;
-    Ok(Json(
-        json!({ "tokens": tokens.iter().map(token_json).collect::<Vec<_>>() }),
-    ))
-}
-
-#[derive(Deserialize)]
-struct NewTokenBody {
-    name: String,
+    Ok(Json(body::TokenList {
+        tokens: tokens.iter().map(Into::into).collect(),
+    }))
 }
 
 async fn create_token(
@@ -625,10 +538,15 @@ async fn create_token(
 ) -> Result<Response, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     crate::server::orgs::may_create_tokens(&who)?;
-    let body: NewTokenBody = small_json(body, r#"{"name":"ci"}"#).await?;
-    let (id, token) = crate::server::orgs::create_token(&state, &who, &body.name).await?;
-    let body = json!({ "id": id, "name": body.name.trim(), "role": who.role, "token": token });
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    let new: body::NewToken = small_json(body, r#"{"name":"ci"}"#).await?;
+    let (id, token) = crate::server::orgs::create_token(&state, &who, &new.name).await?;
+    let created = body::TokenCreated {
+        id,
+        name: new.name.trim().to_owned(),
+        role: who.role,
+        token,
+    };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 async fn revoke_token(
@@ -648,19 +566,12 @@ async fn list_members(
     State(state): State<AppState>,
     Path(org): Path<String>,
     headers: HeaderMap,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<body::MemberList>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     let members = crate::server::orgs::members(&state, &who).await?;
-    Ok(Json(json!({
-        "members": members.iter().map(|m| json!({
-            "email": m.email, "role": m.role, "joined_at": rfc3339(m.joined_at),
-        })).collect::<Vec<_>>()
-    })))
-}
-
-#[derive(Deserialize)]
-struct RoleBody {
-    role: String,
+    Ok(Json(body::MemberList {
+        members: members.iter().map(Into::into).collect(),
+    }))
 }
 
 async fn change_member(
@@ -668,12 +579,12 @@ async fn change_member(
     Path((org, email)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<body::RoleChanged>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let body: RoleBody = small_json(body, r#"{"role":"member"}"#).await?;
+    let body: body::RoleChange = small_json(body, r#"{"role":"member"}"#).await?;
     let role = crate::model::Role::parse(&body.role)?;
     crate::server::orgs::change_role(&state, &who, &email, role).await?;
-    Ok(Json(json!({ "email": email, "role": role })))
+    Ok(Json(body::RoleChanged { email, role }))
 }
 
 async fn remove_member(
@@ -686,12 +597,6 @@ async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-struct InviteBody {
-    email: String,
-    role: String,
-}
-
 async fn create_invite(
     State(state): State<AppState>,
     Path(org): Path<String>,
@@ -699,31 +604,29 @@ async fn create_invite(
     body: Body,
 ) -> Result<Response, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let body: InviteBody = small_json(body, r#"{"email":"a@example.com","role":"member"}"#).await?;
-    let role = crate::model::Role::parse(&body.role)?;
-    let token = crate::server::orgs::invite(&state, &who, &body.email, role).await?;
+    let new: body::NewInvite = small_json(body, r#"{"email":"a@example.com","role":"member"}"#).await?;
+    let role = crate::model::Role::parse(&new.role)?;
+    let token = crate::server::orgs::invite(&state, &who, &new.email, role).await?;
     let expires = crate::server::now() + crate::server::orgs::INVITE_TTL_SECS;
-    let body = json!({
-        "email": body.email.trim(),
-        "role": role,
-        "expires_at": rfc3339(expires),
-        "invite_url": crate::server::orgs::invite_link(&state, &token),
-    });
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    let created = body::InviteCreated {
+        email: new.email.trim().to_owned(),
+        role,
+        expires_at: rfc3339(expires),
+        invite_url: crate::server::orgs::invite_link(&state, &token),
+    };
+    Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
 async fn list_invites(
     State(state): State<AppState>,
     Path(org): Path<String>,
     headers: HeaderMap,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<body::InviteList>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     let invites = crate::server::orgs::invites(&state, &who).await?;
-    Ok(Json(json!({
-        "invites": invites.iter().map(|i| json!({
-            "id": i.id, "email": i.email, "role": i.role, "expires_at": rfc3339(i.expires_at),
-        })).collect::<Vec<_>>()
-    })))
+    Ok(Json(body::InviteList {
+        invites: invites.iter().map(Into::into).collect(),
+    }))
 }
 
 async fn revoke_invite(
@@ -739,7 +642,7 @@ async fn revoke_invite(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(serde::Deserialize, Default)]
 struct AuditQuery {
     object: Option<String>,
     user: Option<String>,
@@ -757,7 +660,7 @@ async fn list_audit(
     Path(org): Path<String>,
     axum::extract::Query(q): axum::extract::Query<AuditQuery>,
     headers: HeaderMap,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<body::AuditPage>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     let filter = crate::model::AuditFilter {
         object: q.object,
@@ -769,18 +672,8 @@ async fn list_audit(
         limit: q.limit.unwrap_or(0),
     };
     let entries = crate::server::audit::list(&state, &who, filter).await?;
-    let next_before = entries.last().map(|e| e.id);
-    Ok(Json(json!({
-        "entries": entries.iter().map(|e| json!({
-            "id": e.id,
-            "at": rfc3339(e.at),
-            "actor": e.actor,
-            "source": e.source,
-            "action": e.action,
-            "object": e.object,
-            "keys": e.keys,
-            "detail": e.detail,
-        })).collect::<Vec<_>>(),
-        "next_before": next_before,
-    })))
+    Ok(Json(body::AuditPage {
+        next_before: entries.last().map(|e| e.id),
+        entries: entries.iter().map(Into::into).collect(),
+    }))
 }

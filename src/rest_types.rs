@@ -1,0 +1,497 @@
+//! The REST API's bodies: what the server sends and reads, and what the `cloakroom`
+//! command line reads and sends, as one set of serde types. Times are RFC 3339 text;
+//! errors are `{"error", "details"}` ([`crate::error::AppError`]). Types that carry a
+//! secret (a value, a token, an invitation link) print only their shape in `Debug`.
+
+use crate::model::{
+    rfc3339, AuditEntry, Concealed, DeploymentSummary, InviteInfo, KeyInfo, MemberInfo, PullSecretSummary,
+    Role, SetDetail, SetSummary, TokenInfo,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Every refusal: the message, and for invalid input each problem.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    #[serde(default)]
+    pub details: Vec<String>,
+}
+
+/// `GET /api/v1/whoami`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WhoAmI {
+    pub email: String,
+    pub org: String,
+    pub role: Role,
+}
+
+/// `POST /api/v1/orgs` (`{"name"}`), and its answer with the caller's role there.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewOrg {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrgCreated {
+    pub name: String,
+    pub role: Role,
+}
+
+/// One set in `GET …/secrets`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetItem {
+    pub name: String,
+    pub key_count: u32,
+    pub updated_at: String,
+    pub protected: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetList {
+    pub sets: Vec<SetItem>,
+}
+
+/// A key of a set or of a deployment's revision: never its value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyItem {
+    pub key: String,
+    pub fingerprint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
+
+/// `GET …/secrets/{set}` (and the body of `PATCH`); `PUT` adds [`SetWritten`]'s fields.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetBody {
+    pub name: String,
+    pub revision: i64,
+    pub protected: bool,
+    pub updated_at: String,
+    pub keys: Vec<KeyItem>,
+}
+
+/// `PUT …/secrets/{set}`: the set after the write, and what the write did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetWritten {
+    #[serde(flatten)]
+    pub set: SetBody,
+    pub created: bool,
+    pub added: Vec<String>,
+    pub updated: Vec<String>,
+}
+
+/// `PUT …/secrets/{set}` as JSON: `{"secrets":[{"key","value"}]}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PutSecrets {
+    pub secrets: Vec<PutSecret>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PutSecret {
+    pub key: String,
+    pub value: Concealed,
+}
+
+/// `PATCH …/secrets/{set}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PatchSet {
+    pub protected: bool,
+}
+
+/// One image pull secret (never its credentials).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PullSecretItem {
+    pub name: String,
+    pub used_by: Vec<String>,
+    pub registry: String,
+    pub username: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PullSecretList {
+    pub image_pull_secrets: Vec<PullSecretItem>,
+}
+
+/// `POST …/image-pull-secrets`: `username` and `password`, or `auth` (an already
+/// base64-encoded `username:password`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewPullSecret {
+    pub name: String,
+    pub registry: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub username: String,
+    #[serde(default, skip_serializing_if = "concealed_is_empty")]
+    pub password: Concealed,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<Concealed>,
+}
+
+fn concealed_is_empty(c: &Concealed) -> bool {
+    c.0.is_empty()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Scaling {
+    pub min_agents: i64,
+    pub max_agents: i64,
+}
+
+/// One deployment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeploymentItem {
+    pub name: String,
+    pub image: String,
+    pub secret_set: Option<String>,
+    pub image_credentials: Option<String>,
+    pub region: String,
+    pub scaling: Scaling,
+    pub revision: i64,
+    /// `up to date` or `needs redeploy`.
+    pub status: String,
+    pub needs_redeploy: bool,
+    pub rotate_token: bool,
+    pub created_at: String,
+    pub deployed_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeploymentList {
+    pub deployments: Vec<DeploymentItem>,
+}
+
+/// Keys of a deployment's set added, removed or changed since its revision was taken.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SinceRevision {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+}
+
+/// `GET …/deployments/{name}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeploymentBody {
+    #[serde(flatten)]
+    pub deployment: DeploymentItem,
+    pub env: Vec<KeyItem>,
+    pub since_revision: SinceRevision,
+}
+
+/// `PUT …/deployments/{name}`: the fields (each overriding the file's) and optionally
+/// `pcc_deploy_toml`, the file's text.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PutDeployment {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcc_deploy_toml: Option<String>,
+    #[serde(flatten)]
+    pub fields: DeployFields,
+}
+
+/// Deployment fields given directly (form, request or command line).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct DeployFields {
+    pub image: Option<String>,
+    pub secret_set: Option<String>,
+    #[serde(alias = "pull_secret")]
+    pub image_credentials: Option<String>,
+    pub region: Option<String>,
+    pub min_agents: Option<i64>,
+    pub max_agents: Option<i64>,
+}
+
+/// The answer to `PUT …/deployments/{name}`; `runtime_token` only when it was created
+/// (shown once).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Deployed {
+    #[serde(flatten)]
+    pub deployment: DeploymentItem,
+    pub created: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_token: Option<String>,
+}
+
+/// `POST …/deployments/{name}/redeploy`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Redeployed {
+    pub name: String,
+    pub revision: i64,
+}
+
+/// `POST …/deployments/{name}/runtime-token`.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RuntimeToken {
+    pub name: String,
+    pub runtime_token: String,
+}
+
+/// `GET /api/v1/runtime/env`: the one body that carries secret values.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RuntimeEnv {
+    pub revision: i64,
+    pub env: BTreeMap<String, String>,
+}
+
+/// One API token (never the token itself).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenItem {
+    pub id: i64,
+    pub name: String,
+    pub owner: String,
+    pub role: Role,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenList {
+    pub tokens: Vec<TokenItem>,
+}
+
+/// `POST …/tokens` (`{"name"}`) and its answer, with the token (shown once).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewToken {
+    pub name: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct TokenCreated {
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemberItem {
+    pub email: String,
+    pub role: Role,
+    pub joined_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemberList {
+    pub members: Vec<MemberItem>,
+}
+
+/// `PATCH …/members/{email}` (`{"role"}`) and its answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleChange {
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoleChanged {
+    pub email: String,
+    pub role: Role,
+}
+
+/// `POST …/invites` (`{"email","role"}`) and its answer with the link (shown once).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewInvite {
+    pub email: String,
+    pub role: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct InviteCreated {
+    pub email: String,
+    pub role: Role,
+    pub expires_at: String,
+    pub invite_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InviteItem {
+    pub id: i64,
+    pub email: String,
+    pub role: Role,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InviteList {
+    pub invites: Vec<InviteItem>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditItem {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub source: String,
+    pub action: String,
+    pub object: String,
+    pub keys: Vec<String>,
+    pub detail: String,
+}
+
+/// `GET …/audit`: a page of entries, newest first; `next_before` asks for the next one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditItem>,
+    pub next_before: Option<i64>,
+}
+
+macro_rules! secret_debug {
+    ($($t:ty => $name:literal),* $(,)?) => {$(
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str($name)
+            }
+        }
+    )*};
+}
+
+secret_debug! {
+    Deployed => "Deployed(…)",
+    RuntimeToken => "RuntimeToken(…)",
+    RuntimeEnv => "RuntimeEnv(…)",
+    TokenCreated => "TokenCreated(…)",
+    InviteCreated => "InviteCreated(…)",
+}
+
+impl From<&SetSummary> for SetItem {
+    fn from(s: &SetSummary) -> Self {
+        Self {
+            name: s.name.clone(),
+            key_count: s.key_count,
+            updated_at: rfc3339(s.updated_at),
+            protected: s.protected,
+        }
+    }
+}
+
+impl KeyItem {
+    /// A key; with the time it last changed, or (a deployment's revision) without.
+    pub fn new(k: &KeyInfo, with_time: bool) -> Self {
+        Self {
+            key: k.key.clone(),
+            fingerprint: k.fingerprint.clone(),
+            updated_at: with_time.then(|| rfc3339(k.updated_at)),
+        }
+    }
+}
+
+impl From<&SetDetail> for SetBody {
+    fn from(set: &SetDetail) -> Self {
+        Self {
+            name: set.name.clone(),
+            revision: set.revision,
+            protected: set.protected,
+            updated_at: rfc3339(set.updated_at),
+            keys: set.keys.iter().map(|k| KeyItem::new(k, true)).collect(),
+        }
+    }
+}
+
+impl From<&PullSecretSummary> for PullSecretItem {
+    fn from(p: &PullSecretSummary) -> Self {
+        Self {
+            name: p.name.clone(),
+            used_by: p.used_by.clone(),
+            registry: p.registry.clone(),
+            username: p.username.clone(),
+            created_at: rfc3339(p.created_at),
+        }
+    }
+}
+
+impl From<&DeploymentSummary> for DeploymentItem {
+    fn from(d: &DeploymentSummary) -> Self {
+        Self {
+            name: d.spec.name.clone(),
+            image: d.spec.image.clone(),
+            secret_set: d.spec.secret_set.clone(),
+            image_credentials: d.spec.pull_secret.clone(),
+            region: d.spec.region.clone(),
+            scaling: Scaling {
+                min_agents: d.spec.min_agents,
+                max_agents: d.spec.max_agents,
+            },
+            revision: d.revision,
+            status: if d.needs_redeploy {
+                "needs redeploy"
+            } else {
+                "up to date"
+            }
+            .into(),
+            needs_redeploy: d.needs_redeploy,
+            rotate_token: d.rotate_token,
+            created_at: rfc3339(d.created_at),
+            deployed_at: rfc3339(d.deployed_at),
+        }
+    }
+}
+
+impl From<&TokenInfo> for TokenItem {
+    fn from(t: &TokenInfo) -> Self {
+        Self {
+            id: t.id,
+            name: t.name.clone(),
+            owner: t.owner.clone(),
+            role: t.role,
+            created_at: rfc3339(t.created_at),
+            last_used_at: t.last_used_at.map(rfc3339),
+        }
+    }
+}
+
+impl From<&MemberInfo> for MemberItem {
+    fn from(m: &MemberInfo) -> Self {
+        Self {
+            email: m.email.clone(),
+            role: m.role,
+            joined_at: rfc3339(m.joined_at),
+        }
+    }
+}
+
+impl From<&InviteInfo> for InviteItem {
+    fn from(i: &InviteInfo) -> Self {
+        Self {
+            id: i.id,
+            email: i.email.clone(),
+            role: i.role,
+            expires_at: rfc3339(i.expires_at),
+        }
+    }
+}
+
+impl From<&AuditEntry> for AuditItem {
+    fn from(e: &AuditEntry) -> Self {
+        Self {
+            id: e.id,
+            at: rfc3339(e.at),
+            actor: e.actor.clone(),
+            source: e.source.clone(),
+            action: e.action.clone(),
+            object: e.object.clone(),
+            keys: e.keys.clone(),
+            detail: e.detail.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_with_secrets_never_print_them() {
+        let env = RuntimeEnv {
+            revision: 1,
+            env: BTreeMap::from([("K".to_owned(), "hunter2".to_owned())]),
+        };
+        let put = PutSecrets {
+            secrets: vec![PutSecret {
+                key: "K".into(),
+                value: Concealed("hunter2".into()),
+            }],
+        };
+        for text in [format!("{env:?}"), format!("{put:?}")] {
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+        assert!(serde_json::to_string(&put).unwrap().contains("hunter2"));
+    }
+}
