@@ -1,6 +1,6 @@
 //! Deployments, their revisions (sealed snapshots of a set) and runtime tokens.
 
-use super::db::{Db, Row};
+use super::db::{Db, Row, ToArg};
 use super::{finish, Audit, RuntimeEnv, Store, TOKEN_LOCKED};
 use crate::error::AppError;
 use crate::model::{DeploymentSpec, DeploymentSummary, KeyInfo};
@@ -53,13 +53,8 @@ fn key_info(r: &Row) -> KeyInfo {
 
 /// Whether the pull secret exists, locked (shared) so it cannot be deleted under a deploy.
 pub(crate) async fn lock_pull_secret(tx: &mut Db, org_id: i64, name: &str) -> Result<bool, AppError> {
-    Ok(tx
-        .query_opt(
-            "SELECT 1 FROM image_pull_secrets WHERE org_id = $1 AND name = $2 FOR SHARE",
-            &[&org_id, &name],
-        )
-        .await?
-        .is_some())
+    let sql = "SELECT 1 FROM image_pull_secrets WHERE org_id = $1 AND name = $2 FOR SHARE";
+    Ok(tx.opt_value::<i64>(sql, &[&org_id, &name]).await?.is_some())
 }
 
 /// The deployment's `(id, revision)`, locked for the rest of the transaction.
@@ -89,6 +84,18 @@ pub(crate) async fn protected_set_used(
         .await?)
 }
 
+/// The columns of `spec` after its name, in table order.
+fn spec_args(spec: &DeploymentSpec) -> [&dyn ToArg; 6] {
+    [
+        &spec.image,
+        &spec.secret_set,
+        &spec.pull_secret,
+        &spec.region,
+        &spec.min_agents,
+        &spec.max_agents,
+    ]
+}
+
 /// Points an existing deployment at `spec` as revision `revision`.
 pub(crate) async fn update(
     tx: &mut Db,
@@ -102,17 +109,11 @@ pub(crate) async fn update(
         "UPDATE deployments SET image = $2, secret_set = $3, pull_secret = $4, region = $5, \
          min_agents = $6, max_agents = $7, revision = $8, set_revision = $9, deployed_at = $10 WHERE id = $1",
         &[
-            &id,
-            &spec.image,
-            &spec.secret_set,
-            &spec.pull_secret,
-            &spec.region,
-            &spec.min_agents,
-            &spec.max_agents,
-            &revision,
-            &set_revision,
-            &now,
-        ],
+            &[&id as &dyn ToArg],
+            &spec_args(spec)[..],
+            &[&revision, &set_revision, &now],
+        ]
+        .concat(),
     )
     .await?;
     Ok(())
@@ -135,19 +136,11 @@ pub(crate) async fn insert(
              deployed_at, token_seen_by) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $11, $12) RETURNING id",
             &[
-                &org_id,
-                &spec.name,
-                &spec.image,
-                &spec.secret_set,
-                &spec.pull_secret,
-                &spec.region,
-                &spec.min_agents,
-                &spec.max_agents,
-                &set_revision,
-                &token_hash,
-                &now,
-                &actor,
-            ],
+                &[&org_id as &dyn ToArg, &spec.name],
+                &spec_args(spec)[..],
+                &[&set_revision, &token_hash, &now, &actor],
+            ]
+            .concat(),
         )
         .await;
     match inserted {
@@ -207,13 +200,8 @@ pub(crate) async fn set_of(
 
 /// Whether the set is protected, locked (shared) so protecting it waits for us.
 pub(crate) async fn set_protected_shared(tx: &mut Db, org_id: i64, set: &str) -> Result<bool, AppError> {
-    Ok(tx
-        .query_opt(
-            "SELECT protected FROM secret_sets WHERE org_id = $1 AND name = $2 FOR SHARE",
-            &[&org_id, &set],
-        )
-        .await?
-        .is_some_and(|r| r.get(0)))
+    let sql = "SELECT protected FROM secret_sets WHERE org_id = $1 AND name = $2 FOR SHARE";
+    Ok(tx.opt_value(sql, &[&org_id, &set]).await?.unwrap_or(false))
 }
 
 /// Replaces the runtime token, now seen by `actor`, and clears its rotation flag.
