@@ -187,9 +187,7 @@ impl Ctx {
     }
 
     fn api(&self) -> Result<Api, Failure> {
-        let token = std::env::var("CLOAKROOM_TOKEN")
-            .ok()
-            .filter(|t| !t.trim().is_empty())
+        let token = config::env_token("CLOAKROOM_TOKEN")
             .or_else(|| self.saved.token.clone())
             .ok_or_else(|| {
                 Failure::new(
@@ -771,15 +769,12 @@ async fn run_with_env(
              or add --insecure if the network between here and there is trusted"
         )));
     }
-    let token = std::env::var(token_env)
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| {
-            Failure::new(
-                exit::AUTH,
-                format!("{token_env} is not set: put the deployment's runtime token in it"),
-            )
-        })?;
+    let token = config::env_token(token_env).ok_or_else(|| {
+        Failure::new(
+            exit::AUTH,
+            format!("{token_env} is not set: put the deployment's runtime token in it"),
+        )
+    })?;
     let api = Api::new(&server, &token)?;
     let body: body::RuntimeEnv = api.get("/api/v1/runtime/env").await?;
     let (program, args) = command

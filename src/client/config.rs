@@ -17,6 +17,13 @@ pub struct Saved {
     pub org: Option<String>,
 }
 
+/// A token from the environment variable `name` (`CLOAKROOM_TOKEN`, or the variable
+/// `run` reads a runtime token from), if it is set and not blank. The client reads the
+/// environment here and in its flags (`clap`'s `env`), nowhere else.
+pub fn env_token(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|t| !t.trim().is_empty())
+}
+
 /// Where the settings live.
 pub fn path() -> Result<PathBuf, Failure> {
     dirs::config_dir()

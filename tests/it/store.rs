@@ -537,6 +537,19 @@ async fn email_addresses_are_one_address_in_any_letter_case(backend: Backend) {
         ..Default::default()
     };
     assert!(!audit::list(&state, &owner, filter).await.unwrap().is_empty());
+    // Action filters compare letter case exactly on both (SQLite's LIKE ignored ASCII case).
+    let filter = |action: &str| AuditFilter {
+        action: Some(action.into()),
+        ..Default::default()
+    };
+    assert!(!audit::list(&state, &owner, filter("secrets."))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(audit::list(&state, &owner, filter("SECRETS."))
+        .await
+        .unwrap()
+        .is_empty());
 
     // An address stored in another case before this rule is folded at start-up.
     drop(state);

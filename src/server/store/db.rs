@@ -1,7 +1,8 @@
 //! One executor over both databases, so every storage operation is written once.
 //!
 //! SQL is written in PostgreSQL's form (`$1` parameters, `FOR UPDATE`, `COLLATE "C"`)
-//! using only what both databases understand; for SQLite, [`sqlite_sql`] turns `$N`
+//! using only what both databases understand (and no `$` inside a string literal: the
+//! rewrite below is textual; values always travel as parameters); for SQLite, [`sqlite_sql`] turns `$N`
 //! into `?N` and drops the row-lock and collation clauses, which SQLite does not need:
 //! a write transaction there is `BEGIN IMMEDIATE`, which already runs writers one at a
 //! time, and its default collation already orders text by bytes. Where the two differ
@@ -21,6 +22,10 @@ pub enum Arg<'a> {
     Bool(bool),
     Text(&'a str),
     Bytes(&'a [u8]),
+    /// PostgreSQL arrays (`= ANY($1)`, `UNNEST`): only in PostgreSQL's own fragments.
+    Texts(&'a [&'a str]),
+    BlobList(&'a [&'a [u8]]),
+    Ints(&'a [i64]),
 }
 
 /// Anything that binds as a parameter.
@@ -46,6 +51,9 @@ to_arg! {
     String => |v| Arg::Text(v),
     [u8] => |v| Arg::Bytes(v),
     Vec<u8> => |v| Arg::Bytes(v),
+    Vec<&str> => |v| Arg::Texts(v),
+    Vec<&[u8]> => |v| Arg::BlobList(v),
+    Vec<i64> => |v| Arg::Ints(v),
 }
 
 impl<T: ToArg + ?Sized> ToArg for &T {
@@ -201,7 +209,8 @@ pub(crate) type SqliteConn = tokio::sync::OwnedMutexGuard<rusqlite::Connection>;
     reason = "one per operation, on its stack; boxing would add an allocation to every statement"
 )]
 enum Conn {
-    Sqlite(SqliteConn),
+    /// `None` only while a statement runs on the blocking pool.
+    Sqlite(Option<SqliteConn>),
     /// `None` only while a dropped transaction's connection is being rolled back.
     Pg(Option<deadpool_postgres::Object>),
 }
@@ -226,8 +235,13 @@ pub struct Db {
 
 impl Db {
     pub(crate) async fn sqlite(conn: SqliteConn, begin: Begin) -> Result<Self, DbError> {
+        // An operation cancelled while its statement ran on the blocking pool gave the
+        // connection back inside its transaction: end that first.
+        if !conn.is_autocommit() {
+            conn.execute_batch("ROLLBACK")?;
+        }
         let mut db = Self {
-            conn: Conn::Sqlite(conn),
+            conn: Conn::Sqlite(Some(conn)),
             in_tx: false,
         };
         db.begin(begin, "BEGIN", "BEGIN IMMEDIATE").await?;
@@ -263,7 +277,10 @@ impl Db {
     /// Runs statements without parameters or results (transaction control, migrations).
     pub async fn batch(&mut self, sql: &str) -> Result<(), DbError> {
         match &mut self.conn {
-            Conn::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Conn::Sqlite(c) => {
+                let sql = sql.to_owned();
+                blocking(c, move |c| Ok(c.execute_batch(&sql)?)).await
+            }
             Conn::Pg(c) => Ok(pg(c)?.batch_execute(sql).await?),
         }
     }
@@ -326,7 +343,11 @@ impl Db {
 
     async fn run(&mut self, sql: &str, args: &[&dyn ToArg], rows: bool) -> Result<(Vec<Row>, u64), DbError> {
         match &mut self.conn {
-            Conn::Sqlite(c) => sqlite_run(c, sql, args),
+            Conn::Sqlite(c) => {
+                let sql = sqlite_sql(sql).into_owned();
+                let args: Vec<OwnedArg> = args.iter().map(|a| OwnedArg::from(a.arg())).collect();
+                blocking(c, move |c| sqlite_run(c, &sql, &args)).await
+            }
             Conn::Pg(c) => {
                 let c = pg(c)?;
                 let stmt = c.prepare_cached(sql).await?;
@@ -371,11 +392,13 @@ impl Drop for Db {
             return;
         }
         match &mut self.conn {
-            Conn::Sqlite(c) => {
+            Conn::Sqlite(Some(c)) => {
                 if let Err(e) = c.execute_batch("ROLLBACK") {
                     tracing::error!(error = %e, "rolling back");
                 }
             }
+            // The connection is on the blocking pool: it rolls back when next taken.
+            Conn::Sqlite(None) => {}
             Conn::Pg(c) => {
                 let Some(c) = c.take() else { return };
                 match tokio::runtime::Handle::try_current() {
@@ -392,6 +415,60 @@ impl Drop for Db {
                     Err(_) => drop(deadpool_postgres::Object::take(c)),
                 }
             }
+        }
+    }
+}
+
+/// Runs `f` on SQLite's connection on tokio's blocking pool, so statements (and the
+/// fsyncs of WAL checkpoints) never stop a worker thread that renders pages.
+async fn blocking<T: Send + 'static>(
+    slot: &mut Option<SqliteConn>,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, DbError> + Send + 'static,
+) -> Result<T, DbError> {
+    let conn = slot
+        .take()
+        .ok_or_else(|| DbError::other("the SQLite connection is already in use"))?;
+    let (conn, out) = tokio::task::spawn_blocking(move || {
+        let out = f(&conn);
+        (conn, out)
+    })
+    .await
+    .map_err(|e| DbError::other(format!("a database task failed: {e}")))?;
+    *slot = Some(conn);
+    out
+}
+
+/// A parameter that can travel to the blocking pool.
+enum OwnedArg {
+    Null,
+    Int(i64),
+    Text(String),
+    Bytes(Vec<u8>),
+    /// A PostgreSQL array, which SQLite refuses where it is bound.
+    Array,
+}
+
+impl From<Arg<'_>> for OwnedArg {
+    fn from(a: Arg<'_>) -> Self {
+        match a {
+            Arg::Null => Self::Null,
+            Arg::Int(i) => Self::Int(i),
+            Arg::Bool(b) => Self::Int(i64::from(b)),
+            Arg::Text(t) => Self::Text(t.to_owned()),
+            Arg::Bytes(b) => Self::Bytes(b.to_vec()),
+            Arg::Texts(_) | Arg::BlobList(_) | Arg::Ints(_) => Self::Array,
+        }
+    }
+}
+
+impl ToArg for OwnedArg {
+    fn arg(&self) -> Arg<'_> {
+        match self {
+            Self::Null => Arg::Null,
+            Self::Int(i) => Arg::Int(*i),
+            Self::Text(t) => Arg::Text(t),
+            Self::Bytes(b) => Arg::Bytes(b),
+            Self::Array => Arg::Texts(&[]),
         }
     }
 }
@@ -423,8 +500,8 @@ pub fn sqlite_sql(sql: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-fn sqlite_run(c: &rusqlite::Connection, sql: &str, args: &[&dyn ToArg]) -> Result<(Vec<Row>, u64), DbError> {
-    let mut stmt = c.prepare_cached(&sqlite_sql(sql))?;
+fn sqlite_run(c: &rusqlite::Connection, sql: &str, args: &[OwnedArg]) -> Result<(Vec<Row>, u64), DbError> {
+    let mut stmt = c.prepare_cached(sql)?;
     for (i, a) in args.iter().enumerate() {
         stmt.raw_bind_parameter(i + 1, SqliteArg(a.arg()))?;
     }
@@ -465,6 +542,11 @@ impl rusqlite::ToSql for SqliteArg<'_> {
             Arg::Bool(b) => ValueRef::Integer(i64::from(b)),
             Arg::Text(t) => ValueRef::Text(t.as_bytes()),
             Arg::Bytes(b) => ValueRef::Blob(b),
+            Arg::Texts(_) | Arg::BlobList(_) | Arg::Ints(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "SQLite has no arrays: this statement is PostgreSQL's".into(),
+                ))
+            }
         }))
     }
 }
@@ -481,6 +563,7 @@ impl std::fmt::Debug for Arg<'_> {
             Arg::Bool(_) => "Bool",
             Arg::Text(_) => "Text",
             Arg::Bytes(_) => "Bytes",
+            Arg::Texts(_) | Arg::BlobList(_) | Arg::Ints(_) => "Array",
         })
     }
 }
@@ -500,6 +583,9 @@ impl tokio_postgres::types::ToSql for PgArg<'_> {
             Arg::Bool(b) => b.to_sql(ty, out),
             Arg::Text(t) => t.to_sql(ty, out),
             Arg::Bytes(b) => b.to_sql(ty, out),
+            Arg::Texts(v) => v.to_sql(ty, out),
+            Arg::BlobList(v) => v.to_sql(ty, out),
+            Arg::Ints(v) => v.to_sql(ty, out),
         }
     }
 

@@ -93,6 +93,15 @@ pub(crate) async fn existing_keys(
     set_id: i64,
     keys: &[&str],
 ) -> Result<std::collections::HashSet<String>, AppError> {
+    if tx.is_postgres() {
+        let sql = "SELECT key FROM secrets WHERE set_id = $1 AND key = ANY($2)";
+        let keys = keys.to_vec();
+        return Ok(tx
+            .rows(sql, &[&set_id, &keys], |r| r.get(0))
+            .await?
+            .into_iter()
+            .collect());
+    }
     let mut found = std::collections::HashSet::new();
     for chunk in keys.chunks(CHUNK) {
         let sql = format!(
@@ -101,12 +110,17 @@ pub(crate) async fn existing_keys(
         );
         let mut args: Vec<&dyn ToArg> = vec![&set_id];
         args.extend(chunk.iter().map(|k| k as &dyn ToArg));
-        found.extend(tx.query(&sql, &args).await?.iter().map(|r| r.get::<String>(0)));
+        found.extend(tx.rows(&sql, &args, |r| r.get::<String>(0)).await?);
     }
     Ok(found)
 }
 
-/// Adds or replaces `entries` in the set, many rows per statement.
+const UPSERT: &str = "INSERT INTO secrets (set_id, org_id, key, sealed, fingerprint, value_len, updated_at) \
+     VALUES {rows} ON CONFLICT (set_id, key) DO UPDATE SET sealed = excluded.sealed, \
+     fingerprint = excluded.fingerprint, value_len = excluded.value_len, updated_at = excluded.updated_at";
+
+/// Adds or replaces `entries` in the set: on PostgreSQL in one statement over arrays
+/// (its batch syntax), on SQLite many rows per statement.
 pub(crate) async fn upsert(
     tx: &mut Db,
     set_id: i64,
@@ -114,23 +128,32 @@ pub(crate) async fn upsert(
     entries: &[SealedEntry],
     now: i64,
 ) -> Result<(), AppError> {
-    for chunk in entries.chunks(CHUNK) {
+    let lens: Vec<i64> = entries.iter().map(|e| e.value_len as i64).collect();
+    if tx.is_postgres() {
+        let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+        let sealed: Vec<&[u8]> = entries.iter().map(|e| e.sealed.as_slice()).collect();
+        let fingerprints: Vec<&str> = entries.iter().map(|e| e.fingerprint.as_str()).collect();
+        let sql = UPSERT.replace(
+            "VALUES {rows}",
+            "SELECT $1, $2, k, s, f, l, $3 FROM UNNEST($4::TEXT[], $5::BYTEA[], $6::TEXT[], $7::BIGINT[]) AS t(k, s, f, l)",
+        );
+        tx.execute(
+            &sql,
+            &[&set_id, &org_id, &now, &keys, &sealed, &fingerprints, &lens],
+        )
+        .await?;
+        return Ok(());
+    }
+    for (chunk, lens) in entries.chunks(CHUNK).zip(lens.chunks(CHUNK)) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| {
                 let p = 4 + i * 4;
                 format!("($1, $2, ${p}, ${}, ${}, ${}, $3)", p + 1, p + 2, p + 3)
             })
             .collect();
-        let sql = format!(
-            "INSERT INTO secrets (set_id, org_id, key, sealed, fingerprint, value_len, updated_at) \
-             VALUES {} ON CONFLICT (set_id, key) DO UPDATE SET sealed = excluded.sealed, \
-             fingerprint = excluded.fingerprint, value_len = excluded.value_len, \
-             updated_at = excluded.updated_at",
-            rows.join(", ")
-        );
-        let lens: Vec<i64> = chunk.iter().map(|e| e.value_len as i64).collect();
+        let sql = UPSERT.replace("{rows}", &rows.join(", "));
         let mut args: Vec<&dyn ToArg> = vec![&set_id, &org_id, &now];
-        for (e, len) in chunk.iter().zip(&lens) {
+        for (e, len) in chunk.iter().zip(lens) {
             args.extend([&e.key as &dyn ToArg, &e.sealed, &e.fingerprint, len]);
         }
         tx.execute(&sql, &args).await?;
