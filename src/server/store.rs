@@ -134,7 +134,7 @@ pub struct Store {
 enum Backend {
     /// One connection: SQLite runs one writer at a time anyway, and reads on one
     /// connection see every committed write at once.
-    Sqlite(std::sync::Arc<tokio::sync::Mutex<rusqlite::Connection>>),
+    Sqlite(std::sync::Arc<parking_lot::Mutex<rusqlite::Connection>>),
     Pg(deadpool_postgres::Pool),
 }
 

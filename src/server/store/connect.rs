@@ -86,7 +86,7 @@ fn open_sqlite(path: &Path) -> Result<Store, String> {
         .map_err(|e| fail("configure", e))?;
     conn.set_prepared_statement_cache_capacity(256);
     Ok(Store {
-        backend: Backend::Sqlite(Arc::new(tokio::sync::Mutex::new(conn))),
+        backend: Backend::Sqlite(Arc::new(parking_lot::Mutex::new(conn))),
     })
 }
 
@@ -166,7 +166,7 @@ impl Store {
     /// A connection for this operation, in a transaction as `begin` says.
     pub(crate) async fn begin(&self, begin: Begin) -> Result<Db, DbError> {
         match &self.backend {
-            Backend::Sqlite(conn) => Db::sqlite(conn.clone().lock_owned().await, begin).await,
+            Backend::Sqlite(conn) => Db::sqlite(conn.lock_arc(), begin).await,
             Backend::Pg(pool) => Db::postgres(pool.get().await?, begin).await,
         }
     }

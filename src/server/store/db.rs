@@ -202,15 +202,18 @@ impl From<deadpool_postgres::PoolError> for DbError {
     }
 }
 
-pub(crate) type SqliteConn = tokio::sync::OwnedMutexGuard<rusqlite::Connection>;
+/// SQLite's one connection, held for one operation. Its lock is taken without yielding
+/// (a fair async lock made tasks queue behind one another: a woken waiter held the
+/// connection while it waited for a worker), and no operation awaits anything but its
+/// own statements while it holds it, which never wait: so no worker waits for long.
+pub(crate) type SqliteConn = parking_lot::ArcMutexGuard<parking_lot::RawMutex, rusqlite::Connection>;
 
 #[allow(
     clippy::large_enum_variant,
     reason = "one per operation, on its stack; boxing would add an allocation to every statement"
 )]
 enum Conn {
-    /// `None` only while a statement runs on the blocking pool.
-    Sqlite(Option<SqliteConn>),
+    Sqlite(SqliteConn),
     /// `None` only while a dropped transaction's connection is being rolled back.
     Pg(Option<deadpool_postgres::Object>),
 }
@@ -235,13 +238,8 @@ pub struct Db {
 
 impl Db {
     pub(crate) async fn sqlite(conn: SqliteConn, begin: Begin) -> Result<Self, DbError> {
-        // An operation cancelled while its statement ran on the blocking pool gave the
-        // connection back inside its transaction: end that first.
-        if !conn.is_autocommit() {
-            conn.execute_batch("ROLLBACK")?;
-        }
         let mut db = Self {
-            conn: Conn::Sqlite(Some(conn)),
+            conn: Conn::Sqlite(conn),
             in_tx: false,
         };
         db.begin(begin, "BEGIN", "BEGIN IMMEDIATE").await?;
@@ -277,10 +275,7 @@ impl Db {
     /// Runs statements without parameters or results (transaction control, migrations).
     pub async fn batch(&mut self, sql: &str) -> Result<(), DbError> {
         match &mut self.conn {
-            Conn::Sqlite(c) => {
-                let sql = sql.to_owned();
-                blocking(c, move |c| Ok(c.execute_batch(&sql)?)).await
-            }
+            Conn::Sqlite(c) => Ok(c.execute_batch(sql)?),
             Conn::Pg(c) => Ok(pg(c)?.batch_execute(sql).await?),
         }
     }
@@ -343,11 +338,7 @@ impl Db {
 
     async fn run(&mut self, sql: &str, args: &[&dyn ToArg], rows: bool) -> Result<(Vec<Row>, u64), DbError> {
         match &mut self.conn {
-            Conn::Sqlite(c) => {
-                let sql = sqlite_sql(sql).into_owned();
-                let args: Vec<OwnedArg> = args.iter().map(|a| OwnedArg::from(a.arg())).collect();
-                blocking(c, move |c| sqlite_run(c, &sql, &args)).await
-            }
+            Conn::Sqlite(c) => sqlite_run(c, sql, args),
             Conn::Pg(c) => {
                 let c = pg(c)?;
                 let stmt = c.prepare_cached(sql).await?;
@@ -392,13 +383,11 @@ impl Drop for Db {
             return;
         }
         match &mut self.conn {
-            Conn::Sqlite(Some(c)) => {
+            Conn::Sqlite(c) => {
                 if let Err(e) = c.execute_batch("ROLLBACK") {
                     tracing::error!(error = %e, "rolling back");
                 }
             }
-            // The connection is on the blocking pool: it rolls back when next taken.
-            Conn::Sqlite(None) => {}
             Conn::Pg(c) => {
                 let Some(c) = c.take() else { return };
                 match tokio::runtime::Handle::try_current() {
@@ -415,60 +404,6 @@ impl Drop for Db {
                     Err(_) => drop(deadpool_postgres::Object::take(c)),
                 }
             }
-        }
-    }
-}
-
-/// Runs `f` on SQLite's connection on tokio's blocking pool, so statements (and the
-/// fsyncs of WAL checkpoints) never stop a worker thread that renders pages.
-async fn blocking<T: Send + 'static>(
-    slot: &mut Option<SqliteConn>,
-    f: impl FnOnce(&rusqlite::Connection) -> Result<T, DbError> + Send + 'static,
-) -> Result<T, DbError> {
-    let conn = slot
-        .take()
-        .ok_or_else(|| DbError::other("the SQLite connection is already in use"))?;
-    let (conn, out) = tokio::task::spawn_blocking(move || {
-        let out = f(&conn);
-        (conn, out)
-    })
-    .await
-    .map_err(|e| DbError::other(format!("a database task failed: {e}")))?;
-    *slot = Some(conn);
-    out
-}
-
-/// A parameter that can travel to the blocking pool.
-enum OwnedArg {
-    Null,
-    Int(i64),
-    Text(String),
-    Bytes(Vec<u8>),
-    /// A PostgreSQL array, which SQLite refuses where it is bound.
-    Array,
-}
-
-impl From<Arg<'_>> for OwnedArg {
-    fn from(a: Arg<'_>) -> Self {
-        match a {
-            Arg::Null => Self::Null,
-            Arg::Int(i) => Self::Int(i),
-            Arg::Bool(b) => Self::Int(i64::from(b)),
-            Arg::Text(t) => Self::Text(t.to_owned()),
-            Arg::Bytes(b) => Self::Bytes(b.to_vec()),
-            Arg::Texts(_) | Arg::BlobList(_) | Arg::Ints(_) => Self::Array,
-        }
-    }
-}
-
-impl ToArg for OwnedArg {
-    fn arg(&self) -> Arg<'_> {
-        match self {
-            Self::Null => Arg::Null,
-            Self::Int(i) => Arg::Int(*i),
-            Self::Text(t) => Arg::Text(t),
-            Self::Bytes(b) => Arg::Bytes(b),
-            Self::Array => Arg::Texts(&[]),
         }
     }
 }
@@ -500,8 +435,8 @@ pub fn sqlite_sql(sql: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-fn sqlite_run(c: &rusqlite::Connection, sql: &str, args: &[OwnedArg]) -> Result<(Vec<Row>, u64), DbError> {
-    let mut stmt = c.prepare_cached(sql)?;
+fn sqlite_run(c: &rusqlite::Connection, sql: &str, args: &[&dyn ToArg]) -> Result<(Vec<Row>, u64), DbError> {
+    let mut stmt = c.prepare_cached(&sqlite_sql(sql))?;
     for (i, a) in args.iter().enumerate() {
         stmt.raw_bind_parameter(i + 1, SqliteArg(a.arg()))?;
     }
