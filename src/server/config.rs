@@ -51,6 +51,15 @@ impl std::fmt::Debug for Config {
     }
 }
 
+/// The log filter (`CLOAKROOM_LOG`, `tracing` syntax; default `info`). Read on its own,
+/// before the settings file, so that loading the file can already log.
+pub fn log_filter() -> String {
+    std::env::var("CLOAKROOM_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "info".into())
+}
+
 /// Who may create organizations (`org_creation` in Leptos.toml).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OrgCreation {

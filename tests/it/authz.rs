@@ -154,7 +154,7 @@ const REST_UNSCOPED: &[(&str, &str)] = &[
     ("GET /api/v1/whoami", "answers about the caller's own token"),
     (
         "POST /api/v1/orgs",
-        "creates a new organization of the caller's own; tested in tests/hardening/security.rs",
+        "creates a new organization of the caller's own; tested in tests/it/hardening/security.rs",
     ),
 ];
 
@@ -256,19 +256,19 @@ const SERVER_FN_UNSCOPED: &[(&str, &str)] = &[
     ("logout", "ends the caller's own session"),
     (
         "invite_details",
-        "the invitation link is the credential; tested in tests/orgs.rs",
+        "the invitation link is the credential; tested in tests/it/orgs.rs",
     ),
     (
         "accept_invite",
-        "the invitation link is the credential; tested in tests/orgs.rs",
+        "the invitation link is the credential; tested in tests/it/orgs.rs",
     ),
     (
         "setup_open",
-        "the setup link is the credential; tested in tests/hardening/security.rs",
+        "the setup link is the credential; tested in tests/it/hardening/security.rs",
     ),
     (
         "setup_instance",
-        "the setup link is the credential; tested in tests/hardening/security.rs",
+        "the setup link is the credential; tested in tests/it/hardening/security.rs",
     ),
 ];
 
@@ -778,7 +778,7 @@ async fn every_rest_route_is_in_the_table() {
     for route in &declared {
         assert!(
             listed.contains(route),
-            "{route} is not in the authorization table of tests/authz.rs"
+            "{route} is not in the authorization table of tests/it/authz.rs"
         );
     }
 }
@@ -805,7 +805,7 @@ fn every_server_function_is_in_the_table() {
     for path in &registered {
         assert!(
             listed.contains(path),
-            "server function {path} is not in the authorization table of tests/authz.rs"
+            "server function {path} is not in the authorization table of tests/it/authz.rs"
         );
     }
 }

@@ -313,7 +313,7 @@ async fn pages_redirect_to_login_and_login_sets_a_strict_cookie(backend: Backend
     );
     assert!(!cookie.contains("Secure"));
     let session = cookie.split(';').next().unwrap().to_owned();
-    // X-Forwarded-Proto is believed only with trust_proxy (tests/hardening/security.rs
+    // X-Forwarded-Proto is believed only with trust_proxy (tests/it/hardening/security.rs
     // checks the trusted case): from anyone else it changes nothing.
     let res = app
         .http
