@@ -474,35 +474,6 @@ pub fn login_refusal(
         .map(|until| LoginAttempt::Refused { until })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_verify_only_against_their_own_hash() {
-        let h = hash_password("correct horse").unwrap();
-        assert!(h.starts_with("$argon2id$"));
-        assert!(verify_password(&h, "correct horse"));
-        assert!(!verify_password(&h, "correct horsE"));
-        assert!(!verify_password("not a hash", "x"));
-    }
-
-    #[test]
-    fn the_session_cookie_is_httponly_strict_and_secure_over_https() {
-        let c = session_cookie("abc", 60, true);
-        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.ends_with("; Secure"));
-        assert!(!session_cookie("abc", 60, false).contains("Secure"));
-    }
-
-    #[test]
-    fn cookies_are_found_among_others() {
-        let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "a=1; cloakroom_session=tok; b=2".parse().unwrap());
-        assert_eq!(cookie_value(&h, SESSION_COOKIE), Some("tok"));
-        assert_eq!(cookie_value(&h, "c"), None);
-    }
-}
-
 /// Who a session or token acts for, in which organization, with which role there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -547,5 +518,34 @@ impl Principal {
             "{action} needs the {min} role or higher; you are {} in \"{}\"",
             self.role, self.org.name
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_only_against_their_own_hash() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password(&h, "correct horse"));
+        assert!(!verify_password(&h, "correct horsE"));
+        assert!(!verify_password("not a hash", "x"));
+    }
+
+    #[test]
+    fn the_session_cookie_is_httponly_strict_and_secure_over_https() {
+        let c = session_cookie("abc", 60, true);
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.ends_with("; Secure"));
+        assert!(!session_cookie("abc", 60, false).contains("Secure"));
+    }
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(header::COOKIE, "a=1; cloakroom_session=tok; b=2".parse().unwrap());
+        assert_eq!(cookie_value(&h, SESSION_COOKIE), Some("tok"));
+        assert_eq!(cookie_value(&h, "c"), None);
     }
 }

@@ -108,23 +108,6 @@ pub async fn deploy(
     who.require(Role::Member, "changing deployments")?;
     check_deployment(spec)?;
     let token = new_token("ckd_");
-    let audit = {
-        let who = who.clone();
-        let object = format!("deployment:{}", spec.name);
-        let (image, set) = (
-            spec.image.clone(),
-            spec.secret_set.clone().unwrap_or_else(|| "none".into()),
-        );
-        Box::new(move |&(created, revision): &(bool, i64)| {
-            let action = if created {
-                "deployment.create"
-            } else {
-                "deployment.deploy"
-            };
-            let detail = format!("revision {revision}, image {image}, secret set {set}");
-            super::audit::entry(&who, action, &object, &[], &detail)
-        })
-    };
     let (org_id, now, token_hash) = (who.org.id, super::now(), token_hash(&token));
     let mut tx = state.store.write().await?;
     // Lock what the deployment references, so it cannot be deleted under us.
@@ -192,7 +175,18 @@ pub async fn deploy(
     )
     .await?;
     let created = existing.is_none();
-    store::finish(tx, audit(&(created, revision)), (created, revision)).await?;
+    let action = if created {
+        "deployment.create"
+    } else {
+        "deployment.deploy"
+    };
+    let detail = format!(
+        "revision {revision}, image {}, secret set {}",
+        spec.image,
+        spec.secret_set.as_deref().unwrap_or("none")
+    );
+    let audit = super::audit::entry(who, action, &format!("deployment:{}", spec.name), &[], &detail);
+    store::finish(tx, audit, ()).await?;
     tracing::info!(
         org = %who.org.name, user = who.user_id, deployment = %spec.name, revision, created,
         "deployed"

@@ -72,20 +72,6 @@ pub async fn write(
             key,
         });
     }
-    let audit = {
-        let (who, object) = (who.clone(), format!("set:{set}"));
-        Box::new(move |result: &PutResult| {
-            let keys: Vec<String> = result.added.iter().chain(&result.updated).cloned().collect();
-            let detail = format!(
-                "{}added {}, updated {}, revision {}",
-                if result.created { "created; " } else { "" },
-                result.added.len(),
-                result.updated.len(),
-                result.revision
-            );
-            super::audit::entry(&who, "secrets.set", &object, &keys, &detail)
-        })
-    };
     // One transaction: writers to the set take turns on its row, and a refusal below
     // rolls every row of this write back.
     let now = super::now();
@@ -107,7 +93,16 @@ pub async fn write(
         added,
         updated,
     };
-    let result = store::finish(tx, audit(&result), result).await?;
+    let keys: Vec<String> = result.added.iter().chain(&result.updated).cloned().collect();
+    let detail = format!(
+        "{}added {}, updated {}, revision {}",
+        if result.created { "created; " } else { "" },
+        result.added.len(),
+        result.updated.len(),
+        result.revision
+    );
+    let audit = super::audit::entry(who, "secrets.set", &format!("set:{set}"), &keys, &detail);
+    let result = store::finish(tx, audit, result).await?;
     tracing::info!(
         org = %who.org.name, user = who.user_id, set = %set,
         added = ?result.added, updated = ?result.updated, "secrets written"
@@ -139,18 +134,6 @@ pub async fn unset(
 ) -> Result<i64, AppError> {
     may_change(who)?;
     let key = SecretKey::parse(key)?;
-    let audit = {
-        let (who, object, keys) = (who.clone(), format!("set:{set}"), vec![key.to_string()]);
-        Box::new(move |revision: &i64| {
-            super::audit::entry(
-                &who,
-                "secrets.unset",
-                &object,
-                &keys,
-                &format!("revision {revision}"),
-            )
-        })
-    };
     let mut tx = state.store.write().await?;
     let row = sets::lock_set(&mut tx, who.org.id, set)
         .await?
@@ -163,7 +146,14 @@ pub async fn unset(
         )));
     }
     let revision = sets::bump(&mut tx, row.id, super::now()).await?;
-    let revision = store::finish(tx, audit(&revision), revision).await?;
+    let audit = super::audit::entry(
+        who,
+        "secrets.unset",
+        &format!("set:{set}"),
+        &[key.to_string()],
+        &format!("revision {revision}"),
+    );
+    let revision = store::finish(tx, audit, revision).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, set, key = %key, "secret unset");
     Ok(revision)
 }
