@@ -58,6 +58,7 @@ impl FormState {
                         Err(e) => {
                             self.failures.set(e.lines());
                             self.pending.set(false);
+                            focus_problems(&form);
                         }
                     }
                 });
@@ -96,6 +97,25 @@ async fn post_form(form: &web_sys::HtmlFormElement) -> Result<WriteOutcome, AppE
     }
 }
 
+/// Moves keyboard focus to the form's list of problems after a refused submit, so a
+/// screen reader reads them and the keyboard user starts from there.
+#[cfg(feature = "hydrate")]
+fn focus_problems(form: &web_sys::HtmlFormElement) {
+    use wasm_bindgen::JsCast;
+    if let Some(list) = form
+        .query_selector(".problems")
+        .ok()
+        .flatten()
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        // The list fills in on the next render; focus it once it has.
+        leptos::task::spawn_local(async move {
+            leptos::task::tick().await;
+            let _ = list.focus();
+        });
+    }
+}
+
 /// Full page load of `url`.
 #[cfg(feature = "hydrate")]
 fn go_to(url: &str) {
@@ -105,36 +125,73 @@ fn go_to(url: &str) {
 }
 
 /// A secret input, masked while typing, with a Show/Hide toggle. Its value never
-/// leaves the browser except in the form's own submission.
+/// leaves the browser except in the form's own submission. The toggle needs
+/// JavaScript, so it appears only once the island runs.
 #[component]
-pub fn MaskedInput(id: String, name: String, autocomplete: &'static str) -> impl IntoView {
+pub fn MaskedInput(
+    id: String,
+    name: String,
+    autocomplete: &'static str,
+    /// Ids of the texts that describe the field (its errors).
+    #[prop(optional, into)]
+    describedby: Option<String>,
+) -> impl IntoView {
     let shown = RwSignal::new(false);
+    let awake = RwSignal::new(false);
+    Effect::new(move |_| awake.set(true));
     view! {
         <div class="masked">
             <input
-                id=id
+                id=id.clone()
                 name=name
                 type=move || if shown.get() { "text" } else { "password" }
                 autocomplete=autocomplete
                 spellcheck="false"
+                aria-describedby=describedby
             />
             <button
                 type="button"
                 class="secondary"
+                hidden=move || !awake.get()
+                aria-controls=id
                 aria-pressed=move || shown.get().to_string()
                 on:click=move |_| shown.update(|s| *s = !*s)
             >
-                {move || if shown.get() { "Hide" } else { "Show" }}
+                "Show"
             </button>
         </div>
     }
 }
 
-/// A live list of problems under a form (announced to screen readers).
+/// Moves keyboard focus to the element with `id` once the current render is done
+/// (a row the user just added, or the neighbour of a row they removed).
+pub(crate) fn focus_after_render(id: String) {
+    #[cfg(feature = "hydrate")]
+    leptos::task::spawn_local(async move {
+        use wasm_bindgen::JsCast;
+        leptos::task::tick().await;
+        if let Some(el) = document()
+            .get_element_by_id(&id)
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = el.focus();
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = id;
+}
+
+/// A live list of problems under a form: announced politely to screen readers, named
+/// "Problems", and the target of fields' `aria-describedby` (through `id`). Errors a
+/// page was rendered with (a refused form without JavaScript) take the focus on load.
 #[component]
-pub fn Problems(#[prop(into)] lines: Signal<Vec<String>>) -> impl IntoView {
+pub fn Problems(
+    #[prop(into)] lines: Signal<Vec<String>>,
+    #[prop(optional, into)] id: Option<String>,
+) -> impl IntoView {
+    let autofocus = !lines.with_untracked(Vec::is_empty);
     view! {
-        <ul class="problems" role="alert">
+        <ul class="problems" id=id aria-label="Problems" aria-live="polite" tabindex="-1" autofocus=autofocus>
             {move || lines.get().into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
         </ul>
     }

@@ -1,4 +1,4 @@
-import { test, expect, login, islandsReady, hasJs } from '../fixtures/app';
+import { test, expect, login, islandsReady, hasJs, problems } from '../fixtures/app';
 import { ACCOUNT } from '../fixtures/env';
 
 test('pages require a session and send you back where you were going', async ({ page }) => {
@@ -17,7 +17,7 @@ test('a wrong password is refused with a generic message', async ({ page }) => {
   await page.getByLabel('Email').fill(ACCOUNT.email);
   await page.getByLabel('Password').fill('not-the-password');
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('alert')).toHaveText('wrong email or password');
+  await expect(problems(page)).toHaveText('wrong email or password');
   await expect(page).toHaveURL(/\/login/);
   expect((await page.context().cookies()).find((c) => c.name === 'cloakroom_session')).toBeUndefined();
 });

@@ -1,4 +1,4 @@
-import { test, expect, login, hasJs, islandsReady, recordResponses, uniqueSet, apiToken } from '../fixtures/app';
+import { test, expect, login, hasJs, islandsReady, recordResponses, uniqueSet, apiToken, problems } from '../fixtures/app';
 import { ACCOUNT } from '../fixtures/env';
 
 test('deploy with a set, change the set, see "needs redeploy", redeploy', async ({ page, request }) => {
@@ -28,7 +28,7 @@ test('deploy with a set, change the set, see "needs redeploy", redeploy', async 
   await page.getByLabel('Max agents').fill('3');
   await page.getByRole('button', { name: 'Create and deploy' }).click();
   await expect(page.getByRole('status').filter({ hasText: `Created deployment "${name}" (revision 1).` })).toBeVisible();
-  const token = (await page.getByLabel('Runtime token', { exact: true }).textContent())!.trim();
+  const token = (await page.getByLabel('Runtime token', { exact: true }).inputValue()).trim();
   expect(token).toMatch(/^ckd_/);
   const env = page.getByRole('table', { name: 'Environment' });
   await expect(env.getByRole('cell', { name: 'API_KEY', exact: true })).toBeVisible();
@@ -93,7 +93,7 @@ test('a deployment that names a missing set is refused and nothing is created', 
   await page.getByText('Or paste a pcc-deploy.toml').click();
   await page.getByLabel('pcc-deploy.toml').fill(`image = "x"\nsecret_set = "no-such-set"\nreplicas = 2\n`);
   await page.getByRole('button', { name: 'Create and deploy' }).click();
-  await expect(page.getByRole('alert').filter({ hasText: 'unknown field `replicas`' })).toBeVisible();
+  await expect(problems(page).filter({ hasText: 'unknown field `replicas`' })).toBeVisible();
   await page.goto('/deployments');
   await expect(page.getByRole('link', { name })).toHaveCount(0);
 });

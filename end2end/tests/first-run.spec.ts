@@ -1,6 +1,7 @@
-import { test, expect, login, islandsReady } from '../fixtures/app';
+import { test, expect, login, islandsReady, problems } from '../fixtures/app';
 import { ACCOUNT } from '../fixtures/env';
 import { freshServer, type FreshServer } from '../fixtures/fresh-server';
+import { expectAccessible } from '../fixtures/a11y';
 
 // A new instance prints a one-time link; only it opens the page that creates the owner
 // and the first organization. Each project (JS on, JS off) claims a server of its own.
@@ -15,16 +16,18 @@ test('a new instance is claimed only through its one-time setup link', async ({ 
   for (const url of [`${server.base}/setup`, `${server.base}/setup?code=guessed`]) {
     const res = await page.goto(url);
     expect(res!.status()).toBe(403);
-    await expect(page.getByRole('alert')).toContainText('this setup link is not valid');
+    await expect(problems(page)).toContainText('this setup link is not valid');
     await expect(page.getByLabel('Your email')).toHaveCount(0);
   }
   // The printed link opens the form; bad input keeps it usable.
   await page.goto(server.setupLink);
+  await expectAccessible(page, 'the setup page');
   await page.getByLabel('Your email').fill('founder@example.com');
   await page.getByLabel('Password (at least 10 characters)').fill('founder-password-1');
   await page.getByLabel('Organization name').fill('Not A Name');
   await page.getByRole('button', { name: 'Create owner and organization' }).click();
-  await expect(page.getByRole('alert')).toContainText('organization name');
+  await expect(problems(page)).toContainText('organization name');
+  await expectAccessible(page, 'a refused setup');
   await page.getByLabel('Your email').fill('founder@example.com');
   await page.getByLabel('Password (at least 10 characters)').fill('founder-password-1');
   await page.getByLabel('Organization name').fill('founders');

@@ -1,4 +1,4 @@
-import { test, expect, login, hasJs, islandsReady, recordResponses, uniqueSet } from '../fixtures/app';
+import { test, expect, login, hasJs, islandsReady, recordResponses, uniqueSet, problems } from '../fixtures/app';
 
 test('create, refuse to overwrite, replace and delete an image pull secret', async ({ page }) => {
   const responses = recordResponses(page);
@@ -28,7 +28,7 @@ test('create, refuse to overwrite, replace and delete an image pull secret', asy
   await page.getByLabel('Username', { exact: true }).fill('other');
   await page.getByLabel('Password or token').fill('x');
   await page.getByRole('button', { name: 'Create pull secret' }).click();
-  await expect(page.getByRole('alert').filter({ hasText: 'cannot be changed: delete it and create it again' })).toBeVisible();
+  await expect(problems(page).filter({ hasText: 'cannot be changed: delete it and create it again' })).toBeVisible();
 
   // Replace: new credentials in one confirmed step.
   await page.getByRole('link', { name: `Replace ${name}` }).click();
@@ -67,11 +67,11 @@ test('pull secret fields are checked as you type and by the server', async ({ pa
   const nameRule = 'pull secret name "Bad Name": names may contain only lowercase letters, digits and "-"';
   const hostRule = 'registry "not a host": expected a host name such as ghcr.io or registry.example.com:5000';
   if (hasJs()) {
-    await expect(page.getByRole('alert').filter({ hasText: nameRule })).toBeVisible();
-    await expect(page.getByRole('alert').filter({ hasText: hostRule })).toBeVisible();
+    await expect(problems(page).filter({ hasText: nameRule })).toBeVisible();
+    await expect(problems(page).filter({ hasText: hostRule })).toBeVisible();
   }
   await page.getByRole('button', { name: 'Create pull secret' }).click();
-  await expect(page.getByRole('alert').filter({ hasText: nameRule })).toBeVisible();
-  await expect(page.getByRole('alert').filter({ hasText: hostRule })).toBeVisible();
-  await expect(page.getByRole('alert').filter({ hasText: 'username "us:er"' })).toBeVisible();
+  await expect(problems(page).filter({ hasText: nameRule })).toBeVisible();
+  await expect(problems(page).filter({ hasText: hostRule })).toBeVisible();
+  await expect(problems(page).filter({ hasText: 'username "us:er"' })).toBeVisible();
 });

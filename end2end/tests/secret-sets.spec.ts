@@ -130,18 +130,18 @@ test('invalid input is flagged while typing and refused by the server in the sam
   await page.getByLabel('Value', { exact: true }).fill('x');
   if (hasJs()) await expect(page.locator('.field-error')).toHaveText(keyRule);
   await page.getByRole('button', { name: 'Save', exact: true }).click();
-  await expect(page.getByRole('alert').filter({ hasText: keyRule })).toBeVisible();
+  await expect(problems(page).filter({ hasText: keyRule })).toBeVisible();
   await islandsReady(page);
 
   // Unparsable paste: the good pair on line 1 must not be saved either.
   await page.getByLabel('Paste KEY=value lines').fill('GOOD=1\nBAD=value with spaces\n"DB URL=x"');
   if (hasJs()) {
-    await expect(page.getByRole('alert').filter({ hasText: wordRule })).toBeVisible();
-    await expect(page.getByRole('alert').filter({ hasText: 'line 3: ' + keyRule })).toBeVisible();
+    await expect(problems(page).filter({ hasText: wordRule })).toBeVisible();
+    await expect(problems(page).filter({ hasText: 'line 3: ' + keyRule })).toBeVisible();
   }
   await page.getByRole('button', { name: 'Save pasted pairs' }).click();
-  await expect(page.getByRole('alert').filter({ hasText: wordRule })).toBeVisible();
-  await expect(page.getByRole('alert').filter({ hasText: 'line 3: ' + keyRule })).toBeVisible();
+  await expect(problems(page).filter({ hasText: wordRule })).toBeVisible();
+  await expect(problems(page).filter({ hasText: 'line 3: ' + keyRule })).toBeVisible();
   await page.goto(`/secrets/${set}`);
   await expect(page.getByText('This set has no keys yet.')).toBeVisible();
 
@@ -150,9 +150,9 @@ test('invalid input is flagged while typing and refused by the server in the sam
   await islandsReady(page);
   await page.getByLabel('Set name').fill('Bad Name');
   const nameRule = 'set name "Bad Name": names may contain only lowercase letters, digits and "-"';
-  if (hasJs()) await expect(page.getByRole('alert').filter({ hasText: nameRule })).toBeVisible();
+  if (hasJs()) await expect(problems(page).filter({ hasText: nameRule })).toBeVisible();
   await page.getByRole('button', { name: 'Create set' }).click();
-  await expect(page.getByRole('alert').filter({ hasText: nameRule })).toBeVisible();
+  await expect(problems(page).filter({ hasText: nameRule })).toBeVisible();
 
   // An error only the server can know: the name is taken. With JavaScript the island
   // shows it in place and keeps the input; without, the page comes back with it.
@@ -161,7 +161,7 @@ test('invalid input is flagged while typing and refused by the server in the sam
   await page.getByLabel('Set name').fill(set);
   await page.getByRole('button', { name: 'Create set' }).click();
   const taken = `a secret set named "${set}" already exists`;
-  await expect(page.getByRole('alert').filter({ hasText: taken })).toBeVisible();
+  await expect(problems(page).filter({ hasText: taken })).toBeVisible();
   // Either way the message never travels in the URL.
   expect(new URL(page.url()).search).toBe('');
   if (hasJs()) await expect(page.getByLabel('Set name')).toHaveValue(set);
@@ -180,7 +180,7 @@ test('a save from a page that is out of date is refused, not merged', async ({ p
   await page.getByLabel('Paste KEY=value lines').fill('MINE=1');
   await page.getByRole('button', { name: 'Save pasted pairs' }).click();
   const msg = `secret set "${set}" changed since you loaded it (revision 0, now 1); reload it and try again`;
-  await expect(page.getByRole('alert').filter({ hasText: msg })).toBeVisible();
+  await expect(problems(page).filter({ hasText: msg })).toBeVisible();
   await page.goto(`/secrets/${set}`);
   const keys = page.getByRole('table', { name: 'Keys' });
   await expect(keys.getByRole('cell', { name: 'THEIRS', exact: true })).toBeVisible();

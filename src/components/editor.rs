@@ -1,7 +1,7 @@
 //! The key/value editor and the paste preview: both validate with the shared rules as
 //! the user types, and both write atomically through a server function.
 
-use super::{FormState, MaskedInput, Problems, ReadyMarker};
+use super::{focus_after_render, FormState, MaskedInput, Problems, ReadyMarker};
 use crate::api::{SavePaste, SaveRows};
 use crate::validate::{parse_pairs, preview_write, SecretKey};
 use leptos::prelude::*;
@@ -15,6 +15,18 @@ pub fn RowEditor(org: String, set: String, revision: i64, existing: Vec<String>)
     let rows = RwSignal::new(vec![0usize]);
     let next_id = StoredValue::new(1usize);
     let existing = StoredValue::new(existing);
+    // Adding and removing rows needs JavaScript; without it the form saves one row.
+    let awake = RwSignal::new(false);
+    Effect::new(move |_| awake.set(true));
+    // Removing a row moves the focus to the key of the row before it (or to "Add row").
+    let remove = move |id: usize| {
+        let before = rows.with_untracked(|r| {
+            let at = r.iter().position(|x| *x == id).unwrap_or(0);
+            at.checked_sub(1).map(|i| r[i]).or_else(|| r.get(at + 1).copied())
+        });
+        rows.update(|r| r.retain(|x| *x != id));
+        focus_after_render(before.map_or_else(|| "rows-add".to_owned(), |b| format!("row-{b}-key")));
+    };
     view! {
         <form method="post" action=SaveRows::PATH on:submit=state.submit()>
             <ReadyMarker />
@@ -25,18 +37,22 @@ pub fn RowEditor(org: String, set: String, revision: i64, existing: Vec<String>)
                 <KvRow
                     id=id
                     existing=existing.get_value()
-                    on_remove=Callback::new(move |_| rows.update(|r| r.retain(|x| *x != id)))
+                    awake=awake
+                    on_remove=Callback::new(move |_| remove(id))
                 />
             </For>
-            <Problems lines=state.failures />
+            <Problems lines=state.failures id="rows-problems" />
             <div class="actions">
                 <button
                     type="button"
+                    id="rows-add"
                     class="secondary"
+                    hidden=move || !awake.get()
                     on:click=move |_| {
                         let id = next_id.get_value();
                         next_id.set_value(id + 1);
                         rows.update(|r| r.push(id));
+                        focus_after_render(format!("row-{id}-key"));
                     }
                 >
                     "Add row"
@@ -50,10 +66,11 @@ pub fn RowEditor(org: String, set: String, revision: i64, existing: Vec<String>)
 }
 
 #[component]
-fn KvRow(id: usize, existing: Vec<String>, on_remove: Callback<()>) -> impl IntoView {
+fn KvRow(id: usize, existing: Vec<String>, awake: RwSignal<bool>, on_remove: Callback<()>) -> impl IntoView {
     let key = RwSignal::new(String::new());
     let key_id = format!("row-{id}-key");
     let value_id = format!("row-{id}-value");
+    let note_id = format!("row-{id}-note");
     let note = Memo::new(move |_| {
         let k = key.get();
         if k.is_empty() {
@@ -75,19 +92,27 @@ fn KvRow(id: usize, existing: Vec<String>, on_remove: Callback<()>) -> impl Into
                     autocomplete="off"
                     spellcheck="false"
                     maxlength="64"
+                    aria-describedby=format!("{note_id} rows-problems")
+                    aria-invalid=move || note.get().1.to_string()
                     on:input=move |ev| key.set(event_target_value(&ev))
                 />
-                <p class=move || if note.get().1 { "field-error" } else { "hint" } aria-live="polite">
+                <p id=note_id.clone() class=move || if note.get().1 { "field-error" } else { "hint" } aria-live="polite">
                     {move || note.get().0}
                 </p>
             </div>
             <div class="field">
                 <label for=value_id.clone()>"Value"</label>
-                <MaskedInput id=value_id name=format!("rows[{id}][value]") autocomplete="off" />
+                <MaskedInput
+                    id=value_id
+                    name=format!("rows[{id}][value]")
+                    autocomplete="off"
+                    describedby="rows-problems"
+                />
             </div>
             <button
                 type="button"
                 class="link remove"
+                hidden=move || !awake.get()
                 aria-label="Remove row"
                 on:click=move |_| on_remove.run(())
             >
@@ -151,11 +176,13 @@ pub fn PastePreview(org: String, set: String, revision: i64, existing: Vec<Strin
                 spellcheck="false"
                 autocomplete="off"
                 placeholder="DATABASE_URL=\"postgres://…\"\nAPI_KEY=abc123"
+                aria-describedby="paste-preview paste-warnings paste-problems"
+                aria-invalid=move || preview.get().is_err().to_string()
                 on:input=move |ev| text.set(event_target_value(&ev))
             ></textarea>
-            <p class="preview" aria-live="polite">{summary}</p>
-            <p class="warning" role="note" aria-live="polite">{warnings}</p>
-            <Problems lines=lines />
+            <p class="preview" id="paste-preview" aria-live="polite">{summary}</p>
+            <p class="warning" id="paste-warnings" role="note" aria-live="polite">{warnings}</p>
+            <Problems lines=lines id="paste-problems" />
             <button type="submit" disabled=move || state.pending.get()>
                 "Save pasted pairs"
             </button>

@@ -15,7 +15,14 @@ pub fn LoginForm(next: String, error: Option<String>) -> impl IntoView {
             <ReadyMarker />
             <input type="hidden" name="next" value=next />
             <label for="email">"Email"</label>
-            <input id="email" type="email" name="email" autocomplete="username" required />
+            <input
+                id="email"
+                type="email"
+                name="email"
+                autocomplete="username"
+                required
+                aria-describedby="login-problems"
+            />
             <label for="password">"Password"</label>
             <input
                 id="password"
@@ -23,8 +30,9 @@ pub fn LoginForm(next: String, error: Option<String>) -> impl IntoView {
                 name="password"
                 autocomplete="current-password"
                 required
+                aria-describedby="login-problems"
             />
-            <Problems lines=state.failures />
+            <Problems lines=state.failures id="login-problems" />
             <button type="submit" disabled=move || state.pending.get()>
                 "Sign in"
             </button>
@@ -58,12 +66,14 @@ pub fn NewSetForm(org: String) -> impl IntoView {
                 placeholder="e.g. production"
                 autocomplete="off"
                 spellcheck="false"
+                aria-describedby="new-set-hint new-set-problems"
+                aria-invalid=move || (ResourceName::parse(&name.get()).is_err() && !name.get().is_empty()).to_string()
                 on:input=move |ev| name.set(event_target_value(&ev))
             />
-            <p class="hint">
+            <p class="hint" id="new-set-hint">
                 "Lowercase letters, digits and \"-\"; starts and ends with a letter or digit."
             </p>
-            <Problems lines=lines />
+            <Problems lines=lines id="new-set-problems" />
             <button type="submit" disabled=move || state.pending.get()>
                 "Create set"
             </button>
@@ -106,6 +116,15 @@ pub fn ConfirmButton(
                         armed.set(true);
                     }
                 }
+                // Escape or leaving the button takes the confirmation back; the focus
+                // stays where it is (the button is the same element throughout).
+                on:keydown=move |ev| {
+                    if ev.key() == "Escape" && armed.get_untracked() {
+                        ev.prevent_default();
+                        armed.set(false);
+                    }
+                }
+                on:blur=move |_| armed.set(false)
             >
                 {move || if armed.get() { confirm_text.clone() } else { text.clone() }}
             </button>
@@ -141,9 +160,10 @@ pub fn DeleteSetForm(org: String, set: String) -> impl IntoView {
                 name="confirm"
                 autocomplete="off"
                 spellcheck="false"
+                aria-describedby="delete-set-problems"
                 on:input=move |ev| typed.set(event_target_value(&ev))
             />
-            <Problems lines=state.failures />
+            <Problems lines=state.failures id="delete-set-problems" />
             <button
                 type="submit"
                 class="danger"
@@ -218,6 +238,7 @@ pub fn PullSecretForm(
             <label for="pull-name">"Name"</label>
             <input
                 id="pull-name"
+                aria-describedby="pull-problems"
                 name="name"
                 required
                 maxlength="63"
@@ -230,6 +251,7 @@ pub fn PullSecretForm(
             <label for="pull-registry">"Registry"</label>
             <input
                 id="pull-registry"
+                aria-describedby="pull-problems"
                 name="registry"
                 required
                 placeholder="ghcr.io, registry.example.com:5000 or https://index.docker.io/v1/"
@@ -251,6 +273,7 @@ pub fn PullSecretForm(
                 <label for="pull-username">"Username"</label>
                 <input
                     id="pull-username"
+                    aria-describedby="pull-problems"
                     name="username"
                     autocomplete="off"
                     spellcheck="false"
@@ -262,12 +285,14 @@ pub fn PullSecretForm(
                     id="pull-password".to_owned()
                     name="password".to_owned()
                     autocomplete="new-password"
+                    describedby="pull-problems"
                 />
             </div>
             <div class="field" hidden=move || awake.get() && encode.get()>
                 <label for="pull-auth">"Encoded auth (base64 of username:password)"</label>
                 <input
                     id="pull-auth"
+                    aria-describedby="pull-problems"
                     name="auth"
                     type="password"
                     autocomplete="off"
@@ -285,7 +310,7 @@ pub fn PullSecretForm(
                         </label>
                     }
                 })}
-            <Problems lines=lines />
+            <Problems lines=lines id="pull-problems" />
             <button type="submit" disabled=move || state.pending.get()>
                 {if replacing { "Replace pull secret" } else { "Create pull secret" }}
             </button>
@@ -387,6 +412,7 @@ pub fn DeployForm(
                     <label for="dep-name">"Name"</label>
                     <input
                         id="dep-name"
+                        aria-describedby="deploy-problems"
                         name="name"
                         maxlength="63"
                         autocomplete="off"
@@ -400,6 +426,7 @@ pub fn DeployForm(
                     <label for="dep-image">"Image"</label>
                     <input
                         id="dep-image"
+                        aria-describedby="deploy-problems"
                         name="image"
                         autocomplete="off"
                         spellcheck="false"
@@ -430,6 +457,7 @@ pub fn DeployForm(
                     <label for="dep-region">"Region"</label>
                     <input
                         id="dep-region"
+                        aria-describedby="deploy-problems"
                         name="region"
                         autocomplete="off"
                         placeholder="default"
@@ -441,6 +469,7 @@ pub fn DeployForm(
                         <label for="dep-min">"Min agents"</label>
                         <input
                             id="dep-min"
+                            aria-describedby="deploy-problems"
                             name="min_agents"
                             type="number"
                             min="0"
@@ -453,6 +482,7 @@ pub fn DeployForm(
                         <label for="dep-max">"Max agents"</label>
                         <input
                             id="dep-max"
+                            aria-describedby="deploy-problems"
                             name="max_agents"
                             type="number"
                             min="0"
@@ -468,6 +498,7 @@ pub fn DeployForm(
                 <label for="dep-toml">"pcc-deploy.toml"</label>
                 <textarea
                     id="dep-toml"
+                    aria-describedby="deploy-problems"
                     name="pcc_deploy_toml"
                     rows="7"
                     spellcheck="false"
@@ -476,7 +507,7 @@ pub fn DeployForm(
                 ></textarea>
                 <p class="hint">"Fields filled in above take precedence over the file."</p>
             </details>
-            <Problems lines=lines />
+            <Problems lines=lines id="deploy-problems" />
             <button type="submit" disabled=move || state.pending.get()>
                 {if editing { "Save and deploy" } else { "Create and deploy" }}
             </button>

@@ -15,15 +15,23 @@ pub fn Layout(children: Children) -> impl IntoView {
         let org = org.clone();
         move |path: &str| org_url(&org, path)
     };
+    // The page being shown is marked in the navigation (`aria-current`), for screen
+    // readers and, through the style sheet, with more than a colour.
+    let here = leptos_router::hooks::use_location().pathname.get_untracked();
+    let item = |path: &str, text: &'static str| {
+        let href = link(path);
+        let current = (here == href || here.starts_with(&format!("{href}/"))).then_some("page");
+        view! { <a href=href aria-current=current>{text}</a> }
+    };
     let nav = view! {
         <a class="brand" href=link("/secrets")>"Cloakroom"</a>
         <nav aria-label="Main">
-            <a href=link("/secrets")>"Secret sets"</a>
-            <a href=link("/image-pull-secrets")>"Image pull secrets"</a>
-            <a href=link("/deployments")>"Deployments"</a>
-            <a href=link("/members")>"Members"</a>
-            <a href=link("/tokens")>"API tokens"</a>
-            <a href=link("/audit")>"Audit log"</a>
+            {item("/secrets", "Secret sets")}
+            {item("/image-pull-secrets", "Image pull secrets")}
+            {item("/deployments", "Deployments")}
+            {item("/members", "Members")}
+            {item("/tokens", "API tokens")}
+            {item("/audit", "Audit log")}
         </nav>
     };
     view! {
@@ -34,7 +42,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                     Err(e) => {
                         crate::pages::set_status(e.status_code());
                         return view! {
-                            <main class="narrow">
+                            <main class="narrow" id="main" tabindex="-1">
                                 <h1>"Not found"</h1>
                                 <p class="problems">{e.to_string()}</p>
                                 <p>
@@ -46,16 +54,20 @@ pub fn Layout(children: Children) -> impl IntoView {
                     }
                 };
                 let new_org = crate::api::new_org_url(&v.org);
+                let here_org = v.org.clone();
                 view! {
+                    <a class="skip" href="#main">"Skip to main content"</a>
                     <header class="topbar">
                         {nav}
                         <div class="who">
                             <a class="who-email" href=org_url(&v.org, "/account") title="Your account">{v.email}</a>
                             <details class="switcher">
-                                <summary aria-label="Switch workspace">
+                                // The visible text starts the accessible name (WCAG 2.5.3).
+                                <summary>
                                     <span class="who-org">{v.org}</span>
                                     " "
                                     <span class="badge">{v.role.as_str()}</span>
+                                    <span class="visually-hidden">" (your role): switch workspace"</span>
                                 </summary>
                                 <ul>
                                     {v
@@ -69,7 +81,12 @@ pub fn Layout(children: Children) -> impl IntoView {
                                             };
                                             view! {
                                                 <li>
-                                                    <a href=org_url(&w.name, "/secrets")>{label}</a>
+                                                    <a
+                                                        href=org_url(&w.name, "/secrets")
+                                                        aria-current=(w.name == here_org).then_some("true")
+                                                    >
+                                                        {label}
+                                                    </a>
                                                     " "
                                                     <span class="badge">{w.role.as_str()}</span>
                                                 </li>
@@ -86,7 +103,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                             </form>
                         </div>
                     </header>
-                    <main>{children()}</main>
+                    <main id="main" tabindex="-1">{children()}</main>
                 }
                     .into_any()
             })}
@@ -100,7 +117,8 @@ pub fn Flash() -> impl IntoView {
     take_flash().map(|flash| {
         if flash.error {
             view! {
-                <ul class="problems flash" role="alert">
+                // Focus lands on the errors of a refused form (no JavaScript needed).
+                <ul class="problems flash" aria-label="Problems" tabindex="-1" autofocus>
                     {flash.lines.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
                 </ul>
             }
@@ -109,4 +127,40 @@ pub fn Flash() -> impl IntoView {
             view! { <p class="notice" role="status">{flash.lines.join(" ")}</p> }.into_any()
         }
     })
+}
+
+/// A credential shown once (an API token, a runtime token, an invitation link): a
+/// read-only field with a visible label and a note on copying it from the keyboard.
+/// Tabbing into a text field selects all of it, so Tab then Ctrl+C copies it whole.
+#[component]
+pub fn ShownOnce(
+    heading: &'static str,
+    /// The field's label, e.g. "API token".
+    label: &'static str,
+    value: String,
+    children: Children,
+) -> impl IntoView {
+    let id = format!("shown-{}", label.to_ascii_lowercase().replace(' ', "-"));
+    let help = format!("{id}-help");
+    let help_ref = help.clone();
+    let input_id = id.clone();
+    view! {
+        <section class="card reveal">
+            <h2>{heading}</h2>
+            {children()}
+            <label for=id>{label}</label>
+            <input
+                id=input_id
+                class="token"
+                readonly
+                value=value
+                autocomplete="off"
+                spellcheck="false"
+                aria-describedby=help_ref
+            />
+            <p class="hint" id=help>
+                "To copy it, Tab to the field (that selects all of it) and press Ctrl+C (⌘C on a Mac), or click it, press Ctrl+A, then Ctrl+C."
+            </p>
+        </section>
+    }
 }

@@ -123,10 +123,12 @@ pub fn AuditPage() -> impl IntoView {
                                 .then(|| entries.last().map(|e| with_param(&older, "before", &e.id.to_string())))
                                 .flatten();
                             view! {
-                                <table class="list" aria-label="Audit log">
-                                    {audit_head()}
-                                    <tbody>{audit_rows(entries)}</tbody>
-                                </table>
+                                <div class="table-box" role="region" aria-label="Audit log" tabindex="0">
+                                    <table class="list" aria-label="Audit log">
+                                        {audit_head()}
+                                        <tbody>{audit_rows(entries)}</tbody>
+                                    </table>
+                                </div>
                                 {next.map(|href| view! { <p><a href=href>"Older entries"</a></p> })}
                             }
                                 .into_any()

@@ -3,7 +3,7 @@ use crate::api::{
     deployment_url, deployments_url, get_deployment, list_deployments, list_pull_secrets, list_sets, set_url,
     take_revealed, DeleteDeployment, Redeploy, RotateRuntimeToken,
 };
-use crate::components::{ConfirmButton, DeployForm, Flash, Layout};
+use crate::components::{ConfirmButton, DeployForm, Flash, Layout, ShownOnce};
 use crate::model::Role;
 use crate::model::{format_time, DeploymentSummary};
 use leptos::prelude::*;
@@ -73,41 +73,43 @@ pub fn DeploymentsPage() -> impl IntoView {
                         view! { <p class="empty">"No deployments yet."</p> }.into_any()
                     } else {
                         view! {
-                            <table class="list" aria-label="Deployments">
-                                <thead>
-                                    <tr>
-                                        <th scope="col">"Name"</th>
-                                        <th scope="col">"Image"</th>
-                                        <th scope="col">"Secret set"</th>
-                                        <th scope="col">"Pull secret"</th>
-                                        <th scope="col">"Revision"</th>
-                                        <th scope="col">"Status"</th>
-                                        <th scope="col">"Last deployed"</th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {list
-                                        .iter()
-                                        .map(|d| {
-                                            view! {
-                                                <tr>
-                                                    <td>
-                                                        <a href=deployment_url(&org, &d.spec.name)>{d.spec.name.clone()}</a>
-                                                    </td>
-                                                    <td>
-                                                        <code>{d.spec.image.clone()}</code>
-                                                    </td>
-                                                    <td>{or_none(&d.spec.secret_set)}</td>
-                                                    <td>{or_none(&d.spec.pull_secret)}</td>
-                                                    <td>{d.revision}</td>
-                                                    <td>{status_badge(d)}</td>
-                                                    <td>{format_time(d.deployed_at)}</td>
-                                                </tr>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </tbody>
-                            </table>
+                            <div class="table-box" role="region" aria-label="Deployments" tabindex="0">
+                                <table class="list" aria-label="Deployments">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Name"</th>
+                                            <th scope="col">"Image"</th>
+                                            <th scope="col">"Secret set"</th>
+                                            <th scope="col">"Pull secret"</th>
+                                            <th scope="col">"Revision"</th>
+                                            <th scope="col">"Status"</th>
+                                            <th scope="col">"Last deployed"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {list
+                                            .iter()
+                                            .map(|d| {
+                                                view! {
+                                                    <tr>
+                                                        <td>
+                                                            <a href=deployment_url(&org, &d.spec.name)>{d.spec.name.clone()}</a>
+                                                        </td>
+                                                        <td>
+                                                            <code>{d.spec.image.clone()}</code>
+                                                        </td>
+                                                        <td>{or_none(&d.spec.secret_set)}</td>
+                                                        <td>{or_none(&d.spec.pull_secret)}</td>
+                                                        <td>{d.revision}</td>
+                                                        <td>{status_badge(d)}</td>
+                                                        <td>{format_time(d.deployed_at)}</td>
+                                                    </tr>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
                         }
                             .into_any()
                     };
@@ -149,17 +151,13 @@ pub fn DeploymentPage() -> impl IntoView {
             {revealed
                 .map(|token| {
                     view! {
-                        <div class="card reveal" role="status">
-                            <h2>"Runtime token"</h2>
+                        <ShownOnce heading="Runtime token" label="Runtime token" value=token>
                             <p>
                                 "The agent reads its environment with this token from "
                                 <code>"GET /api/v1/runtime/env"</code>
                                 ". It is shown only now: copy it into the deployment's configuration."
                             </p>
-                            <code class="token" aria-label="Runtime token">
-                                {token}
-                            </code>
-                        </div>
+                        </ShownOnce>
                     }
                 })}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -230,32 +228,34 @@ pub fn DeploymentPage() -> impl IntoView {
                                 view! { <p class="empty">"No environment variables."</p> }.into_any()
                             } else {
                                 view! {
-                                    <table class="list" aria-label="Environment">
-                                        <thead>
-                                            <tr>
-                                                <th scope="col">"Key"</th>
-                                                <th scope="col">"Fingerprint"</th>
-                                            </tr>
-                                        </thead>
-                                        <tbody>
-                                            {d
-                                                .env
-                                                .iter()
-                                                .map(|k| {
-                                                    view! {
-                                                        <tr>
-                                                            <td>
-                                                                <code>{k.key.clone()}</code>
-                                                            </td>
-                                                            <td>
-                                                                <code class="fingerprint">{k.fingerprint.clone()}</code>
-                                                            </td>
-                                                        </tr>
-                                                    }
-                                                })
-                                                .collect_view()}
-                                        </tbody>
-                                    </table>
+                                    <div class="table-box" role="region" aria-label="Environment" tabindex="0">
+                                        <table class="list" aria-label="Environment">
+                                            <thead>
+                                                <tr>
+                                                    <th scope="col">"Key"</th>
+                                                    <th scope="col">"Fingerprint"</th>
+                                                </tr>
+                                            </thead>
+                                            <tbody>
+                                                {d
+                                                    .env
+                                                    .iter()
+                                                    .map(|k| {
+                                                        view! {
+                                                            <tr>
+                                                                <td>
+                                                                    <code>{k.key.clone()}</code>
+                                                                </td>
+                                                                <td>
+                                                                    <code class="fingerprint">{k.fingerprint.clone()}</code>
+                                                                </td>
+                                                            </tr>
+                                                        }
+                                                    })
+                                                    .collect_view()}
+                                            </tbody>
+                                        </table>
+                                    </div>
                                 }
                                     .into_any()
                             }}

@@ -17,10 +17,15 @@ pub fn InvitePage() -> impl IntoView {
             <h1>"Invitation"</h1>
             {flash
                 .map(|f| {
-                    view! {
-                        <ul class=if f.error { "problems flash" } else { "notice" } role="alert">
-                            {f.lines.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
-                        </ul>
+                    if f.error {
+                        view! {
+                            <ul class="problems flash" aria-label="Problems" tabindex="-1" autofocus>
+                                {f.lines.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
+                            </ul>
+                        }
+                            .into_any()
+                    } else {
+                        view! { <p class="notice" role="status">{f.lines.join(" ")}</p> }.into_any()
                     }
                 })}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>

@@ -5,7 +5,7 @@ use crate::api::{
     list_invites, list_members, take_revealed, ChangeMemberRole, DeleteOrg, InviteMember, RemoveMember,
     RevokeInvite,
 };
-use crate::components::{ConfirmButton, Flash, Layout};
+use crate::components::{ConfirmButton, Flash, Layout, ShownOnce};
 use crate::model::{format_time, Role};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -68,15 +68,11 @@ pub fn MembersPage() -> impl IntoView {
             {revealed
                 .map(|link| {
                     view! {
-                        <div class="card reveal" role="status">
-                            <h2>"Invitation link"</h2>
+                        <ShownOnce heading="Invitation link" label="Invitation link" value=link>
                             <p>
                                 "Send this link to the person you invited. It works once, for 7 days, and is shown only now."
                             </p>
-                            <code class="token" aria-label="Invitation link">
-                                {link}
-                            </code>
-                        </div>
+                        </ShownOnce>
                     }
                 })}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -90,106 +86,110 @@ pub fn MembersPage() -> impl IntoView {
                     };
                     let invites = if admin { list_invites(org.clone()).await.unwrap_or_default() } else { Vec::new() };
                     view! {
-                        <table class="list" aria-label="Members">
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Email"</th>
-                                    <th scope="col">"Role"</th>
-                                    <th scope="col">"Joined"</th>
-                                    <th scope="col">
-                                        <span class="visually-hidden">"Actions"</span>
-                                    </th>
-                                </tr>
-                            </thead>
-                            <tbody>
-                                {members
-                                    .into_iter()
-                                    .map(|m| {
-                                        let manageable = admin && (owner || m.role != Role::Owner);
-                                        view! {
-                                            <tr>
-                                                <td>{m.email.clone()}</td>
-                                                <td>
-                                                    {if manageable {
-                                                        view! {
-                                                            <form method="post" action=ChangeMemberRole::PATH class="inline">
-                                                                <input type="hidden" name="org" value=org.clone() />
-                                                                <input type="hidden" name="email" value=m.email.clone() />
-                                                                {role_select(m.role, owner, format!("Role of {}", m.email))}
-                                                                <button type="submit" aria-label=format!("Save role of {}", m.email)>
-                                                                    "Save"
-                                                                </button>
-                                                            </form>
-                                                        }
-                                                            .into_any()
-                                                    } else {
-                                                        view! { <span class="badge">{m.role.as_str()}</span> }.into_any()
-                                                    }}
-                                                </td>
-                                                <td>{format_time(m.joined_at)}</td>
-                                                <td>
-                                                    {manageable
-                                                        .then(|| {
+                        <div class="table-box" role="region" aria-label="Members" tabindex="0">
+                            <table class="list" aria-label="Members">
+                                <thead>
+                                    <tr>
+                                        <th scope="col">"Email"</th>
+                                        <th scope="col">"Role"</th>
+                                        <th scope="col">"Joined"</th>
+                                        <th scope="col">
+                                            <span class="visually-hidden">"Actions"</span>
+                                        </th>
+                                    </tr>
+                                </thead>
+                                <tbody>
+                                    {members
+                                        .into_iter()
+                                        .map(|m| {
+                                            let manageable = admin && (owner || m.role != Role::Owner);
+                                            view! {
+                                                <tr>
+                                                    <td>{m.email.clone()}</td>
+                                                    <td>
+                                                        {if manageable {
                                                             view! {
-                                                                <ConfirmButton
-                                                                    action=RemoveMember::PATH.to_owned()
-                                                                    fields=vec![
-                                                                        ("org".to_owned(), org.clone()),
-                                                                        ("email".to_owned(), m.email.clone()),
-                                                                    ]
-                                                                    text="Remove".to_owned()
-                                                                    label=format!("Remove {}", m.email)
-                                                                />
+                                                                <form method="post" action=ChangeMemberRole::PATH class="inline">
+                                                                    <input type="hidden" name="org" value=org.clone() />
+                                                                    <input type="hidden" name="email" value=m.email.clone() />
+                                                                    {role_select(m.role, owner, format!("Role of {}", m.email))}
+                                                                    <button type="submit" aria-label=format!("Save role of {}", m.email)>
+                                                                        "Save"
+                                                                    </button>
+                                                                </form>
                                                             }
-                                                        })}
-                                                </td>
-                                            </tr>
-                                        }
-                                    })
-                                    .collect_view()}
-                            </tbody>
-                        </table>
+                                                                .into_any()
+                                                        } else {
+                                                            view! { <span class="badge">{m.role.as_str()}</span> }.into_any()
+                                                        }}
+                                                    </td>
+                                                    <td>{format_time(m.joined_at)}</td>
+                                                    <td>
+                                                        {manageable
+                                                            .then(|| {
+                                                                view! {
+                                                                    <ConfirmButton
+                                                                        action=RemoveMember::PATH.to_owned()
+                                                                        fields=vec![
+                                                                            ("org".to_owned(), org.clone()),
+                                                                            ("email".to_owned(), m.email.clone()),
+                                                                        ]
+                                                                        text="Remove".to_owned()
+                                                                        label=format!("Remove {}", m.email)
+                                                                    />
+                                                                }
+                                                            })}
+                                                    </td>
+                                                </tr>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
                         {(!invites.is_empty())
                             .then(|| {
                                 view! {
                                     <h2>"Pending invitations"</h2>
-                                    <table class="list" aria-label="Pending invitations">
-                                        <thead>
-                                            <tr>
-                                                <th scope="col">"Email"</th>
-                                                <th scope="col">"Role"</th>
-                                                <th scope="col">"Expires"</th>
-                                                <th scope="col">
-                                                    <span class="visually-hidden">"Actions"</span>
-                                                </th>
-                                            </tr>
-                                        </thead>
-                                        <tbody>
-                                            {invites
-                                                .into_iter()
-                                                .map(|i| {
-                                                    view! {
-                                                        <tr>
-                                                            <td>{i.email.clone()}</td>
-                                                            <td>{i.role.as_str()}</td>
-                                                            <td>{format_time(i.expires_at)}</td>
-                                                            <td>
-                                                                <ConfirmButton
-                                                                    action=RevokeInvite::PATH.to_owned()
-                                                                    fields=vec![
-                                                                        ("org".to_owned(), org.clone()),
-                                                                        ("id".to_owned(), i.id.to_string()),
-                                                                    ]
-                                                                    text="Withdraw".to_owned()
-                                                                    label=format!("Withdraw the invitation of {}", i.email)
-                                                                />
-                                                            </td>
-                                                        </tr>
-                                                    }
-                                                })
-                                                .collect_view()}
-                                        </tbody>
-                                    </table>
+                                    <div class="table-box" role="region" aria-label="Pending invitations" tabindex="0">
+                                        <table class="list" aria-label="Pending invitations">
+                                            <thead>
+                                                <tr>
+                                                    <th scope="col">"Email"</th>
+                                                    <th scope="col">"Role"</th>
+                                                    <th scope="col">"Expires"</th>
+                                                    <th scope="col">
+                                                        <span class="visually-hidden">"Actions"</span>
+                                                    </th>
+                                                </tr>
+                                            </thead>
+                                            <tbody>
+                                                {invites
+                                                    .into_iter()
+                                                    .map(|i| {
+                                                        view! {
+                                                            <tr>
+                                                                <td>{i.email.clone()}</td>
+                                                                <td>{i.role.as_str()}</td>
+                                                                <td>{format_time(i.expires_at)}</td>
+                                                                <td>
+                                                                    <ConfirmButton
+                                                                        action=RevokeInvite::PATH.to_owned()
+                                                                        fields=vec![
+                                                                            ("org".to_owned(), org.clone()),
+                                                                            ("id".to_owned(), i.id.to_string()),
+                                                                        ]
+                                                                        text="Withdraw".to_owned()
+                                                                        label=format!("Withdraw the invitation of {}", i.email)
+                                                                    />
+                                                                </td>
+                                                            </tr>
+                                                        }
+                                                    })
+                                                    .collect_view()}
+                                            </tbody>
+                                        </table>
+                                    </div>
                                 }
                             })}
                         {admin

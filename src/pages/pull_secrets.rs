@@ -36,75 +36,77 @@ pub fn PullSecretsPage() -> impl IntoView {
                                 view! { <p class="empty">"No image pull secrets yet."</p> }.into_any()
                             } else {
                                 view! {
-                                    <table class="list" aria-label="Image pull secrets">
-                                        <thead>
-                                            <tr>
-                                                <th scope="col">"Name"</th>
-                                                <th scope="col">"Registry"</th>
-                                                <th scope="col">"Username"</th>
-                                                <th scope="col">"Created"</th>
-                                            <th scope="col">"Used by"</th>
-                                                <th scope="col">
-                                                    <span class="visually-hidden">"Actions"</span>
-                                                </th>
-                                            </tr>
-                                        </thead>
-                                        <tbody>
-                                            {list
-                                                .into_iter()
-                                                .map(|p| {
-                                                    view! {
-                                                        <tr>
+                                    <div class="table-box" role="region" aria-label="Image pull secrets" tabindex="0">
+                                        <table class="list" aria-label="Image pull secrets">
+                                            <thead>
+                                                <tr>
+                                                    <th scope="col">"Name"</th>
+                                                    <th scope="col">"Registry"</th>
+                                                    <th scope="col">"Username"</th>
+                                                    <th scope="col">"Created"</th>
+                                                <th scope="col">"Used by"</th>
+                                                    <th scope="col">
+                                                        <span class="visually-hidden">"Actions"</span>
+                                                    </th>
+                                                </tr>
+                                            </thead>
+                                            <tbody>
+                                                {list
+                                                    .into_iter()
+                                                    .map(|p| {
+                                                        view! {
+                                                            <tr>
+                                                                <td>
+                                                                    <code>{p.name.clone()}</code>
+                                                                </td>
+                                                                <td>{p.registry.clone()}</td>
+                                                                <td>{p.username.clone()}</td>
+                                                                <td>{format_time(p.created_at)}</td>
                                                             <td>
-                                                                <code>{p.name.clone()}</code>
-                                                            </td>
-                                                            <td>{p.registry.clone()}</td>
-                                                            <td>{p.username.clone()}</td>
-                                                            <td>{format_time(p.created_at)}</td>
-                                                        <td>
-                                                            {p.used_by.clone()
-                                                                .into_iter()
-                                                                .map(|d| {
-                                                                    view! {
-                                                                        <a href=deployment_url(&org, &d)>{d.clone()}</a>
-                                                                        " "
-                                                                    }
-                                                                })
-                                                                .collect_view()}
-                                                        </td>
-                                                            <td>
-                                                                {admin
-                                                                    .then(|| {
+                                                                {p.used_by.clone()
+                                                                    .into_iter()
+                                                                    .map(|d| {
                                                                         view! {
-                                                                            <div class="row-actions">
-                                                                                <a
-                                                                                    href=format!(
-                                                                                        "{}#new",
-                                                                                        with_param(&list_url, "replace", &p.name),
-                                                                                    )
-                                                                                    aria-label=format!("Replace {}", p.name)
-                                                                                >
-                                                                                    "Replace"
-                                                                                </a>
-                                                                                <ConfirmButton
-                                                                                    action=DeletePullSecret::PATH.to_owned()
-                                                                                    fields=vec![
-                                                                                        ("org".to_owned(), org.clone()),
-                                                                                        ("name".to_owned(), p.name.clone()),
-                                                                                    ]
-                                                                                    text="Delete".to_owned()
-                                                                                    label=format!("Delete {}", p.name)
-                                                                                />
-                                                                            </div>
+                                                                            <a href=deployment_url(&org, &d)>{d.clone()}</a>
+                                                                            " "
                                                                         }
-                                                                    })}
+                                                                    })
+                                                                    .collect_view()}
                                                             </td>
-                                                        </tr>
-                                                    }
-                                                })
-                                                .collect_view()}
-                                        </tbody>
-                                    </table>
+                                                                <td>
+                                                                    {admin
+                                                                        .then(|| {
+                                                                            view! {
+                                                                                <div class="row-actions">
+                                                                                    <a
+                                                                                        href=format!(
+                                                                                            "{}#new",
+                                                                                            with_param(&list_url, "replace", &p.name),
+                                                                                        )
+                                                                                        aria-label=format!("Replace {}", p.name)
+                                                                                    >
+                                                                                        "Replace"
+                                                                                    </a>
+                                                                                    <ConfirmButton
+                                                                                        action=DeletePullSecret::PATH.to_owned()
+                                                                                        fields=vec![
+                                                                                            ("org".to_owned(), org.clone()),
+                                                                                            ("name".to_owned(), p.name.clone()),
+                                                                                        ]
+                                                                                        text="Delete".to_owned()
+                                                                                        label=format!("Delete {}", p.name)
+                                                                                    />
+                                                                                </div>
+                                                                            }
+                                                                        })}
+                                                                </td>
+                                                            </tr>
+                                                        }
+                                                    })
+                                                    .collect_view()}
+                                            </tbody>
+                                        </table>
+                                    </div>
                                 }
                                     .into_any()
                             };

@@ -107,59 +107,61 @@ pub fn SecretSetPage() -> impl IntoView {
                                         .into_any()
                                 } else {
                                     view! {
-                                        <table class="list" aria-label="Keys">
-                                            <thead>
-                                                <tr>
-                                                    <th scope="col">"Key"</th>
-                                                    <th scope="col">"Fingerprint"</th>
-                                                    <th scope="col">"Last change"</th>
-                                                    <th scope="col">
-                                                        <span class="visually-hidden">"Actions"</span>
-                                                    </th>
-                                                </tr>
-                                            </thead>
-                                            <tbody>
-                                                {set
-                                                    .keys
-                                                    .into_iter()
-                                                    .map(|k| {
-                                                        view! {
-                                                            <tr>
-                                                                <td>
-                                                                    <code>{k.key.clone()}</code>
-                                                                </td>
-                                                                <td>
-                                                                    <code
-                                                                        class="fingerprint"
-                                                                        title="HMAC fingerprint: equal values show equal fingerprints"
-                                                                    >
-                                                                        {k.fingerprint}
-                                                                    </code>
-                                                                </td>
-                                                                <td>{format_time(k.updated_at)}</td>
-                                                                <td>
-                                                                    {can_write
-                                                                        .then(|| {
-                                                                            view! {
-                                                                                <ConfirmButton
-                                                                                    action=UnsetKey::PATH.to_owned()
-                                                                                    fields=vec![
-                                                                                        ("org".to_owned(), org.clone()),
-                                                                                        ("set".to_owned(), set.name.clone()),
-                                                                                        ("key".to_owned(), k.key.clone()),
-                                                                                    ]
-                                                                                    text="Unset".to_owned()
-                                                                                    label=format!("Unset {}", k.key)
-                                                                                />
-                                                                            }
-                                                                        })}
-                                                                </td>
-                                                            </tr>
-                                                        }
-                                                    })
-                                                    .collect_view()}
-                                            </tbody>
-                                        </table>
+                                        <div class="table-box" role="region" aria-label="Keys" tabindex="0">
+                                            <table class="list" aria-label="Keys">
+                                                <thead>
+                                                    <tr>
+                                                        <th scope="col">"Key"</th>
+                                                        <th scope="col">"Fingerprint"</th>
+                                                        <th scope="col">"Last change"</th>
+                                                        <th scope="col">
+                                                            <span class="visually-hidden">"Actions"</span>
+                                                        </th>
+                                                    </tr>
+                                                </thead>
+                                                <tbody>
+                                                    {set
+                                                        .keys
+                                                        .into_iter()
+                                                        .map(|k| {
+                                                            view! {
+                                                                <tr>
+                                                                    <td>
+                                                                        <code>{k.key.clone()}</code>
+                                                                    </td>
+                                                                    <td>
+                                                                        <code
+                                                                            class="fingerprint"
+                                                                            title="HMAC fingerprint: equal values show equal fingerprints"
+                                                                        >
+                                                                            {k.fingerprint}
+                                                                        </code>
+                                                                    </td>
+                                                                    <td>{format_time(k.updated_at)}</td>
+                                                                    <td>
+                                                                        {can_write
+                                                                            .then(|| {
+                                                                                view! {
+                                                                                    <ConfirmButton
+                                                                                        action=UnsetKey::PATH.to_owned()
+                                                                                        fields=vec![
+                                                                                            ("org".to_owned(), org.clone()),
+                                                                                            ("set".to_owned(), set.name.clone()),
+                                                                                            ("key".to_owned(), k.key.clone()),
+                                                                                        ]
+                                                                                        text="Unset".to_owned()
+                                                                                        label=format!("Unset {}", k.key)
+                                                                                    />
+                                                                                }
+                                                                            })}
+                                                                    </td>
+                                                                </tr>
+                                                            }
+                                                        })
+                                                        .collect_view()}
+                                                </tbody>
+                                            </table>
+                                        </div>
                                     }
                                         .into_any()
                                 }}
@@ -207,10 +209,12 @@ pub fn SecretSetPage() -> impl IntoView {
                                     {match history {
                                         Ok(entries) if !entries.is_empty() => {
                                             view! {
-                                                <table class="list" aria-label="History">
-                                                    {super::audit::audit_head()}
-                                                    <tbody>{super::audit::audit_rows(entries)}</tbody>
-                                                </table>
+                                                <div class="table-box" role="region" aria-label="History" tabindex="0">
+                                                    <table class="list" aria-label="History">
+                                                        {super::audit::audit_head()}
+                                                        <tbody>{super::audit::audit_rows(entries)}</tbody>
+                                                    </table>
+                                                </div>
                                                 <p>
                                                     <a href=history_link.clone()>"Full history in the audit log"</a>
                                                 </p>

@@ -28,31 +28,33 @@ pub fn SecretSetsPage() -> impl IntoView {
                         }
                         Ok(sets) => {
                             view! {
-                                <table class="list" aria-label="Secret sets">
-                                    <thead>
-                                        <tr>
-                                            <th scope="col">"Name"</th>
-                                            <th scope="col">"Keys"</th>
-                                            <th scope="col">"Last change"</th>
-                                        </tr>
-                                    </thead>
-                                    <tbody>
-                                        {sets
-                                            .into_iter()
-                                            .map(|s| {
-                                                view! {
-                                                    <tr>
-                                                        <td>
-                                                            <a href=set_url(&link_org, &s.name)>{s.name.clone()}</a>
-                                                        </td>
-                                                        <td>{s.key_count}</td>
-                                                        <td>{format_time(s.updated_at)}</td>
-                                                    </tr>
-                                                }
-                                            })
-                                            .collect_view()}
-                                    </tbody>
-                                </table>
+                                <div class="table-box" role="region" aria-label="Secret sets" tabindex="0">
+                                    <table class="list" aria-label="Secret sets">
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">"Name"</th>
+                                                <th scope="col">"Keys"</th>
+                                                <th scope="col">"Last change"</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {sets
+                                                .into_iter()
+                                                .map(|s| {
+                                                    view! {
+                                                        <tr>
+                                                            <td>
+                                                                <a href=set_url(&link_org, &s.name)>{s.name.clone()}</a>
+                                                            </td>
+                                                            <td>{s.key_count}</td>
+                                                            <td>{format_time(s.updated_at)}</td>
+                                                        </tr>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
                             }
                                 .into_any()
                         }

@@ -20,7 +20,9 @@ pub fn SetupPage() -> impl IntoView {
                 {Suspend::new(async move {
                     if let Err(e) = setup_open(code.clone()).await {
                         return view! {
-                            <p class="problems" role="alert">{e.to_string()}</p>
+                            <ul class="problems flash" aria-label="Problems" tabindex="-1" autofocus>
+                                <li>{e.to_string()}</li>
+                            </ul>
                             <p>
                                 <a href="/login">"Sign in"</a>
                             </p>

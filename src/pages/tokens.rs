@@ -2,7 +2,7 @@
 
 use super::route_org;
 use crate::api::{list_tokens, take_revealed, CreateToken, RevokeToken};
-use crate::components::{ConfirmButton, Flash, Layout};
+use crate::components::{ConfirmButton, Flash, Layout, ShownOnce};
 use crate::model::format_time;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -25,13 +25,9 @@ pub fn TokensPage() -> impl IntoView {
             {revealed
                 .map(|token| {
                     view! {
-                        <div class="card reveal" role="status">
-                            <h2>"New API token"</h2>
+                        <ShownOnce heading="New API token" label="API token" value=token>
                             <p>"Copy it now; it is shown only once."</p>
-                            <code class="token" aria-label="API token">
-                                {token}
-                            </code>
-                        </div>
+                        </ShownOnce>
                     }
                 })}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
@@ -44,47 +40,49 @@ pub fn TokensPage() -> impl IntoView {
                         view! { <p class="empty">"No API tokens yet."</p> }.into_any()
                     } else {
                         view! {
-                            <table class="list" aria-label="API tokens">
-                                <thead>
-                                    <tr>
-                                        <th scope="col">"Name"</th>
-                                        <th scope="col">"Owner"</th>
-                                        <th scope="col">"Role"</th>
-                                        <th scope="col">"Created"</th>
-                                        <th scope="col">"Last used"</th>
-                                        <th scope="col">
-                                            <span class="visually-hidden">"Actions"</span>
-                                        </th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {tokens
-                                        .into_iter()
-                                        .map(|t| {
-                                            view! {
-                                                <tr>
-                                                    <td>{t.name.clone()}</td>
-                                                    <td>{t.owner.clone()}</td>
-                                                    <td>{t.role.as_str()}</td>
-                                                    <td>{format_time(t.created_at)}</td>
-                                                    <td>{t.last_used_at.map(format_time).unwrap_or_else(|| "never".into())}</td>
-                                                    <td>
-                                                        <ConfirmButton
-                                                            action=RevokeToken::PATH.to_owned()
-                                                            fields=vec![
-                                                                ("org".to_owned(), org.clone()),
-                                                                ("id".to_owned(), t.id.to_string()),
-                                                            ]
-                                                            text="Revoke".to_owned()
-                                                            label=format!("Revoke {}", t.name)
-                                                        />
-                                                    </td>
-                                                </tr>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </tbody>
-                            </table>
+                            <div class="table-box" role="region" aria-label="API tokens" tabindex="0">
+                                <table class="list" aria-label="API tokens">
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Name"</th>
+                                            <th scope="col">"Owner"</th>
+                                            <th scope="col">"Role"</th>
+                                            <th scope="col">"Created"</th>
+                                            <th scope="col">"Last used"</th>
+                                            <th scope="col">
+                                                <span class="visually-hidden">"Actions"</span>
+                                            </th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {tokens
+                                            .into_iter()
+                                            .map(|t| {
+                                                view! {
+                                                    <tr>
+                                                        <td>{t.name.clone()}</td>
+                                                        <td>{t.owner.clone()}</td>
+                                                        <td>{t.role.as_str()}</td>
+                                                        <td>{format_time(t.created_at)}</td>
+                                                        <td>{t.last_used_at.map(format_time).unwrap_or_else(|| "never".into())}</td>
+                                                        <td>
+                                                            <ConfirmButton
+                                                                action=RevokeToken::PATH.to_owned()
+                                                                fields=vec![
+                                                                    ("org".to_owned(), org.clone()),
+                                                                    ("id".to_owned(), t.id.to_string()),
+                                                                ]
+                                                                text="Revoke".to_owned()
+                                                                label=format!("Revoke {}", t.name)
+                                                            />
+                                                        </td>
+                                                    </tr>
+                                                }
+                                            })
+                                            .collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
                         }
                             .into_any()
                     };

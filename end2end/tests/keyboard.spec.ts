@@ -1,0 +1,242 @@
+// Keyboard-only use: after page.goto, every step is Tab, Shift+Tab, Enter, Space,
+// Escape, arrow keys or typing. Focus must be visible wherever it lands, land on the
+// problems after a refused form, and stay put when an island re-renders. Each project
+// runs these with JavaScript and without.
+import { test, expect, login, hasJs, uniqueSet, problems } from '../fixtures/app';
+import { ACCOUNT } from '../fixtures/env';
+import { api, settled } from '../fixtures/a11y';
+import type { Locator, Page } from '@playwright/test';
+
+const org = (path: string) => `/orgs/${ACCOUNT.org}${path}`;
+
+async function isFocused(target: Locator): Promise<boolean> {
+  return target.evaluate((el) => el === document.activeElement);
+}
+
+/** What has the focus, for failure messages. */
+async function focusedNow(page: Page): Promise<string> {
+  return page.evaluate(() => (document.activeElement?.outerHTML ?? 'nothing').slice(0, 160));
+}
+
+/** The focused element shows a focus ring of at least 2 px. */
+async function expectFocusVisible(page: Page) {
+  const problem = await page.evaluate(() => {
+    const el = document.activeElement as HTMLElement | null;
+    if (!el || el === document.body) return 'nothing is focused';
+    const cs = getComputedStyle(el);
+    if (cs.outlineStyle === 'none' || parseFloat(cs.outlineWidth) < 2) {
+      return `${el.outerHTML.slice(0, 120)} is focused without a visible ring`;
+    }
+    return '';
+  });
+  expect(problem).toBe('');
+}
+
+/** Presses Tab (or Shift+Tab) until `target` has the focus, then checks the ring. */
+async function tabTo(page: Page, target: Locator, back = false) {
+  await expect(target).toBeVisible();
+  for (let i = 0; i < 120; i++) {
+    if (await isFocused(target)) {
+      await expectFocusVisible(page);
+      return;
+    }
+    await page.keyboard.press(back ? 'Shift+Tab' : 'Tab');
+  }
+  throw new Error(`${target} never got the focus by ${back ? 'Shift+Tab' : 'Tab'}`);
+}
+
+/** Chooses an option of the focused `<select>` with the arrow keys. */
+async function arrowTo(page: Page, select: Locator, value: string) {
+  for (const key of ['ArrowDown', 'ArrowUp']) {
+    for (let i = 0; i < 60; i++) {
+      if ((await select.inputValue()) === value) return;
+      await page.keyboard.press(key);
+    }
+  }
+  expect(await select.inputValue()).toBe(value);
+}
+
+/** Tabbing into a one-time credential selects all of it, so Ctrl+C copies it whole. */
+async function expectSelectedWhole(page: Page, field: Locator) {
+  await tabTo(page, field);
+  const sel = await field.evaluate((el: HTMLInputElement) => [el.selectionStart, el.selectionEnd, el.value.length]);
+  expect(sel[0]).toBe(0);
+  expect(sel[1]).toBe(sel[2]);
+  expect(sel[2]).toBeGreaterThan(10);
+}
+
+test('sign in from the keyboard; a refused sign-in puts the focus on the problem; skip link', async ({ page }) => {
+  await page.goto('/login?next=/secrets');
+  await settled(page);
+  await tabTo(page, page.getByLabel('Email'));
+  await page.keyboard.type(ACCOUNT.email);
+  await page.keyboard.press('Tab');
+  expect(await isFocused(page.getByLabel('Password'))).toBe(true);
+  await page.keyboard.type('not-the-password');
+  await page.keyboard.press('Enter');
+  await expect(problems(page)).toHaveText('wrong email or password');
+  await expect.poll(() => isFocused(problems(page))).toBe(true);
+  await expectFocusVisible(page);
+  // Back to the fields with Shift+Tab.
+  await tabTo(page, page.getByLabel('Email'), true);
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type(ACCOUNT.email);
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type(ACCOUNT.password);
+  await page.keyboard.press('Enter');
+  await page.waitForURL('**/orgs/*/secrets');
+
+  // The first Tab on a page offers to skip the navigation; Enter moves into the page.
+  await page.goto(org('/secrets'));
+  await settled(page);
+  await page.keyboard.press('Tab');
+  const skip = page.getByRole('link', { name: 'Skip to main content' });
+  expect(await isFocused(skip), await focusedNow(page)).toBe(true);
+  await expect(skip).toBeInViewport();
+  await expectFocusVisible(page);
+  await page.keyboard.press('Enter');
+  expect(await isFocused(page.locator('main'))).toBe(true);
+  // The navigation marks the page being shown.
+  await expect(page.getByRole('navigation', { name: 'Main' }).locator('[aria-current="page"]')).toHaveText('Secret sets');
+});
+
+test('create a set, add keys in the row editor, paste pairs and unset a key: keyboard only', async ({ page }) => {
+  test.setTimeout(90_000);
+  const set = uniqueSet('kbd');
+  await login(page, '/secrets');
+  await settled(page);
+  await tabTo(page, page.getByLabel('Set name'));
+  await page.keyboard.type(set);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(`**/secrets/${set}`);
+  await expect(page.getByRole('status')).toHaveText(`Created secret set "${set}".`);
+  await settled(page);
+
+  // The row editor: a wrong key is explained as it is typed, and linked to its field.
+  const firstKey = page.locator('#row-0-key');
+  await tabTo(page, firstKey);
+  await page.keyboard.type('BAD KEY');
+  if (hasJs()) {
+    await expect(firstKey).toHaveAttribute('aria-invalid', 'true');
+    const note = await firstKey.getAttribute('aria-describedby');
+    await expect(page.locator(`#${note!.split(' ')[0]}`)).toContainText('BAD KEY');
+  }
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type('FIRST_KEY');
+  await page.keyboard.press('Tab');
+  expect(await isFocused(page.locator('#row-0-value'))).toBe(true);
+  await page.keyboard.type('first value');
+  let expected = 'added FIRST_KEY';
+  if (hasJs()) {
+    // "Add row" puts the focus in the new row; removing a row gives it to the row before.
+    await tabTo(page, page.getByRole('button', { name: 'Add row' }));
+    await page.keyboard.press('Enter');
+    await expect.poll(() => isFocused(page.locator('#row-1-key'))).toBe(true);
+    await page.keyboard.type('SECOND');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('two');
+    await tabTo(page, page.getByRole('button', { name: 'Add row' }));
+    await page.keyboard.press('Space');
+    await expect.poll(() => isFocused(page.locator('#row-2-key'))).toBe(true);
+    await page.keyboard.type('THIRD');
+    await tabTo(page, page.getByRole('button', { name: 'Remove row' }).nth(2));
+    await page.keyboard.press('Enter');
+    await expect(page.locator('#row-2-key')).toHaveCount(0);
+    await expect.poll(() => isFocused(page.locator('#row-1-key'))).toBe(true);
+    await expectFocusVisible(page);
+    expected = 'added FIRST_KEY, SECOND';
+  }
+  await tabTo(page, page.getByRole('button', { name: 'Save', exact: true }));
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('status')).toHaveText(`Saved "${set}": ${expected}.`);
+  await settled(page);
+
+  // A refused save: the focus lands on the problems.
+  await tabTo(page, page.locator('#row-0-key'));
+  await page.keyboard.type('BAD KEY');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('x');
+  await tabTo(page, page.getByRole('button', { name: 'Save', exact: true }));
+  await page.keyboard.press('Enter');
+  const refused = problems(page).filter({ hasText: 'BAD KEY' });
+  await expect(refused).toBeVisible();
+  await expect.poll(() => isFocused(refused)).toBe(true);
+  await expectFocusVisible(page);
+  if (!hasJs()) await settled(page);
+
+  // Paste pairs; with JavaScript the preview is read out (it describes the field).
+  const paste = page.getByLabel('Paste KEY=value lines');
+  await tabTo(page, paste);
+  await page.keyboard.type('PASTED_A=1');
+  await page.keyboard.press('Enter');
+  await page.keyboard.type('PASTED_B="two words"');
+  if (hasJs()) {
+    await expect(page.locator('#paste-preview')).toHaveText('Will add PASTED_A, PASTED_B.');
+    expect(await paste.getAttribute('aria-describedby')).toContain('paste-preview');
+  }
+  await tabTo(page, page.getByRole('button', { name: 'Save pasted pairs' }));
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('status')).toHaveText(`Saved "${set}": added PASTED_A, PASTED_B.`);
+  await settled(page);
+
+  // Unset through the confirmation: Enter arms it, Escape takes it back, the focus
+  // stays on the same button throughout.
+  const unset = page.getByRole('button', { name: 'Unset PASTED_A' });
+  await tabTo(page, unset);
+  if (hasJs()) {
+    await page.keyboard.press('Enter');
+    const confirm = page.getByRole('button', { name: 'Confirm unset PASTED_A' });
+    await expect(confirm).toBeVisible();
+    expect(await isFocused(confirm)).toBe(true);
+    await page.keyboard.press('Escape');
+    await expect(unset).toBeVisible();
+    expect(await isFocused(unset)).toBe(true);
+    await page.keyboard.press('Enter');
+    await expect(confirm).toBeVisible();
+  }
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('status')).toHaveText(`Unset PASTED_A from "${set}".`);
+});
+
+test('deploy from the keyboard and copy the runtime token', async ({ page, request }) => {
+  const set = uniqueSet('kbd-env');
+  const pull = uniqueSet('kbd-pull');
+  const name = uniqueSet('kbd-agent');
+  await api(request, 'put', `/secrets/${set}`, { secrets: [{ key: 'MODE', value: 'one' }] });
+  await api(request, 'post', '/image-pull-secrets', { name: pull, registry: 'ghcr.io', username: 'bot', password: 'pw-1' });
+  await login(page, '/secrets');
+  await page.goto(org('/deployments'));
+  await settled(page);
+  await tabTo(page, page.getByLabel('Name', { exact: true }));
+  await page.keyboard.type(name);
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('ghcr.io/acme/agent:1');
+  await page.keyboard.press('Tab');
+  const setPicker = page.getByLabel('Secret set');
+  expect(await isFocused(setPicker)).toBe(true);
+  await arrowTo(page, setPicker, set);
+  await page.keyboard.press('Tab');
+  await arrowTo(page, page.getByLabel('Image pull secret'), pull);
+  await tabTo(page, page.getByRole('button', { name: 'Create and deploy' }));
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('status').filter({ hasText: `Created deployment "${name}" (revision 1).` })).toBeVisible();
+  await expectSelectedWhole(page, page.getByLabel('Runtime token', { exact: true }));
+});
+
+test('invite someone from the keyboard and copy the link', async ({ page }) => {
+  const email = `kbd-${test.info().project.name}-${Date.now().toString(36)}@example.com`;
+  await login(page, '/secrets');
+  await page.goto(org('/members'));
+  await settled(page);
+  await tabTo(page, page.getByLabel('Email'));
+  await page.keyboard.type(email);
+  await page.keyboard.press('Tab');
+  const role = page.getByLabel('Role', { exact: true });
+  expect(await isFocused(role)).toBe(true);
+  await arrowTo(page, role, 'viewer');
+  await tabTo(page, page.getByRole('button', { name: 'Create invitation' }));
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('status').filter({ hasText: `Invited ${email} as viewer` })).toBeVisible();
+  await expectSelectedWhole(page, page.getByLabel('Invitation link'));
+});
