@@ -1,24 +1,10 @@
 // WCAG 2.2 AA through axe-core: every page, signed out and in, in every role's view,
 // the states that appear only after an action, the dark scheme and a 320 px window.
 // Each project runs it twice: with JavaScript (hydrated islands) and without.
-import { test as appTest, expect, login, hasJs, uniqueSet, problems, apiToken } from '../fixtures/app';
+import { test, expect, login, hasJs, uniqueSet, problems, apiToken } from '../fixtures/app';
 import { ACCOUNT } from '../fixtures/env';
-import { api, expectAccessible, expectNoSidewaysScroll, newContext, personWithRole, settled } from '../fixtures/a11y';
+import { api, expectAccessible, expectNoSidewaysScroll, personWithRole, settled } from '../fixtures/a11y';
 import type { APIRequestContext, Page } from '@playwright/test';
-
-// Without JavaScript, pages come from a context where no island code loads (see
-// `newContext`), so that axe-core itself can run.
-const test = appTest.extend({
-  page: async ({ page, browser, baseURL }, use) => {
-    if (hasJs()) {
-      await use(page);
-      return;
-    }
-    const context = await newContext(browser, baseURL);
-    await use(await context.newPage());
-    await context.close();
-  },
-});
 
 test.describe.configure({ mode: 'parallel' });
 

@@ -1,6 +1,7 @@
 import {
   test,
   expect,
+  problems,
   login,
   createSet,
   uniqueSet,
