@@ -102,18 +102,18 @@ async fn post_form(form: &web_sys::HtmlFormElement) -> Result<WriteOutcome, AppE
 #[cfg(feature = "hydrate")]
 fn focus_problems(form: &web_sys::HtmlFormElement) {
     use wasm_bindgen::JsCast;
-    if let Some(list) = form
-        .query_selector(".problems")
-        .ok()
-        .flatten()
-        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
-    {
-        // The list fills in on the next render; focus it once it has.
-        leptos::task::spawn_local(async move {
+    let form = form.clone();
+    // The list appears with the next render; focus it once it is there.
+    leptos::task::spawn_local(async move {
+        for _ in 0..10 {
             leptos::task::tick().await;
-            let _ = list.focus();
-        });
-    }
+            let list = form.query_selector(".problems").ok().flatten();
+            if let Some(list) = list.and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+                let _ = list.focus();
+                return;
+            }
+        }
+    });
 }
 
 /// Full page load of `url`.
@@ -181,19 +181,34 @@ pub(crate) fn focus_after_render(id: String) {
     let _ = id;
 }
 
-/// A live list of problems under a form: announced politely to screen readers, named
-/// "Problems", and the target of fields' `aria-describedby` (through `id`). Errors a
-/// page was rendered with (a refused form without JavaScript) take the focus on load.
+/// The problems of a form: a polite live region (always in the page, the target of
+/// fields' `aria-describedby` through `id`) holding, while there are any, a list named
+/// "Problems". Nothing is announced or listed while there are none. Errors a page was
+/// rendered with (a refused form without JavaScript) take the focus on load; the
+/// island moves the focus to the list after a refused submit ([`FormState::submit`]).
 #[component]
 pub fn Problems(
     #[prop(into)] lines: Signal<Vec<String>>,
     #[prop(optional, into)] id: Option<String>,
 ) -> impl IntoView {
-    let autofocus = !lines.with_untracked(Vec::is_empty);
+    // Only the list the page arrives with may take the focus by itself.
+    let arrived = StoredValue::new(!lines.with_untracked(Vec::is_empty));
     view! {
-        <ul class="problems" id=id aria-label="Problems" aria-live="polite" tabindex="-1" autofocus=autofocus>
-            {move || lines.get().into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
-        </ul>
+        <div class="problems-live" id=id aria-live="polite">
+            {move || {
+                let lines = lines.get();
+                let autofocus = arrived.get_value();
+                arrived.set_value(false);
+                (!lines.is_empty())
+                    .then(|| {
+                        view! {
+                            <ul class="problems" aria-label="Problems" tabindex="-1" autofocus=autofocus>
+                                {lines.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
+                            </ul>
+                        }
+                    })
+            }}
+        </div>
     }
 }
 

@@ -181,7 +181,13 @@ pub fn PastePreview(org: String, set: String, revision: i64, existing: Vec<Strin
                 on:input=move |ev| text.set(event_target_value(&ev))
             ></textarea>
             <p class="preview" id="paste-preview" aria-live="polite">{summary}</p>
-            <p class="warning" id="paste-warnings" role="note" aria-live="polite">{warnings}</p>
+            // The live region is always there; the box inside only when it has words.
+            <div id="paste-warnings" aria-live="polite">
+                {move || {
+                    let w = warnings();
+                    (!w.is_empty()).then(|| view! { <p class="warning" role="note">{w}</p> })
+                }}
+            </div>
             <Problems lines=lines id="paste-problems" />
             <button type="submit" disabled=move || state.pending.get()>
                 "Save pasted pairs"
