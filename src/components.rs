@@ -101,15 +101,20 @@ async fn post_form(form: &web_sys::HtmlFormElement) -> Result<WriteOutcome, AppE
 /// screen reader reads them and the keyboard user starts from there.
 #[cfg(feature = "hydrate")]
 fn focus_problems(form: &web_sys::HtmlFormElement) {
-    use wasm_bindgen::JsCast;
     let form = form.clone();
-    // The list appears with the next render; focus it once it is there.
+    focus_when_rendered(move || form.query_selector(".problems").ok().flatten());
+}
+
+/// Focuses what `find` finds as soon as the render that makes it has run (the signal
+/// change that leads to it was just made, so a few executor ticks at most).
+#[cfg(feature = "hydrate")]
+fn focus_when_rendered(find: impl Fn() -> Option<web_sys::Element> + 'static) {
+    use wasm_bindgen::JsCast;
     leptos::task::spawn_local(async move {
         for _ in 0..10 {
             leptos::task::tick().await;
-            let list = form.query_selector(".problems").ok().flatten();
-            if let Some(list) = list.and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
-                let _ = list.focus();
+            if let Some(el) = find().and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok()) {
+                let _ = el.focus();
                 return;
             }
         }
@@ -167,16 +172,7 @@ pub fn MaskedInput(
 /// (a row the user just added, or the neighbour of a row they removed).
 pub(crate) fn focus_after_render(id: String) {
     #[cfg(feature = "hydrate")]
-    leptos::task::spawn_local(async move {
-        use wasm_bindgen::JsCast;
-        leptos::task::tick().await;
-        if let Some(el) = document()
-            .get_element_by_id(&id)
-            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
-        {
-            let _ = el.focus();
-        }
-    });
+    focus_when_rendered(move || document().get_element_by_id(&id));
     #[cfg(not(feature = "hydrate"))]
     let _ = id;
 }

@@ -1,5 +1,6 @@
 import { test, expect, login, islandsReady, hasJs, problems } from '../fixtures/app';
 import { ACCOUNT } from '../fixtures/env';
+import { expectAccessible } from '../fixtures/a11y';
 
 test('pages require a session and send you back where you were going', async ({ page }) => {
   await page.goto('/secrets');
@@ -18,6 +19,9 @@ test('a wrong password is refused with a generic message', async ({ page }) => {
   await page.getByLabel('Password').fill('not-the-password');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(problems(page)).toHaveText('wrong email or password');
+  // The focus lands on the problem (moved by the island, or `autofocus` without JS).
+  await expect.poll(() => problems(page).evaluate((el) => el === document.activeElement)).toBe(true);
+  await expectAccessible(page, 'a refused sign-in');
   await expect(page).toHaveURL(/\/login/);
   expect((await page.context().cookies()).find((c) => c.name === 'cloakroom_session')).toBeUndefined();
 });

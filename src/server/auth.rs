@@ -72,6 +72,28 @@ fn limit_scope(state: &AppState, kind: &str, text: &str) -> String {
     format!("{kind}:{}", state.crypto.keyed_name(kind, text))
 }
 
+/// Counts a password attempt in `scopes` before the password is checked (see
+/// [`super::store::Store::reserve_login_attempt`]); a scope at its limit refuses it.
+/// The rows it returns are released when the password was right.
+async fn reserve_attempt(
+    state: &AppState,
+    scopes: &[String],
+    now: i64,
+    what: &str,
+) -> Result<Vec<i64>, AppError> {
+    match state
+        .store
+        .reserve_login_attempt(scopes, now, LOGIN_WINDOW_SECS, LOGIN_FAILURES_ALLOWED)
+        .await?
+    {
+        LoginAttempt::Counted(ids) => Ok(ids),
+        LoginAttempt::Refused { until } => {
+            tracing::warn!("{what} refused: too many wrong passwords");
+            Err(AppError::RateLimited((until - now).max(1).unsigned_abs()))
+        }
+    }
+}
+
 /// Checks an email and password and opens a session. Returns who logged in and the
 /// session token for the cookie. Unknown emails cost the same time as wrong passwords;
 /// `client` (the caller's address) and the account are rate limited separately, and
@@ -88,17 +110,7 @@ pub async fn login(
         limit_scope(state, "account", &crate::validate::normalize_email(email)),
         limit_scope(state, "address", client),
     ];
-    let attempt = state
-        .store
-        .reserve_login_attempt(&scopes, now, LOGIN_WINDOW_SECS, LOGIN_FAILURES_ALLOWED)
-        .await?;
-    let attempt = match attempt {
-        LoginAttempt::Counted(ids) => ids,
-        LoginAttempt::Refused { until } => {
-            tracing::warn!("sign-in refused: too many failures");
-            return Err(AppError::RateLimited((until - now).max(1).unsigned_abs()));
-        }
-    };
+    let attempt = reserve_attempt(state, &scopes, now, "sign-in").await?;
     let user = state.store.user_by_email(email.trim()).await?;
     let hash = user
         .as_ref()
@@ -176,12 +188,22 @@ pub async fn change_password(
         .user_by_email(&who.email)
         .await?
         .ok_or(AppError::Unauthorized)?;
+    // A guess at the current password is a guess at the account's password: it counts
+    // against the account's sign-in limit, before the password is checked.
+    let scope = [limit_scope(
+        state,
+        "account",
+        &crate::validate::normalize_email(&who.email),
+    )];
+    let attempt = reserve_attempt(state, &scope, super::now(), "password change").await?;
     if !check_password(state, user.password_hash.clone(), current).await? {
+        // The attempt stays counted as a failure.
         return Err(AppError::validation(crate::validate::FieldError {
             field: "current".into(),
             message: "the current password is not right".into(),
         }));
     }
+    state.store.release_login_attempt(&attempt).await?;
     if new.chars().count() < MIN_PASSWORD_LEN {
         return Err(AppError::validation(crate::validate::FieldError {
             field: "new".into(),

@@ -740,8 +740,50 @@ async fn password_changes_end_other_sessions_and_owners_delete_organizations(bac
     assert_eq!(err.status_code(), 409);
 }
 
+/// Someone holding a session (a laptop left open) must not learn the password by
+/// guessing it on the account page: the current-password check counts against the same
+/// per-account limit as signing in.
+async fn guessing_the_current_password_is_limited_like_signing_in(backend: Backend) {
+    use cloakroom::server::auth::{login, LOGIN_FAILURES_ALLOWED};
+    let app = spawn_app(backend).await;
+    let (_, session) = login(&app.state, "owner@example.com", common::PASSWORD, "t")
+        .await
+        .unwrap();
+    let change = |current: &'static str| {
+        let req = app
+            .http
+            .post(app.url("/api/change_password"))
+            .header("accept", "application/json")
+            .header("cookie", format!("cloakroom_session={session}"))
+            .form(&[
+                ("org", "acme"),
+                ("current", current),
+                ("new", "a-brand-new-password"),
+            ]);
+        async move { req.send().await.unwrap().status() }
+    };
+    for _ in 0..LOGIN_FAILURES_ALLOWED {
+        let status = change("wrong-password").await;
+        assert!(
+            status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS,
+            "{status}"
+        );
+    }
+    assert_eq!(
+        change(common::PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "past the limit even the right password is not checked"
+    );
+    // The same limit holds for signing in to the account, from anywhere.
+    let err = login(&app.state, "owner@example.com", common::PASSWORD, "elsewhere")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status_code(), 429);
+}
+
 on_both_backends!(
     password_changes_end_other_sessions_and_owners_delete_organizations,
+    guessing_the_current_password_is_limited_like_signing_in,
     invitations_are_single_use_and_make_members,
     roles_keep_an_owner_and_tokens_carry_at_most_their_creators_role,
     the_audit_log_records_changes_never_values_and_only_grows,
