@@ -249,4 +249,12 @@ test('320 px wide (and 200 % zoom of 640 px): nothing scrolls sideways, nothing 
     await expectNoSidewaysScroll(page, `${name} at 320 px`);
     await expectAccessible(page, `${name} at 320 px`);
   }
+  // The open workspace menu fits phones of every width, too.
+  for (const width of [320, 375, 414, 600]) {
+    await page.setViewportSize({ width, height: 720 });
+    await page.goto(org('/secrets'));
+    await page.locator('.switcher summary').click();
+    await expect(page.getByRole('link', { name: 'New organization…' })).toBeVisible();
+    await expectNoSidewaysScroll(page, `the open workspace menu at ${width} px`);
+  }
 });

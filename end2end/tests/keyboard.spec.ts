@@ -18,24 +18,51 @@ async function focusedNow(page: Page): Promise<string> {
   return page.evaluate(() => (document.activeElement?.outerHTML ?? 'nothing').slice(0, 160));
 }
 
-/** The focused element shows a focus ring of at least 2 px. */
+/**
+ * The focused element shows a focus ring of at least 2 px whose colour stands out
+ * at least 3:1 from the background behind it (WCAG 2.4.7 and 1.4.11).
+ */
 async function expectFocusVisible(page: Page) {
   const problem = await page.evaluate(() => {
     const el = document.activeElement as HTMLElement | null;
     if (!el || el === document.body) return 'nothing is focused';
     const cs = getComputedStyle(el);
+    const what = el.outerHTML.slice(0, 120);
     if (cs.outlineStyle === 'none' || parseFloat(cs.outlineWidth) < 2) {
-      return `${el.outerHTML.slice(0, 120)} is focused without a visible ring`;
+      return `${what} is focused without a visible ring`;
     }
-    return '';
+    const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number);
+    const lum = (c: number[]) => {
+      const [r, g, b] = c.slice(0, 3).map((v) => {
+        const x = v / 255;
+        return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    // The ring sits outside the element: compare it with the first opaque background
+    // of the element's ancestors.
+    let bg = [255, 255, 255];
+    for (let p = el.parentElement; p; p = p.parentElement) {
+      const c = rgb(getComputedStyle(p).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) {
+        bg = c;
+        break;
+      }
+    }
+    const [a, b] = [lum(rgb(cs.outlineColor)), lum(bg)];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    return ratio >= 3 ? '' : `${what}: focus ring ${cs.outlineColor} on ${bg} is only ${ratio.toFixed(2)}:1`;
   });
   expect(problem).toBe('');
 }
 
-/** Presses Tab (or Shift+Tab) until `target` has the focus, then checks the ring. */
+/** Presses Tab (or Shift+Tab) until `target` has the focus, checking the ring at every stop. */
 async function tabTo(page: Page, target: Locator, back = false) {
   await expect(target).toBeVisible();
   for (let i = 0; i < 120; i++) {
+    // Every stop a key press reached (where the focus starts may be the page itself).
+    const focused = await page.evaluate(() => document.activeElement !== document.body);
+    if (focused && i > 0) await expectFocusVisible(page);
     if (await isFocused(target)) {
       await expectFocusVisible(page);
       return;
@@ -91,6 +118,10 @@ test('sign in from the keyboard, skip the navigation, see where you are', async 
   expect(await isFocused(page.locator('main'))).toBe(true);
   // The navigation marks the page being shown.
   await expect(page.getByRole('navigation', { name: 'Main' }).locator('[aria-current="page"]')).toHaveText('Secret sets');
+  // The workspace switcher opens with Enter; its links show their rings on its panel.
+  await tabTo(page, page.locator('.switcher summary'), true);
+  await page.keyboard.press('Enter');
+  await tabTo(page, page.getByRole('link', { name: 'New organization…' }));
 });
 
 test('create a set, add keys in the row editor, paste pairs and unset a key: keyboard only', async ({ page }) => {

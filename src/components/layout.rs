@@ -20,7 +20,12 @@ pub fn Layout(children: Children) -> impl IntoView {
     let here = leptos_router::hooks::use_location().pathname.get_untracked();
     let item = |path: &str, text: &'static str| {
         let href = link(path);
-        let current = (here == href || here.starts_with(&format!("{href}/"))).then_some("page");
+        // "page" on the page itself, "true" on the section a page below it is in.
+        let current = if here == href {
+            Some("page")
+        } else {
+            here.starts_with(&format!("{href}/")).then_some("true")
+        };
         view! { <a href=href aria-current=current>{text}</a> }
     };
     let nav = view! {
@@ -124,7 +129,14 @@ pub fn Flash() -> impl IntoView {
             }
             .into_any()
         } else {
-            view! { <p class="notice" role="status">{flash.lines.join(" ")}</p> }.into_any()
+            // A status that arrives with the page is not announced by itself: it takes
+            // the focus, so it is read, and Tab goes on from there.
+            view! {
+                <p class="notice" role="status" tabindex="-1" autofocus>
+                    {flash.lines.join(" ")}
+                </p>
+            }
+            .into_any()
         }
     })
 }

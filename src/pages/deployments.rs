@@ -262,8 +262,8 @@ pub fn DeploymentPage() -> impl IntoView {
                             {any_diff
                                 .then(|| {
                                     view! {
-                                        <div class="diff" aria-label="Changes since this revision">
-                                            <h3>"Changed in the secret set since this revision"</h3>
+                                        <section class="diff" aria-labelledby="diff-heading">
+                                            <h3 id="diff-heading">"Changed in the secret set since this revision"</h3>
                                             <ul>
                                                 {d
                                                     .added
@@ -282,7 +282,7 @@ pub fn DeploymentPage() -> impl IntoView {
                                                     .collect_view()}
                                             </ul>
                                             <p class="hint">"Redeploy to give the agents these changes."</p>
-                                        </div>
+                                        </section>
                                     }
                                 })}
                         </section>

@@ -25,7 +25,12 @@ pub fn InvitePage() -> impl IntoView {
                         }
                             .into_any()
                     } else {
-                        view! { <p class="notice" role="status">{f.lines.join(" ")}</p> }.into_any()
+                        view! {
+                            <p class="notice" role="status" tabindex="-1" autofocus>
+                                {f.lines.join(" ")}
+                            </p>
+                        }
+                            .into_any()
                     }
                 })}
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
