@@ -4,12 +4,14 @@
 
 pub mod auth;
 pub mod deployments;
+pub mod history;
 pub mod orgs;
 pub mod pull_secrets;
 pub mod secrets;
 
 pub use auth::*;
 pub use deployments::*;
+pub use history::*;
 pub use orgs::*;
 pub use pull_secrets::*;
 pub use secrets::*;

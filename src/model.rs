@@ -97,6 +97,125 @@ pub struct DeploymentDetail {
     pub changed: Vec<String>,
 }
 
+/// One version of a set as its history lists it: who, when, from where, and what
+/// changed against the version before (keys only; changed means another fingerprint).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetVersion {
+    pub version: i64,
+    pub at: i64,
+    pub actor: String,
+    /// Where the change came from: `ui`, `api`, `cli` or `migration`.
+    pub source: String,
+    /// `set`, `unset`, `restore`, `undelete` or `baseline` (history began).
+    pub action: String,
+    /// For restores: `restored from v3` (and which keys).
+    pub detail: String,
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// A key and its value's fingerprint: what a version or a snapshot holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyPrint {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// Two sides' keys compared by fingerprint, never by value. Each list is sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub only_in_a: Vec<String>,
+    pub only_in_b: Vec<String>,
+    pub same: Vec<String>,
+    pub different: Vec<String>,
+}
+
+impl Comparison {
+    /// Compares `a` with `b`.
+    pub fn of(a: &[KeyPrint], b: &[KeyPrint]) -> Self {
+        let in_b: std::collections::BTreeMap<&str, &str> =
+            b.iter().map(|k| (k.key.as_str(), k.fingerprint.as_str())).collect();
+        let in_a: std::collections::BTreeSet<&str> = a.iter().map(|k| k.key.as_str()).collect();
+        let mut out = Self::default();
+        for k in a {
+            match in_b.get(k.key.as_str()) {
+                None => out.only_in_a.push(k.key.clone()),
+                Some(f) if *f == k.fingerprint => out.same.push(k.key.clone()),
+                Some(_) => out.different.push(k.key.clone()),
+            }
+        }
+        out.only_in_b = in_b.keys().filter(|k| !in_a.contains(*k)).map(|k| k.to_string()).collect();
+        for list in [&mut out.only_in_a, &mut out.same, &mut out.different] {
+            list.sort();
+        }
+        out
+    }
+
+    /// Whether both sides hold the same keys with the same values.
+    pub fn equal(&self) -> bool {
+        self.only_in_a.is_empty() && self.only_in_b.is_empty() && self.different.is_empty()
+    }
+}
+
+/// What restoring (a whole version, or some keys of it) would do to a set now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestorePreview {
+    pub set: String,
+    /// The version restored from.
+    pub version: i64,
+    /// The set's revision the preview was made at (the restore demands it).
+    pub revision: i64,
+    /// Keys the restore adds back, changes back, and removes.
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+    /// Deployments that use the set: they need a redeploy to get the restored values.
+    pub deployments: Vec<String>,
+}
+
+impl RestorePreview {
+    pub fn changes_nothing(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// A deleted set that can still be restored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletedSet {
+    pub id: i64,
+    pub name: String,
+    pub deleted_at: i64,
+    pub deleted_by: String,
+    pub keys: i64,
+    pub protected: bool,
+    /// Whether a live set has taken the name since (restore it under another).
+    pub name_taken: bool,
+    /// When it will be purged.
+    pub purge_at: i64,
+}
+
+/// One kept revision of a deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentRevision {
+    pub revision: i64,
+    pub image: String,
+    pub secret_set: Option<String>,
+    /// The set version the environment was taken from (unknown for revisions made
+    /// before history began).
+    pub set_version: Option<i64>,
+    pub pull_secret: Option<String>,
+    pub region: String,
+    pub min_agents: i64,
+    pub max_agents: i64,
+    pub at: i64,
+    pub actor: String,
+    /// The revision this one rolled back to.
+    pub rollback_of: Option<i64>,
+    /// Keys in its environment.
+    pub keys: i64,
+}
+
 /// What a write did; `redirect` is where the page goes next and `notice` what it says
 /// there (empty: nothing).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,8 +4,8 @@
 //! secret (a value, a token, an invitation link) print only their shape in `Debug`.
 
 use crate::model::{
-    rfc3339, AuditEntry, Concealed, DeploymentSummary, InviteInfo, KeyInfo, MemberInfo, PullSecretSummary,
-    Role, SetDetail, SetSummary, TokenInfo,
+    rfc3339, AuditEntry, Concealed, DeletedSet, DeploymentRevision, DeploymentSummary, InviteInfo, KeyInfo,
+    KeyPrint, MemberInfo, PullSecretSummary, Role, SetDetail, SetSummary, SetVersion, TokenInfo,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -369,6 +369,197 @@ impl KeyItem {
             key: k.key.clone(),
             fingerprint: k.fingerprint.clone(),
             updated_at: with_time.then(|| rfc3339(k.updated_at)),
+        }
+    }
+}
+
+/// One version in `GET …/secret-versions/{set}`: what it changed, never a value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionItem {
+    pub version: i64,
+    pub actor: String,
+    pub source: String,
+    pub at: String,
+    pub action: String,
+    #[serde(default)]
+    pub detail: String,
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionList {
+    pub versions: Vec<VersionItem>,
+}
+
+/// `GET …/secret-versions/{set}/{n}`: the keys of one version with their fingerprints.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionKeys {
+    pub version: i64,
+    pub keys: Vec<KeyItem>,
+}
+
+/// `POST …/secret-restores`: restore a whole version of a set, or only `keys` of it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreRequest {
+    pub set: String,
+    pub version: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<String>>,
+}
+
+/// The answer to `POST …/secret-restores`: the set as `GET` shows it after the restore,
+/// and what the restore changed (nothing when the set held those values already).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RestoreDone {
+    #[serde(flatten)]
+    pub set: SetBody,
+    pub restored_from: i64,
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// The answer to `POST …/secret-restores?dry_run=true`: what the restore would change,
+/// at which revision of the set, and the deployments that would need a redeploy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RestorePlan {
+    pub set: String,
+    pub version: i64,
+    pub revision: i64,
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+    pub deployments: Vec<String>,
+}
+
+/// One set in `GET …/deleted-secrets`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeletedItem {
+    pub id: i64,
+    pub name: String,
+    pub deleted_at: String,
+    pub deleted_by: String,
+    pub keys: i64,
+    pub protected: bool,
+    /// A live set has the name now: restore this one under another (`{"name"}`).
+    pub name_taken: bool,
+    pub purge_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeletedList {
+    pub deleted: Vec<DeletedItem>,
+}
+
+/// `POST …/deleted-secrets/{id}/restore`: optionally under a new name.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Undelete {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// One revision in `GET …/deployments/{name}/revisions`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevisionItem {
+    pub revision: i64,
+    pub current: bool,
+    pub image: String,
+    pub secret_set: Option<String>,
+    pub set_version: Option<i64>,
+    pub image_credentials: Option<String>,
+    pub region: String,
+    pub scaling: Scaling,
+    pub at: String,
+    pub actor: String,
+    pub rollback_of: Option<i64>,
+    pub keys: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevisionList {
+    pub name: String,
+    pub revision: i64,
+    pub revisions: Vec<RevisionItem>,
+}
+
+/// `POST …/deployments/{name}/rollback`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rollback {
+    pub revision: i64,
+}
+
+/// The answer to a rollback: the new revision and the one it serves again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RolledBack {
+    pub name: String,
+    pub revision: i64,
+    pub rolled_back_to: i64,
+}
+
+impl From<&SetVersion> for VersionItem {
+    fn from(v: &SetVersion) -> Self {
+        Self {
+            version: v.version,
+            actor: v.actor.clone(),
+            source: v.source.clone(),
+            at: rfc3339(v.at),
+            action: v.action.clone(),
+            detail: v.detail.clone(),
+            added: v.added.clone(),
+            changed: v.changed.clone(),
+            removed: v.removed.clone(),
+        }
+    }
+}
+
+impl From<&KeyPrint> for KeyItem {
+    fn from(k: &KeyPrint) -> Self {
+        Self {
+            key: k.key.clone(),
+            fingerprint: k.fingerprint.clone(),
+            updated_at: None,
+        }
+    }
+}
+
+impl From<&DeletedSet> for DeletedItem {
+    fn from(d: &DeletedSet) -> Self {
+        Self {
+            id: d.id,
+            name: d.name.clone(),
+            deleted_at: rfc3339(d.deleted_at),
+            deleted_by: d.deleted_by.clone(),
+            keys: d.keys,
+            protected: d.protected,
+            name_taken: d.name_taken,
+            purge_at: rfc3339(d.purge_at),
+        }
+    }
+}
+
+impl RevisionItem {
+    pub fn new(r: &DeploymentRevision, current: i64) -> Self {
+        Self {
+            revision: r.revision,
+            current: r.revision == current,
+            image: r.image.clone(),
+            secret_set: r.secret_set.clone(),
+            set_version: r.set_version,
+            image_credentials: r.pull_secret.clone(),
+            region: r.region.clone(),
+            scaling: Scaling {
+                min_agents: r.min_agents,
+                max_agents: r.max_agents,
+            },
+            at: rfc3339(r.at),
+            actor: r.actor.clone(),
+            rollback_of: r.rollback_of,
+            keys: r.keys,
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod deployments;
+pub mod history;
 pub mod orgs;
 pub mod pg_tls;
 pub mod pull_secrets;

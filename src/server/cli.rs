@@ -120,6 +120,7 @@ async fn serve(config: Config) -> Result<(), String> {
         tracing::warn!("no account exists yet: open this one-time link to create the owner: {link}");
         eprintln!("\n    Set up Cloakroom: {link}\n");
     }
+    super::history::purge_hourly(state.clone());
     let app = super::router::router(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await

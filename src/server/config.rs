@@ -8,6 +8,13 @@ use std::path::{Path, PathBuf};
 /// Revisions each deployment keeps unless configured otherwise.
 pub const DEFAULT_REVISIONS_KEPT: i64 = 20;
 
+/// Set versions kept at least, whatever their age, unless configured otherwise.
+pub const DEFAULT_SET_VERSIONS_KEPT: i64 = 50;
+/// Days every set version is kept, unless configured otherwise.
+pub const DEFAULT_SET_VERSION_DAYS: i64 = 90;
+/// Days a deleted set stays recoverable, unless configured otherwise.
+pub const DEFAULT_DELETED_SET_DAYS: i64 = 30;
+
 /// The settings the server runs with.
 #[derive(Clone)]
 pub struct Config {
@@ -28,6 +35,8 @@ pub struct Config {
     pub trust_proxy: bool,
     /// How many revisions (with their sealed snapshots) each deployment keeps.
     pub deployment_revisions_kept: i64,
+    /// How long history is kept (see [`Retention`]).
+    pub retention: Retention,
     /// Who may create organizations.
     pub org_creation: OrgCreation,
     /// Connections in the PostgreSQL pool (`CLOAKROOM_DB_POOL_SIZE`, default 16).
@@ -48,6 +57,27 @@ impl std::fmt::Debug for Config {
             .field("master_key", &self.master_key.as_ref().map(|_| "(set)"))
             .field("master_key_file", &self.master_key_file)
             .finish_non_exhaustive()
+    }
+}
+
+/// How long the history of sets is kept. A set version goes once it is both older than
+/// `version_days` and not among the newest `versions_kept`, and never while a kept
+/// deployment revision was taken from it. A deleted set can be restored for
+/// `deleted_days`, then it is purged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub versions_kept: i64,
+    pub version_days: i64,
+    pub deleted_days: i64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            versions_kept: DEFAULT_SET_VERSIONS_KEPT,
+            version_days: DEFAULT_SET_VERSION_DAYS,
+            deleted_days: DEFAULT_DELETED_SET_DAYS,
+        }
     }
 }
 
@@ -89,6 +119,9 @@ struct ServerSection {
     session_idle_minutes: Option<i64>,
     trust_proxy: Option<bool>,
     deployment_revisions_kept: Option<i64>,
+    set_versions_kept: Option<i64>,
+    set_version_days: Option<i64>,
+    deleted_set_days: Option<i64>,
     org_creation: Option<String>,
     db_pool_size: Option<usize>,
 }
@@ -160,6 +193,36 @@ impl Config {
         if kept < 1 {
             return Err("each deployment must keep at least one revision".into());
         }
+        let number = |var: &str, file: Option<i64>, default: i64, least: i64| -> Result<i64, String> {
+            let n = match env(var) {
+                Some(n) => n.parse().map_err(|_| format!("{var} {n:?} is not a number"))?,
+                None => file.unwrap_or(default),
+            };
+            if n < least {
+                return Err(format!("{var} must be at least {least}, not {n}"));
+            }
+            Ok(n)
+        };
+        let retention = Retention {
+            versions_kept: number(
+                "CLOAKROOM_SET_VERSIONS_KEPT",
+                file.set_versions_kept,
+                DEFAULT_SET_VERSIONS_KEPT,
+                1,
+            )?,
+            version_days: number(
+                "CLOAKROOM_SET_VERSION_DAYS",
+                file.set_version_days,
+                DEFAULT_SET_VERSION_DAYS,
+                0,
+            )?,
+            deleted_days: number(
+                "CLOAKROOM_DELETED_SET_DAYS",
+                file.deleted_set_days,
+                DEFAULT_DELETED_SET_DAYS,
+                0,
+            )?,
+        };
         let org_creation = match env("CLOAKROOM_ORG_CREATION").or(file.org_creation).as_deref() {
             None | Some("anyone") => OrgCreation::Anyone,
             Some("first-owner") => OrgCreation::FirstOwner,
@@ -188,6 +251,7 @@ impl Config {
             session_idle_secs: idle_minutes * 60,
             trust_proxy,
             deployment_revisions_kept: kept,
+            retention,
             org_creation,
             db_pool_size,
             master_key: env("CLOAKROOM_MASTER_KEY"),
@@ -214,6 +278,7 @@ impl Config {
             session_idle_secs: 1800,
             trust_proxy: false,
             deployment_revisions_kept: DEFAULT_REVISIONS_KEPT,
+            retention: Retention::default(),
             org_creation: OrgCreation::Anyone,
             db_pool_size: 16,
             master_key: None,

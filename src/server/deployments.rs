@@ -8,7 +8,7 @@ use super::state::AppState;
 use super::store::db::Db;
 use super::store::{self, deployments as rows, sets};
 use crate::error::AppError;
-use crate::model::{DeploymentDetail, DeploymentSpec, DeploymentSummary, KeyInfo, Role};
+use crate::model::{DeploymentDetail, DeploymentRevision, DeploymentSpec, DeploymentSummary, KeyInfo, Role};
 use crate::validate::{check_deployment, FieldError};
 use serde::Deserialize;
 
@@ -174,6 +174,16 @@ pub async fn deploy(
         state.config.deployment_revisions_kept,
     )
     .await?;
+    let record = super::store::history::RevisionRecord {
+        deployment_id: id,
+        revision,
+        spec,
+        set: set.map(|(row, _)| (row.id, row.revision)),
+        at: now,
+        actor: &who.email,
+        rollback_of: None,
+    };
+    super::store::history::record_revision(&mut tx, &record).await?;
     let created = existing.is_none();
     let action = if created {
         "deployment.create"
@@ -265,6 +275,106 @@ pub async fn redeploy(state: &AppState, who: &Principal, name: &str) -> Result<i
     who.require(Role::Member, "changing deployments")?;
     let current = detail(state, who, name).await?;
     Ok(deploy(state, who, &current.summary.spec).await?.revision)
+}
+
+/// The deployment's kept revisions, newest first.
+pub async fn revisions(state: &AppState, who: &Principal, name: &str) -> Result<Vec<DeploymentRevision>, AppError> {
+    state
+        .store
+        .deployment_revisions(who.org.id, name)
+        .await?
+        .ok_or_else(|| deployment_not_found(name))
+}
+
+/// Makes a new revision of the deployment that is revision `to` again: its settings,
+/// and its environment's sealed bytes exactly (not the set as it is now). The new
+/// revision number.
+pub async fn rollback(state: &AppState, who: &Principal, name: &str, to: i64) -> Result<i64, AppError> {
+    use super::store::history;
+    who.require(Role::Member, "changing deployments")?;
+    let (org_id, now) = (who.org.id, super::now());
+    let mut tx = state.store.write().await?;
+    // The deployment's row first, its old revision and what it references next.
+    let (id, current) = rows::lock(&mut tx, org_id, name)
+        .await?
+        .ok_or_else(|| deployment_not_found(name))?;
+    if !may_use_protected(who) {
+        if let Some(set) = rows::protected_set_used(&mut tx, org_id, name).await? {
+            return Err(protected_set(&set));
+        }
+    }
+    let (old, set_id) = history::revision_of(&mut tx, id, to)
+        .await?
+        .ok_or_else(|| {
+            AppError::NotFound(format!(
+                "revision {to} of deployment \"{name}\" is not kept (each deployment keeps its newest {})",
+                state.config.deployment_revisions_kept
+            ))
+        })?;
+    if to == current {
+        return Err(AppError::Conflict(format!(
+            "deployment \"{name}\" runs revision {to} already"
+        )));
+    }
+    let spec = DeploymentSpec {
+        name: name.to_owned(),
+        image: old.image.clone(),
+        secret_set: old.secret_set.clone(),
+        pull_secret: old.pull_secret.clone(),
+        region: old.region.clone(),
+        min_agents: old.min_agents,
+        max_agents: old.max_agents,
+    };
+    let mut missing = Vec::new();
+    if let Some(set) = &spec.secret_set {
+        match sets::lock_set(&mut tx, org_id, set).await? {
+            None => missing.push(crate::validate::FieldError {
+                field: "secret set".into(),
+                message: format!(
+                    "revision {to} used secret set \"{set}\", which does not exist now; restore it first"
+                ),
+            }),
+            Some(row) if row.protected && !may_use_protected(who) => return Err(protected_set(set)),
+            Some(_) => {}
+        }
+    }
+    if let Some(pull) = &spec.pull_secret {
+        if !rows::lock_pull_secret(&mut tx, org_id, pull).await? {
+            missing.push(crate::validate::FieldError {
+                field: "image pull secret".into(),
+                message: format!(
+                    "revision {to} used image pull secret \"{pull}\", which does not exist now; create it first"
+                ),
+            });
+        }
+    }
+    if !missing.is_empty() {
+        return Err(AppError::Validation(missing));
+    }
+    let revision = current + 1;
+    rows::update(&mut tx, id, &spec, revision, old.set_version, now).await?;
+    history::copy_env(&mut tx, id, to, revision).await?;
+    let record = history::RevisionRecord {
+        deployment_id: id,
+        revision,
+        spec: &spec,
+        set: set_id.zip(old.set_version),
+        at: now,
+        actor: &who.email,
+        rollback_of: Some(to),
+    };
+    history::record_revision(&mut tx, &record).await?;
+    rows::forget_old(&mut tx, id, revision, state.config.deployment_revisions_kept).await?;
+    let audit = super::audit::entry(
+        who,
+        "deployment.rollback",
+        &format!("deployment:{name}"),
+        &[],
+        &format!("revision {revision}, rolled back to revision {to}"),
+    );
+    store::finish(tx, audit, ()).await?;
+    tracing::info!(org = %who.org.name, user = who.user_id, deployment = name, revision, to, "rolled back");
+    Ok(revision)
 }
 
 /// Gives a deployment a new runtime token (the old one stops working at once).

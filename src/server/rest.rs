@@ -3,6 +3,7 @@
 
 use super::auth::bearer_principal;
 use super::auth::Principal;
+use super::history;
 use super::secrets;
 use super::state::AppState;
 use crate::error::AppError;
@@ -52,6 +53,12 @@ pub const PATHS: &[&str] = &[
     "/api/v1/orgs/{org}/secrets",
     "/api/v1/orgs/{org}/secrets/{set}",
     "/api/v1/orgs/{org}/secrets/{set}/{key}",
+    "/api/v1/orgs/{org}/secret-versions/{set}",
+    "/api/v1/orgs/{org}/secret-versions/{set}/{version}",
+    "/api/v1/orgs/{org}/secret-restores",
+    "/api/v1/orgs/{org}/deleted-secrets",
+    "/api/v1/orgs/{org}/deleted-secrets/{id}",
+    "/api/v1/orgs/{org}/deleted-secrets/{id}/restore",
     "/api/v1/orgs/{org}/image-pull-secrets",
     "/api/v1/orgs/{org}/image-pull-secrets/{name}",
     "/api/v1/orgs/{org}/image-pull-secrets/{name}/dockerconfigjson",
@@ -59,6 +66,8 @@ pub const PATHS: &[&str] = &[
     "/api/v1/orgs/{org}/deployments/{name}",
     "/api/v1/orgs/{org}/deployments/{name}/redeploy",
     "/api/v1/orgs/{org}/deployments/{name}/runtime-token",
+    "/api/v1/orgs/{org}/deployments/{name}/revisions",
+    "/api/v1/orgs/{org}/deployments/{name}/rollback",
     "/api/v1/orgs/{org}/tokens",
     "/api/v1/orgs/{org}/tokens/{id}",
     "/api/v1/orgs/{org}/members",
@@ -78,6 +87,12 @@ fn handlers(path: &str) -> axum::routing::MethodRouter<AppState> {
         "/api/v1/orgs/{org}/secrets" => get(list_sets),
         "/api/v1/orgs/{org}/secrets/{set}" => get(get_set).put(put_set).patch(patch_set).delete(delete_set),
         "/api/v1/orgs/{org}/secrets/{set}/{key}" => delete(unset_key),
+        "/api/v1/orgs/{org}/secret-versions/{set}" => get(list_versions),
+        "/api/v1/orgs/{org}/secret-versions/{set}/{version}" => get(get_version),
+        "/api/v1/orgs/{org}/secret-restores" => post(restore_set),
+        "/api/v1/orgs/{org}/deleted-secrets" => get(list_deleted),
+        "/api/v1/orgs/{org}/deleted-secrets/{id}" => delete(purge_deleted),
+        "/api/v1/orgs/{org}/deleted-secrets/{id}/restore" => post(undelete),
         "/api/v1/orgs/{org}/image-pull-secrets" => get(list_pull_secrets).post(create_pull_secret),
         "/api/v1/orgs/{org}/image-pull-secrets/{name}" => delete(delete_pull_secret),
         "/api/v1/orgs/{org}/image-pull-secrets/{name}/dockerconfigjson" => get(export_pull_secret),
@@ -87,6 +102,8 @@ fn handlers(path: &str) -> axum::routing::MethodRouter<AppState> {
         }
         "/api/v1/orgs/{org}/deployments/{name}/redeploy" => post(redeploy),
         "/api/v1/orgs/{org}/deployments/{name}/runtime-token" => post(rotate_runtime_token),
+        "/api/v1/orgs/{org}/deployments/{name}/revisions" => get(list_revisions),
+        "/api/v1/orgs/{org}/deployments/{name}/rollback" => post(rollback),
         "/api/v1/orgs/{org}/tokens" => get(list_tokens).post(create_token),
         "/api/v1/orgs/{org}/tokens/{id}" => delete(revoke_token),
         "/api/v1/orgs/{org}/members" => get(list_members),
@@ -293,6 +310,186 @@ async fn unset_key(
     let who = authorize(&state, &headers, &org).await?;
     let revision = secrets::unset(&state, &who, &set, &key, if_match(&headers)?).await?;
     Ok(with_etag(revision, StatusCode::NO_CONTENT.into_response()))
+}
+
+async fn list_versions(
+    State(state): State<AppState>,
+    Path((org, set)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<body::VersionList>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let versions = history::versions(&state, &who, &set).await?;
+    Ok(Json(body::VersionList {
+        versions: versions.iter().map(Into::into).collect(),
+    }))
+}
+
+async fn get_version(
+    State(state): State<AppState>,
+    Path((org, set, version)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<body::VersionKeys>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let version = version_number(&version)?;
+    let keys = history::version_keys(&state, &who, &set, version).await?;
+    Ok(Json(body::VersionKeys {
+        version,
+        keys: keys.iter().map(Into::into).collect(),
+    }))
+}
+
+/// A version or revision number from a path or form: a whole number from 1.
+pub fn version_number(text: &str) -> Result<i64, AppError> {
+    text.trim().parse::<i64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+        AppError::validation(crate::validate::FieldError {
+            field: "version".into(),
+            message: format!("a version is a whole number from 1, not {text:?}"),
+        })
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct DryRun {
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// `{"set","version"[,"keys"]}` (with `If-Match`): restores a version of a set, or some
+/// keys of it, as a new version; `?dry_run=true` only says what it would change.
+async fn restore_set(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<DryRun>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let req: body::RestoreRequest = json_body(
+        body,
+        MAX_BODY_BYTES,
+        r#"{"set":"prod","version":3,"keys":["API_KEY"]}"#,
+    )
+    .await?;
+    if q.dry_run {
+        let p = history::preview(&state, &who, &req.set, req.version, req.keys.as_deref()).await?;
+        return Ok(Json(body::RestorePlan {
+            set: p.set,
+            version: p.version,
+            revision: p.revision,
+            added: p.added,
+            changed: p.changed,
+            removed: p.removed,
+            deployments: p.deployments,
+        })
+        .into_response());
+    }
+    secrets::may_change(&who)?;
+    let name = ResourceName::parse(&req.set)?;
+    let done = history::restore(
+        &state,
+        &who,
+        &name,
+        req.version,
+        req.keys.as_deref(),
+        if_match(&headers)?,
+    )
+    .await?;
+    let detail = secrets::detail(&state, &who, name.as_str()).await?;
+    let out = body::RestoreDone {
+        set: body::SetBody::from(&detail),
+        restored_from: req.version,
+        added: done.added,
+        changed: done.changed,
+        removed: done.removed,
+    };
+    Ok(with_etag(detail.revision, Json(out).into_response()))
+}
+
+async fn list_deleted(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<body::DeletedList>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let deleted = history::deleted(&state, &who).await?;
+    Ok(Json(body::DeletedList {
+        deleted: deleted.iter().map(Into::into).collect(),
+    }))
+}
+
+fn deleted_id(text: &str) -> Result<i64, AppError> {
+    text.parse()
+        .map_err(|_| history::deleted_not_found_text(text))
+}
+
+/// `{}` or `{"name":"new"}`: restores a deleted set, under its old name or a new one.
+async fn undelete(
+    State(state): State<AppState>,
+    Path((org, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let id = deleted_id(&id)?;
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map_err(|_| AppError::TooLarge("the request body is over 64 KiB".into()))?;
+    let req: body::Undelete = if bytes.iter().all(u8::is_ascii_whitespace) {
+        body::Undelete::default()
+    } else {
+        parse_json(&bytes, r#"{"name":"new-name"}"#)?
+    };
+    let new_name = req.name.as_deref().map(|n| ResourceName::parse(n.trim())).transpose()?;
+    let name = history::undelete(&state, &who, id, new_name.as_ref()).await?;
+    let detail = secrets::detail(&state, &who, &name).await?;
+    Ok(with_etag(
+        detail.revision,
+        Json(body::SetBody::from(&detail)).into_response(),
+    ))
+}
+
+async fn purge_deleted(
+    State(state): State<AppState>,
+    Path((org, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    who.require(crate::model::Role::Owner, "purging deleted secret sets")?;
+    history::purge(&state, &who, deleted_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_revisions(
+    State(state): State<AppState>,
+    Path((org, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<body::RevisionList>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let current = crate::server::deployments::detail(&state, &who, &name).await?;
+    let list = crate::server::deployments::revisions(&state, &who, &name).await?;
+    let revision = current.summary.revision;
+    Ok(Json(body::RevisionList {
+        name,
+        revision,
+        revisions: list.iter().map(|r| body::RevisionItem::new(r, revision)).collect(),
+    }))
+}
+
+/// `{"revision": n}`: a new revision that serves revision n again.
+async fn rollback(
+    State(state): State<AppState>,
+    Path((org, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<body::RolledBack>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    let req: body::Rollback = small_json(body, r#"{"revision":3}"#).await?;
+    let revision = crate::server::deployments::rollback(&state, &who, &name, req.revision).await?;
+    Ok(Json(body::RolledBack {
+        name,
+        revision,
+        rolled_back_to: req.revision,
+    }))
 }
 
 async fn list_pull_secrets(
@@ -503,10 +700,21 @@ async fn runtime_env(
 
 /// Reads a small JSON body into `T`, saying where it went wrong (never echoing it).
 async fn small_json<T: serde::de::DeserializeOwned>(body: Body, example: &str) -> Result<T, AppError> {
-    let bytes = axum::body::to_bytes(body, 64 * 1024)
+    json_body(body, 64 * 1024, example).await
+}
+
+/// A JSON body of at most `limit` bytes; refusals show `example`.
+async fn json_body<T: serde::de::DeserializeOwned>(body: Body, limit: usize, example: &str) -> Result<T, AppError> {
+    let bytes = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|_| AppError::TooLarge("the request body is over 64 KiB".into()))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
+        .map_err(|_| AppError::TooLarge(format!("the request body is over {limit} bytes")))?;
+    parse_json(&bytes, example)
+}
+
+/// `bytes` as JSON; a refusal says where the problem is and shows `example`, never
+/// quoting the input.
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], example: &str) -> Result<T, AppError> {
+    serde_json::from_slice(bytes).map_err(|e| {
         AppError::validation(crate::validate::FieldError {
             field: "body".into(),
             message: format!(

@@ -4,6 +4,7 @@
 use super::auth::Principal;
 use super::crypto::SecretValue;
 use super::state::AppState;
+use super::store::history::{self, Change};
 use super::store::{self, sets, SealedEntry};
 use crate::error::AppError;
 use crate::model::Role;
@@ -20,7 +21,7 @@ pub fn may_change(who: &Principal) -> Result<(), AppError> {
 /// their own, `NODE_OPTIONS`) would run in production with every other value of the
 /// set, so writing one is as good as reading them. Checked on the set's locked row, in
 /// the change's own transaction, so protecting a set and a write to it never cross.
-fn may_change_set(who: &Principal, set: &sets::SetRow) -> Result<(), AppError> {
+pub(crate) fn may_change_set(who: &Principal, set: &sets::SetRow) -> Result<(), AppError> {
     if set.protected {
         who.require(Role::Admin, "changing a protected set")?;
     }
@@ -29,7 +30,7 @@ fn may_change_set(who: &Principal, set: &sets::SetRow) -> Result<(), AppError> {
 
 /// Refuses a change made against another revision than the set's (`expected`, from
 /// `If-Match` or the editor); a missing set is at revision 0.
-fn check_revision(set: &str, expected: Option<i64>, current: i64) -> Result<(), AppError> {
+pub(crate) fn check_revision(set: &str, expected: Option<i64>, current: i64) -> Result<(), AppError> {
     match expected {
         Some(expected) if expected != current => Err(stale(set, expected, current)),
         _ => Ok(()),
@@ -37,7 +38,7 @@ fn check_revision(set: &str, expected: Option<i64>, current: i64) -> Result<(), 
 }
 
 /// Refuses a write that would leave the set over its size limits.
-fn check_limits(set: &str, (count, bytes): (i64, i64)) -> Result<(), AppError> {
+pub(crate) fn check_limits(set: &str, (count, bytes): (i64, i64)) -> Result<(), AppError> {
     if count as usize > SET_MAX_KEYS {
         return Err(AppError::TooLarge(format!(
             "secret set \"{set}\" would hold {count} keys; a set may hold at most {SET_MAX_KEYS}"
@@ -81,10 +82,16 @@ pub async fn write(
     check_revision(set.as_str(), expected, row.revision)?;
     let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
     let existing = sets::existing_keys(&mut tx, row.id, &keys).await?;
-    let (updated, added) = keys
+    let (updated, added): (Vec<String>, Vec<String>) = keys
         .iter()
         .map(|k| k.to_string())
-        .partition(|k| existing.contains(k));
+        .partition(|k| existing.contains_key(k));
+    // A key written again with an equal value is not a change in its history.
+    let opened: Vec<SealedEntry> = entries
+        .iter()
+        .filter(|e| existing.get(&e.key) != Some(&e.fingerprint))
+        .cloned()
+        .collect();
     sets::upsert(&mut tx, row.id, org, &entries, now).await?;
     check_limits(set.as_str(), sets::size(&mut tx, row.id).await?)?;
     let result = PutResult {
@@ -102,6 +109,25 @@ pub async fn write(
         result.revision
     );
     let audit = super::audit::entry(who, "secrets.set", &format!("set:{set}"), &keys, &detail);
+    let changed: Vec<String> = sorted(
+        opened
+            .iter()
+            .filter(|e| existing.contains_key(&e.key))
+            .map(|e| e.key.clone()),
+    );
+    let change = Change {
+        set_id: row.id,
+        org_id: org,
+        set_name: set.as_str(),
+        version: result.revision,
+        action: "set",
+        detail: "",
+        opened: &opened,
+        added: &sorted(result.added.iter().cloned()),
+        changed: &changed,
+        removed: &[],
+    };
+    history::record(&mut tx, &change, &audit, state.config.retention).await?;
     let result = store::finish(tx, audit, result).await?;
     tracing::info!(
         org = %who.org.name, user = who.user_id, set = %set,
@@ -153,24 +179,60 @@ pub async fn unset(
         &[key.to_string()],
         &format!("revision {revision}"),
     );
+    let change = Change {
+        set_id: row.id,
+        org_id: who.org.id,
+        set_name: set,
+        version: revision,
+        action: "unset",
+        detail: "",
+        opened: &[],
+        added: &[],
+        changed: &[],
+        removed: &[key.to_string()],
+    };
+    history::record(&mut tx, &change, &audit, state.config.retention).await?;
     let revision = store::finish(tx, audit, revision).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, set, key = %key, "secret unset");
     Ok(revision)
 }
 
-/// Deletes a whole set.
+/// Deletes a whole set: it goes to the recently deleted, restorable until retention
+/// purges it.
 pub async fn delete(state: &AppState, who: &Principal, set: &str) -> Result<(), AppError> {
     who.require(Role::Admin, "deleting secret sets")?;
-    let audit = super::audit::entry(who, "set.delete", &format!("set:{set}"), &[], "");
+    let days = state.config.retention.deleted_days;
+    let audit = super::audit::entry(
+        who,
+        "set.delete",
+        &format!("set:{set}"),
+        &[],
+        &format!("restorable for {days} days"),
+    );
     let mut tx = state.store.write().await?;
-    if !sets::lock_named(&mut tx, "secret_sets", who.org.id, set).await? {
-        return Err(set_not_found(set));
-    }
+    let row = sets::lock_set(&mut tx, who.org.id, set)
+        .await?
+        .ok_or_else(|| set_not_found(set))?;
     super::deployments::refuse_if_used(&mut tx, who.org.id, "secret_set", "secret set", set).await?;
-    sets::delete_named(&mut tx, "secret_sets", who.org.id, set).await?;
+    let deleting = history::Deleting {
+        id: row.id,
+        org_id: who.org.id,
+        revision: row.revision,
+        protected: row.protected,
+        deleted_by: &who.email,
+        now: super::now(),
+    };
+    history::delete_set(&mut tx, &deleting).await?;
     store::finish(tx, audit, ()).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, set, "secret set deleted");
     Ok(())
+}
+
+/// `keys` sorted (by bytes, as lists of keys are everywhere).
+pub(crate) fn sorted(keys: impl Iterator<Item = String>) -> Vec<String> {
+    let mut keys: Vec<String> = keys.collect();
+    keys.sort();
+    keys
 }
 
 /// Creates an empty set.

@@ -9,6 +9,7 @@ mod audit;
 mod connect;
 pub mod db;
 pub(crate) mod deployments;
+pub(crate) mod history;
 pub(crate) mod people;
 mod sessions;
 pub(crate) mod sets;
@@ -195,6 +196,11 @@ pub(crate) async fn finish<T>(mut tx: Db, audit: impl AuditFor<T>, out: T) -> Re
     audit::write(&mut tx, &audit.make(&out)).await?;
     tx.commit().await?;
     Ok(out)
+}
+
+/// Writes an audit entry in `tx` (for changes that make several).
+pub(crate) async fn audit_in(tx: &mut Db, entry: &Audit) -> Result<(), AppError> {
+    audit::write(tx, entry).await
 }
 
 pub use connect::open;

@@ -64,6 +64,33 @@ fn rest_table(w: &WorldIds) -> Vec<(&'static str, String, Option<Value>, Row3)> 
             ADMIN,
         ),
         ("DELETE", format!("{o}/secrets/s/X"), None, w.writes_s()),
+        ("GET", format!("{o}/secret-versions/s"), None, READ),
+        ("GET", format!("{o}/secret-versions/s/1"), None, READ),
+        (
+            "POST",
+            format!("{o}/secret-restores?dry_run=true"),
+            Some(json!({"set": "s", "version": 1})),
+            READ,
+        ),
+        (
+            "POST",
+            format!("{o}/secret-restores"),
+            Some(json!({"set": "s", "version": 1})),
+            w.writes_s(),
+        ),
+        ("GET", format!("{o}/deleted-secrets"), None, READ),
+        (
+            "DELETE",
+            format!("{o}/deleted-secrets/{}", w.deleted_id),
+            None,
+            NOBODY,
+        ),
+        (
+            "POST",
+            format!("{o}/deleted-secrets/{}/restore", w.deleted_id),
+            Some(json!({})),
+            w.writes_s(),
+        ),
         (
             "DELETE",
             format!("{o}/secrets/s"),
@@ -108,6 +135,13 @@ fn rest_table(w: &WorldIds) -> Vec<(&'static str, String, Option<Value>, Row3)> 
             "POST",
             format!("{o}/deployments/d/runtime-token"),
             None,
+            w.deploys_s(),
+        ),
+        ("GET", format!("{o}/deployments/d/revisions"), None, READ),
+        (
+            "POST",
+            format!("{o}/deployments/d/rollback"),
+            Some(json!({"revision": 1})),
             w.deploys_s(),
         ),
         ("GET", format!("{o}/tokens"), None, READ),
@@ -172,6 +206,7 @@ fn server_fn_table(w: &WorldIds) -> Vec<(&'static str, Fields, Row3)> {
     };
     let token_id = w.owner_token_id.to_string();
     let invite_id = w.invite_id.to_string();
+    let deleted_id = w.deleted_id.to_string();
     let protected = w.protected.to_string();
     vec![
         ("current_viewer", f(&[]), READ),
@@ -190,6 +225,13 @@ fn server_fn_table(w: &WorldIds) -> Vec<(&'static str, Fields, Row3)> {
             ADMIN,
         ),
         ("unset_key", f(&[("set", "s"), ("key", "X")]), w.writes_s()),
+        ("list_set_versions", f(&[("set", "s")]), READ),
+        ("get_set_version", f(&[("set", "s"), ("version", "1")]), READ),
+        ("preview_restore", f(&[("set", "s"), ("version", "1")]), READ),
+        ("restore_set", f(&[("set", "s"), ("version", "1")]), w.writes_s()),
+        ("list_deleted_sets", f(&[]), READ),
+        ("purge_set", f(&[("id", &deleted_id)]), NOBODY),
+        ("undelete_set", f(&[("id", &deleted_id)]), w.writes_s()),
         (
             "delete_set",
             f(&[("set", "s"), ("confirm", "s")]),
@@ -221,6 +263,12 @@ fn server_fn_table(w: &WorldIds) -> Vec<(&'static str, Fields, Row3)> {
         ),
         ("redeploy", f(&[("name", "d")]), w.deploys_s()),
         ("rotate_runtime_token", f(&[("name", "d")]), w.deploys_s()),
+        ("list_deployment_revisions", f(&[("name", "d")]), READ),
+        (
+            "rollback_deployment",
+            f(&[("name", "d"), ("revision", "1")]),
+            w.deploys_s(),
+        ),
         ("delete_deployment", f(&[("name", "d")]), MEMBER),
         ("list_members", f(&[]), READ),
         ("list_invites", f(&[]), ADMIN),
@@ -276,6 +324,8 @@ const SERVER_FN_UNSCOPED: &[(&str, &str)] = &[
 struct WorldIds {
     owner_token_id: i64,
     invite_id: i64,
+    /// The deleted set `gone` (protected like `s`).
+    deleted_id: i64,
     /// Whether set `s` is protected.
     protected: bool,
 }
@@ -348,6 +398,12 @@ async fn world(backend: Backend, protected: bool) -> World {
             "/invites",
             json!({"email": "pending@example.com", "role": "viewer"}),
         ),
+        (
+            Method::PUT,
+            "/secrets/gone",
+            json!({"secrets": [{"key": "G", "value": SET_VALUE}]}),
+        ),
+        (Method::PATCH, "/secrets/gone", json!({ "protected": protected })),
     ] {
         let res = app.api(method, path).json(&body).send().await.unwrap();
         assert!(res.status().is_success(), "{path}: {}", res.status());
@@ -360,6 +416,12 @@ async fn world(backend: Backend, protected: bool) -> World {
         .unwrap()[0]
         .id;
     let invite_id = app.state.store.invites(app.principal.org.id, 0).await.unwrap()[0].id;
+    let res = app.api(Method::DELETE, "/secrets/gone").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let deleted_id = cloakroom::server::history::deleted(&app.state, &app.principal)
+        .await
+        .unwrap()[0]
+        .id;
     let mut tokens = Vec::new();
     let mut cookies = Vec::new();
     for (role, email) in ROLES {
@@ -381,6 +443,7 @@ async fn world(backend: Backend, protected: bool) -> World {
         ids: WorldIds {
             owner_token_id,
             invite_id,
+            deleted_id,
             protected,
         },
         tokens: tokens.try_into().unwrap(),
@@ -751,6 +814,7 @@ async fn every_rest_route_is_in_the_table() {
     let ids = WorldIds {
         owner_token_id: 1,
         invite_id: 1,
+        deleted_id: 1,
         protected: false,
     };
     let listed: Vec<String> = rest_table(&ids)
@@ -759,6 +823,10 @@ async fn every_rest_route_is_in_the_table() {
             // Back to the route template: the objects of `world` become parameters.
             let template = p
                 .replace("/api/v1/orgs/acme", "/api/v1/orgs/{org}")
+                .replace("/secret-versions/s/1", "/secret-versions/{set}/{version}")
+                .replace("/secret-versions/s", "/secret-versions/{set}")
+                .replace("/secret-restores?dry_run=true", "/secret-restores")
+                .replace("/deleted-secrets/1", "/deleted-secrets/{id}")
                 .replace("/secrets/s/X", "/secrets/{set}/{key}")
                 .replace("/secrets/s", "/secrets/{set}")
                 .replace("/image-pull-secrets/p", "/image-pull-secrets/{name}")
@@ -790,6 +858,7 @@ fn every_server_function_is_in_the_table() {
     let ids = WorldIds {
         owner_token_id: 1,
         invite_id: 1,
+        deleted_id: 1,
         protected: false,
     };
     let listed: Vec<String> = server_fn_table(&ids)

@@ -9,6 +9,7 @@ mod authz;
 mod cli;
 mod deployments;
 mod hardening;
+mod history;
 mod multi_instance;
 mod orgs;
 mod pull_secrets;

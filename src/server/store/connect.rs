@@ -16,6 +16,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0005_organizations.sql"),
     include_str!("../../../migrations/sqlite/0006_security.sql"),
     include_str!("../../../migrations/sqlite/0007_one_store.sql"),
+    include_str!("../../../migrations/sqlite/0008_history.sql"),
 ];
 
 const PG_MIGRATIONS: &[&str] = &[
@@ -26,6 +27,7 @@ const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0005_organizations.sql"),
     include_str!("../../../migrations/postgres/0006_security.sql"),
     include_str!("../../../migrations/postgres/0007_one_store.sql"),
+    include_str!("../../../migrations/postgres/0008_history.sql"),
 ];
 
 /// Arbitrary constant naming the PostgreSQL advisory lock that guards migrations.

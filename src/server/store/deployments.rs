@@ -151,7 +151,7 @@ pub(crate) async fn insert(
 }
 
 /// Records revision `revision`'s environment: a copy of set `set_id`'s sealed values;
-/// and forgets revisions older than the newest `keep`.
+/// then [`forget_old`].
 pub(crate) async fn snapshot(
     tx: &mut Db,
     id: i64,
@@ -167,9 +167,22 @@ pub(crate) async fn snapshot(
         )
         .await?;
     }
+    forget_old(tx, id, revision, keep).await
+}
+
+/// After revision `revision`: forgets the revisions older than the newest `keep`, and
+/// flags the runtime token for rotation if the deployment now uses a protected set
+/// while someone below admin holds it.
+pub(crate) async fn forget_old(tx: &mut Db, id: i64, revision: i64, keep: i64) -> Result<(), AppError> {
+    let oldest_gone = revision - keep.max(1);
     tx.execute(
         "DELETE FROM deployment_env WHERE deployment_id = $1 AND revision <= $2",
-        &[&id, &(revision - keep.max(1))],
+        &[&id, &oldest_gone],
+    )
+    .await?;
+    tx.execute(
+        "DELETE FROM deployment_revisions WHERE deployment_id = $1 AND revision <= $2",
+        &[&id, &oldest_gone],
     )
     .await?;
     // Pointed at a protected set while someone below admin holds the token.

@@ -13,7 +13,7 @@ use crate::server::secrets::set_not_found;
 
 /// Keys per statement when a write names many: well inside both databases' limits on
 /// parameters per statement.
-const CHUNK: usize = 500;
+pub(crate) const CHUNK: usize = 500;
 
 /// A set's row, locked for the rest of the transaction.
 #[derive(Debug, Clone, Copy)]
@@ -87,32 +87,86 @@ pub(crate) async fn delete_key(tx: &mut Db, set_id: i64, key: &str) -> Result<bo
         > 0)
 }
 
-/// Which of `keys` the set holds already.
+/// Which of `keys` the set holds already, with their values' fingerprints.
 pub(crate) async fn existing_keys(
     tx: &mut Db,
     set_id: i64,
     keys: &[&str],
-) -> Result<std::collections::HashSet<String>, AppError> {
+) -> Result<std::collections::HashMap<String, String>, AppError> {
+    Ok(rows_for_keys(
+        tx,
+        "SELECT key, fingerprint FROM secrets WHERE set_id = $1 AND key {keys}",
+        &[&set_id],
+        keys,
+        |r| (r.get(0), r.get(1)),
+    )
+    .await?
+    .into_iter()
+    .collect())
+}
+
+/// `sql` with `{keys}` made a test for `keys` bound after `before` arguments: on
+/// PostgreSQL one array parameter, on SQLite an `IN` list for each chunk of keys.
+fn keys_sql(tx: &Db, sql: &str, before: usize, n: usize) -> String {
+    let test = if tx.is_postgres() {
+        format!("= ANY(${})", before + 1)
+    } else {
+        format!("IN ({})", params_list(before + 1, n))
+    };
+    sql.replace("{keys}", &test)
+}
+
+/// Every row `sql` (see [`keys_sql`]) reads for `keys`, by `f`.
+pub(crate) async fn rows_for_keys<T>(
+    tx: &mut Db,
+    sql: &str,
+    before: &[&dyn ToArg],
+    keys: &[&str],
+    mut f: impl FnMut(&super::db::Row) -> T,
+) -> Result<Vec<T>, AppError> {
+    let mut out = Vec::new();
     if tx.is_postgres() {
-        let sql = "SELECT key FROM secrets WHERE set_id = $1 AND key = ANY($2)";
         let keys = keys.to_vec();
-        return Ok(tx
-            .rows(sql, &[&set_id, &keys], |r| r.get(0))
-            .await?
-            .into_iter()
-            .collect());
+        let sql = keys_sql(tx, sql, before.len(), 1);
+        let mut args = before.to_vec();
+        args.push(&keys);
+        out.extend(tx.rows(&sql, &args, &mut f).await?);
+        return Ok(out);
     }
-    let mut found = std::collections::HashSet::new();
     for chunk in keys.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT key FROM secrets WHERE set_id = $1 AND key IN ({})",
-            params_list(2, chunk.len())
-        );
-        let mut args: Vec<&dyn ToArg> = vec![&set_id];
+        let sql = keys_sql(tx, sql, before.len(), chunk.len());
+        let mut args = before.to_vec();
         args.extend(chunk.iter().map(|k| k as &dyn ToArg));
-        found.extend(tx.rows(&sql, &args, |r| r.get::<String>(0)).await?);
+        out.extend(tx.rows(&sql, &args, &mut f).await?);
     }
-    Ok(found)
+    Ok(out)
+}
+
+/// Runs `sql` (see [`keys_sql`]) for `keys`; the rows it changed.
+pub(crate) async fn execute_for_keys(
+    tx: &mut Db,
+    sql: &str,
+    before: &[&dyn ToArg],
+    keys: &[&str],
+) -> Result<u64, AppError> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    if tx.is_postgres() {
+        let keys = keys.to_vec();
+        let sql = keys_sql(tx, sql, before.len(), 1);
+        let mut args = before.to_vec();
+        args.push(&keys);
+        return Ok(tx.execute(&sql, &args).await?);
+    }
+    let mut n = 0;
+    for chunk in keys.chunks(CHUNK) {
+        let sql = keys_sql(tx, sql, before.len(), chunk.len());
+        let mut args = before.to_vec();
+        args.extend(chunk.iter().map(|k| k as &dyn ToArg));
+        n += tx.execute(&sql, &args).await?;
+    }
+    Ok(n)
 }
 
 const UPSERT: &str = "INSERT INTO secrets (set_id, org_id, key, sealed, fingerprint, value_len, updated_at) \

@@ -1,0 +1,199 @@
+//! Server functions for history: set versions and restores, recently deleted sets,
+//! deployment revisions and rollback. None of them carries a value.
+
+use crate::error::AppError;
+use crate::model::{DeletedSet, DeploymentRevision, KeyPrint, RestorePreview, SetVersion, WriteOutcome};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use super::{finish, set_url};
+
+/// The history page of a set.
+pub fn history_url(org: &str, set: &str) -> String {
+    super::org_url(org, &format!("/secret-versions/{set}"))
+}
+
+/// The page of one version of a set.
+pub fn version_url(org: &str, set: &str, version: i64) -> String {
+    super::org_url(org, &format!("/secret-versions/{set}/{version}"))
+}
+
+/// The recently deleted sets.
+pub fn deleted_url(org: &str) -> String {
+    super::org_url(org, "/deleted-secrets")
+}
+
+/// The set's versions, newest first.
+#[server(endpoint = "list_set_versions")]
+pub async fn list_set_versions(org: String, set: String) -> Result<Vec<SetVersion>, AppError> {
+    let (state, who) = crate::server::auth::caller(&org).await?;
+    crate::server::history::versions(&state, &who, &set).await
+}
+
+/// The keys and fingerprints of one version of a set (`None`: the set now).
+#[server(endpoint = "get_set_version")]
+pub async fn get_set_version(org: String, set: String, version: Option<i64>) -> Result<Vec<KeyPrint>, AppError> {
+    let (state, who) = crate::server::auth::caller(&org).await?;
+    crate::server::history::side(&state, &who, &set, version).await
+}
+
+/// What restoring version `version` (only `key`, when given) would change now.
+#[server(endpoint = "preview_restore")]
+pub async fn preview_restore(
+    org: String,
+    set: String,
+    version: i64,
+    #[server(default)] key: String,
+) -> Result<RestorePreview, AppError> {
+    let (state, who) = crate::server::auth::caller(&org).await?;
+    let keys = (!key.is_empty()).then(|| vec![key]);
+    crate::server::history::preview(&state, &who, &set, version, keys.as_deref()).await
+}
+
+/// Restores version `version` of a set (only `key`, when given) as a new version, if
+/// the set is still at `revision`.
+#[server(endpoint = "restore_set")]
+pub async fn restore_set(
+    org: String,
+    set: String,
+    version: String,
+    #[server(default)] revision: Option<i64>,
+    #[server(default)] key: String,
+) -> Result<WriteOutcome, AppError> {
+    let n = version.trim().parse::<i64>().unwrap_or(0);
+    let mut back = version_url(&org, &set, n);
+    if !key.is_empty() {
+        back = super::with_param(&back, "key", &key);
+    }
+    let result = async {
+        let (state, who) = crate::server::auth::caller(&org).await?;
+        crate::server::secrets::may_change(&who)?;
+        let version = crate::server::rest::version_number(&version)?;
+        let name = crate::validate::ResourceName::parse(&set)?;
+        let keys = (!key.is_empty()).then(|| vec![key.clone()]);
+        let done =
+            crate::server::history::restore(&state, &who, &name, version, keys.as_deref(), revision).await?;
+        let users = crate::server::deployments::list(&state, &who)
+            .await?
+            .into_iter()
+            .filter(|d| d.spec.secret_set.as_deref() == Some(set.as_str()))
+            .map(|d| d.spec.name)
+            .collect::<Vec<_>>();
+        Ok(WriteOutcome {
+            redirect: set_url(&org, &set),
+            notice: restore_notice(&set, version, &done, &users),
+            set: set.clone(),
+            added: done.added,
+            updated: done.changed,
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, &back)
+}
+
+#[cfg(feature = "ssr")]
+fn restore_notice(set: &str, version: i64, done: &crate::server::history::Restored, users: &[String]) -> String {
+    let mut parts = Vec::new();
+    for (what, keys) in [("added back", &done.added), ("changed back", &done.changed), ("removed", &done.removed)] {
+        if !keys.is_empty() {
+            parts.push(format!("{what} {}", keys.join(", ")));
+        }
+    }
+    if parts.is_empty() {
+        return format!("\"{set}\" already holds those values of version {version}: nothing changed.");
+    }
+    let mut notice = format!(
+        "Restored \"{set}\" from version {version} as version {}: {}.",
+        done.revision,
+        parts.join("; ")
+    );
+    if !users.is_empty() {
+        notice.push_str(&format!(" Redeploy {} to use the restored values.", users.join(", ")));
+    }
+    notice
+}
+
+/// The organization's recently deleted sets.
+#[server(endpoint = "list_deleted_sets")]
+pub async fn list_deleted_sets(org: String) -> Result<Vec<DeletedSet>, AppError> {
+    let (state, who) = crate::server::auth::caller(&org).await?;
+    crate::server::history::deleted(&state, &who).await
+}
+
+/// Restores a deleted set, under `name` when given (else its old name).
+#[server(endpoint = "undelete_set")]
+pub async fn undelete_set(
+    org: String,
+    id: String,
+    #[server(default)] name: String,
+) -> Result<WriteOutcome, AppError> {
+    let result = async {
+        let (state, who) = crate::server::auth::caller(&org).await?;
+        let id = id
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| crate::server::history::deleted_not_found_text(&id))?;
+        let new_name = match name.trim() {
+            "" => None,
+            n => Some(crate::validate::ResourceName::parse(n)?),
+        };
+        let restored = crate::server::history::undelete(&state, &who, id, new_name.as_ref()).await?;
+        Ok(WriteOutcome {
+            redirect: set_url(&org, &restored),
+            notice: format!("Restored secret set \"{restored}\" with its keys and history."),
+            set: restored,
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, &deleted_url(&org))
+}
+
+/// Purges a deleted set now (owners only): its values leave the database.
+#[server(endpoint = "purge_set")]
+pub async fn purge_set(org: String, id: String) -> Result<WriteOutcome, AppError> {
+    let result = async {
+        let (state, who) = crate::server::auth::caller(&org).await?;
+        who.require(crate::model::Role::Owner, "purging deleted secret sets")?;
+        let id = id
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| crate::server::history::deleted_not_found_text(&id))?;
+        let name = crate::server::history::purge(&state, &who, id).await?;
+        Ok(WriteOutcome {
+            redirect: deleted_url(&org),
+            notice: format!("Purged \"{name}\": its values and history are gone for good."),
+            set: name,
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, &deleted_url(&org))
+}
+
+/// The deployment's kept revisions, newest first.
+#[server(endpoint = "list_deployment_revisions")]
+pub async fn list_deployment_revisions(org: String, name: String) -> Result<Vec<DeploymentRevision>, AppError> {
+    let (state, who) = crate::server::auth::caller(&org).await?;
+    crate::server::deployments::revisions(&state, &who, &name).await
+}
+
+/// Makes a new revision of the deployment that serves revision `revision` again.
+#[server(endpoint = "rollback_deployment")]
+pub async fn rollback_deployment(org: String, name: String, revision: String) -> Result<WriteOutcome, AppError> {
+    let back = super::deployment_url(&org, &name);
+    let result = async {
+        let (state, who) = crate::server::auth::caller(&org).await?;
+        let to = crate::server::rest::version_number(&revision)?;
+        let new = crate::server::deployments::rollback(&state, &who, &name, to).await?;
+        Ok(WriteOutcome {
+            redirect: super::deployment_url(&org, &name),
+            notice: format!("Rolled \"{name}\" back to revision {to}: it runs as revision {new} now."),
+            set: name.clone(),
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, &back)
+}
