@@ -1,6 +1,7 @@
 //! The HTML shell and the routes.
 
 use crate::pages::{
+    DeletedSetsPage, SetHistoryPage, SetVersionPage,
     AccountPage, AuditPage, DeploymentPage, DeploymentsPage, InvitePage, LoginPage, MembersPage, NewOrgPage,
     NotFound, PullSecretsPage, SecretSetPage, SecretSetsPage, SetupPage, TokensPage,
 };
@@ -47,6 +48,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/setup") view=SetupPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/secrets") view=SecretSetsPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/secrets/:name") view=SecretSetPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/secret-versions/:name") view=SetHistoryPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/secret-versions/:name/:version") view=SetVersionPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/deleted-secrets") view=DeletedSetsPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/image-pull-secrets") view=PullSecretsPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/deployments") view=DeploymentsPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/deployments/:name") view=DeploymentPage ssr=SsrMode::Async />

@@ -216,3 +216,56 @@ pub fn ReadyMarker() -> impl IntoView {
     Effect::new(move |_| awake.set(true));
     view! { <span hidden class="ready-marker" data-ready=move || if awake.get() { "true" } else { "false" }></span> }
 }
+
+/// Two sides' keys compared by fingerprint (a set with another, with one of its
+/// versions, or with a deployment's revision): keys only in A, only in B, with a
+/// different value, with the same value. Never a value.
+#[component]
+pub fn ComparisonView(
+    /// What side A is, e.g. "prod version 3".
+    a: String,
+    /// What side B is, e.g. "prod now".
+    b: String,
+    comparison: crate::model::Comparison,
+) -> impl IntoView {
+    let summary = if comparison.equal() {
+        format!("{a} and {b} hold the same keys with the same values.")
+    } else {
+        format!(
+            "{} only in {a}, {} only in {b}, {} different, {} the same.",
+            comparison.only_in_a.len(),
+            comparison.only_in_b.len(),
+            comparison.different.len(),
+            comparison.same.len()
+        )
+    };
+    let group = |title: String, class: &'static str, keys: Vec<String>| {
+        view! {
+            <div class=format!("compare-group {class}")>
+                <h3>{format!("{title} ({})", keys.len())}</h3>
+                {if keys.is_empty() {
+                    view! { <p class="empty">"None"</p> }.into_any()
+                } else {
+                    view! {
+                        <ul aria-label=title.clone()>
+                            {keys.into_iter().map(|k| view! { <li><code>{k}</code></li> }).collect_view()}
+                        </ul>
+                    }
+                        .into_any()
+                }}
+            </div>
+        }
+    };
+    view! {
+        <section class="comparison" aria-labelledby="comparison-heading">
+            <h2 id="comparison-heading">{format!("{a} compared with {b}")}</h2>
+            <p role="status">{summary}</p>
+            <div class="compare-groups">
+                {group(format!("Only in {a}"), "removed", comparison.only_in_a)}
+                {group(format!("Only in {b}"), "added", comparison.only_in_b)}
+                {group("Different value".to_owned(), "changed", comparison.different)}
+                {group("Same value".to_owned(), "same", comparison.same)}
+            </div>
+        </section>
+    }
+}

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod audit;
 pub mod deployments;
+pub mod history;
 pub mod invite;
 pub mod login;
 pub mod members;
@@ -17,6 +18,7 @@ pub mod tokens;
 pub use account::AccountPage;
 pub use audit::AuditPage;
 pub use deployments::{DeploymentPage, DeploymentsPage};
+pub use history::{DeletedSetsPage, SetHistoryPage, SetVersionPage};
 pub use invite::InvitePage;
 pub use login::LoginPage;
 pub use members::MembersPage;

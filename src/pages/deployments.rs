@@ -168,6 +168,9 @@ pub fn DeploymentPage() -> impl IntoView {
                         Err(e) => return load_error(e, list_url.clone(), "Back to deployments"),
                     };
                     let (sets, pulls) = picker_names(&org).await;
+                    let revisions = crate::api::list_deployment_revisions(org.clone(), name.clone())
+                        .await
+                        .unwrap_or_default();
                     let s = d.summary.clone();
                     let any_diff = !(d.added.is_empty() && d.removed.is_empty() && d.changed.is_empty());
                     view! {
@@ -286,6 +289,7 @@ pub fn DeploymentPage() -> impl IntoView {
                                     }
                                 })}
                         </section>
+                        {revisions_section(&org, &s.spec.name, s.revision, revisions, can_deploy)}
                         {can_deploy
                             .then(|| {
                                 view! {
@@ -300,5 +304,93 @@ pub fn DeploymentPage() -> impl IntoView {
                 })}
             </Suspense>
         </Layout>
+    }
+}
+
+/// The kept revisions of a deployment, each with what it ran and a rollback to it.
+fn revisions_section(
+    org: &str,
+    name: &str,
+    current: i64,
+    revisions: Vec<crate::model::DeploymentRevision>,
+    can_deploy: bool,
+) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="revisions-heading">
+            <h2 id="revisions-heading">"Revisions"</h2>
+            <p class="hint">
+                "Rolling back makes a new revision that serves an earlier one's settings and exact environment again."
+            </p>
+            <div class="table-box" role="region" aria-label="Revisions" tabindex="0">
+                <table class="list" aria-label="Revisions">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Revision"</th>
+                            <th scope="col">"Deployed"</th>
+                            <th scope="col">"By"</th>
+                            <th scope="col">"Image"</th>
+                            <th scope="col">"Secret set"</th>
+                            <th scope="col">"Keys"</th>
+                            <th scope="col">
+                                <span class="visually-hidden">"Actions"</span>
+                            </th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {revisions
+                            .into_iter()
+                            .map(|r| {
+                                let set = match (&r.secret_set, r.set_version) {
+                                    (Some(set), Some(v)) => {
+                                        view! {
+                                            <a href=crate::api::version_url(org, set, v)>{format!("{set} v{v}")}</a>
+                                        }
+                                            .into_any()
+                                    }
+                                    (Some(set), None) => view! { {set.clone()} }.into_any(),
+                                    (None, _) => view! { "—" }.into_any(),
+                                };
+                                let label = match r.rollback_of {
+                                    Some(of) => format!("{} (rollback to {of})", r.revision),
+                                    None => r.revision.to_string(),
+                                };
+                                let action = if r.revision == current {
+                                    view! { <span class="badge">"Current"</span> }.into_any()
+                                } else if can_deploy {
+                                    view! {
+                                        <ConfirmButton
+                                            action=crate::api::RollbackDeployment::PATH.to_owned()
+                                            fields=vec![
+                                                ("org".to_owned(), org.to_owned()),
+                                                ("name".to_owned(), name.to_owned()),
+                                                ("revision".to_owned(), r.revision.to_string()),
+                                            ]
+                                            text="Roll back".to_owned()
+                                            label=format!("Roll back to revision {}", r.revision)
+                                        />
+                                    }
+                                        .into_any()
+                                } else {
+                                    ().into_any()
+                                };
+                                view! {
+                                    <tr>
+                                        <td>{label}</td>
+                                        <td>{format_time(r.at)}</td>
+                                        <td>{r.actor.clone()}</td>
+                                        <td>
+                                            <code>{r.image.clone()}</code>
+                                        </td>
+                                        <td>{set}</td>
+                                        <td>{r.keys}</td>
+                                        <td>{action}</td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
     }
 }

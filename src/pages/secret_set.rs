@@ -206,11 +206,18 @@ pub fn SecretSetPage() -> impl IntoView {
                                     })}
                                 <section class="card">
                                     <h2>"History"</h2>
+                                    <p>
+                                        "Every change is kept as a version (keys and fingerprints, never values) that can be compared and restored. "
+                                        <a href=crate::api::history_url(&org, &set.name)>
+                                            {format!("Versions of {}", set.name)}
+                                        </a>
+                                    </p>
+                                    <h3>"Recent activity"</h3>
                                     {match history {
                                         Ok(entries) if !entries.is_empty() => {
                                             view! {
-                                                <div class="table-box" role="region" aria-label="History" tabindex="0">
-                                                    <table class="list" aria-label="History">
+                                                <div class="table-box" role="region" aria-label="Recent activity" tabindex="0">
+                                                    <table class="list" aria-label="Recent activity">
                                                         {super::audit::audit_head()}
                                                         <tbody>{super::audit::audit_rows(entries)}</tbody>
                                                     </table>

@@ -15,6 +15,9 @@ pub fn SecretSetsPage() -> impl IntoView {
         <Layout>
             <h1>"Secret sets"</h1>
             <Flash />
+            <p class="meta">
+                <a href=crate::api::deleted_url(&org)>"Recently deleted sets"</a>
+            </p>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     match list_sets(org.clone()).await {
