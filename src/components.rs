@@ -259,7 +259,7 @@ pub fn ComparisonView(
     view! {
         <section class="comparison" aria-labelledby="comparison-heading">
             <h2 id="comparison-heading">{format!("{a} compared with {b}")}</h2>
-            <p role="status">{summary}</p>
+            <p class="compare-summary">{summary}</p>
             <div class="compare-groups">
                 {group(format!("Only in {a}"), "removed", comparison.only_in_a)}
                 {group(format!("Only in {b}"), "added", comparison.only_in_b)}

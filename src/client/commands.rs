@@ -87,8 +87,30 @@ pub enum Secrets {
     List { set: Option<String> },
     /// Remove one key from a set.
     Unset { set: String, key: String },
-    /// Delete a secret set or an image pull secret.
+    /// Delete a secret set (restorable with `secrets undelete` until it is purged) or an
+    /// image pull secret.
     Delete { set: String },
+    /// List the versions of a set: who changed which keys, when (never values).
+    History { set: String },
+    /// Restore a set, or only some keys of it, to an earlier version (as a new version).
+    Restore {
+        set: String,
+        /// The version to restore from (see `secrets history`).
+        #[arg(long)]
+        version: i64,
+        /// Restore only this key (repeat for more); without it, every key.
+        #[arg(long = "key")]
+        keys: Vec<String>,
+    },
+    /// List recently deleted sets.
+    Deleted,
+    /// Restore a deleted set, under its old name or --as NEW.
+    Undelete {
+        set: String,
+        /// Restore it under this name (when its old one is taken again).
+        #[arg(long = "as")]
+        as_name: Option<String>,
+    },
     /// Create an image pull secret for a private registry (prompts for credentials).
     ImagePullSecret {
         name: String,
@@ -127,6 +149,15 @@ pub enum Deployments {
     List,
     /// Deploy the current contents of a deployment's secret set.
     Redeploy { name: String },
+    /// List a deployment's kept revisions.
+    Revisions { name: String },
+    /// Serve an earlier revision again (its settings and exact environment), as a new
+    /// revision.
+    Rollback {
+        name: String,
+        #[arg(long)]
+        revision: i64,
+    },
 }
 
 /// Runs one client command and turns its outcome into the process exit code.
@@ -147,6 +178,10 @@ pub async fn run(command: ClientCommand, globals: Globals) -> ExitCode {
             ClientCommand::Deploy(args) => deploy(&ctx, args).await,
             ClientCommand::Deployments(Deployments::List) => deployments_list(&ctx).await,
             ClientCommand::Deployments(Deployments::Redeploy { name }) => redeploy(&ctx, &name).await,
+            ClientCommand::Deployments(Deployments::Revisions { name }) => revisions(&ctx, &name).await,
+            ClientCommand::Deployments(Deployments::Rollback { name, revision }) => {
+                rollback(&ctx, &name, revision).await
+            }
             ClientCommand::Run {
                 token_env,
                 insecure,
@@ -298,6 +333,10 @@ async fn secrets(ctx: &Ctx, command: Secrets) -> Result<(), Failure> {
         Secrets::List { set: Some(set) } => set_keys(ctx, &set).await,
         Secrets::Unset { set, key } => secrets_unset(ctx, &set, &key).await,
         Secrets::Delete { set } => secrets_delete(ctx, &set).await,
+        Secrets::History { set } => secrets_history(ctx, &set).await,
+        Secrets::Restore { set, version, keys } => secrets_restore(ctx, &set, version, keys).await,
+        Secrets::Deleted => secrets_deleted(ctx).await,
+        Secrets::Undelete { set, as_name } => secrets_undelete(ctx, &set, as_name).await,
         Secrets::ImagePullSecret {
             name,
             host,
@@ -557,10 +596,11 @@ async fn secrets_delete(ctx: &Ctx, name: &str) -> Result<(), Failure> {
     let api = ctx.api()?;
     let org = ctx.org(&api).await?;
     let set_path = format!("/api/v1/orgs/{org}/secrets/{name}");
-    let (path, what) = if let Some(set) = api.get_opt::<body::SetBody>(&set_path).await? {
+    let (path, what, undo) = if let Some(set) = api.get_opt::<body::SetBody>(&set_path).await? {
         (
             set_path,
             format!("secret set {name} and its {} key(s)", keys_of(&set).len()),
+            format!("It can be restored with `cloakroom secrets undelete {name}` until it is purged."),
         )
     } else {
         let pulls: body::PullSecretList = api.get(&format!("/api/v1/orgs/{org}/image-pull-secrets")).await?;
@@ -574,14 +614,179 @@ async fn secrets_delete(ctx: &Ctx, name: &str) -> Result<(), Failure> {
         (
             format!("/api/v1/orgs/{org}/image-pull-secrets/{name}"),
             format!("image pull secret {name}"),
+            "This cannot be undone.".to_owned(),
         )
     };
-    confirm(&format!("Delete {what}? This cannot be undone."), ctx.globals.yes)?;
+    confirm(&format!("Delete {what}? {undo}"), ctx.globals.yes)?;
     api.call_empty(Method::DELETE, &path, None).await?;
     if ctx.json() {
         output::json(&json!({ "deleted": name.as_str() }));
     } else {
         println!("Deleted {what}");
+    }
+    Ok(())
+}
+
+async fn secrets_history(ctx: &Ctx, set: &str) -> Result<(), Failure> {
+    let name = ResourceName::parse(set)?;
+    let api = ctx.api()?;
+    let org = ctx.org(&api).await?;
+    let list: body::VersionList = api.get(&format!("/api/v1/orgs/{org}/secret-versions/{name}")).await?;
+    if ctx.json() {
+        output::json(&list);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = list
+        .versions
+        .into_iter()
+        .map(|v| {
+            let mut changes = Vec::new();
+            for (sign, keys) in [("+", &v.added), ("~", &v.changed), ("-", &v.removed)] {
+                changes.extend(keys.iter().map(|k| format!("{sign}{k}")));
+            }
+            let mut action = v.action;
+            if !v.detail.is_empty() {
+                action = format!("{action} ({})", v.detail);
+            }
+            vec![v.version.to_string(), v.at, v.actor, v.source, action, changes.join(" ")]
+        })
+        .collect();
+    output::table(&["VERSION", "AT", "WHO", "FROM", "ACTION", "CHANGES"], &rows);
+    Ok(())
+}
+
+/// Prints what a restore changes; whether it changes anything.
+fn print_restore_plan(plan: &body::RestorePlan) -> bool {
+    let mut any = false;
+    for (what, keys) in [("add back", &plan.added), ("change back", &plan.changed), ("remove", &plan.removed)] {
+        if !keys.is_empty() {
+            eprintln!("  {what:<12} {}", keys.join(", "));
+            any = true;
+        }
+    }
+    if any && !plan.deployments.is_empty() {
+        eprintln!("  afterwards {} will need a redeploy", list(&plan.deployments));
+    }
+    any
+}
+
+async fn secrets_restore(ctx: &Ctx, set: &str, version: i64, keys: Vec<String>) -> Result<(), Failure> {
+    let name = ResourceName::parse(set)?;
+    let mut errors = Vec::new();
+    for k in &keys {
+        if let Err(e) = SecretKey::parse(k) {
+            errors.push(e);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let api = ctx.api()?;
+    let org = ctx.org(&api).await?;
+    let request = body::RestoreRequest {
+        set: name.to_string(),
+        version,
+        keys: (!keys.is_empty()).then_some(keys),
+    };
+    let path = format!("/api/v1/orgs/{org}/secret-restores");
+    let plan: body::RestorePlan = api
+        .call(Method::POST, &format!("{path}?dry_run=true"), Some(&request), None)
+        .await?;
+    eprintln!("Restoring secret set {name} in organization {org} from version {version}:");
+    if !print_restore_plan(&plan) {
+        if ctx.json() {
+            output::json(&json!({"set": name.as_str(), "restored_from": version, "revision": plan.revision,
+                "added": [], "changed": [], "removed": [], "needs_redeploy": []}));
+        } else {
+            println!("Secret set {name} already holds those values of version {version}: nothing to restore");
+        }
+        return Ok(());
+    }
+    confirm(&format!("Restore {name} from version {version}?"), ctx.globals.yes)?;
+    // The revision the preview was made at: a change in between refuses the restore.
+    let done: body::RestoreDone = api
+        .call(Method::POST, &path, Some(&request), Some(plan.revision))
+        .await?;
+    if ctx.json() {
+        output::json(&json!({"set": name.as_str(), "restored_from": version, "revision": done.set.revision,
+            "added": done.added, "changed": done.changed, "removed": done.removed,
+            "needs_redeploy": plan.deployments}));
+    } else {
+        println!(
+            "Restored secret set {name} from version {version} (revision {})",
+            done.set.revision
+        );
+        for d in &plan.deployments {
+            println!("Deployment {d} needs a redeploy: cloakroom deployments redeploy {d}");
+        }
+    }
+    Ok(())
+}
+
+async fn secrets_deleted(ctx: &Ctx) -> Result<(), Failure> {
+    let api = ctx.api()?;
+    let org = ctx.org(&api).await?;
+    let list: body::DeletedList = api.get(&format!("/api/v1/orgs/{org}/deleted-secrets")).await?;
+    if ctx.json() {
+        output::json(&list);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = list
+        .deleted
+        .into_iter()
+        .map(|d| {
+            let name = if d.name_taken {
+                format!("{} (name in use)", d.name)
+            } else {
+                d.name
+            };
+            vec![name, d.keys.to_string(), d.deleted_at, d.deleted_by, d.purge_at]
+        })
+        .collect();
+    output::table(&["NAME", "KEYS", "DELETED", "BY", "PURGED"], &rows);
+    Ok(())
+}
+
+async fn secrets_undelete(ctx: &Ctx, set: &str, as_name: Option<String>) -> Result<(), Failure> {
+    let name = ResourceName::parse(set)?;
+    let new_name = as_name.as_deref().map(ResourceName::parse).transpose()?;
+    let api = ctx.api()?;
+    let org = ctx.org(&api).await?;
+    let list: body::DeletedList = api.get(&format!("/api/v1/orgs/{org}/deleted-secrets")).await?;
+    // The newest deletion of that name (the list is newest first).
+    let Some(found) = list.deleted.into_iter().find(|d| d.name == name.as_str()) else {
+        return Err(Failure::new(
+            exit::NOT_FOUND,
+            format!("no deleted secret set named {name} in organization {org} (see `cloakroom secrets deleted`)"),
+        ));
+    };
+    let target = new_name.as_ref().unwrap_or(&name);
+    if found.name_taken && new_name.is_none() {
+        return Err(Failure::new(
+            exit::CONFLICT,
+            format!("a secret set named {name} exists again: restore this one with --as NEW_NAME"),
+        ));
+    }
+    eprintln!(
+        "Deleted secret set {name} ({} key(s), deleted {} by {}) will be restored as {target}.",
+        found.keys, found.deleted_at, found.deleted_by
+    );
+    confirm(&format!("Restore {name}?"), ctx.globals.yes)?;
+    let request = body::Undelete {
+        name: new_name.as_ref().map(ToString::to_string),
+    };
+    let set: body::SetBody = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/orgs/{org}/deleted-secrets/{}/restore", found.id),
+            Some(&request),
+            None,
+        )
+        .await?;
+    if ctx.json() {
+        output::json(&set);
+    } else {
+        println!("Restored secret set {} with {} key(s)", set.name, set.keys.len());
     }
     Ok(())
 }
@@ -741,6 +946,75 @@ async fn redeploy(ctx: &Ctx, name: &str) -> Result<(), Failure> {
         output::json(&result);
     } else {
         println!("Redeployed {name}: revision {}", result.revision);
+    }
+    Ok(())
+}
+
+async fn revisions(ctx: &Ctx, name: &str) -> Result<(), Failure> {
+    let name = ResourceName::parse_as("deployment name", name)?;
+    let api = ctx.api()?;
+    let org = ctx.org(&api).await?;
+    let list: body::RevisionList = api
+        .get(&format!("/api/v1/orgs/{org}/deployments/{name}/revisions"))
+        .await?;
+    if ctx.json() {
+        output::json(&list);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = list.revisions.iter().map(revision_row).collect();
+    output::table(&["REVISION", "DEPLOYED", "BY", "IMAGE", "SECRETS", "KEYS"], &rows);
+    Ok(())
+}
+
+fn revision_row(r: &body::RevisionItem) -> Vec<String> {
+    let mut revision = r.revision.to_string();
+    if r.current {
+        revision.push_str(" (current)");
+    } else if let Some(of) = r.rollback_of {
+        revision.push_str(&format!(" (rollback to {of})"));
+    }
+    let set = match (&r.secret_set, r.set_version) {
+        (Some(s), Some(v)) => format!("{s}@{v}"),
+        (Some(s), None) => s.clone(),
+        (None, _) => "-".into(),
+    };
+    vec![revision, r.at.clone(), r.actor.clone(), r.image.clone(), set, r.keys.to_string()]
+}
+
+async fn rollback(ctx: &Ctx, name: &str, revision: i64) -> Result<(), Failure> {
+    let name = ResourceName::parse_as("deployment name", name)?;
+    let api = ctx.api()?;
+    let org = ctx.org(&api).await?;
+    let path = format!("/api/v1/orgs/{org}/deployments/{name}");
+    let list: body::RevisionList = api.get(&format!("{path}/revisions")).await?;
+    let Some(target) = list.revisions.iter().find(|r| r.revision == revision) else {
+        let kept: Vec<String> = list.revisions.iter().map(|r| r.revision.to_string()).collect();
+        return Err(Failure::new(
+            exit::NOT_FOUND,
+            format!("deployment {name} keeps no revision {revision} (kept: {})", kept.join(", ")),
+        ));
+    };
+    let current = list.revisions.iter().find(|r| r.current);
+    eprintln!("Deployment {name} in organization {org}:");
+    for (label, r) in [("now", current), ("back to", Some(target))] {
+        if let Some(r) = r {
+            eprintln!("  {label:<8} revision {}", revision_row(r).join("  "));
+        }
+    }
+    confirm(
+        &format!("Roll {name} back to revision {revision} (as revision {})?", list.revision + 1),
+        ctx.globals.yes,
+    )?;
+    let done: body::RolledBack = api
+        .call(Method::POST, &format!("{path}/rollback"), Some(&body::Rollback { revision }), None)
+        .await?;
+    if ctx.json() {
+        output::json(&done);
+    } else {
+        println!(
+            "Rolled {name} back to revision {revision}: it runs as revision {} now",
+            done.revision
+        );
     }
     Ok(())
 }
