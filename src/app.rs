@@ -1,9 +1,9 @@
 //! The HTML shell and the routes.
 
 use crate::pages::{
-    DeletedSetsPage, SetHistoryPage, SetVersionPage,
-    AccountPage, AuditPage, DeploymentPage, DeploymentsPage, InvitePage, LoginPage, MembersPage, NewOrgPage,
-    NotFound, PullSecretsPage, SecretSetPage, SecretSetsPage, SetupPage, TokensPage,
+    AccountPage, AuditPage, DeletedSetsPage, DeploymentPage, DeploymentsPage, InvitePage, LoginPage,
+    MembersPage, NewOrgPage, NotFound, PullSecretsPage, SecretSetPage, SecretSetsPage, SetHistoryPage,
+    SetVersionPage, SetupPage, TokensPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};

@@ -134,8 +134,10 @@ pub struct Comparison {
 impl Comparison {
     /// Compares `a` with `b`.
     pub fn of(a: &[KeyPrint], b: &[KeyPrint]) -> Self {
-        let in_b: std::collections::BTreeMap<&str, &str> =
-            b.iter().map(|k| (k.key.as_str(), k.fingerprint.as_str())).collect();
+        let in_b: std::collections::BTreeMap<&str, &str> = b
+            .iter()
+            .map(|k| (k.key.as_str(), k.fingerprint.as_str()))
+            .collect();
         let in_a: std::collections::BTreeSet<&str> = a.iter().map(|k| k.key.as_str()).collect();
         let mut out = Self::default();
         for k in a {
@@ -145,7 +147,11 @@ impl Comparison {
                 Some(_) => out.different.push(k.key.clone()),
             }
         }
-        out.only_in_b = in_b.keys().filter(|k| !in_a.contains(*k)).map(|k| k.to_string()).collect();
+        out.only_in_b = in_b
+            .keys()
+            .filter(|k| !in_a.contains(*k))
+            .map(|k| k.to_string())
+            .collect();
         for list in [&mut out.only_in_a, &mut out.same, &mut out.different] {
             list.sort();
         }

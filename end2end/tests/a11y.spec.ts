@@ -39,6 +39,10 @@ async function seed(request: APIRequestContext): Promise<Seeded> {
     secret_set: s.set,
     image_credentials: s.pull,
   });
+  // A deleted set, for the recently deleted list.
+  const gone = uniqueSet('a11y-gone');
+  await api(request, 'put', `/secrets/${gone}`, { secrets: [{ key: 'OLD', value: 'o-1' }] });
+  await api(request, 'delete', `/secrets/${gone}`);
   // The set changes after the deploy, so the deployment needs a redeploy.
   await api(request, 'put', `/secrets/${s.set}`, {
     secrets: [
@@ -55,6 +59,10 @@ function orgPages(s: Seeded): [string, string][] {
     ['sets list', org('/secrets')],
     ['set page', org(`/secrets/${s.set}`)],
     ['protected set page', org(`/secrets/${s.prot}`)],
+    ['set history with a comparison', org(`/secret-versions/${s.set}?a=1&b=now`)],
+    ['set version with its restore preview', org(`/secret-versions/${s.set}/1`)],
+    ['restoring one key', org(`/secret-versions/${s.set}/1?key=API_KEY`)],
+    ['recently deleted sets', org('/deleted-secrets')],
     ['pull secrets', org('/image-pull-secrets')],
     ['deployments list', org('/deployments')],
     ['deployment page', org(`/deployments/${s.dep}`)],

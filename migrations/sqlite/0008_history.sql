@@ -90,8 +90,7 @@ CREATE TABLE deployment_revisions (
 );
 CREATE INDEX deployment_revisions_set ON deployment_revisions (set_id, set_version);
 
--- What existed before history: each set's current keys become its current version,
--- and each deployment's kept revisions are listed with the settings known now.
+-- What existed before history: each set's current keys become its current version.
 INSERT INTO secret_versions (set_id, org_id, version, at, actor, source, action, detail, added)
     SELECT s.id, s.org_id, s.revision, s.updated_at, 'cloakroom', 'migration', 'baseline',
            'recorded when history began',
@@ -101,17 +100,15 @@ INSERT INTO secret_versions (set_id, org_id, version, at, actor, source, action,
 INSERT INTO secret_history (set_id, org_id, key, since, until, sealed_for, sealed, fingerprint, value_len)
     SELECT k.set_id, k.org_id, k.key, s.revision, NULL, s.name, k.sealed, k.fingerprint, k.value_len
     FROM secrets k JOIN secret_sets s ON s.id = k.set_id WHERE s.revision > 0;
+-- Each deployment's current revision is listed with its settings. Older revisions'
+-- settings were never recorded, so they are not offered for rollback (their
+-- environments stay until newer revisions push them out). The set version is known
+-- only when the set has not changed since the deploy (the baseline version above).
 INSERT INTO deployment_revisions (deployment_id, revision, image, secret_set, set_id, set_version,
         pull_secret, region, min_agents, max_agents, at, actor)
-    SELECT d.id, r.revision, d.image,
-           COALESCE((SELECT MIN(e.set_name) FROM deployment_env e
-                     WHERE e.deployment_id = d.id AND e.revision = r.revision), d.secret_set),
-           NULL, CASE WHEN r.revision = d.revision THEN d.set_revision END,
-           d.pull_secret, d.region, d.min_agents, d.max_agents, d.deployed_at, 'cloakroom (before history)'
+    SELECT d.id, d.revision, d.image, d.secret_set, s.id,
+           CASE WHEN d.set_revision = s.revision THEN s.revision END,
+           d.pull_secret, d.region, d.min_agents, d.max_agents, d.deployed_at,
+           'cloakroom (before history)'
     FROM deployments d
-    JOIN (SELECT id AS deployment_id, revision FROM deployments
-          UNION SELECT deployment_id, revision FROM deployment_env) r ON r.deployment_id = d.id;
-UPDATE deployment_revisions SET set_id = (SELECT s.id FROM deployments d JOIN secret_sets s
-        ON s.org_id = d.org_id AND s.name = deployment_revisions.secret_set
-        WHERE d.id = deployment_revisions.deployment_id)
-    WHERE secret_set IS NOT NULL;
+    LEFT JOIN secret_sets s ON s.org_id = d.org_id AND s.name = d.secret_set;

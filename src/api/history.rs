@@ -32,7 +32,11 @@ pub async fn list_set_versions(org: String, set: String) -> Result<Vec<SetVersio
 
 /// The keys and fingerprints of one version of a set (`None`: the set now).
 #[server(endpoint = "get_set_version")]
-pub async fn get_set_version(org: String, set: String, version: Option<i64>) -> Result<Vec<KeyPrint>, AppError> {
+pub async fn get_set_version(
+    org: String,
+    set: String,
+    version: Option<i64>,
+) -> Result<Vec<KeyPrint>, AppError> {
     let (state, who) = crate::server::auth::caller(&org).await?;
     crate::server::history::side(&state, &who, &set, version).await
 }
@@ -93,9 +97,18 @@ pub async fn restore_set(
 }
 
 #[cfg(feature = "ssr")]
-fn restore_notice(set: &str, version: i64, done: &crate::server::history::Restored, users: &[String]) -> String {
+fn restore_notice(
+    set: &str,
+    version: i64,
+    done: &crate::server::history::Restored,
+    users: &[String],
+) -> String {
     let mut parts = Vec::new();
-    for (what, keys) in [("added back", &done.added), ("changed back", &done.changed), ("removed", &done.removed)] {
+    for (what, keys) in [
+        ("added back", &done.added),
+        ("changed back", &done.changed),
+        ("removed", &done.removed),
+    ] {
         if !keys.is_empty() {
             parts.push(format!("{what} {}", keys.join(", ")));
         }
@@ -109,7 +122,10 @@ fn restore_notice(set: &str, version: i64, done: &crate::server::history::Restor
         parts.join("; ")
     );
     if !users.is_empty() {
-        notice.push_str(&format!(" Redeploy {} to use the restored values.", users.join(", ")));
+        notice.push_str(&format!(
+            " Redeploy {} to use the restored values.",
+            users.join(", ")
+        ));
     }
     notice
 }
@@ -174,14 +190,21 @@ pub async fn purge_set(org: String, id: String) -> Result<WriteOutcome, AppError
 
 /// The deployment's kept revisions, newest first.
 #[server(endpoint = "list_deployment_revisions")]
-pub async fn list_deployment_revisions(org: String, name: String) -> Result<Vec<DeploymentRevision>, AppError> {
+pub async fn list_deployment_revisions(
+    org: String,
+    name: String,
+) -> Result<Vec<DeploymentRevision>, AppError> {
     let (state, who) = crate::server::auth::caller(&org).await?;
     crate::server::deployments::revisions(&state, &who, &name).await
 }
 
 /// Makes a new revision of the deployment that serves revision `revision` again.
 #[server(endpoint = "rollback_deployment")]
-pub async fn rollback_deployment(org: String, name: String, revision: String) -> Result<WriteOutcome, AppError> {
+pub async fn rollback_deployment(
+    org: String,
+    name: String,
+    revision: String,
+) -> Result<WriteOutcome, AppError> {
     let back = super::deployment_url(&org, &name);
     let result = async {
         let (state, who) = crate::server::auth::caller(&org).await?;

@@ -631,7 +631,9 @@ async fn secrets_history(ctx: &Ctx, set: &str) -> Result<(), Failure> {
     let name = ResourceName::parse(set)?;
     let api = ctx.api()?;
     let org = ctx.org(&api).await?;
-    let list: body::VersionList = api.get(&format!("/api/v1/orgs/{org}/secret-versions/{name}")).await?;
+    let list: body::VersionList = api
+        .get(&format!("/api/v1/orgs/{org}/secret-versions/{name}"))
+        .await?;
     if ctx.json() {
         output::json(&list);
         return Ok(());
@@ -648,7 +650,14 @@ async fn secrets_history(ctx: &Ctx, set: &str) -> Result<(), Failure> {
             if !v.detail.is_empty() {
                 action = format!("{action} ({})", v.detail);
             }
-            vec![v.version.to_string(), v.at, v.actor, v.source, action, changes.join(" ")]
+            vec![
+                v.version.to_string(),
+                v.at,
+                v.actor,
+                v.source,
+                action,
+                changes.join(" "),
+            ]
         })
         .collect();
     output::table(&["VERSION", "AT", "WHO", "FROM", "ACTION", "CHANGES"], &rows);
@@ -658,7 +667,11 @@ async fn secrets_history(ctx: &Ctx, set: &str) -> Result<(), Failure> {
 /// Prints what a restore changes; whether it changes anything.
 fn print_restore_plan(plan: &body::RestorePlan) -> bool {
     let mut any = false;
-    for (what, keys) in [("add back", &plan.added), ("change back", &plan.changed), ("remove", &plan.removed)] {
+    for (what, keys) in [
+        ("add back", &plan.added),
+        ("change back", &plan.changed),
+        ("remove", &plan.removed),
+    ] {
         if !keys.is_empty() {
             eprintln!("  {what:<12} {}", keys.join(", "));
             any = true;
@@ -690,27 +703,39 @@ async fn secrets_restore(ctx: &Ctx, set: &str, version: i64, keys: Vec<String>) 
     };
     let path = format!("/api/v1/orgs/{org}/secret-restores");
     let plan: body::RestorePlan = api
-        .call(Method::POST, &format!("{path}?dry_run=true"), Some(&request), None)
+        .call(
+            Method::POST,
+            &format!("{path}?dry_run=true"),
+            Some(&request),
+            None,
+        )
         .await?;
     eprintln!("Restoring secret set {name} in organization {org} from version {version}:");
     if !print_restore_plan(&plan) {
         if ctx.json() {
-            output::json(&json!({"set": name.as_str(), "restored_from": version, "revision": plan.revision,
-                "added": [], "changed": [], "removed": [], "needs_redeploy": []}));
+            output::json(
+                &json!({"set": name.as_str(), "restored_from": version, "revision": plan.revision,
+                "added": [], "changed": [], "removed": [], "needs_redeploy": []}),
+            );
         } else {
             println!("Secret set {name} already holds those values of version {version}: nothing to restore");
         }
         return Ok(());
     }
-    confirm(&format!("Restore {name} from version {version}?"), ctx.globals.yes)?;
+    confirm(
+        &format!("Restore {name} from version {version}?"),
+        ctx.globals.yes,
+    )?;
     // The revision the preview was made at: a change in between refuses the restore.
     let done: body::RestoreDone = api
         .call(Method::POST, &path, Some(&request), Some(plan.revision))
         .await?;
     if ctx.json() {
-        output::json(&json!({"set": name.as_str(), "restored_from": version, "revision": done.set.revision,
+        output::json(
+            &json!({"set": name.as_str(), "restored_from": version, "revision": done.set.revision,
             "added": done.added, "changed": done.changed, "removed": done.removed,
-            "needs_redeploy": plan.deployments}));
+            "needs_redeploy": plan.deployments}),
+        );
     } else {
         println!(
             "Restored secret set {name} from version {version} (revision {})",
@@ -757,7 +782,9 @@ async fn secrets_undelete(ctx: &Ctx, set: &str, as_name: Option<String>) -> Resu
     let Some(found) = list.deleted.into_iter().find(|d| d.name == name.as_str()) else {
         return Err(Failure::new(
             exit::NOT_FOUND,
-            format!("no deleted secret set named {name} in organization {org} (see `cloakroom secrets deleted`)"),
+            format!(
+                "no deleted secret set named {name} in organization {org} (see `cloakroom secrets deleted`)"
+            ),
         ));
     };
     let target = new_name.as_ref().unwrap_or(&name);
@@ -978,7 +1005,14 @@ fn revision_row(r: &body::RevisionItem) -> Vec<String> {
         (Some(s), None) => s.clone(),
         (None, _) => "-".into(),
     };
-    vec![revision, r.at.clone(), r.actor.clone(), r.image.clone(), set, r.keys.to_string()]
+    vec![
+        revision,
+        r.at.clone(),
+        r.actor.clone(),
+        r.image.clone(),
+        set,
+        r.keys.to_string(),
+    ]
 }
 
 async fn rollback(ctx: &Ctx, name: &str, revision: i64) -> Result<(), Failure> {
@@ -991,7 +1025,10 @@ async fn rollback(ctx: &Ctx, name: &str, revision: i64) -> Result<(), Failure> {
         let kept: Vec<String> = list.revisions.iter().map(|r| r.revision.to_string()).collect();
         return Err(Failure::new(
             exit::NOT_FOUND,
-            format!("deployment {name} keeps no revision {revision} (kept: {})", kept.join(", ")),
+            format!(
+                "deployment {name} keeps no revision {revision} (kept: {})",
+                kept.join(", ")
+            ),
         ));
     };
     let current = list.revisions.iter().find(|r| r.current);
@@ -1002,11 +1039,19 @@ async fn rollback(ctx: &Ctx, name: &str, revision: i64) -> Result<(), Failure> {
         }
     }
     confirm(
-        &format!("Roll {name} back to revision {revision} (as revision {})?", list.revision + 1),
+        &format!(
+            "Roll {name} back to revision {revision} (as revision {})?",
+            list.revision + 1
+        ),
         ctx.globals.yes,
     )?;
     let done: body::RolledBack = api
-        .call(Method::POST, &format!("{path}/rollback"), Some(&body::Rollback { revision }), None)
+        .call(
+            Method::POST,
+            &format!("{path}/rollback"),
+            Some(&body::Rollback { revision }),
+            None,
+        )
         .await?;
     if ctx.json() {
         output::json(&done);

@@ -5,8 +5,8 @@
 
 use super::{load_error, role_in, route_org};
 use crate::api::{
-    get_set, get_set_version, history_url, list_deleted_sets, list_set_versions, org_url,
-    preview_restore, set_url, version_url, with_param, PurgeSet, RestoreSet, UndeleteSet,
+    get_set, get_set_version, history_url, list_deleted_sets, list_set_versions, org_url, preview_restore,
+    set_url, version_url, with_param, PurgeSet, RestoreSet, UndeleteSet,
 };
 use crate::components::{ComparisonView, ConfirmButton, Flash, Layout};
 use crate::model::{format_time, Comparison, Role, SetVersion};
@@ -18,7 +18,11 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 /// "added A, B; changed C; removed D" (or "no key changed").
 fn change_text(v: &SetVersion) -> String {
     let mut parts = Vec::new();
-    for (what, keys) in [("added", &v.added), ("changed", &v.changed), ("removed", &v.removed)] {
+    for (what, keys) in [
+        ("added", &v.added),
+        ("changed", &v.changed),
+        ("removed", &v.removed),
+    ] {
         if !keys.is_empty() {
             parts.push(format!("{what} {}", keys.join(", ")));
         }
@@ -43,7 +47,12 @@ fn side_label(set: &str, side: Option<i64>) -> String {
 }
 
 /// One `<select>` of the compare form.
-fn side_select(id: &'static str, label: &'static str, versions: &[i64], chosen: Option<i64>) -> impl IntoView {
+fn side_select(
+    id: &'static str,
+    label: &'static str,
+    versions: &[i64],
+    chosen: Option<i64>,
+) -> impl IntoView {
     view! {
         <label for=id>{label}</label>
         <select id=id name=id>
@@ -157,11 +166,8 @@ pub fn SetHistoryPage() -> impl IntoView {
                                                     view! {
                                                         <tr>
                                                             <td>
-                                                                <a
-                                                                    href=version_url(&org, &name, v.version)
-                                                                    aria-label=format!("Version {}", v.version)
-                                                                >
-                                                                    {format!("v{}", v.version)}
+                                                                <a href=version_url(&org, &name, v.version)>
+                                                                    {format!("Version {}", v.version)}
                                                                 </a>
                                                             </td>
                                                             <td>{format_time(v.at)}</td>

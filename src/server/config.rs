@@ -193,13 +193,15 @@ impl Config {
         if kept < 1 {
             return Err("each deployment must keep at least one revision".into());
         }
+        // Bounded above too: days become seconds, which must not overflow.
         let number = |var: &str, file: Option<i64>, default: i64, least: i64| -> Result<i64, String> {
+            const MOST: i64 = 1_000_000;
             let n = match env(var) {
                 Some(n) => n.parse().map_err(|_| format!("{var} {n:?} is not a number"))?,
                 None => file.unwrap_or(default),
             };
-            if n < least {
-                return Err(format!("{var} must be at least {least}, not {n}"));
+            if !(least..=MOST).contains(&n) {
+                return Err(format!("{var} must be from {least} to {MOST}, not {n}"));
             }
             Ok(n)
         };
@@ -304,6 +306,37 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("/tmp/override"));
         assert_eq!(c.database_url, "sqlite:///tmp/override/cloakroom.db");
         assert_eq!(c.site_root, "target/site");
+    }
+
+    #[test]
+    fn retention_is_read_and_bounded() {
+        let file: FileConfig =
+            toml::from_str("[server]\nset_versions_kept = 7\ndeleted_set_days = 3\n").unwrap();
+        let c = Config::resolve(file.server, |n| {
+            (n == "CLOAKROOM_SET_VERSION_DAYS").then(|| "0".to_string())
+        })
+        .unwrap();
+        assert_eq!(
+            c.retention,
+            Retention {
+                versions_kept: 7,
+                version_days: 0,
+                deleted_days: 3
+            }
+        );
+        // Days beyond any use would overflow as seconds; keeping no version is no history.
+        for (var, value) in [
+            ("CLOAKROOM_DELETED_SET_DAYS", "100000000000000"),
+            ("CLOAKROOM_SET_VERSIONS_KEPT", "0"),
+            ("CLOAKROOM_SET_VERSION_DAYS", "-1"),
+        ] {
+            let e = Config::resolve(ServerSection::default(), |n| {
+                (n == var).then(|| value.to_string())
+            })
+            .err()
+            .unwrap();
+            assert!(e.contains(var), "{e}");
+        }
     }
 
     #[test]

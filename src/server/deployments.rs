@@ -278,7 +278,11 @@ pub async fn redeploy(state: &AppState, who: &Principal, name: &str) -> Result<i
 }
 
 /// The deployment's kept revisions, newest first.
-pub async fn revisions(state: &AppState, who: &Principal, name: &str) -> Result<Vec<DeploymentRevision>, AppError> {
+pub async fn revisions(
+    state: &AppState,
+    who: &Principal,
+    name: &str,
+) -> Result<Vec<DeploymentRevision>, AppError> {
     state
         .store
         .deployment_revisions(who.org.id, name)
@@ -293,24 +297,73 @@ pub async fn rollback(state: &AppState, who: &Principal, name: &str, to: i64) ->
     use super::store::history;
     who.require(Role::Member, "changing deployments")?;
     let (org_id, now) = (who.org.id, super::now());
+    let not_kept = || {
+        AppError::NotFound(format!(
+            "revision {to} of deployment \"{name}\" is not kept (each deployment keeps its newest {})",
+            state.config.deployment_revisions_kept
+        ))
+    };
     let mut tx = state.store.write().await?;
-    // The deployment's row first, its old revision and what it references next.
-    let (id, current) = rows::lock(&mut tx, org_id, name)
+    // Read first, then lock in the order deploys lock: the set, the pull secret, the
+    // deployment (the other order deadlocks against a deploy).
+    let id = rows::id_of(&mut tx, org_id, name)
         .await?
         .ok_or_else(|| deployment_not_found(name))?;
+    let (old, set_id) = history::revision_of(&mut tx, id, to)
+        .await?
+        .ok_or_else(not_kept)?;
+    // The set the revision's environment came from is the set of that id: a set given
+    // the same name since is another set, and its protection says nothing about these
+    // values.
+    let set_now = match (&old.secret_set, set_id) {
+        (None, _) => None,
+        (Some(set), None) => {
+            return Err(AppError::Conflict(format!(
+                "revision {to} was recorded before history began and its secret set \"{set}\" no longer \
+                 exists; deploy the settings you want instead"
+            )))
+        }
+        (Some(set), Some(set_id)) => match sets::lock_set_by_id(&mut tx, org_id, set_id).await? {
+            None => {
+                return Err(AppError::validation(crate::validate::FieldError {
+                    field: "secret set".into(),
+                    message: format!(
+                        "revision {to} was built from secret set \"{set}\", which has been deleted since; \
+                         restore it from the recently deleted sets first"
+                    ),
+                }))
+            }
+            Some((row, live)) => {
+                if row.protected && !may_use_protected(who) {
+                    return Err(protected_set(&live));
+                }
+                Some(live)
+            }
+        },
+    };
+    if let Some(pull) = &old.pull_secret {
+        if !rows::lock_pull_secret(&mut tx, org_id, pull).await? {
+            return Err(AppError::validation(crate::validate::FieldError {
+                field: "image pull secret".into(),
+                message: format!(
+                    "revision {to} used image pull secret \"{pull}\", which does not exist now; create it first"
+                ),
+            }));
+        }
+    }
+    let (locked, current) = rows::lock(&mut tx, org_id, name)
+        .await?
+        .ok_or_else(|| deployment_not_found(name))?;
+    if locked != id || history::revision_of(&mut tx, id, to).await?.is_none() {
+        return Err(AppError::Conflict(format!(
+            "deployment \"{name}\" changed just now; try again"
+        )));
+    }
     if !may_use_protected(who) {
         if let Some(set) = rows::protected_set_used(&mut tx, org_id, name).await? {
             return Err(protected_set(&set));
         }
     }
-    let (old, set_id) = history::revision_of(&mut tx, id, to)
-        .await?
-        .ok_or_else(|| {
-            AppError::NotFound(format!(
-                "revision {to} of deployment \"{name}\" is not kept (each deployment keeps its newest {})",
-                state.config.deployment_revisions_kept
-            ))
-        })?;
     if to == current {
         return Err(AppError::Conflict(format!(
             "deployment \"{name}\" runs revision {to} already"
@@ -319,38 +372,12 @@ pub async fn rollback(state: &AppState, who: &Principal, name: &str, to: i64) ->
     let spec = DeploymentSpec {
         name: name.to_owned(),
         image: old.image.clone(),
-        secret_set: old.secret_set.clone(),
+        secret_set: set_now,
         pull_secret: old.pull_secret.clone(),
         region: old.region.clone(),
         min_agents: old.min_agents,
         max_agents: old.max_agents,
     };
-    let mut missing = Vec::new();
-    if let Some(set) = &spec.secret_set {
-        match sets::lock_set(&mut tx, org_id, set).await? {
-            None => missing.push(crate::validate::FieldError {
-                field: "secret set".into(),
-                message: format!(
-                    "revision {to} used secret set \"{set}\", which does not exist now; restore it first"
-                ),
-            }),
-            Some(row) if row.protected && !may_use_protected(who) => return Err(protected_set(set)),
-            Some(_) => {}
-        }
-    }
-    if let Some(pull) = &spec.pull_secret {
-        if !rows::lock_pull_secret(&mut tx, org_id, pull).await? {
-            missing.push(crate::validate::FieldError {
-                field: "image pull secret".into(),
-                message: format!(
-                    "revision {to} used image pull secret \"{pull}\", which does not exist now; create it first"
-                ),
-            });
-        }
-    }
-    if !missing.is_empty() {
-        return Err(AppError::Validation(missing));
-    }
     let revision = current + 1;
     rows::update(&mut tx, id, &spec, revision, old.set_version, now).await?;
     history::copy_env(&mut tx, id, to, revision).await?;

@@ -37,7 +37,12 @@ pub async fn version_keys(
 }
 
 /// One side of a comparison within a set: a version, or the set as it is now.
-pub async fn side(state: &AppState, who: &Principal, set: &str, version: Option<i64>) -> Result<Vec<KeyPrint>, AppError> {
+pub async fn side(
+    state: &AppState,
+    who: &Principal,
+    set: &str,
+    version: Option<i64>,
+) -> Result<Vec<KeyPrint>, AppError> {
     match version {
         Some(v) => version_keys(state, who, set, v).await,
         None => Ok(super::secrets::detail(state, who, set)
@@ -90,7 +95,9 @@ fn plan(
             } else if !then_prints.iter().any(|k| &k.key == key) && !now.iter().any(|k| &k.key == key) {
                 problems.push(FieldError {
                     field: "keys".into(),
-                    message: format!("key \"{key}\" is neither in version {version} of \"{set}\" nor in the set now"),
+                    message: format!(
+                        "key \"{key}\" is neither in version {version} of \"{set}\" nor in the set now"
+                    ),
                 });
             }
         }
@@ -122,8 +129,7 @@ pub async fn preview(
     }
     let then = history::values_at(&mut tx, id, version).await?;
     let now = history::prints_now(&mut tx, id).await?;
-    let deployments =
-        store::deployments::users_of(&mut tx, who.org.id, "secret_set", set).await?;
+    let deployments = store::deployments::users_of(&mut tx, who.org.id, "secret_set", set).await?;
     tx.commit().await?;
     let (added, changed, removed) = plan(set, version, &then, &now, keys)?;
     Ok(RestorePreview {
@@ -182,7 +188,10 @@ pub async fn restore(
         });
     }
     let mut entries = Vec::with_capacity(added.len() + changed.len());
-    for value in then.iter().filter(|v| added.contains(&v.key) || changed.contains(&v.key)) {
+    for value in then
+        .iter()
+        .filter(|v| added.contains(&v.key) || changed.contains(&v.key))
+    {
         entries.push(seal_for(state, org, name, value)?);
     }
     sets::upsert(&mut tx, row.id, org, &entries, now).await?;
@@ -198,9 +207,10 @@ pub async fn restore(
     let revision = sets::bump(&mut tx, row.id, now).await?;
     let detail = match keys {
         None => format!("restored from v{version}"),
-        Some(_) => format!("restored from v{version} (only {})", sorted(
-            added.iter().chain(&changed).chain(&removed).cloned()
-        ).join(", ")),
+        Some(_) => format!(
+            "restored from v{version} (only {})",
+            sorted(added.iter().chain(&changed).chain(&removed).cloned()).join(", ")
+        ),
     };
     let touched = sorted(added.iter().chain(&changed).chain(&removed).cloned());
     let audit = super::audit::entry(
@@ -241,7 +251,9 @@ fn seal_for(state: &AppState, org: i64, set: &str, value: &HeldValue) -> Result<
     let sealed = if value.sealed_for == set {
         value.sealed.clone()
     } else {
-        let plain = state.crypto.open(org, &value.sealed_for, &value.key, &value.sealed)?;
+        let plain = state
+            .crypto
+            .open(org, &value.sealed_for, &value.key, &value.sealed)?;
         state.crypto.seal(org, set, &value.key, &plain)?
     };
     Ok(SealedEntry {

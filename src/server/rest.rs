@@ -340,12 +340,16 @@ async fn get_version(
 
 /// A version or revision number from a path or form: a whole number from 1.
 pub fn version_number(text: &str) -> Result<i64, AppError> {
-    text.trim().parse::<i64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-        AppError::validation(crate::validate::FieldError {
-            field: "version".into(),
-            message: format!("a version is a whole number from 1, not {text:?}"),
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| {
+            AppError::validation(crate::validate::FieldError {
+                field: "version".into(),
+                message: format!("a version is a whole number from 1, not {text:?}"),
+            })
         })
-    })
 }
 
 #[derive(serde::Deserialize)]
@@ -418,8 +422,7 @@ async fn list_deleted(
 }
 
 fn deleted_id(text: &str) -> Result<i64, AppError> {
-    text.parse()
-        .map_err(|_| history::deleted_not_found_text(text))
+    text.parse().map_err(|_| history::deleted_not_found_text(text))
 }
 
 /// `{}` or `{"name":"new"}`: restores a deleted set, under its old name or a new one.
@@ -439,7 +442,11 @@ async fn undelete(
     } else {
         parse_json(&bytes, r#"{"name":"new-name"}"#)?
     };
-    let new_name = req.name.as_deref().map(|n| ResourceName::parse(n.trim())).transpose()?;
+    let new_name = req
+        .name
+        .as_deref()
+        .map(|n| ResourceName::parse(n.trim()))
+        .transpose()?;
     let name = history::undelete(&state, &who, id, new_name.as_ref()).await?;
     let detail = secrets::detail(&state, &who, &name).await?;
     Ok(with_etag(
@@ -471,7 +478,10 @@ async fn list_revisions(
     Ok(Json(body::RevisionList {
         name,
         revision,
-        revisions: list.iter().map(|r| body::RevisionItem::new(r, revision)).collect(),
+        revisions: list
+            .iter()
+            .map(|r| body::RevisionItem::new(r, revision))
+            .collect(),
     }))
 }
 
@@ -704,7 +714,11 @@ async fn small_json<T: serde::de::DeserializeOwned>(body: Body, example: &str) -
 }
 
 /// A JSON body of at most `limit` bytes; refusals show `example`.
-async fn json_body<T: serde::de::DeserializeOwned>(body: Body, limit: usize, example: &str) -> Result<T, AppError> {
+async fn json_body<T: serde::de::DeserializeOwned>(
+    body: Body,
+    limit: usize,
+    example: &str,
+) -> Result<T, AppError> {
     let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| AppError::TooLarge(format!("the request body is over {limit} bytes")))?;

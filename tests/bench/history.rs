@@ -18,11 +18,21 @@ use common::{user, Backend, TestDb};
 use std::time::{Duration, Instant};
 
 fn pairs_for(round: usize, keys: std::ops::Range<usize>) -> Vec<(String, String)> {
-    keys.map(|i| (format!("KEY_{i:04}"), format!("value {round}/{i} of a realistic length, 40+ b")))
-        .collect()
+    keys.map(|i| {
+        (
+            format!("KEY_{i:04}"),
+            format!("value {round}/{i} of a realistic length, 40+ b"),
+        )
+    })
+    .collect()
 }
 
-async fn write(state: &cloakroom::server::state::AppState, who: &cloakroom::server::auth::Principal, set: &str, raw: &[(String, String)]) {
+async fn write(
+    state: &cloakroom::server::state::AppState,
+    who: &cloakroom::server::auth::Principal,
+    set: &str,
+    raw: &[(String, String)],
+) {
     let pairs = validate_pairs(raw.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
     secrets::write(state, who, &ResourceName::parse(set).unwrap(), pairs, None)
         .await
@@ -35,11 +45,16 @@ async fn size(db: &TestDb) -> u64 {
     match db.backend {
         Backend::Sqlite => {
             let conn = rusqlite::Connection::open(db.dir.path().join("cloakroom.db")).unwrap();
-            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;").unwrap();
-            std::fs::metadata(db.dir.path().join("cloakroom.db")).unwrap().len()
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")
+                .unwrap();
+            std::fs::metadata(db.dir.path().join("cloakroom.db"))
+                .unwrap()
+                .len()
         }
         Backend::Postgres => {
-            let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls).await.unwrap();
+            let (client, conn) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
             tokio::spawn(conn);
             client.batch_execute("VACUUM FULL").await.unwrap();
             let row = client
@@ -124,15 +139,36 @@ async fn main() {
     let kib = |b: u64| format!("{:.0} KiB", b as f64 / 1024.0);
     for (name, a, b) in [
         ("100-key set, no history", s.no_history, p.no_history),
-        ("after 1,000 versions, one key changed in each", s.one_key_each, p.one_key_each),
-        ("after 1,000 versions, all 100 keys changed in each", s.all_keys_each, p.all_keys_each),
+        (
+            "after 1,000 versions, one key changed in each",
+            s.one_key_each,
+            p.one_key_each,
+        ),
+        (
+            "after 1,000 versions, all 100 keys changed in each",
+            s.all_keys_each,
+            p.all_keys_each,
+        ),
     ] {
         println!("{name:<58} {:>12} {:>12}", kib(a), kib(b));
     }
-    let ((sw, sr), (pw, pr)) = (restore_times(Backend::Sqlite).await, restore_times(Backend::Postgres).await);
+    let ((sw, sr), (pw, pr)) = (
+        restore_times(Backend::Sqlite).await,
+        restore_times(Backend::Postgres).await,
+    );
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
-    println!("{:<58} {:>12} {:>12}", "1,000-key write (median of 15)", ms(sw), ms(pw));
-    println!("{:<58} {:>12} {:>12}", "restore of a 1,000-key set (median of 15)", ms(sr), ms(pr));
+    println!(
+        "{:<58} {:>12} {:>12}",
+        "1,000-key write (median of 15)",
+        ms(sw),
+        ms(pw)
+    );
+    println!(
+        "{:<58} {:>12} {:>12}",
+        "restore of a 1,000-key set (median of 15)",
+        ms(sr),
+        ms(pr)
+    );
     println!(
         "{:<58} {:>12.2} {:>12.2}",
         "restore / write",

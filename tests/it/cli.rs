@@ -879,32 +879,53 @@ async fn history_restore_undelete_and_rollback() {
         ("CLOAKROOM_SERVER", sh.app.base.as_str()),
         ("CLOAKROOM_TOKEN", sh.app.token.as_str()),
     ];
-    sh.sh(r#"cloakroom secrets set app --yes A="x y" B=a=b"#).await.ok();
+    sh.sh(r#"cloakroom secrets set app --yes A="x y" B=a=b"#)
+        .await
+        .ok();
     let token = sh.deploy("web", "app").await;
     sh.sh("cloakroom secrets unset app B --yes").await.ok();
-    sh.sh("cloakroom secrets set app --yes A=changed-secret").await.ok();
+    sh.sh("cloakroom secrets set app --yes A=changed-secret")
+        .await
+        .ok();
 
     let table = sh.sh("cloakroom secrets history app").await.ok().stdout();
     assert!(table.starts_with("VERSION"), "{table}");
-    assert!(table.contains("~A") && table.contains("-B") && table.contains("+A +B"), "{table}");
-    assert!(!table.contains("x y") && !table.contains("changed-secret"), "{table}");
+    assert!(
+        table.contains("~A") && table.contains("-B") && table.contains("+A +B"),
+        "{table}"
+    );
+    assert!(
+        !table.contains("x y") && !table.contains("changed-secret"),
+        "{table}"
+    );
 
     // One key: previewed, asked, refused when declined.
     let out = sh
         .sh_with("cloakroom secrets restore app --version 1 --key B", b"n\n", &env)
         .await
         .fails(1, "cancelled");
-    assert!(out.stderr.contains("add back") && out.stderr.contains("B"), "{out:?}");
+    assert!(
+        out.stderr.contains("add back") && out.stderr.contains("B"),
+        "{out:?}"
+    );
     assert!(out.stderr.contains("web will need a redeploy"), "{out:?}");
     assert!(!out.stderr.contains("a=b"), "{out:?}");
     let out = sh
         .sh_with("cloakroom secrets restore app --version 1 --key B", b"y\n", &env)
         .await
         .ok();
-    assert!(out.stdout().contains("Restored secret set app from version 1"), "{out:?}");
+    assert!(
+        out.stdout().contains("Restored secret set app from version 1"),
+        "{out:?}"
+    );
     // The whole version, then nothing left to restore.
-    sh.sh("cloakroom secrets restore app --version 1 --yes").await.ok();
-    let out = sh.sh("cloakroom secrets restore app --version 1 --yes").await.ok();
+    sh.sh("cloakroom secrets restore app --version 1 --yes")
+        .await
+        .ok();
+    let out = sh
+        .sh("cloakroom secrets restore app --version 1 --yes")
+        .await
+        .ok();
     assert!(out.stdout().contains("nothing to restore"), "{out:?}");
     sh.sh("cloakroom deployments redeploy web").await.ok();
     let runtime = sh.runtime_env(&token).await;
@@ -915,7 +936,10 @@ async fn history_restore_undelete_and_rollback() {
     sh.sh("cloakroom secrets set app --yes A=third").await.ok();
     sh.sh("cloakroom deployments redeploy web").await.ok();
     let revisions = sh.sh("cloakroom deployments revisions web").await.ok().stdout();
-    assert!(revisions.contains("3 (current)") && revisions.contains("app@1"), "{revisions}");
+    assert!(
+        revisions.contains("3 (current)") && revisions.contains("app@1"),
+        "{revisions}"
+    );
     let out = sh
         .sh_with("cloakroom deployments rollback web --revision 1", b"y\n", &env)
         .await
@@ -923,25 +947,41 @@ async fn history_restore_undelete_and_rollback() {
     assert!(out.stdout().contains("runs as revision 4"), "{out:?}");
     let runtime = sh.runtime_env(&token).await;
     assert_eq!(runtime.get("A").map(Vec::as_slice), Some(&b"x y"[..]));
-    assert_eq!(runtime.get("B").map(Vec::as_slice), None, "revision 1 had no B");
+    assert_eq!(runtime.get("B").map(Vec::as_slice), Some(&b"a=b"[..]));
     sh.sh("cloakroom deployments rollback web --revision 9 --yes")
         .await
         .fails(2, "keeps no revision 9");
 
     // Delete, list, undelete; then again with the name taken.
     sh.sh("cloakroom secrets set old --yes K=kept-value").await.ok();
-    let out = sh.sh_with("cloakroom secrets delete old", b"y\n", &env).await.ok();
+    let out = sh
+        .sh_with("cloakroom secrets delete old", b"y\n", &env)
+        .await
+        .ok();
     assert!(out.stderr.contains("secrets undelete old"), "{out:?}");
     let listed = sh.sh("cloakroom secrets deleted").await.ok().stdout();
-    assert!(listed.contains("old") && listed.contains("owner@example.com"), "{listed}");
+    assert!(
+        listed.contains("old") && listed.contains("owner@example.com"),
+        "{listed}"
+    );
     sh.sh("cloakroom secrets undelete old --yes").await.ok();
     sh.sh("cloakroom secrets delete old --yes").await.ok();
     sh.sh("cloakroom secrets set old --yes OTHER=1").await.ok();
-    sh.sh("cloakroom secrets undelete old --yes").await.fails(3, "--as");
-    let out = sh.sh("cloakroom secrets undelete old --as older --yes").await.ok();
-    assert!(out.stdout().contains("Restored secret set older with 1 key(s)"), "{out:?}");
+    sh.sh("cloakroom secrets undelete old --yes")
+        .await
+        .fails(3, "--as");
+    let out = sh
+        .sh("cloakroom secrets undelete old --as older --yes")
+        .await
+        .ok();
+    assert!(
+        out.stdout().contains("Restored secret set older with 1 key(s)"),
+        "{out:?}"
+    );
     let token = sh.deploy("probe", "older").await;
     let runtime = sh.runtime_env(&token).await;
     assert_eq!(runtime.get("K").map(Vec::as_slice), Some(&b"kept-value"[..]));
-    sh.sh("cloakroom secrets undelete nosuch --yes").await.fails(2, "no deleted secret set");
+    sh.sh("cloakroom secrets undelete nosuch --yes")
+        .await
+        .fails(2, "no deleted secret set");
 }

@@ -55,7 +55,9 @@ async fn values(app: &TestApp, set: &str) -> Vec<(String, String)> {
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    list.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 async fn runtime_env(app: &TestApp, token: &str) -> Value {
@@ -116,7 +118,12 @@ async fn restore_and_rollback_are_byte_exact(backend: Backend) {
     let (_, keys, text) = send(app.api(Method::GET, "/secret-versions/prod/1")).await;
     no_canary("a version", &text);
     assert_eq!(keys["version"], 1);
-    let names: Vec<&str> = keys["keys"].as_array().unwrap().iter().map(|k| k["key"].as_str().unwrap()).collect();
+    let names: Vec<&str> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["A", "B"]);
 
     // The preview says what restoring v1 does and who needs a redeploy.
@@ -140,7 +147,11 @@ async fn restore_and_rollback_are_byte_exact(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{text}");
     no_canary("the restore answer", &text);
     assert_eq!(
-        (done["revision"].clone(), done["added"].clone(), done["changed"].clone()),
+        (
+            done["revision"].clone(),
+            done["added"].clone(),
+            done["changed"].clone()
+        ),
         (json!(4), json!(["B"]), json!(["A"]))
     );
     assert_eq!(values(&app, "prod").await, pairs(&v1));
@@ -149,7 +160,10 @@ async fn restore_and_rollback_are_byte_exact(backend: Backend) {
     assert_eq!(list["versions"][0]["detail"], "restored from v1");
     let (_, audit, _) = send(app.api(Method::GET, "/audit?action=secrets.restore")).await;
     assert!(
-        audit["entries"][0]["detail"].as_str().unwrap().contains("restored from v1"),
+        audit["entries"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("restored from v1"),
         "{audit}"
     );
 
@@ -169,9 +183,18 @@ async fn restore_and_rollback_are_byte_exact(backend: Backend) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["revision"].as_i64().unwrap(), r["current"].as_bool().unwrap(), r["set_version"].as_i64()))
+        .map(|r| {
+            (
+                r["revision"].as_i64().unwrap(),
+                r["current"].as_bool().unwrap(),
+                r["set_version"].as_i64(),
+            )
+        })
         .collect();
-    assert_eq!(listed, [(3, true, Some(5)), (2, false, Some(4)), (1, false, Some(1))]);
+    assert_eq!(
+        listed,
+        [(3, true, Some(5)), (2, false, Some(4)), (1, false, Some(1))]
+    );
     let (status, back, text) = send(
         app.api(Method::POST, "/deployments/bot/rollback")
             .json(&json!({"revision": 1})),
@@ -188,9 +211,17 @@ async fn restore_and_rollback_are_byte_exact(backend: Backend) {
     let (_, d, _) = send(app.api(Method::GET, "/deployments/bot")).await;
     assert_eq!(d["status"], "needs redeploy");
     // Rolling back to what runs already, or to a revision not kept, is refused.
-    let (status, _, _) = send(app.api(Method::POST, "/deployments/bot/rollback").json(&json!({"revision": 4}))).await;
+    let (status, _, _) = send(
+        app.api(Method::POST, "/deployments/bot/rollback")
+            .json(&json!({"revision": 4})),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _, _) = send(app.api(Method::POST, "/deployments/bot/rollback").json(&json!({"revision": 40}))).await;
+    let (status, _, _) = send(
+        app.api(Method::POST, "/deployments/bot/rollback")
+            .json(&json!({"revision": 40})),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
@@ -222,10 +253,20 @@ async fn restoring_keys_and_refusals(backend: Backend) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(values(&app, "s").await, before);
 
-    let (status, done, text) = restore(json!({"set": "s", "version": 1, "keys": ["A", "C"]}), Some("\"3\"")).await;
+    let (status, done, text) = restore(
+        json!({"set": "s", "version": 1, "keys": ["A", "C"]}),
+        Some("\"3\""),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{text}");
-    assert_eq!((done["added"].clone(), done["changed"].clone()), (json!(["C"]), json!(["A"])));
-    assert_eq!(values(&app, "s").await, pairs(&[("A", "1"), ("B", "20"), ("C", "3")]));
+    assert_eq!(
+        (done["added"].clone(), done["changed"].clone()),
+        (json!(["C"]), json!(["A"]))
+    );
+    assert_eq!(
+        values(&app, "s").await,
+        pairs(&[("A", "1"), ("B", "20"), ("C", "3")])
+    );
     // Again: nothing to change, no new version.
     let (status, done, _) = restore(json!({"set": "s", "version": 1, "keys": ["A"]}), None).await;
     assert_eq!(status, StatusCode::OK);
@@ -234,7 +275,10 @@ async fn restoring_keys_and_refusals(backend: Backend) {
     put(&app, "s", &[("D", "4")]).await;
     let (_, done, _) = restore(json!({"set": "s", "version": 4, "keys": ["D"]}), None).await;
     assert_eq!(done["removed"], json!(["D"]));
-    assert_eq!(values(&app, "s").await, pairs(&[("A", "1"), ("B", "20"), ("C", "3")]));
+    assert_eq!(
+        values(&app, "s").await,
+        pairs(&[("A", "1"), ("B", "20"), ("C", "3")])
+    );
 }
 
 /// Keys named like the history routes' words stay ordinary keys on every set route.
@@ -244,8 +288,16 @@ async fn history_words_are_ordinary_keys(backend: Backend) {
     let pairs_in: Vec<(&str, &str)> = words.iter().map(|w| (*w, "v")).collect();
     put(&app, "s", &pairs_in).await;
     let (_, set, _) = send(app.api(Method::GET, "/secrets/s")).await;
-    let keys: Vec<&str> = set["keys"].as_array().unwrap().iter().map(|k| k["key"].as_str().unwrap()).collect();
-    assert_eq!(keys, ["check", "compare", "deleted", "history", "restore", "versions"]);
+    let keys: Vec<&str> = set["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["check", "compare", "deleted", "history", "restore", "versions"]
+    );
     for word in words {
         let (status, _, text) = send(app.api(Method::DELETE, &format!("/secrets/s/{word}"))).await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{word}: {text}");
@@ -277,7 +329,9 @@ async fn rows_of(app: &TestApp, table: &str, column: &str, id: i64) -> i64 {
             db.query_row(&sql, [], |r| r.get(0)).unwrap()
         }
         Backend::Postgres => {
-            let (client, conn) = tokio_postgres::connect(&app.db.url, tokio_postgres::NoTls).await.unwrap();
+            let (client, conn) = tokio_postgres::connect(&app.db.url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
             tokio::spawn(conn);
             client.query_one(&sql, &[]).await.unwrap().get(0)
         }
@@ -297,7 +351,10 @@ async fn undelete_rename_and_purge(backend: Backend) {
     let (_, deleted, text) = send(app.api(Method::GET, "/deleted-secrets")).await;
     no_canary("the deleted list", &text);
     let item = &deleted["deleted"][0];
-    assert_eq!((item["name"].as_str(), item["keys"].as_i64()), (Some("old"), Some(2)));
+    assert_eq!(
+        (item["name"].as_str(), item["keys"].as_i64()),
+        (Some("old"), Some(2))
+    );
     assert_eq!(item["deleted_by"], "owner@example.com");
     let id = item["id"].as_i64().unwrap();
 
@@ -305,7 +362,10 @@ async fn undelete_rename_and_purge(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{text}");
     no_canary("the undelete answer", &text);
     assert_eq!(set["revision"], 3);
-    assert_eq!(values(&app, "old").await, pairs(&[("A", "canary two"), ("B", CANARY_B)]));
+    assert_eq!(
+        values(&app, "old").await,
+        pairs(&[("A", "canary two"), ("B", CANARY_B)])
+    );
     // Its history came back with it, and still restores.
     let (status, _, text) = send(
         app.api(Method::POST, "/secret-restores")
@@ -341,12 +401,17 @@ async fn undelete_rename_and_purge(backend: Backend) {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{text}");
-    assert_eq!(values(&app, "renamed").await, pairs(&[("A", "canary two"), ("B", CANARY_B)]));
+    assert_eq!(
+        values(&app, "renamed").await,
+        pairs(&[("A", "canary two"), ("B", CANARY_B)])
+    );
 
     // Purge: owners only, and every sealed value of the set leaves the database.
     send(app.api(Method::DELETE, "/secrets/renamed")).await;
     let admin = common::user_with_role(&app.state, "admin@example.com", "acme", Role::Admin).await;
-    let refused = cloakroom::server::history::purge(&app.state, &admin, id).await.unwrap_err();
+    let refused = cloakroom::server::history::purge(&app.state, &admin, id)
+        .await
+        .unwrap_err();
     assert_eq!(refused.status_code(), 403);
     assert!(rows_of(&app, "secret_history", "set_id", id).await > 0);
     let (status, _, _) = send(app.api(Method::DELETE, &format!("/deleted-secrets/{id}"))).await;
@@ -363,17 +428,35 @@ async fn undelete_rename_and_purge(backend: Backend) {
     let (status, _, _) = send(app.api(Method::POST, &format!("/deleted-secrets/{id}/restore"))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, audit, _) = send(app.api(Method::GET, "/audit?action=set.")).await;
-    let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert!(actions.contains(&"set.purge") && actions.contains(&"set.undelete"), "{actions:?}");
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"set.purge") && actions.contains(&"set.undelete"),
+        "{actions:?}"
+    );
 
     // Retention: a set deleted long enough ago is purged by the periodic task.
     put(&app, "later", &[("K", "canary later")]).await;
     send(app.api(Method::DELETE, "/secrets/later")).await;
     let later = set_id(&app, "later").await;
     let now = cloakroom::server::now();
-    assert_eq!(cloakroom::server::history::purge_expired(&app.state, now).await.unwrap(), 0);
+    assert_eq!(
+        cloakroom::server::history::purge_expired(&app.state, now)
+            .await
+            .unwrap(),
+        0
+    );
     let month = now + 31 * 86_400;
-    assert_eq!(cloakroom::server::history::purge_expired(&app.state, month).await.unwrap(), 1);
+    assert_eq!(
+        cloakroom::server::history::purge_expired(&app.state, month)
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(rows_of(&app, "secret_history", "set_id", later).await, 0);
     assert_eq!(rows_of(&app, "deleted_sets", "id", later).await, 0);
 }
@@ -398,18 +481,30 @@ async fn pruning_keeps_what_deployments_use(backend: Backend) {
         put(&app, "s", &[("A", &format!("v{n}"))]).await;
     }
     let (_, list, _) = send(app.api(Method::GET, "/secret-versions/s")).await;
-    let kept: Vec<i64> = list["versions"].as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
+    let kept: Vec<i64> = list["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_i64().unwrap())
+        .collect();
     assert_eq!(kept, [6, 5, 2], "the newest two and the deployed one");
     // Values of pruned versions are gone; version 2's are whole.
     let id: i64 = match app.db.backend {
         Backend::Sqlite => {
             let db = rusqlite::Connection::open(app.db.dir.path().join("cloakroom.db")).unwrap();
-            db.query_row("SELECT id FROM secret_sets WHERE name = 's'", [], |r| r.get(0)).unwrap()
+            db.query_row("SELECT id FROM secret_sets WHERE name = 's'", [], |r| r.get(0))
+                .unwrap()
         }
         Backend::Postgres => {
-            let (client, conn) = tokio_postgres::connect(&app.db.url, tokio_postgres::NoTls).await.unwrap();
+            let (client, conn) = tokio_postgres::connect(&app.db.url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
             tokio::spawn(conn);
-            client.query_one("SELECT id FROM secret_sets WHERE name = 's'", &[]).await.unwrap().get(0)
+            client
+                .query_one("SELECT id FROM secret_sets WHERE name = 's'", &[])
+                .await
+                .unwrap()
+                .get(0)
         }
     };
     // Rows: B (since 1, current), A v2, A v5, A v6.
@@ -443,17 +538,194 @@ async fn restore_follows_the_write_rules(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(e.status_code(), 403);
-    send(app.api(Method::PATCH, "/secrets/s").json(&json!({"protected": true}))).await;
+    send(
+        app.api(Method::PATCH, "/secrets/s")
+            .json(&json!({"protected": true})),
+    )
+    .await;
     let e = cloakroom::server::history::restore(&app.state, &member, &name, 1, None, None)
         .await
         .unwrap_err();
     assert_eq!(e.status_code(), 403);
     assert_eq!(values(&app, "s").await, pairs(&[("A", "2")]));
-    send(app.api(Method::PATCH, "/secrets/s").json(&json!({"protected": false}))).await;
+    send(
+        app.api(Method::PATCH, "/secrets/s")
+            .json(&json!({"protected": false})),
+    )
+    .await;
     cloakroom::server::history::restore(&app.state, &member, &name, 1, None, None)
         .await
         .unwrap();
     assert_eq!(values(&app, "s").await, pairs(&[("A", "1")]));
+}
+
+/// A rollback serves values of the set its revision was built from (by id): once that
+/// set is deleted and its name reused, rolling back is refused until it is restored,
+/// and then follows that set's protection, whatever its name.
+async fn rollback_follows_the_set_it_was_built_from(backend: Backend) {
+    let app = spawn_app(backend).await;
+    put(&app, "prod", &[("DB_PASSWORD", "canary top secret")]).await;
+    send(
+        app.api(Method::PATCH, "/secrets/prod")
+            .json(&json!({"protected": true})),
+    )
+    .await;
+    put(&app, "staging", &[("DB_PASSWORD", "staging")]).await;
+    let (status, created, _) = send(
+        app.api(Method::PUT, "/deployments/bot")
+            .json(&json!({"image": "x/bot:1", "secret_set": "prod"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let token = created["runtime_token"].as_str().unwrap().to_owned();
+    let (status, _, _) = send(
+        app.api(Method::PUT, "/deployments/bot")
+            .json(&json!({"image": "x/bot:2", "secret_set": "staging"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    send(app.api(Method::DELETE, "/secrets/prod")).await;
+    // A member makes a new, unprotected set under the old name.
+    let member = common::user_with_role(&app.state, "m@example.com", "acme", Role::Member).await;
+    let name = cloakroom::validate::ResourceName::parse("prod").unwrap();
+    let pairs = cloakroom::validate::validate_pairs([("OTHER", "1")]).unwrap();
+    cloakroom::server::secrets::write(&app.state, &member, &name, pairs, None)
+        .await
+        .unwrap();
+    for who in [&member, &app.principal] {
+        let e = cloakroom::server::deployments::rollback(&app.state, who, "bot", 1)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status_code(), 400, "{e}");
+        assert!(e.to_string().contains("restore it"), "{e}");
+    }
+    // Restored under another name, the set is protected still: members may not roll
+    // back to it, admins may, and the deployment then uses it by its new name.
+    let id = set_id(&app, "prod").await;
+    let (status, _, text) = send(
+        app.api(Method::POST, &format!("/deleted-secrets/{id}/restore"))
+            .json(&json!({"name": "prod-old"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let e = cloakroom::server::deployments::rollback(&app.state, &member, "bot", 1)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status_code(), 403, "{e}");
+    let (status, _, text) = send(
+        app.api(Method::POST, "/deployments/bot/rollback")
+            .json(&json!({"revision": 1})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let (_, d, _) = send(app.api(Method::GET, "/deployments/bot")).await;
+    assert_eq!(
+        (d["secret_set"].as_str(), d["image"].as_str()),
+        (Some("prod-old"), Some("x/bot:1"))
+    );
+    assert_eq!(
+        runtime_env(&app, &token).await["env"],
+        json!({"DB_PASSWORD": "canary top secret"})
+    );
+    // In use again, so it cannot be deleted (and so never purged under the deployment).
+    let (status, _, _) = send(app.api(Method::DELETE, "/secrets/prod-old")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+/// Deploys and rollbacks of one deployment at once: each either happens or is refused
+/// as a conflict; none fails (they take their locks in one order).
+async fn deploys_and_rollbacks_at_once_never_fail(backend: Backend) {
+    let app = spawn_app(backend).await;
+    put(&app, "s", &[("K", "1")]).await;
+    send(
+        app.api(Method::PUT, "/deployments/d")
+            .json(&json!({"image": "x/y:1", "secret_set": "s"})),
+    )
+    .await;
+    send(
+        app.api(Method::PUT, "/deployments/d")
+            .json(&json!({"image": "x/y:2", "secret_set": "s"})),
+    )
+    .await;
+    let mut tasks = Vec::new();
+    // Twelve new revisions at most: revision 1 stays among the twenty kept.
+    for i in 0..12 {
+        let (state, who) = (app.state.clone(), app.principal.clone());
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                cloakroom::server::deployments::rollback(&state, &who, "d", 1)
+                    .await
+                    .map(|_| ())
+            } else {
+                cloakroom::server::deployments::redeploy(&state, &who, "d")
+                    .await
+                    .map(|_| ())
+            }
+        }));
+    }
+    for t in tasks {
+        if let Err(e) = t.await.unwrap() {
+            assert_eq!(e.status_code(), 409, "{e}");
+        }
+    }
+}
+
+/// A database from before history: each set's keys become its baseline version (which
+/// restores), each deployment's current revision is listed.
+async fn history_begins_with_a_baseline(backend: Backend) {
+    let app = spawn_app(backend).await;
+    put(&app, "app", &[("A", "canary 1"), ("B", "canary 2")]).await;
+    send(
+        app.api(Method::PUT, "/deployments/web")
+            .json(&json!({"image": "x/web:1", "secret_set": "app"})),
+    )
+    .await;
+    put(&app, "app", &[("A", "canary 3")]).await;
+    // Back to the schema before history, keeping the data.
+    let drop = "DROP TABLE secret_versions; DROP TABLE secret_history; DROP TABLE deleted_sets; \
+                DROP TABLE deployment_revisions;";
+    match backend {
+        Backend::Sqlite => app.db.execute(&format!("{drop} PRAGMA user_version = 7;")).await,
+        Backend::Postgres => {
+            app.db
+                .execute(&format!(
+                    "{drop} DELETE FROM schema_migrations WHERE version = 8;"
+                ))
+                .await
+        }
+    }
+    let state = app.db.state(7).await;
+    let versions = cloakroom::server::history::versions(&state, &app.principal, "app")
+        .await
+        .unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(
+        (versions[0].version, versions[0].action.as_str()),
+        (2, "baseline")
+    );
+    assert_eq!(versions[0].added, ["A", "B"]);
+    let revisions = cloakroom::server::deployments::revisions(&state, &app.principal, "web")
+        .await
+        .unwrap();
+    assert_eq!(revisions.len(), 1);
+    assert_eq!(
+        (revisions[0].revision, revisions[0].set_version),
+        (1, None),
+        "the set changed since"
+    );
+    // History goes on from there.
+    let name = cloakroom::validate::ResourceName::parse("app").unwrap();
+    let pairs = cloakroom::validate::validate_pairs([("A", "canary 4")]).unwrap();
+    cloakroom::server::secrets::write(&state, &app.principal, &name, pairs, None)
+        .await
+        .unwrap();
+    cloakroom::server::history::restore(&state, &app.principal, &name, 2, None, None)
+        .await
+        .unwrap();
+    let a = cloakroom::server::secrets::reveal(&state, &app.principal, "app", "A")
+        .await
+        .unwrap();
+    assert_eq!(a.expose(), "canary 3");
 }
 
 on_both_backends!(
@@ -463,4 +735,7 @@ on_both_backends!(
     undelete_rename_and_purge,
     pruning_keeps_what_deployments_use,
     restore_follows_the_write_rules,
+    rollback_follows_the_set_it_was_built_from,
+    deploys_and_rollbacks_at_once_never_fail,
+    history_begins_with_a_baseline,
 );

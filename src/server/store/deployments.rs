@@ -57,6 +57,16 @@ pub(crate) async fn lock_pull_secret(tx: &mut Db, org_id: i64, name: &str) -> Re
     Ok(tx.opt_value::<i64>(sql, &[&org_id, &name]).await?.is_some())
 }
 
+/// The deployment's id, without locking it.
+pub(crate) async fn id_of(tx: &mut Db, org_id: i64, name: &str) -> Result<Option<i64>, AppError> {
+    Ok(tx
+        .opt_value(
+            "SELECT id FROM deployments WHERE org_id = $1 AND name = $2",
+            &[&org_id, &name],
+        )
+        .await?)
+}
+
 /// The deployment's `(id, revision)`, locked for the rest of the transaction.
 pub(crate) async fn lock(tx: &mut Db, org_id: i64, name: &str) -> Result<Option<(i64, i64)>, AppError> {
     Ok(tx

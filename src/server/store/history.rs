@@ -115,7 +115,9 @@ async fn open_values(
                 "{INSERT} SELECT $1, $2, k, $3, $4, s, f, l \
                  FROM UNNEST($5::TEXT[], $6::BYTEA[], $7::TEXT[], $8::BIGINT[]) AS t(k, s, f, l)"
             ),
-            &[&set_id, &org_id, &version, &set_name, &keys, &sealed, &prints, &lens],
+            &[
+                &set_id, &org_id, &version, &set_name, &keys, &sealed, &prints, &lens,
+            ],
         )
         .await?;
         return Ok(());
@@ -317,8 +319,8 @@ pub(crate) async fn expired(
 
 /// Removes every trace of deleted set `id` but the audit log: its entry, its versions
 /// and values, and the environments of kept deployment revisions taken from it (those
-/// revisions go with them; a deployment's current revision never comes from a deleted
-/// set, which cannot be deleted while in use). Its name, if there was such a deleted set.
+/// revisions go with them, except a deployment's current one: a set in use cannot be
+/// deleted, so that does not happen, and if it ever did the deployment keeps running). Its name, if there was such a deleted set.
 pub(crate) async fn purge(tx: &mut Db, org_id: i64, id: i64) -> Result<Option<String>, AppError> {
     let Some(name) = tx
         .opt_value::<String>(
@@ -329,15 +331,23 @@ pub(crate) async fn purge(tx: &mut Db, org_id: i64, id: i64) -> Result<Option<St
     else {
         return Ok(None);
     };
+    // A deployment's current revision is never taken away, whatever it was built from.
+    const NOT_CURRENT: &str = "NOT EXISTS (SELECT 1 FROM deployments d \
+         WHERE d.id = r.deployment_id AND d.revision = r.revision)";
     tx.execute(
-        "DELETE FROM deployment_env WHERE EXISTS (SELECT 1 FROM deployment_revisions r \
-         WHERE r.deployment_id = deployment_env.deployment_id AND r.revision = deployment_env.revision \
-         AND r.set_id = $1)",
+        &format!(
+            "DELETE FROM deployment_env WHERE EXISTS (SELECT 1 FROM deployment_revisions r \
+             WHERE r.deployment_id = deployment_env.deployment_id AND r.revision = deployment_env.revision \
+             AND r.set_id = $1 AND {NOT_CURRENT})"
+        ),
         &[&id],
     )
     .await?;
-    tx.execute("DELETE FROM deployment_revisions WHERE set_id = $1", &[&id])
-        .await?;
+    tx.execute(
+        &format!("DELETE FROM deployment_revisions AS r WHERE r.set_id = $1 AND {NOT_CURRENT}"),
+        &[&id],
+    )
+    .await?;
     tx.execute(
         "DELETE FROM secret_history WHERE org_id = $1 AND set_id = $2",
         &[&org_id, &id],
@@ -404,7 +414,15 @@ pub(crate) async fn revive(
         .execute(
             "INSERT INTO secret_sets (id, org_id, name, revision, created_at, updated_at, protected) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (org_id, name) DO NOTHING",
-            &[&set.id, &org_id, &name, &revision, &set.created_at, &now, &set.protected],
+            &[
+                &set.id,
+                &org_id,
+                &name,
+                &revision,
+                &set.created_at,
+                &now,
+                &set.protected,
+            ],
         )
         .await?
         > 0)
@@ -555,7 +573,12 @@ impl Store {
     }
 
     /// The organization's deleted sets not yet purged, newest deletion first.
-    pub async fn deleted_sets(&self, org_id: i64, now: i64, retention: Retention) -> Result<Vec<DeletedSet>, AppError> {
+    pub async fn deleted_sets(
+        &self,
+        org_id: i64,
+        now: i64,
+        retention: Retention,
+    ) -> Result<Vec<DeletedSet>, AppError> {
         let before = now - retention.deleted_days * DAY;
         self.rows(
             "SELECT d.id, d.name, d.deleted_at, d.deleted_by, d.key_count, d.protected, \

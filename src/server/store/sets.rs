@@ -38,6 +38,30 @@ pub(crate) async fn lock_set(tx: &mut Db, org_id: i64, set: &str) -> Result<Opti
         .await?)
 }
 
+/// Locks the organization's set of id `id` (by id: whatever its name now), with its name.
+pub(crate) async fn lock_set_by_id(
+    tx: &mut Db,
+    org_id: i64,
+    id: i64,
+) -> Result<Option<(SetRow, String)>, AppError> {
+    Ok(tx
+        .row(
+            "SELECT id, revision, protected, name FROM secret_sets WHERE org_id = $1 AND id = $2 FOR UPDATE",
+            &[&org_id, &id],
+            |r| {
+                (
+                    SetRow {
+                        id: r.get(0),
+                        revision: r.get(1),
+                        protected: r.get(2),
+                    },
+                    r.get(3),
+                )
+            },
+        )
+        .await?)
+}
+
 /// Locks the set's row, creating the set first if it is missing; and whether it was.
 pub(crate) async fn lock_or_create(
     tx: &mut Db,
