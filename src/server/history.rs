@@ -70,6 +70,9 @@ pub async fn compare_versions(
     Ok(Comparison::of(&a, &b))
 }
 
+/// Keys a restore adds back, changes back and removes.
+type Plan = (Vec<String>, Vec<String>, Vec<String>);
+
 /// What restoring `keys` (all when `None`) of `version` changes: (added, changed,
 /// removed) against `now`.
 fn plan(
@@ -78,7 +81,7 @@ fn plan(
     then: &[HeldValue],
     now: &[KeyPrint],
     keys: Option<&[String]>,
-) -> Result<(Vec<String>, Vec<String>, Vec<String>), AppError> {
+) -> Result<Plan, AppError> {
     let then_prints: Vec<KeyPrint> = then
         .iter()
         .map(|v| KeyPrint {
