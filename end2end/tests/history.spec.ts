@@ -77,7 +77,7 @@ test('one key is restored from an old version after its preview', async ({ page,
   await expect(keyRow('B')).toContainText('not in the set');
   await expect(keyRow('A')).toContainText('different value');
 
-  await page.getByRole('link', { name: 'Restore B from version 1' }).click();
+  await keyRow('B').getByRole('link', { name: 'Restore B…' }).click();
   await page.waitForURL(/key=B/);
   const preview = page.getByRole('region', { name: 'Restore B from version 1' });
   await expect(preview.getByRole('listitem')).toHaveText(['adds back B']);

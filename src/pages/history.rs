@@ -395,9 +395,7 @@ pub fn SetVersionPage() -> impl IntoView {
                                                         {(state != "same value")
                                                             .then(|| {
                                                                 view! {
-                                                                    <a href=link aria-label=format!("Restore {} from version {version}", k.key)>
-                                                                        "Restore this key…"
-                                                                    </a>
+                                                                    <a href=link>{format!("Restore {}…", k.key)}</a>
                                                                 }
                                                             })}
                                                     </td>
@@ -497,8 +495,8 @@ pub fn DeletedSetsPage() -> impl IntoView {
                                                                 ("org".to_owned(), org.clone()),
                                                                 ("id".to_owned(), d.id.to_string()),
                                                             ]
-                                                            text="Purge now".to_owned()
-                                                            label=format!("Purge {} now", d.name)
+                                                            text="Purge".to_owned()
+                                                            label=format!("Purge {}", d.name)
                                                         />
                                                     }
                                                 });
