@@ -138,7 +138,11 @@ async fn main() {
     let (s, p) = (sizes(Backend::Sqlite).await, sizes(Backend::Postgres).await);
     let kib = |b: u64| format!("{:.0} KiB", b as f64 / 1024.0);
     for (name, a, b) in [
-        ("100-key set written once (one version)", s.no_history, p.no_history),
+        (
+            "100-key set written once (one version)",
+            s.no_history,
+            p.no_history,
+        ),
         (
             "after 1,000 versions, one key changed in each",
             s.one_key_each,
