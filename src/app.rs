@@ -50,6 +50,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/orgs/:org/secrets/:name") view=SecretSetPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/secret-versions/:name") view=SetHistoryPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/secret-versions/:name/:version") view=SetVersionPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/secrets-compare") view=SetsComparePage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/deleted-secrets") view=DeletedSetsPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/image-pull-secrets") view=PullSecretsPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/deployments") view=DeploymentsPage ssr=SsrMode::Async />

@@ -30,6 +30,9 @@ pub enum AppError {
     /// Too many failed sign-ins; the number is how many seconds to wait.
     #[error("too many failed sign-ins; try again in {0} seconds")]
     RateLimited(u64),
+    /// Too many lookups that say whether a value is right; seconds to wait.
+    #[error("too many value checks (at most 10 a minute, each an attempt at guessing a value); try again in {0} seconds")]
+    LookupLimited(u64),
     /// The request came from a page of another site (cross-site request forgery).
     #[error("{0}")]
     Forbidden(String),
@@ -69,7 +72,7 @@ impl AppError {
             AppError::Stale(_) => 412,
             AppError::Unauthorized | AppError::BadCredentials => 401,
             AppError::TooLarge(_) => 413,
-            AppError::RateLimited(_) => 429,
+            AppError::RateLimited(_) | AppError::LookupLimited(_) => 429,
             AppError::Forbidden(_) => 403,
             AppError::Internal => 500,
             AppError::Transport(_) => 502,

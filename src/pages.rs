@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod compare;
 pub mod deployments;
 pub mod history;
 pub mod invite;
@@ -17,6 +18,7 @@ pub mod tokens;
 
 pub use account::AccountPage;
 pub use audit::AuditPage;
+pub use compare::SetsComparePage;
 pub use deployments::{DeploymentPage, DeploymentsPage};
 pub use history::{DeletedSetsPage, SetHistoryPage, SetVersionPage};
 pub use invite::InvitePage;

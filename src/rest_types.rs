@@ -501,6 +501,41 @@ pub struct RolledBack {
     pub rolled_back_to: i64,
 }
 
+/// `POST …/secrets-compare`: pairs held by the caller, compared with set `a`'s values on
+/// the server (nothing is stored).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareValues {
+    pub a: String,
+    pub secrets: Vec<PutSecret>,
+}
+
+/// The answer: per key only a verdict. `missing`: in the set, not given; `extra`: given,
+/// not in the set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ValuesCompared {
+    pub set: String,
+    pub same: Vec<String>,
+    pub different: Vec<String>,
+    pub missing: Vec<String>,
+    pub extra: Vec<String>,
+}
+
+/// `POST …/secret-checks`: is `value` the value of `key` in `set`?
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckValue {
+    pub set: String,
+    pub key: String,
+    pub value: Concealed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Checked {
+    #[serde(rename = "match")]
+    pub matches: bool,
+}
+
 impl From<&SetVersion> for VersionItem {
     fn from(v: &SetVersion) -> Self {
         Self {

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod compare;
 pub mod deployments;
 pub mod history;
 pub mod orgs;

@@ -63,6 +63,7 @@ function orgPages(s: Seeded): [string, string][] {
     ['set version with its restore preview', org(`/secret-versions/${s.set}/1`)],
     ['restoring one key', org(`/secret-versions/${s.set}/1?key=API_KEY`)],
     ['recently deleted sets', org('/deleted-secrets')],
+    ['two sets compared', org(`/secrets-compare?a=${s.set}&b=${s.prot}`)],
     ['pull secrets', org('/image-pull-secrets')],
     ['deployments list', org('/deployments')],
     ['deployment page', org(`/deployments/${s.dep}`)],

@@ -220,3 +220,17 @@ pub async fn rollback_deployment(
     .await;
     finish(result, &back)
 }
+
+/// The page comparing two sides (sets, set versions, deployments).
+pub fn compare_url(org: &str) -> String {
+    super::org_url(org, "/secrets-compare")
+}
+
+/// Two sides compared by fingerprint: `SET`, `SET@VERSION` or `deployment:NAME`.
+#[server(endpoint = "compare_sets")]
+pub async fn compare_sets(org: String, a: String, b: String) -> Result<crate::model::Comparison, AppError> {
+    use crate::server::compare::{compare, Side};
+    let (state, who) = crate::server::auth::caller(&org).await?;
+    let (a, b) = (Side::parse("a", &a)?, Side::parse("b", &b)?);
+    compare(&state, &who, &a, &b).await
+}

@@ -90,6 +90,19 @@ pub enum Secrets {
     /// Delete a secret set (restorable with `secrets undelete` until it is purged) or an
     /// image pull secret.
     Delete { set: String },
+    /// Compare two sides key by key (exit 0 equal, 1 different): sets, versions
+    /// (SET@3), deployments (deployment:NAME); or a set with a local file of pairs.
+    Diff {
+        a: String,
+        b: Option<String>,
+        /// Compare set A with the KEY=value pairs of this file (`-`: standard input);
+        /// the server compares the values and says only same or different per key.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Is a value (typed hidden, or on standard input) the one stored under SET KEY?
+    /// Exit 0 same, 1 different.
+    Check { set: String, key: String },
     /// List the versions of a set: who changed which keys, when (never values).
     History { set: String },
     /// Restore a set, or only some keys of it, to an earlier version (as a new version).
@@ -333,6 +346,8 @@ async fn secrets(ctx: &Ctx, command: Secrets) -> Result<(), Failure> {
         Secrets::List { set: Some(set) } => set_keys(ctx, &set).await,
         Secrets::Unset { set, key } => secrets_unset(ctx, &set, &key).await,
         Secrets::Delete { set } => secrets_delete(ctx, &set).await,
+        Secrets::Diff { a, b, file } => secrets_diff(ctx, &a, b.as_deref(), file).await,
+        Secrets::Check { set, key } => secrets_check(ctx, &set, &key).await,
         Secrets::History { set } => secrets_history(ctx, &set).await,
         Secrets::Restore { set, version, keys } => secrets_restore(ctx, &set, version, keys).await,
         Secrets::Deleted => secrets_deleted(ctx).await,
@@ -623,6 +638,132 @@ async fn secrets_delete(ctx: &Ctx, name: &str) -> Result<(), Failure> {
         output::json(&json!({ "deleted": name.as_str() }));
     } else {
         println!("Deleted {what}");
+    }
+    Ok(())
+}
+
+/// Prints lists of keys under their headings; whether any list that means "differs" is
+/// not empty.
+fn print_verdicts(groups: &[(&str, &Vec<String>, bool)]) -> bool {
+    let mut differs = false;
+    for (title, keys, bad) in groups {
+        if keys.is_empty() {
+            continue;
+        }
+        differs |= bad;
+        println!("{title} ({}): {}", keys.len(), keys.join(", "));
+    }
+    differs
+}
+
+async fn secrets_diff(ctx: &Ctx, a: &str, b: Option<&str>, file: Option<PathBuf>) -> Result<(), Failure> {
+    let api = ctx.api()?;
+    let org = ctx.org(&api).await?;
+    let differs = match (b, file) {
+        (Some(_), Some(_)) => return Err(Failure::usage("give a second side or --file, not both")),
+        (None, None) => return Err(Failure::usage("give a second side (B) or --file FILE")),
+        (Some(b), None) => {
+            let path = format!(
+                "/api/v1/orgs/{org}/secrets-compare?a={}&b={}",
+                query_text(a),
+                query_text(b)
+            );
+            let c: crate::model::Comparison = api.get(&path).await?;
+            if ctx.json() {
+                output::json(&c);
+                !c.equal()
+            } else {
+                let (only_a, only_b) = (format!("only in {a}"), format!("only in {b}"));
+                let differs = print_verdicts(&[
+                    (&only_a, &c.only_in_a, true),
+                    (&only_b, &c.only_in_b, true),
+                    ("different", &c.different, true),
+                    ("same", &c.same, false),
+                ]);
+                if !differs {
+                    println!("{a} and {b} hold the same keys with the same values");
+                }
+                differs
+            }
+        }
+        (None, Some(f)) => {
+            let set = ResourceName::parse(a)?;
+            let pairs = read_pairs_file(&f)?;
+            let request = body::CompareValues {
+                a: set.to_string(),
+                secrets: pairs
+                    .iter()
+                    .map(|p| body::PutSecret {
+                        key: p.key.to_string(),
+                        value: crate::model::Concealed(p.value.clone()),
+                    })
+                    .collect(),
+            };
+            let c: body::ValuesCompared = api
+                .call(Method::POST, &format!("/api/v1/orgs/{org}/secrets-compare"), Some(&request), None)
+                .await?;
+            let differs = !(c.different.is_empty() && c.missing.is_empty() && c.extra.is_empty());
+            if ctx.json() {
+                output::json(&c);
+            } else {
+                let (missing, extra) = (format!("only in {set}"), format!("only in {}", f.display()));
+                print_verdicts(&[
+                    (&missing, &c.missing, true),
+                    (&extra, &c.extra, true),
+                    ("different", &c.different, true),
+                    ("same", &c.same, false),
+                ]);
+                if !differs {
+                    println!("{set} holds exactly the pairs of {}", f.display());
+                }
+            }
+            differs
+        }
+    };
+    if differs {
+        return Err(Failure::new(1, "they differ"));
+    }
+    Ok(())
+}
+
+/// `text` percent-encoded for a query string.
+fn query_text(text: &str) -> String {
+    crate::api::with_param("", "x", text)[3..].to_owned()
+}
+
+async fn secrets_check(ctx: &Ctx, set: &str, key: &str) -> Result<(), Failure> {
+    let name = ResourceName::parse(set)?;
+    let key = SecretKey::parse(key)?;
+    // Typed: hidden, one line. Piped: everything, less one final line break.
+    let value = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        output::read_secret(&format!("Value of {key} to check: "))?
+    } else {
+        let mut text = zeroize::Zeroizing::new(String::new());
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| Failure::usage(format!("could not read standard input as UTF-8 text: {e}")))?;
+        let end = text.strip_suffix("\r\n").or_else(|| text.strip_suffix('\n')).map(str::len);
+        if let Some(end) = end {
+            text.truncate(end);
+        }
+        text
+    };
+    let api = ctx.api()?;
+    let org = ctx.org(&api).await?;
+    let request = body::CheckValue {
+        set: name.to_string(),
+        key: key.to_string(),
+        value: crate::model::Concealed(value.to_string()),
+    };
+    let answer: body::Checked = api
+        .call(Method::POST, &format!("/api/v1/orgs/{org}/secret-checks"), Some(&request), None)
+        .await?;
+    if ctx.json() {
+        output::json(&answer);
+    } else if answer.matches {
+        println!("{key} in {name} is that value");
+    }
+    if !answer.matches {
+        return Err(Failure::new(1, format!("{key} in {name} holds another value")));
     }
     Ok(())
 }

@@ -212,6 +212,11 @@ pub fn SecretSetPage() -> impl IntoView {
                                             {format!("Versions of {}", set.name)}
                                         </a>
                                     </p>
+                                    <p>
+                                        <a href=crate::api::with_param(&crate::api::compare_url(&org), "a", &set.name)>
+                                            {format!("Compare {} with another set or a deployment", set.name)}
+                                        </a>
+                                    </p>
                                     <h3>"Recent activity"</h3>
                                     {match history {
                                         Ok(entries) if !entries.is_empty() => {

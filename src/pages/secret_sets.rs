@@ -16,6 +16,8 @@ pub fn SecretSetsPage() -> impl IntoView {
             <h1>"Secret sets"</h1>
             <Flash />
             <p class="meta">
+                <a href=crate::api::compare_url(&org)>"Compare two sets"</a>
+                " · "
                 <a href=crate::api::deleted_url(&org)>"Recently deleted sets"</a>
             </p>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>

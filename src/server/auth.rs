@@ -94,6 +94,22 @@ async fn reserve_attempt(
     }
 }
 
+/// Counts one lookup that answers whether a value is right (a check, a comparison with
+/// given values) against the caller's limit of
+/// [`super::compare::ORACLE_LOOKUPS_PER_MINUTE`] a minute; over it, 429.
+pub async fn count_oracle_lookup(state: &AppState, who: &Principal) -> Result<(), AppError> {
+    let now = super::now();
+    let scope = limit_scope(state, "oracle", &who.user_id.to_string());
+    let limit = super::compare::ORACLE_LOOKUPS_PER_MINUTE;
+    match state.store.reserve_login_attempt(&[scope], now, 60, limit).await? {
+        LoginAttempt::Counted(_) => Ok(()),
+        LoginAttempt::Refused { until } => {
+            tracing::warn!(user = who.user_id, "value lookup refused: over the limit");
+            Err(AppError::LookupLimited((until - now).max(1).unsigned_abs()))
+        }
+    }
+}
+
 /// Checks an email and password and opens a session. Returns who logged in and the
 /// session token for the cookie. Unknown emails cost the same time as wrong passwords;
 /// `client` (the caller's address) and the account are rate limited separately, and

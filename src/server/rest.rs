@@ -32,7 +32,7 @@ impl IntoResponse for AppError {
             }),
         )
             .into_response();
-        if let AppError::RateLimited(wait) = self {
+        if let AppError::RateLimited(wait) | AppError::LookupLimited(wait) = self {
             res.headers_mut().insert(header::RETRY_AFTER, wait.into());
         }
         if status == StatusCode::UNAUTHORIZED {
@@ -56,6 +56,8 @@ pub const PATHS: &[&str] = &[
     "/api/v1/orgs/{org}/secret-versions/{set}",
     "/api/v1/orgs/{org}/secret-versions/{set}/{version}",
     "/api/v1/orgs/{org}/secret-restores",
+    "/api/v1/orgs/{org}/secrets-compare",
+    "/api/v1/orgs/{org}/secret-checks",
     "/api/v1/orgs/{org}/deleted-secrets",
     "/api/v1/orgs/{org}/deleted-secrets/{id}",
     "/api/v1/orgs/{org}/deleted-secrets/{id}/restore",
@@ -90,6 +92,8 @@ fn handlers(path: &str) -> axum::routing::MethodRouter<AppState> {
         "/api/v1/orgs/{org}/secret-versions/{set}" => get(list_versions),
         "/api/v1/orgs/{org}/secret-versions/{set}/{version}" => get(get_version),
         "/api/v1/orgs/{org}/secret-restores" => post(restore_set),
+        "/api/v1/orgs/{org}/secrets-compare" => get(compare_sides).post(compare_values),
+        "/api/v1/orgs/{org}/secret-checks" => post(check_value),
         "/api/v1/orgs/{org}/deleted-secrets" => get(list_deleted),
         "/api/v1/orgs/{org}/deleted-secrets/{id}" => delete(purge_deleted),
         "/api/v1/orgs/{org}/deleted-secrets/{id}/restore" => post(undelete),
@@ -407,6 +411,73 @@ async fn restore_set(
         removed: done.removed,
     };
     Ok(with_etag(detail.revision, Json(out).into_response()))
+}
+
+#[derive(serde::Deserialize)]
+struct Sides {
+    #[serde(default)]
+    a: String,
+    #[serde(default)]
+    b: String,
+}
+
+/// `?a=SIDE&b=SIDE` (`SET`, `SET@VERSION` or `deployment:NAME`): keys only in one side,
+/// with the same value, with a different value.
+async fn compare_sides(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<Sides>,
+    headers: HeaderMap,
+) -> Result<Json<crate::model::Comparison>, AppError> {
+    use crate::server::compare::{compare, Side};
+    let who = authorize(&state, &headers, &org).await?;
+    let (a, b) = (Side::parse("a", &q.a)?, Side::parse("b", &q.b)?);
+    Ok(Json(compare(&state, &who, &a, &b).await?))
+}
+
+/// `{"a": SET, "secrets": [{"key","value"}]}`: the pairs compared with the set's values.
+async fn compare_values(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<body::ValuesCompared>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    who.require(crate::model::Role::Member, "comparing values")?;
+    let req: body::CompareValues = json_body(
+        body,
+        MAX_BODY_BYTES,
+        r#"{"a":"prod","secrets":[{"key":"K","value":"V"}]}"#,
+    )
+    .await?;
+    let pairs = validate_pairs(req.secrets.iter().map(|p| (p.key.as_str(), p.value.0.as_str())))?;
+    let out = crate::server::compare::compare_values(&state, &who, &req.a, pairs).await?;
+    Ok(Json(body::ValuesCompared {
+        set: req.a,
+        same: out.same,
+        different: out.different,
+        missing: out.missing,
+        extra: out.extra,
+    }))
+}
+
+/// `{"set","key","value"}`: `{"match": true|false}`.
+async fn check_value(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<body::Checked>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    who.require(crate::model::Role::Member, "comparing values")?;
+    let req: body::CheckValue = json_body(
+        body,
+        MAX_BODY_BYTES,
+        r#"{"set":"prod","key":"K","value":"V"}"#,
+    )
+    .await?;
+    let matches = crate::server::compare::check(&state, &who, &req.set, &req.key, req.value.0).await?;
+    Ok(Json(body::Checked { matches }))
 }
 
 async fn list_deleted(

@@ -78,6 +78,19 @@ fn rest_table(w: &WorldIds) -> Vec<(&'static str, String, Option<Value>, Row3)> 
             Some(json!({"set": "s", "version": 1})),
             w.writes_s(),
         ),
+        ("GET", format!("{o}/secrets-compare?a=s&b=s"), None, READ),
+        (
+            "POST",
+            format!("{o}/secrets-compare"),
+            Some(json!({"a": "s", "secrets": [{"key": "K", "value": "guess"}]})),
+            w.writes_s(),
+        ),
+        (
+            "POST",
+            format!("{o}/secret-checks"),
+            Some(json!({"set": "s", "key": "K", "value": "guess"})),
+            w.writes_s(),
+        ),
         ("GET", format!("{o}/deleted-secrets"), None, READ),
         (
             "DELETE",
@@ -230,6 +243,7 @@ fn server_fn_table(w: &WorldIds) -> Vec<(&'static str, Fields, Row3)> {
         ("preview_restore", f(&[("set", "s"), ("version", "1")]), READ),
         ("restore_set", f(&[("set", "s"), ("version", "1")]), w.writes_s()),
         ("list_deleted_sets", f(&[]), READ),
+        ("compare_sets", f(&[("a", "s"), ("b", "s@1")]), READ),
         ("purge_set", f(&[("id", &deleted_id)]), NOBODY),
         ("undelete_set", f(&[("id", &deleted_id)]), w.writes_s()),
         (
@@ -826,6 +840,7 @@ async fn every_rest_route_is_in_the_table() {
                 .replace("/secret-versions/s/1", "/secret-versions/{set}/{version}")
                 .replace("/secret-versions/s", "/secret-versions/{set}")
                 .replace("/secret-restores?dry_run=true", "/secret-restores")
+                .replace("/secrets-compare?a=s&b=s", "/secrets-compare")
                 .replace("/deleted-secrets/1", "/deleted-secrets/{id}")
                 .replace("/secrets/s/X", "/secrets/{set}/{key}")
                 .replace("/secrets/s", "/secrets/{set}")

@@ -7,6 +7,7 @@ mod common;
 
 mod authz;
 mod cli;
+mod compare;
 mod deployments;
 mod hardening;
 mod history;

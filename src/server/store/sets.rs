@@ -368,6 +368,30 @@ impl Store {
         finish(tx, audit, ()).await
     }
 
+    /// Every stored (key, sealed value) of a set, for comparing on the server; `None`
+    /// if there is no such set.
+    pub async fn sealed_values(&self, org_id: i64, set: &str) -> Result<Option<Vec<(String, Vec<u8>)>>, AppError> {
+        let mut tx = self.read().await?;
+        let Some(id) = tx
+            .opt_value::<i64>(
+                "SELECT id FROM secret_sets WHERE org_id = $1 AND name = $2",
+                &[&org_id, &set],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let rows = tx
+            .rows(
+                "SELECT key, sealed FROM secrets WHERE set_id = $1 ORDER BY key COLLATE \"C\"",
+                &[&id],
+                |r| (r.get(0), r.get(1)),
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(Some(rows))
+    }
+
     /// A stored sealed value, for decryption where an issue allows a value to leave.
     pub async fn sealed_value(&self, org_id: i64, set: &str, key: &str) -> Result<Option<Vec<u8>>, AppError> {
         self.row(

@@ -1,0 +1,42 @@
+import { test, expect, login, uniqueSet, apiToken, recordResponses } from '../fixtures/app';
+import { ACCOUNT } from '../fixtures/env';
+import type { APIRequestContext } from '@playwright/test';
+
+const auth = () => ({ Authorization: `Bearer ${apiToken()}` });
+
+async function put(request: APIRequestContext, set: string, pairs: Record<string, string>) {
+  const secrets = Object.entries(pairs).map(([key, value]) => ({ key, value }));
+  const res = await request.put(`/api/v1/orgs/${ACCOUNT.org}/secrets/${set}`, { headers: auth(), data: { secrets } });
+  expect(res.ok()).toBe(true);
+}
+
+test('two sets are compared from the sets list and from a set, without a value', async ({ page, request }) => {
+  const staging = uniqueSet('cmp-staging');
+  const prod = uniqueSet('cmp-prod');
+  await put(request, staging, { SAME: 'cmp-same-value', DIFF: 'cmp-staging-value', ONLY_STAGING: 'cmp-1' });
+  await put(request, prod, { SAME: 'cmp-same-value', DIFF: 'cmp-prod-value', ONLY_PROD: 'cmp-2' });
+  const seen = recordResponses(page);
+  await login(page, `/orgs/${ACCOUNT.org}/secrets`);
+  await page.getByRole('link', { name: 'Compare two sets' }).click();
+  await page.waitForURL('**/secrets-compare');
+  await page.getByLabel('Compare', { exact: true }).fill(staging);
+  await page.getByLabel('with', { exact: true }).fill(prod);
+  await page.getByRole('button', { name: 'Compare' }).click();
+  await page.waitForURL(/secrets-compare\?a=/);
+  const result = page.getByRole('region', { name: `${staging} compared with ${prod}` });
+  await expect(result.getByRole('list', { name: `Only in ${staging}` })).toHaveText('ONLY_STAGING');
+  await expect(result.getByRole('list', { name: `Only in ${prod}` })).toHaveText('ONLY_PROD');
+  await expect(result.getByRole('list', { name: 'Different value' })).toHaveText('DIFF');
+  await expect(result.getByRole('list', { name: 'Same value' })).toHaveText('SAME');
+
+  // From a set's page the first side is filled in.
+  await page.goto(`/orgs/${ACCOUNT.org}/secrets/${prod}`);
+  await page.getByRole('link', { name: `Compare ${prod} with another set or a deployment` }).click();
+  await expect(page.getByLabel('Compare', { exact: true })).toHaveValue(prod);
+  await page.getByLabel('with', { exact: true }).fill(`${prod}@1`);
+  await page.getByRole('button', { name: 'Compare' }).click();
+  await expect(page.getByText(`${prod} and ${prod} version 1 hold the same keys with the same values.`)).toBeVisible();
+
+  const text = await seen();
+  for (const value of ['cmp-same-value', 'cmp-staging-value', 'cmp-prod-value']) expect(text).not.toContain(value);
+});

@@ -1,0 +1,189 @@
+//! Know without revealing: compare two sides of an organization (a set, a version of
+//! one, a deployment's running revision) key by key through fingerprints; compare
+//! pairs a caller holds with a set's stored values, in constant time, on the server;
+//! check one value. Only keys and verdicts ever leave.
+
+use super::auth::Principal;
+use super::crypto::SecretValue;
+use super::state::AppState;
+use crate::error::AppError;
+use crate::model::{Comparison, KeyPrint, Role};
+use crate::validate::{FieldError, Pair, ResourceName};
+use subtle::ConstantTimeEq;
+
+/// Lookups that answer whether a value is right (checks, file comparisons) each person
+/// may make per minute: each is an oracle for guessing values.
+pub const ORACLE_LOOKUPS_PER_MINUTE: i64 = 10;
+
+/// One side of a comparison, as written in `?a=` and `?b=`: `SET`, `SET@VERSION` or
+/// `deployment:NAME` (its running revision).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Side {
+    Set(String),
+    Version(String, i64),
+    Deployment(String),
+}
+
+impl Side {
+    pub fn parse(field: &str, text: &str) -> Result<Self, AppError> {
+        let text = text.trim();
+        let bad = |message: String| {
+            AppError::validation(FieldError {
+                field: field.to_owned(),
+                message,
+            })
+        };
+        if let Some(name) = text.strip_prefix("deployment:") {
+            let name = ResourceName::parse_as("deployment name", name).map_err(AppError::validation)?;
+            return Ok(Self::Deployment(name.to_string()));
+        }
+        if let Some((set, version)) = text.split_once('@') {
+            let set = ResourceName::parse(set).map_err(AppError::validation)?;
+            let version = version.parse::<i64>().ok().filter(|v| *v >= 1).ok_or_else(|| {
+                bad(format!("{field}: the version after @ must be a whole number from 1, as in prod@3"))
+            })?;
+            return Ok(Self::Version(set.to_string(), version));
+        }
+        if text.is_empty() {
+            return Err(bad(format!(
+                "{field}: name a secret set (prod), a version of one (prod@3) or a deployment (deployment:web)"
+            )));
+        }
+        Ok(Self::Set(ResourceName::parse(text).map_err(AppError::validation)?.to_string()))
+    }
+
+    /// How pages and messages name it.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Set(s) => s.clone(),
+            Self::Version(s, v) => format!("{s} version {v}"),
+            Self::Deployment(d) => format!("deployment {d}"),
+        }
+    }
+}
+
+/// The keys and fingerprints of one side.
+pub async fn keys_of(state: &AppState, who: &Principal, side: &Side) -> Result<Vec<KeyPrint>, AppError> {
+    match side {
+        Side::Set(set) => super::history::side(state, who, set, None).await,
+        Side::Version(set, v) => super::history::side(state, who, set, Some(*v)).await,
+        Side::Deployment(name) => Ok(super::deployments::detail(state, who, name)
+            .await?
+            .env
+            .into_iter()
+            .map(|k| KeyPrint {
+                key: k.key,
+                fingerprint: k.fingerprint,
+            })
+            .collect()),
+    }
+}
+
+/// Two sides compared by fingerprint.
+pub async fn compare(state: &AppState, who: &Principal, a: &Side, b: &Side) -> Result<Comparison, AppError> {
+    let left = keys_of(state, who, a).await?;
+    let right = keys_of(state, who, b).await?;
+    Ok(Comparison::of(&left, &right))
+}
+
+/// Pairs a caller holds compared with a set's stored values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValueComparison {
+    /// In both, equal values.
+    pub same: Vec<String>,
+    /// In both, different values.
+    pub different: Vec<String>,
+    /// In the set, not among the pairs.
+    pub missing: Vec<String>,
+    /// Among the pairs, not in the set.
+    pub extra: Vec<String>,
+}
+
+impl ValueComparison {
+    pub fn equal(&self) -> bool {
+        self.different.is_empty() && self.missing.is_empty() && self.extra.is_empty()
+    }
+}
+
+/// Who may ask whether a value is right: whoever may change the set (a protected
+/// set's values are for admins), at most [`ORACLE_LOOKUPS_PER_MINUTE`] times a minute.
+async fn may_ask(state: &AppState, who: &Principal, set: &str) -> Result<(), AppError> {
+    who.require(Role::Member, "comparing values")?;
+    if super::secrets::detail(state, who, set).await?.protected {
+        who.require(Role::Admin, "comparing the values of a protected set")?;
+    }
+    super::auth::count_oracle_lookup(state, who).await
+}
+
+/// Compares `pairs` with set `set`'s stored values, in constant time per value, on the
+/// server; stores nothing; audits the keys compared (never a value).
+pub async fn compare_values(
+    state: &AppState,
+    who: &Principal,
+    set: &str,
+    pairs: Vec<Pair>,
+) -> Result<ValueComparison, AppError> {
+    may_ask(state, who, set).await?;
+    let stored = state
+        .store
+        .sealed_values(who.org.id, set)
+        .await?
+        .ok_or_else(|| super::secrets::set_not_found(set))?;
+    let mut given: std::collections::BTreeMap<String, SecretValue> = pairs
+        .into_iter()
+        .map(|p| (p.key.into_string(), SecretValue::new(p.value)))
+        .collect();
+    let mut out = ValueComparison::default();
+    for (key, sealed) in &stored {
+        let Some(value) = given.remove(key) else {
+            out.missing.push(key.clone());
+            continue;
+        };
+        let kept = state.crypto.open(who.org.id, set, key, sealed)?;
+        if equal(&kept, &value) {
+            out.same.push(key.clone());
+        } else {
+            out.different.push(key.clone());
+        }
+    }
+    out.extra = given.into_keys().collect();
+    let keys: Vec<String> = out
+        .same
+        .iter()
+        .chain(&out.different)
+        .chain(&out.extra)
+        .cloned()
+        .collect();
+    let detail = format!(
+        "{} same, {} different, {} missing, {} extra",
+        out.same.len(),
+        out.different.len(),
+        out.missing.len(),
+        out.extra.len()
+    );
+    super::audit::record(state, who, "secrets.compare", &format!("set:{set}"), &keys, &detail).await?;
+    Ok(out)
+}
+
+/// Whether `value` is the value of `key` in `set` (compared in constant time); audited
+/// without the value.
+pub async fn check(state: &AppState, who: &Principal, set: &str, key: &str, value: String) -> Result<bool, AppError> {
+    let key = crate::validate::SecretKey::parse(key).map_err(AppError::validation)?;
+    may_ask(state, who, set).await?;
+    let value = SecretValue::new(value);
+    let sealed = state
+        .store
+        .sealed_value(who.org.id, set, key.as_str())
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("key \"{key}\" not found in set \"{set}\"")))?;
+    let kept = state.crypto.open(who.org.id, set, key.as_str(), &sealed)?;
+    let same = equal(&kept, &value);
+    let detail = if same { "same" } else { "different" };
+    super::audit::record(state, who, "secrets.check", &format!("set:{set}"), &[key.to_string()], detail).await?;
+    Ok(same)
+}
+
+/// Byte equality that takes the same time wherever two values of one length differ.
+fn equal(a: &SecretValue, b: &SecretValue) -> bool {
+    a.expose().as_bytes().ct_eq(b.expose().as_bytes()).into()
+}
