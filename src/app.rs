@@ -3,7 +3,7 @@
 use crate::pages::{
     AccountPage, AuditPage, DeletedSetsPage, DeploymentPage, DeploymentsPage, InvitePage, LoginPage,
     MembersPage, NewOrgPage, NotFound, PullSecretsPage, SecretSetPage, SecretSetsPage, SetHistoryPage,
-    SetVersionPage, SetupPage, TokensPage,
+    SetVersionPage, SetsComparePage, SetupPage, TokensPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};

@@ -4,9 +4,9 @@
 pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod crypto;
-pub mod compare;
 pub mod deployments;
 pub mod history;
 pub mod orgs;

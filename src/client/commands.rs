@@ -700,7 +700,12 @@ async fn secrets_diff(ctx: &Ctx, a: &str, b: Option<&str>, file: Option<PathBuf>
                     .collect(),
             };
             let c: body::ValuesCompared = api
-                .call(Method::POST, &format!("/api/v1/orgs/{org}/secrets-compare"), Some(&request), None)
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/orgs/{org}/secrets-compare"),
+                    Some(&request),
+                    None,
+                )
                 .await?;
             let differs = !(c.different.is_empty() && c.missing.is_empty() && c.extra.is_empty());
             if ctx.json() {
@@ -741,7 +746,10 @@ async fn secrets_check(ctx: &Ctx, set: &str, key: &str) -> Result<(), Failure> {
         let mut text = zeroize::Zeroizing::new(String::new());
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
             .map_err(|e| Failure::usage(format!("could not read standard input as UTF-8 text: {e}")))?;
-        let end = text.strip_suffix("\r\n").or_else(|| text.strip_suffix('\n')).map(str::len);
+        let end = text
+            .strip_suffix("\r\n")
+            .or_else(|| text.strip_suffix('\n'))
+            .map(str::len);
         if let Some(end) = end {
             text.truncate(end);
         }
@@ -755,7 +763,12 @@ async fn secrets_check(ctx: &Ctx, set: &str, key: &str) -> Result<(), Failure> {
         value: crate::model::Concealed(value.to_string()),
     };
     let answer: body::Checked = api
-        .call(Method::POST, &format!("/api/v1/orgs/{org}/secret-checks"), Some(&request), None)
+        .call(
+            Method::POST,
+            &format!("/api/v1/orgs/{org}/secret-checks"),
+            Some(&request),
+            None,
+        )
         .await?;
     if ctx.json() {
         output::json(&answer);

@@ -101,7 +101,11 @@ pub async fn count_oracle_lookup(state: &AppState, who: &Principal) -> Result<()
     let now = super::now();
     let scope = limit_scope(state, "oracle", &who.user_id.to_string());
     let limit = super::compare::ORACLE_LOOKUPS_PER_MINUTE;
-    match state.store.reserve_login_attempt(&[scope], now, 60, limit).await? {
+    match state
+        .store
+        .reserve_login_attempt(&[scope], now, 60, limit)
+        .await?
+    {
         LoginAttempt::Counted(_) => Ok(()),
         LoginAttempt::Refused { until } => {
             tracing::warn!(user = who.user_id, "value lookup refused: over the limit");

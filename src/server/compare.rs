@@ -40,7 +40,9 @@ impl Side {
         if let Some((set, version)) = text.split_once('@') {
             let set = ResourceName::parse(set).map_err(AppError::validation)?;
             let version = version.parse::<i64>().ok().filter(|v| *v >= 1).ok_or_else(|| {
-                bad(format!("{field}: the version after @ must be a whole number from 1, as in prod@3"))
+                bad(format!(
+                    "{field}: the version after @ must be a whole number from 1, as in prod@3"
+                ))
             })?;
             return Ok(Self::Version(set.to_string(), version));
         }
@@ -49,7 +51,11 @@ impl Side {
                 "{field}: name a secret set (prod), a version of one (prod@3) or a deployment (deployment:web)"
             )));
         }
-        Ok(Self::Set(ResourceName::parse(text).map_err(AppError::validation)?.to_string()))
+        Ok(Self::Set(
+            ResourceName::parse(text)
+                .map_err(AppError::validation)?
+                .to_string(),
+        ))
     }
 
     /// How pages and messages name it.
@@ -161,13 +167,27 @@ pub async fn compare_values(
         out.missing.len(),
         out.extra.len()
     );
-    super::audit::record(state, who, "secrets.compare", &format!("set:{set}"), &keys, &detail).await?;
+    super::audit::record(
+        state,
+        who,
+        "secrets.compare",
+        &format!("set:{set}"),
+        &keys,
+        &detail,
+    )
+    .await?;
     Ok(out)
 }
 
 /// Whether `value` is the value of `key` in `set` (compared in constant time); audited
 /// without the value.
-pub async fn check(state: &AppState, who: &Principal, set: &str, key: &str, value: String) -> Result<bool, AppError> {
+pub async fn check(
+    state: &AppState,
+    who: &Principal,
+    set: &str,
+    key: &str,
+    value: String,
+) -> Result<bool, AppError> {
     let key = crate::validate::SecretKey::parse(key).map_err(AppError::validation)?;
     may_ask(state, who, set).await?;
     let value = SecretValue::new(value);
@@ -179,7 +199,15 @@ pub async fn check(state: &AppState, who: &Principal, set: &str, key: &str, valu
     let kept = state.crypto.open(who.org.id, set, key.as_str(), &sealed)?;
     let same = equal(&kept, &value);
     let detail = if same { "same" } else { "different" };
-    super::audit::record(state, who, "secrets.check", &format!("set:{set}"), &[key.to_string()], detail).await?;
+    super::audit::record(
+        state,
+        who,
+        "secrets.check",
+        &format!("set:{set}"),
+        &[key.to_string()],
+        detail,
+    )
+    .await?;
     Ok(same)
 }
 

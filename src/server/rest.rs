@@ -470,12 +470,8 @@ async fn check_value(
 ) -> Result<Json<body::Checked>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     who.require(crate::model::Role::Member, "comparing values")?;
-    let req: body::CheckValue = json_body(
-        body,
-        MAX_BODY_BYTES,
-        r#"{"set":"prod","key":"K","value":"V"}"#,
-    )
-    .await?;
+    let req: body::CheckValue =
+        json_body(body, MAX_BODY_BYTES, r#"{"set":"prod","key":"K","value":"V"}"#).await?;
     let matches = crate::server::compare::check(&state, &who, &req.set, &req.key, req.value.0).await?;
     Ok(Json(body::Checked { matches }))
 }

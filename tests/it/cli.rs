@@ -991,29 +991,56 @@ async fn history_restore_undelete_and_rollback() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn diff_and_check_exit_like_diff() {
     let sh = Shell::new().await;
-    sh.sh(r#"cloakroom secrets set a --yes K="x y" SAME=s"#).await.ok();
-    sh.sh(r#"cloakroom secrets set b --yes K="x y" SAME=s"#).await.ok();
+    sh.sh(r#"cloakroom secrets set a --yes K="x y" SAME=s"#)
+        .await
+        .ok();
+    sh.sh(r#"cloakroom secrets set b --yes K="x y" SAME=s"#)
+        .await
+        .ok();
     let out = sh.sh("cloakroom secrets diff a b").await.ok();
     assert!(out.stdout().contains("a and b hold the same keys"), "{out:?}");
     sh.sh("cloakroom secrets set b --yes K=other EXTRA=1").await.ok();
     let out = sh.sh("cloakroom secrets diff a b").await.fails(1, "differ");
-    assert!(out.stdout().contains("only in b (1): EXTRA") && out.stdout().contains("different (1): K"), "{out:?}");
-    assert!(!out.stdout().contains("x y") && !out.stdout().contains("other"), "{out:?}");
+    assert!(
+        out.stdout().contains("only in b (1): EXTRA") && out.stdout().contains("different (1): K"),
+        "{out:?}"
+    );
+    assert!(
+        !out.stdout().contains("x y") && !out.stdout().contains("other"),
+        "{out:?}"
+    );
     sh.sh("cloakroom secrets diff b@1 a").await.ok();
-    let json = sh.sh("cloakroom secrets diff a b --output json").await.fails(1, "differ").json();
+    let json = sh
+        .sh("cloakroom secrets diff a b --output json")
+        .await
+        .fails(1, "differ")
+        .json();
     assert_eq!(json["different"], serde_json::json!(["K"]));
 
     // A local file: the values go to the server, which answers per key only.
     std::fs::write(sh.home.path().join(".env"), "K=\"x y\"\nSAME=changed\nNEW=1\n").unwrap();
-    let out = sh.sh("cloakroom secrets diff a --file .env").await.fails(1, "differ");
+    let out = sh
+        .sh("cloakroom secrets diff a --file .env")
+        .await
+        .fails(1, "differ");
     let stdout = out.stdout();
-    assert!(stdout.contains("different (1): SAME") && stdout.contains("only in .env (1): NEW"), "{out:?}");
-    assert!(stdout.contains("same (1): K") && !stdout.contains("x y"), "{out:?}");
+    assert!(
+        stdout.contains("different (1): SAME") && stdout.contains("only in .env (1): NEW"),
+        "{out:?}"
+    );
+    assert!(
+        stdout.contains("same (1): K") && !stdout.contains("x y"),
+        "{out:?}"
+    );
     std::fs::write(sh.home.path().join("exact.env"), "K=\"x y\"\nSAME=s\n").unwrap();
     sh.sh("cloakroom secrets diff a --file - < exact.env").await.ok();
 
     // One value, piped (one final line break is not part of it).
     sh.sh("printf 'x y\\n' | cloakroom secrets check a K").await.ok();
-    sh.sh("printf 'x y ' | cloakroom secrets check a K").await.fails(1, "another value");
-    sh.sh("printf 'x' | cloakroom secrets check a NOPE").await.fails(2, "NOPE");
+    sh.sh("printf 'x y ' | cloakroom secrets check a K")
+        .await
+        .fails(1, "another value");
+    sh.sh("printf 'x' | cloakroom secrets check a NOPE")
+        .await
+        .fails(2, "NOPE");
 }

@@ -22,7 +22,11 @@ async fn send(req: reqwest::RequestBuilder) -> (StatusCode, Value, String) {
 
 async fn put(app: &TestApp, set: &str, pairs: &[(&str, &str)]) {
     let secrets: Vec<Value> = pairs.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
-    let (status, _, text) = send(app.api(Method::PUT, &format!("/secrets/{set}")).json(&json!({ "secrets": secrets }))).await;
+    let (status, _, text) = send(
+        app.api(Method::PUT, &format!("/secrets/{set}"))
+            .json(&json!({ "secrets": secrets })),
+    )
+    .await;
     assert!(status.is_success(), "{text}");
 }
 
@@ -37,8 +41,32 @@ async fn sets_versions_and_deployments_compare_by_fingerprint(backend: Backend) 
     let app = spawn_app(backend).await;
     let big = "x".repeat(64 * 1024);
     let big2 = format!("{}y", "x".repeat(64 * 1024 - 1));
-    put(&app, "staging", &[("SAME", CANARY), ("EMPTY", ""), ("BIG", &big), ("key", "lower"), ("DIFF", "canary-1"), ("ONLY_S", "canary-s")]).await;
-    put(&app, "prod", &[("SAME", CANARY), ("EMPTY", ""), ("BIG", &big2), ("KEY", "lower"), ("DIFF", "canary-2"), ("ALIAS", CANARY)]).await;
+    put(
+        &app,
+        "staging",
+        &[
+            ("SAME", CANARY),
+            ("EMPTY", ""),
+            ("BIG", &big),
+            ("key", "lower"),
+            ("DIFF", "canary-1"),
+            ("ONLY_S", "canary-s"),
+        ],
+    )
+    .await;
+    put(
+        &app,
+        "prod",
+        &[
+            ("SAME", CANARY),
+            ("EMPTY", ""),
+            ("BIG", &big2),
+            ("KEY", "lower"),
+            ("DIFF", "canary-2"),
+            ("ALIAS", CANARY),
+        ],
+    )
+    .await;
     let c = compare(&app, "staging", "prod").await;
     assert_eq!(
         c,
@@ -46,12 +74,19 @@ async fn sets_versions_and_deployments_compare_by_fingerprint(backend: Backend) 
                "different": ["BIG", "DIFF"]})
     );
     // A set against an older version of itself and against a deployment's revision.
-    send(app.api(Method::PUT, "/deployments/web").json(&json!({"image": "x/web:1", "secret_set": "prod"}))).await;
+    send(
+        app.api(Method::PUT, "/deployments/web")
+            .json(&json!({"image": "x/web:1", "secret_set": "prod"})),
+    )
+    .await;
     put(&app, "prod", &[("DIFF", "canary-3")]).await;
     let c = compare(&app, "prod", "prod@1").await;
     assert_eq!(c["different"], json!(["DIFF"]));
     let c = compare(&app, "deployment:web", "prod").await;
-    assert_eq!((c["different"].clone(), c["only_in_a"].clone()), (json!(["DIFF"]), json!([])));
+    assert_eq!(
+        (c["different"].clone(), c["only_in_a"].clone()),
+        (json!(["DIFF"]), json!([]))
+    );
     // Bad sides say which and how.
     let (status, _, text) = send(app.api(Method::GET, "/secrets-compare?a=prod&b=prod@x")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -65,7 +100,8 @@ async fn given_pairs_and_single_values_are_checked_on_the_server(backend: Backen
     put(&app, "prod", &[("A", CANARY), ("B", ""), ("C", "canary-c")]).await;
     let (_, before, _) = send(app.api(Method::GET, "/secrets/prod")).await;
     let (status, body, text) = send(
-        app.api(Method::POST, "/secrets-compare").json(&json!({"a": "prod", "secrets": [
+        app.api(Method::POST, "/secrets-compare")
+            .json(&json!({"a": "prod", "secrets": [
             {"key": "A", "value": CANARY}, {"key": "B", "value": " "}, {"key": "D", "value": "canary-d"}]})),
     )
     .await;
@@ -80,10 +116,16 @@ async fn given_pairs_and_single_values_are_checked_on_the_server(backend: Backen
     assert_eq!(before, after);
     let (_, audit, text) = send(app.api(Method::GET, "/audit?action=secrets.compare")).await;
     assert!(!text.contains("canary"), "{text}");
-    assert_eq!(audit["entries"][0]["detail"], "1 same, 1 different, 1 missing, 1 extra");
+    assert_eq!(
+        audit["entries"][0]["detail"],
+        "1 same, 1 different, 1 missing, 1 extra"
+    );
 
     let check = |key: &str, value: &str| {
-        send(app.api(Method::POST, "/secret-checks").json(&json!({"set": "prod", "key": key, "value": value})))
+        send(
+            app.api(Method::POST, "/secret-checks")
+                .json(&json!({"set": "prod", "key": key, "value": value})),
+        )
     };
     let (status, body, _) = check("A", CANARY).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"match": true})));
@@ -111,9 +153,11 @@ async fn given_pairs_and_single_values_are_checked_on_the_server(backend: Backen
     assert!(res.headers().contains_key("retry-after"));
     // The limit is per person: someone else still may.
     let member = common::user_with_role(&app.state, "m@example.com", "acme", Role::Member).await;
-    assert!(cloakroom::server::compare::check(&app.state, &member, "prod", "A", CANARY.into())
-        .await
-        .unwrap());
+    assert!(
+        cloakroom::server::compare::check(&app.state, &member, "prod", "A", CANARY.into())
+            .await
+            .unwrap()
+    );
 }
 
 on_both_backends!(

@@ -370,7 +370,11 @@ impl Store {
 
     /// Every stored (key, sealed value) of a set, for comparing on the server; `None`
     /// if there is no such set.
-    pub async fn sealed_values(&self, org_id: i64, set: &str) -> Result<Option<Vec<(String, Vec<u8>)>>, AppError> {
+    pub async fn sealed_values(
+        &self,
+        org_id: i64,
+        set: &str,
+    ) -> Result<Option<Vec<(String, Vec<u8>)>>, AppError> {
         let mut tx = self.read().await?;
         let Some(id) = tx
             .opt_value::<i64>(
