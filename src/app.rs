@@ -1,9 +1,9 @@
 //! The HTML shell and the routes.
 
 use crate::pages::{
-    AccountPage, AuditPage, DeletedSetsPage, DeploymentPage, DeploymentsPage, InvitePage, LoginPage,
-    MembersPage, NewOrgPage, NotFound, PullSecretsPage, SecretSetPage, SecretSetsPage, SetHistoryPage,
-    SetVersionPage, SetsComparePage, SetupPage, TokensPage,
+    AccountPage, AuditPage, DeletedSetsPage, DeploymentPage, DeploymentsPage, FindValuePage, InvitePage,
+    LoginPage, MembersPage, NewOrgPage, NotFound, PullSecretsPage, SecretSetPage, SecretSetsPage,
+    SetHistoryPage, SetVersionPage, SetsComparePage, SetupPage, TokensPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
@@ -51,6 +51,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/orgs/:org/secret-versions/:name") view=SetHistoryPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/secret-versions/:name/:version") view=SetVersionPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/secrets-compare") view=SetsComparePage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/secrets-find") view=FindValuePage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/deleted-secrets") view=DeletedSetsPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/image-pull-secrets") view=PullSecretsPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/deployments") view=DeploymentsPage ssr=SsrMode::Async />

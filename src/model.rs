@@ -164,6 +164,22 @@ impl Comparison {
     }
 }
 
+/// A place where a value lives: a set now, a kept version of a set, or a kept
+/// deployment revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Place {
+    /// `set`, `set_version` or `deployment_revision`.
+    pub kind: String,
+    pub set: Option<String>,
+    pub key: String,
+    pub version: Option<i64>,
+    pub deployment: Option<String>,
+    pub revision: Option<i64>,
+    /// The set is among the recently deleted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
 /// What restoring (a whole version, or some keys of it) would do to a set now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestorePreview {

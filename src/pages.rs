@@ -18,7 +18,7 @@ pub mod tokens;
 
 pub use account::AccountPage;
 pub use audit::AuditPage;
-pub use compare::SetsComparePage;
+pub use compare::{FindValuePage, SetsComparePage};
 pub use deployments::{DeploymentPage, DeploymentsPage};
 pub use history::{DeletedSetsPage, SetHistoryPage, SetVersionPage};
 pub use invite::InvitePage;

@@ -530,6 +530,18 @@ pub struct CheckValue {
     pub value: Concealed,
 }
 
+/// `POST …/secrets-find`: where does this value live?
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindValue {
+    pub value: Concealed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Found {
+    pub places: Vec<crate::model::Place>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Checked {
     #[serde(rename = "match")]

@@ -64,6 +64,7 @@ function orgPages(s: Seeded): [string, string][] {
     ['restoring one key', org(`/secret-versions/${s.set}/1?key=API_KEY`)],
     ['recently deleted sets', org('/deleted-secrets')],
     ['two sets compared', org(`/secrets-compare?a=${s.set}&b=${s.prot}`)],
+    ['find a value', org('/secrets-find')],
     ['pull secrets', org('/image-pull-secrets')],
     ['deployments list', org('/deployments')],
     ['deployment page', org(`/deployments/${s.dep}`)],

@@ -40,3 +40,27 @@ test('two sets are compared from the sets list and from a set, without a value',
   const text = await seen();
   for (const value of ['cmp-same-value', 'cmp-staging-value', 'cmp-prod-value']) expect(text).not.toContain(value);
 });
+
+test('an admin finds every place a leaked value lives and follows a link to it', async ({ page, request }) => {
+  const set = uniqueSet('leak');
+  const copy = uniqueSet('leak-copy');
+  const leaked = `leaked-${Date.now().toString(36)}-value`;
+  await put(request, set, { API_KEY: leaked });
+  await put(request, copy, { COPY: leaked });
+  const seen = recordResponses(page);
+  await login(page, `/orgs/${ACCOUNT.org}/secrets`);
+  await page.getByRole('link', { name: 'Find where a value is used' }).click();
+  await page.waitForURL('**/secrets-find');
+  await page.getByLabel('Value to find').fill(leaked);
+  await page.getByRole('button', { name: 'Find' }).click();
+  await expect(page.getByText('Found in 4 places.')).toBeVisible();
+  const places = page.getByRole('table', { name: 'Places' });
+  await expect(places.getByRole('link', { name: set, exact: true })).toBeVisible();
+  await expect(places.getByRole('link', { name: `${copy} version 1` })).toBeVisible();
+  await places.getByRole('link', { name: copy, exact: true }).click();
+  await page.waitForURL(`**/secrets/${copy}`);
+  // Shown once: a reload of the find page shows the empty form again.
+  await page.goto(`/orgs/${ACCOUNT.org}/secrets-find`);
+  await expect(page.getByRole('table', { name: 'Places' })).toHaveCount(0);
+  expect(await seen()).not.toContain(leaked);
+});

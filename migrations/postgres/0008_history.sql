@@ -94,3 +94,8 @@ INSERT INTO deployment_revisions (deployment_id, revision, image, secret_set, se
            'cloakroom (before history)'
     FROM deployments d
     LEFT JOIN secret_sets s ON s.org_id = d.org_id AND s.name = d.secret_set;
+
+-- Finding where a value lives goes through fingerprints (an index, never a scan that
+-- decrypts everything).
+CREATE INDEX secrets_org_fingerprint ON secrets (org_id, fingerprint);
+CREATE INDEX deployment_env_fingerprint ON deployment_env (fingerprint);

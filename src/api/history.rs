@@ -234,3 +234,59 @@ pub async fn compare_sets(org: String, a: String, b: String) -> Result<crate::mo
     let (a, b) = (Side::parse("a", &a)?, Side::parse("b", &b)?);
     compare(&state, &who, &a, &b).await
 }
+
+/// The page that finds where a value lives.
+pub fn find_url(org: &str) -> String {
+    super::org_url(org, "/secrets-find")
+}
+
+/// What a search found, carried to the one page view that shows it (see
+/// [`super::reveal_once`]): the places, as many as fit in a cookie, and how many in all.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct FoundPlaces {
+    pub total: usize,
+    pub places: Vec<crate::model::Place>,
+}
+
+/// Prefix of the one-shot cookie value that carries [`FoundPlaces`].
+pub const FOUND_PREFIX: &str = "found:";
+
+/// The places a search left for this page view, if any.
+pub fn take_found() -> Option<FoundPlaces> {
+    let raw = super::take_revealed(FOUND_PREFIX)?;
+    let bytes = crate::validate::base64_decode(raw.strip_prefix(FOUND_PREFIX)?)?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Finds every place holding exactly `value` (admins); the find page shows them once.
+#[server(endpoint = "find_value")]
+pub async fn find_value(org: String, value: crate::model::Concealed) -> Result<WriteOutcome, AppError> {
+    let result = async {
+        let (state, who) = crate::server::auth::caller(&org).await?;
+        let places = crate::server::compare::find(&state, &who, value.0).await?;
+        let mut found = FoundPlaces {
+            total: places.len(),
+            places,
+        };
+        // As many as fit in a cookie; the API and the CLI list them all.
+        let encode = |f: &FoundPlaces| {
+            let json = serde_json::to_string(f).unwrap_or_default();
+            format!(
+                "{FOUND_PREFIX}{}",
+                crate::validate::base64_encode(json.as_bytes())
+            )
+        };
+        let mut cookie = encode(&found);
+        while cookie.len() > super::FLASH_MAX_BYTES && !found.places.is_empty() {
+            found.places.pop();
+            cookie = encode(&found);
+        }
+        super::reveal_once(&find_url(&org), &cookie);
+        Ok(WriteOutcome {
+            redirect: find_url(&org),
+            ..Default::default()
+        })
+    }
+    .await;
+    finish(result, &find_url(&org))
+}

@@ -103,6 +103,9 @@ pub enum Secrets {
     /// Is a value (typed hidden, or on standard input) the one stored under SET KEY?
     /// Exit 0 same, 1 different.
     Check { set: String, key: String },
+    /// Where does a value (typed hidden, or on standard input) live? Every set, set
+    /// version and deployment revision holding it (admins). Exit 0 found, 1 not.
+    Find,
     /// List the versions of a set: who changed which keys, when (never values).
     History { set: String },
     /// Restore a set, or only some keys of it, to an earlier version (as a new version).
@@ -348,6 +351,7 @@ async fn secrets(ctx: &Ctx, command: Secrets) -> Result<(), Failure> {
         Secrets::Delete { set } => secrets_delete(ctx, &set).await,
         Secrets::Diff { a, b, file } => secrets_diff(ctx, &a, b.as_deref(), file).await,
         Secrets::Check { set, key } => secrets_check(ctx, &set, &key).await,
+        Secrets::Find => secrets_find(ctx).await,
         Secrets::History { set } => secrets_history(ctx, &set).await,
         Secrets::Restore { set, version, keys } => secrets_restore(ctx, &set, version, keys).await,
         Secrets::Deleted => secrets_deleted(ctx).await,
@@ -736,25 +740,81 @@ fn query_text(text: &str) -> String {
     crate::api::with_param("", "x", text)[3..].to_owned()
 }
 
+/// A value to look up: typed hidden (one line), or everything on standard input less
+/// one final line break.
+fn read_value(prompt: &str) -> Result<zeroize::Zeroizing<String>, Failure> {
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return output::read_secret(prompt);
+    }
+    let mut text = zeroize::Zeroizing::new(String::new());
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+        .map_err(|e| Failure::usage(format!("could not read standard input as UTF-8 text: {e}")))?;
+    let end = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .map(str::len);
+    if let Some(end) = end {
+        text.truncate(end);
+    }
+    Ok(text)
+}
+
+async fn secrets_find(ctx: &Ctx) -> Result<(), Failure> {
+    let value = read_value("Value to find: ")?;
+    let api = ctx.api()?;
+    let org = ctx.org(&api).await?;
+    let request = body::FindValue {
+        value: crate::model::Concealed(value.to_string()),
+    };
+    let found: body::Found = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/orgs/{org}/secrets-find"),
+            Some(&request),
+            None,
+        )
+        .await?;
+    if ctx.json() {
+        output::json(&found);
+    } else if !found.places.is_empty() {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        let num = |v: Option<i64>| v.map_or_else(|| "-".into(), |n| n.to_string());
+        let rows: Vec<Vec<String>> = found
+            .places
+            .iter()
+            .map(|p| {
+                let mut set = opt(&p.set);
+                if p.deleted {
+                    set.push_str(" (deleted)");
+                }
+                vec![
+                    p.kind.clone(),
+                    set,
+                    p.key.clone(),
+                    num(p.version),
+                    opt(&p.deployment),
+                    num(p.revision),
+                ]
+            })
+            .collect();
+        output::table(
+            &["KIND", "SET", "KEY", "VERSION", "DEPLOYMENT", "REVISION"],
+            &rows,
+        );
+    }
+    if found.places.is_empty() {
+        return Err(Failure::new(
+            1,
+            format!("the value is nowhere in organization {org}"),
+        ));
+    }
+    Ok(())
+}
+
 async fn secrets_check(ctx: &Ctx, set: &str, key: &str) -> Result<(), Failure> {
     let name = ResourceName::parse(set)?;
     let key = SecretKey::parse(key)?;
-    // Typed: hidden, one line. Piped: everything, less one final line break.
-    let value = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        output::read_secret(&format!("Value of {key} to check: "))?
-    } else {
-        let mut text = zeroize::Zeroizing::new(String::new());
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-            .map_err(|e| Failure::usage(format!("could not read standard input as UTF-8 text: {e}")))?;
-        let end = text
-            .strip_suffix("\r\n")
-            .or_else(|| text.strip_suffix('\n'))
-            .map(str::len);
-        if let Some(end) = end {
-            text.truncate(end);
-        }
-        text
-    };
+    let value = read_value(&format!("Value of {key} to check: "))?;
     let api = ctx.api()?;
     let org = ctx.org(&api).await?;
     let request = body::CheckValue {

@@ -86,3 +86,98 @@ pub fn SetsComparePage() -> impl IntoView {
         </Layout>
     }
 }
+
+/// The page a place links to.
+fn place_link(org: &str, p: &crate::model::Place) -> (String, String) {
+    use crate::api::{deleted_url, deployment_url, set_url, version_url};
+    let set = p.set.clone().unwrap_or_default();
+    match (p.kind.as_str(), p.version, &p.deployment, p.revision) {
+        (_, _, _, _) if p.deleted => (deleted_url(org), format!("{set} (deleted)")),
+        ("set_version", Some(v), _, _) => (version_url(org, &set, v), format!("{set} version {v}")),
+        ("deployment_revision", _, Some(d), Some(r)) => {
+            (deployment_url(org, d), format!("deployment {d} revision {r}"))
+        }
+        _ => (set_url(org, &set), set),
+    }
+}
+
+#[component]
+pub fn FindValuePage() -> impl IntoView {
+    use crate::api::{take_found, FindValue};
+    use leptos::server_fn::ServerFn;
+    let org = route_org();
+    let found = take_found();
+    view! {
+        <Title text="Find a value · Cloakroom" />
+        <Layout>
+            <p class="crumbs">
+                <a href=org_url(&org, "/secrets")>"Secret sets"</a>
+                " / "
+            </p>
+            <h1>"Find where a value is used"</h1>
+            <Flash />
+            <p class="meta">
+                "After a leak: every set, kept set version and kept deployment revision holding exactly this value, so each can be rotated. The value is compared on the server and never shown; each search is audited (without the value) and counts toward 10 value lookups a minute. Admins only."
+            </p>
+            <form method="post" action=FindValue::PATH class="card">
+                <input type="hidden" name="org" value=org.clone() />
+                <label for="find-value">"Value to find"</label>
+                <input id="find-value" name="value" type="password" autocomplete="off" required />
+                <button type="submit">"Find"</button>
+            </form>
+            {found
+                .map(|f| {
+                    let shown = f.places.len();
+                    let summary = match (f.total, shown == f.total) {
+                        (0, _) => "The value is in no set, kept set version or kept deployment revision.".to_owned(),
+                        (n, true) => format!("Found in {n} place{}.", if n == 1 { "" } else { "s" }),
+                        (n, false) => format!(
+                            "Found in {n} places; the first {shown} are listed (cloakroom secrets find and the API list them all)."
+                        ),
+                    };
+                    view! {
+                        <section class="card" aria-labelledby="found-heading">
+                            <h2 id="found-heading">"Places holding the value"</h2>
+                            <p>{summary}</p>
+                            {(shown > 0)
+                                .then(|| {
+                                    view! {
+                                        <div class="table-box" role="region" aria-label="Places" tabindex="0">
+                                            <table class="list" aria-label="Places">
+                                                <thead>
+                                                    <tr>
+                                                        <th scope="col">"Where"</th>
+                                                        <th scope="col">"Key"</th>
+                                                        <th scope="col">"Kind"</th>
+                                                    </tr>
+                                                </thead>
+                                                <tbody>
+                                                    {f
+                                                        .places
+                                                        .iter()
+                                                        .map(|p| {
+                                                            let (href, text) = place_link(&org, p);
+                                                            view! {
+                                                                <tr>
+                                                                    <td>
+                                                                        <a href=href>{text}</a>
+                                                                    </td>
+                                                                    <td>
+                                                                        <code>{p.key.clone()}</code>
+                                                                    </td>
+                                                                    <td>{p.kind.replace('_', " ")}</td>
+                                                                </tr>
+                                                            }
+                                                        })
+                                                        .collect_view()}
+                                                </tbody>
+                                            </table>
+                                        </div>
+                                    }
+                                })}
+                        </section>
+                    }
+                })}
+        </Layout>
+    }
+}

@@ -18,6 +18,8 @@ pub fn SecretSetsPage() -> impl IntoView {
             <p class="meta">
                 <a href=crate::api::compare_url(&org)>"Compare two sets"</a>
                 " · "
+                <a href=crate::api::find_url(&org)>"Find where a value is used"</a>
+                " · "
                 <a href=crate::api::deleted_url(&org)>"Recently deleted sets"</a>
             </p>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>

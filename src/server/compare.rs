@@ -215,3 +215,45 @@ pub async fn check(
 fn equal(a: &SecretValue, b: &SecretValue) -> bool {
     a.expose().as_bytes().ct_eq(b.expose().as_bytes()).into()
 }
+
+/// Every place in the organization holding exactly `value` (incident response: where
+/// did a leaked value go?). Found through fingerprints, each candidate confirmed by
+/// opening it and comparing in constant time. Admins only, audited without the value,
+/// and counted against the caller's value lookups.
+pub async fn find(
+    state: &AppState,
+    who: &Principal,
+    value: String,
+) -> Result<Vec<crate::model::Place>, AppError> {
+    who.require(Role::Admin, "finding where a value is used")?;
+    super::auth::count_oracle_lookup(state, who).await?;
+    let value = SecretValue::new(value);
+    let fingerprint = state.crypto.fingerprint(who.org.id, &value);
+    let mut places = Vec::new();
+    let mut confirmed: std::collections::HashMap<Vec<u8>, bool> = std::collections::HashMap::new();
+    for c in state.store.places_with(who.org.id, &fingerprint).await? {
+        let same = match confirmed.get(&c.sealed) {
+            Some(same) => *same,
+            None => {
+                let kept = state
+                    .crypto
+                    .open(who.org.id, &c.sealed_for, &c.place.key, &c.sealed)?;
+                let same = equal(&kept, &value);
+                confirmed.insert(c.sealed.clone(), same);
+                same
+            }
+        };
+        if same {
+            places.push(c.place);
+        }
+    }
+    let keys: Vec<String> = {
+        let mut k: Vec<String> = places.iter().map(|p| p.key.clone()).collect();
+        k.sort();
+        k.dedup();
+        k
+    };
+    let detail = format!("{} place(s)", places.len());
+    super::audit::record(state, who, "secrets.find", "org", &keys, &detail).await?;
+    Ok(places)
+}

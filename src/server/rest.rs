@@ -58,6 +58,7 @@ pub const PATHS: &[&str] = &[
     "/api/v1/orgs/{org}/secret-restores",
     "/api/v1/orgs/{org}/secrets-compare",
     "/api/v1/orgs/{org}/secret-checks",
+    "/api/v1/orgs/{org}/secrets-find",
     "/api/v1/orgs/{org}/deleted-secrets",
     "/api/v1/orgs/{org}/deleted-secrets/{id}",
     "/api/v1/orgs/{org}/deleted-secrets/{id}/restore",
@@ -94,6 +95,7 @@ fn handlers(path: &str) -> axum::routing::MethodRouter<AppState> {
         "/api/v1/orgs/{org}/secret-restores" => post(restore_set),
         "/api/v1/orgs/{org}/secrets-compare" => get(compare_sides).post(compare_values),
         "/api/v1/orgs/{org}/secret-checks" => post(check_value),
+        "/api/v1/orgs/{org}/secrets-find" => post(find_value),
         "/api/v1/orgs/{org}/deleted-secrets" => get(list_deleted),
         "/api/v1/orgs/{org}/deleted-secrets/{id}" => delete(purge_deleted),
         "/api/v1/orgs/{org}/deleted-secrets/{id}/restore" => post(undelete),
@@ -474,6 +476,20 @@ async fn check_value(
         json_body(body, MAX_BODY_BYTES, r#"{"set":"prod","key":"K","value":"V"}"#).await?;
     let matches = crate::server::compare::check(&state, &who, &req.set, &req.key, req.value.0).await?;
     Ok(Json(body::Checked { matches }))
+}
+
+/// `{"value"}` (admins): every place in the organization holding exactly that value.
+async fn find_value(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<body::Found>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    who.require(crate::model::Role::Admin, "finding where a value is used")?;
+    let req: body::FindValue = json_body(body, MAX_BODY_BYTES, r#"{"value":"the leaked value"}"#).await?;
+    let places = crate::server::compare::find(&state, &who, req.value.0).await?;
+    Ok(Json(body::Found { places }))
 }
 
 async fn list_deleted(

@@ -91,6 +91,12 @@ fn rest_table(w: &WorldIds) -> Vec<(&'static str, String, Option<Value>, Row3)> 
             Some(json!({"set": "s", "key": "K", "value": "guess"})),
             w.writes_s(),
         ),
+        (
+            "POST",
+            format!("{o}/secrets-find"),
+            Some(json!({"value": "guess"})),
+            ADMIN,
+        ),
         ("GET", format!("{o}/deleted-secrets"), None, READ),
         (
             "DELETE",
@@ -244,6 +250,7 @@ fn server_fn_table(w: &WorldIds) -> Vec<(&'static str, Fields, Row3)> {
         ("restore_set", f(&[("set", "s"), ("version", "1")]), w.writes_s()),
         ("list_deleted_sets", f(&[]), READ),
         ("compare_sets", f(&[("a", "s"), ("b", "s@1")]), READ),
+        ("find_value", f(&[("value", "guess")]), ADMIN),
         ("purge_set", f(&[("id", &deleted_id)]), NOBODY),
         ("undelete_set", f(&[("id", &deleted_id)]), w.writes_s()),
         (

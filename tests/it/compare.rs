@@ -160,7 +160,115 @@ async fn given_pairs_and_single_values_are_checked_on_the_server(backend: Backen
     );
 }
 
+/// Find: every set, kept set version (deleted sets too) and kept deployment revision
+/// holding exactly a value; admins only; never the value in the answer; limited.
+async fn a_value_is_found_wherever_it_lives(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let leaked = "canary leaked key";
+    put(&app, "prod", &[("API_KEY", leaked), ("OTHER", "canary-other")]).await;
+    put(&app, "staging", &[("COPY", leaked)]).await;
+    send(
+        app.api(Method::PUT, "/deployments/web")
+            .json(&json!({"image": "x/web:1", "secret_set": "prod"})),
+    )
+    .await;
+    put(&app, "prod", &[("API_KEY", "canary rotated")]).await;
+    put(&app, "old", &[("KEPT", leaked)]).await;
+    send(app.api(Method::DELETE, "/secrets/old")).await;
+    let (status, body, text) = send(
+        app.api(Method::POST, "/secrets-find")
+            .json(&json!({"value": leaked})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(!text.contains("canary"), "{text}");
+    let places: Vec<(String, Value, String, Value, Value, Value)> = body["places"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["kind"].as_str().unwrap().to_owned(),
+                p["set"].clone(),
+                p["key"].as_str().unwrap().to_owned(),
+                p["version"].clone(),
+                p["deployment"].clone(),
+                p["revision"].clone(),
+            )
+        })
+        .collect();
+    let s = |k: &str, set: &str, key: &str, v: Value, d: Value, r: Value| {
+        (k.to_owned(), json!(set), key.to_owned(), v, d, r)
+    };
+    assert_eq!(
+        places,
+        [
+            s("set", "staging", "COPY", Value::Null, Value::Null, Value::Null),
+            s("set_version", "old", "KEPT", json!(1), Value::Null, Value::Null),
+            s(
+                "set_version",
+                "prod",
+                "API_KEY",
+                json!(1),
+                Value::Null,
+                Value::Null
+            ),
+            s(
+                "set_version",
+                "staging",
+                "COPY",
+                json!(1),
+                Value::Null,
+                Value::Null
+            ),
+            s(
+                "deployment_revision",
+                "prod",
+                "API_KEY",
+                Value::Null,
+                json!("web"),
+                json!(1)
+            ),
+        ]
+    );
+    assert_eq!(body["places"][1]["deleted"], true);
+    // A value held nowhere; an empty value is a value like any other.
+    let (_, body, _) = send(
+        app.api(Method::POST, "/secrets-find")
+            .json(&json!({"value": "canary nowhere"})),
+    )
+    .await;
+    assert_eq!(body["places"], json!([]));
+    let (_, audit, text) = send(app.api(Method::GET, "/audit?action=secrets.find")).await;
+    assert!(!text.contains("canary"), "{text}");
+    assert_eq!(audit["entries"][1]["detail"], "5 place(s)");
+    // Members and viewers may not look.
+    for role in [Role::Member, Role::Viewer] {
+        let who = common::user_with_role(&app.state, &format!("{role}@example.com"), "acme", role).await;
+        let e = cloakroom::server::compare::find(&app.state, &who, leaked.into())
+            .await
+            .unwrap_err();
+        assert_eq!(e.status_code(), 403);
+    }
+    // Two lookups so far; the eleventh in a minute is refused.
+    for _ in 0..8 {
+        let (status, _, _) = send(
+            app.api(Method::POST, "/secrets-find")
+                .json(&json!({"value": "guess"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, _, text) = send(
+        app.api(Method::POST, "/secrets-find")
+            .json(&json!({"value": "guess"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{text}");
+}
+
 on_both_backends!(
+    a_value_is_found_wherever_it_lives,
     sets_versions_and_deployments_compare_by_fingerprint,
     given_pairs_and_single_values_are_checked_on_the_server,
 );

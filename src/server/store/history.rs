@@ -631,3 +631,102 @@ impl Store {
         Ok(Some(list))
     }
 }
+
+/// A stored value whose fingerprint matched, to be confirmed by opening it.
+pub(crate) struct Candidate {
+    pub place: crate::model::Place,
+    /// The set name the value is sealed for.
+    pub sealed_for: String,
+    pub sealed: Vec<u8>,
+}
+
+impl std::fmt::Debug for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Candidate({:?})", self.place)
+    }
+}
+
+impl Store {
+    /// Every place in the organization holding a value with fingerprint `fingerprint`:
+    /// sets now, kept set versions (of live and deleted sets) and kept deployment
+    /// revisions, found through the fingerprint indexes.
+    pub(crate) async fn places_with(
+        &self,
+        org_id: i64,
+        fingerprint: &str,
+    ) -> Result<Vec<Candidate>, AppError> {
+        use crate::model::Place;
+        let place = |kind: &str| Place {
+            kind: kind.to_owned(),
+            set: None,
+            key: String::new(),
+            version: None,
+            deployment: None,
+            revision: None,
+            deleted: false,
+        };
+        let mut tx = self.read().await?;
+        let mut out = tx
+            .rows(
+                "SELECT s.name, k.key, k.sealed FROM secrets k JOIN secret_sets s ON s.id = k.set_id \
+                 WHERE k.org_id = $1 AND k.fingerprint = $2 ORDER BY s.name COLLATE \"C\", k.key COLLATE \"C\"",
+                &[&org_id, &fingerprint],
+                |r| Candidate {
+                    place: Place {
+                        set: Some(r.get(0)),
+                        key: r.get(1),
+                        ..place("set")
+                    },
+                    sealed_for: r.get(0),
+                    sealed: r.get(2),
+                },
+            )
+            .await?;
+        out.extend(
+            tx.rows(
+                "SELECT COALESCE(s.name, d.name), h.key, v.version, d.id IS NOT NULL, h.sealed_for, h.sealed \
+                 FROM secret_history h \
+                 JOIN secret_versions v ON v.set_id = h.set_id AND v.version >= h.since \
+                     AND (h.until IS NULL OR v.version < h.until) \
+                 LEFT JOIN secret_sets s ON s.id = h.set_id LEFT JOIN deleted_sets d ON d.id = h.set_id \
+                 WHERE h.org_id = $1 AND h.fingerprint = $2 AND COALESCE(s.name, d.name) IS NOT NULL \
+                 ORDER BY 1, h.key, v.version",
+                &[&org_id, &fingerprint],
+                |r| Candidate {
+                    place: Place {
+                        set: Some(r.get(0)),
+                        key: r.get(1),
+                        version: Some(r.get(2)),
+                        deleted: r.get(3),
+                        ..place("set_version")
+                    },
+                    sealed_for: r.get(4),
+                    sealed: r.get(5),
+                },
+            )
+            .await?,
+        );
+        out.extend(
+            tx.rows(
+                "SELECT d.name, e.revision, e.key, e.set_name, e.sealed FROM deployment_env e \
+                 JOIN deployments d ON d.id = e.deployment_id \
+                 WHERE d.org_id = $1 AND e.fingerprint = $2 ORDER BY d.name COLLATE \"C\", e.revision, e.key",
+                &[&org_id, &fingerprint],
+                |r| Candidate {
+                    place: Place {
+                        deployment: Some(r.get(0)),
+                        revision: Some(r.get(1)),
+                        key: r.get(2),
+                        set: Some(r.get(3)),
+                        ..place("deployment_revision")
+                    },
+                    sealed_for: r.get(3),
+                    sealed: r.get(4),
+                },
+            )
+            .await?,
+        );
+        tx.commit().await?;
+        Ok(out)
+    }
+}
