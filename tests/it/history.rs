@@ -683,7 +683,8 @@ async fn history_begins_with_a_baseline(backend: Backend) {
     put(&app, "app", &[("A", "canary 3")]).await;
     // Back to the schema before history, keeping the data.
     let drop = "DROP TABLE secret_versions; DROP TABLE secret_history; DROP TABLE deleted_sets; \
-                DROP TABLE deployment_revisions;";
+                DROP TABLE deployment_revisions; DROP INDEX secrets_org_fingerprint; \
+                DROP INDEX deployment_env_fingerprint;";
     match backend {
         Backend::Sqlite => app.db.execute(&format!("{drop} PRAGMA user_version = 7;")).await,
         Backend::Postgres => {
