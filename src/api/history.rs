@@ -77,15 +77,9 @@ pub async fn restore_set(
         let keys = (!key.is_empty()).then(|| vec![key.clone()]);
         let done =
             crate::server::history::restore(&state, &who, &name, version, keys.as_deref(), revision).await?;
-        let users = crate::server::deployments::list(&state, &who)
-            .await?
-            .into_iter()
-            .filter(|d| d.spec.secret_set.as_deref() == Some(set.as_str()))
-            .map(|d| d.spec.name)
-            .collect::<Vec<_>>();
         Ok(WriteOutcome {
             redirect: set_url(&org, &set),
-            notice: restore_notice(&set, version, &done, &users),
+            notice: restore_notice(&set, version, &done),
             set: set.clone(),
             added: done.added,
             updated: done.changed,
@@ -97,12 +91,7 @@ pub async fn restore_set(
 }
 
 #[cfg(feature = "ssr")]
-fn restore_notice(
-    set: &str,
-    version: i64,
-    done: &crate::server::history::Restored,
-    users: &[String],
-) -> String {
+fn restore_notice(set: &str, version: i64, done: &crate::server::history::Restored) -> String {
     let mut parts = Vec::new();
     for (what, keys) in [
         ("added back", &done.added),
@@ -121,10 +110,10 @@ fn restore_notice(
         done.revision,
         parts.join("; ")
     );
-    if !users.is_empty() {
+    if !done.deployments.is_empty() {
         notice.push_str(&format!(
             " Redeploy {} to use the restored values.",
-            users.join(", ")
+            done.deployments.join(", ")
         ));
     }
     notice

@@ -667,11 +667,8 @@ async fn secrets_diff(ctx: &Ctx, a: &str, b: Option<&str>, file: Option<PathBuf>
         (Some(_), Some(_)) => return Err(Failure::usage("give a second side or --file, not both")),
         (None, None) => return Err(Failure::usage("give a second side (B) or --file FILE")),
         (Some(b), None) => {
-            let path = format!(
-                "/api/v1/orgs/{org}/secrets-compare?a={}&b={}",
-                query_text(a),
-                query_text(b)
-            );
+            let base = format!("/api/v1/orgs/{org}/secrets-compare");
+            let path = crate::api::with_param(&crate::api::with_param(&base, "a", a), "b", b);
             let c: crate::model::Comparison = api.get(&path).await?;
             if ctx.json() {
                 output::json(&c);
@@ -733,11 +730,6 @@ async fn secrets_diff(ctx: &Ctx, a: &str, b: Option<&str>, file: Option<PathBuf>
         return Err(Failure::new(1, "they differ"));
     }
     Ok(())
-}
-
-/// `text` percent-encoded for a query string.
-fn query_text(text: &str) -> String {
-    crate::api::with_param("", "x", text)[3..].to_owned()
 }
 
 /// A value to look up: typed hidden (one line), or everything on standard input less

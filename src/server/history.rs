@@ -154,6 +154,8 @@ pub struct Restored {
     pub added: Vec<String>,
     pub changed: Vec<String>,
     pub removed: Vec<String>,
+    /// Deployments that use the set: they need a redeploy to get the restored values.
+    pub deployments: Vec<String>,
 }
 
 /// Restores `keys` (all when `None`) of `version` as a new version of the set, if the
@@ -181,6 +183,7 @@ pub async fn restore(
     let then = history::values_at(&mut tx, row.id, version).await?;
     let current = history::prints_now(&mut tx, row.id).await?;
     let (added, changed, removed) = plan(name, version, &then, &current, keys)?;
+    let deployments = store::deployments::users_of(&mut tx, org, "secret_set", name).await?;
     if added.is_empty() && changed.is_empty() && removed.is_empty() {
         tx.commit().await?;
         return Ok(Restored {
@@ -188,6 +191,7 @@ pub async fn restore(
             added,
             changed,
             removed,
+            deployments,
         });
     }
     let mut entries = Vec::with_capacity(added.len() + changed.len());
@@ -241,6 +245,7 @@ pub async fn restore(
         added,
         changed,
         removed,
+        deployments,
     };
     let out = store::finish(tx, audit, out).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, set = name, version, revision, "set restored");
