@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+mod dotenv;
+
 /// Longest key, in characters.
 pub const KEY_MAX_LEN: usize = 64;
 /// Longest set / pull secret / deployment name, in characters.
@@ -357,222 +359,20 @@ fn validate_into<'a>(
     pairs
 }
 
-/// One word of pasted text, after quote removal, with where it started.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Word {
-    pub text: String,
-    pub line: usize,
-    pub index: usize,
-}
-
-impl fmt::Debug for Word {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Word(line {}, word {}, {} bytes)",
-            self.line,
-            self.index,
-            self.text.len()
-        )
-    }
-}
-
-/// Splits text into words the way a POSIX shell splits a command line, with no
-/// expansions at all. See [`parse_pairs`] for the rules.
-pub fn split_words(text: &str) -> Result<Vec<Word>, FieldError> {
-    Words::new(text).collect()
-}
-
-/// The words of a text one at a time (see [`split_words`]); an unclosed quote ends the
-/// iteration with its error.
-pub struct Words<'a> {
-    chars: std::iter::Peekable<std::str::Chars<'a>>,
-    line: usize,
-    // Which line the last word was counted on, and how many words that line has so far.
-    counted_line: usize,
-    index_on_line: usize,
-    failed: bool,
-}
-
-impl<'a> Words<'a> {
-    pub fn new(text: &'a str) -> Self {
-        Self {
-            chars: text.chars().peekable(),
-            line: 1,
-            counted_line: 0,
-            index_on_line: 0,
-            failed: false,
-        }
-    }
-}
-
-impl Iterator for Words<'_> {
-    type Item = Result<Word, FieldError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.failed {
-            return None;
-        }
-        let r = self.next_word();
-        if matches!(r, Some(Err(_))) {
-            self.failed = true;
-        }
-        r
-    }
-}
-
-impl Words<'_> {
-    fn next_word(&mut self) -> Option<Result<Word, FieldError>> {
-        let chars = &mut self.chars;
-        let line = &mut self.line;
-        loop {
-            // Skip blanks between words.
-            while let Some(&c) = chars.peek() {
-                if c == '\n' {
-                    *line += 1;
-                    chars.next();
-                } else if c == ' ' || c == '\t' || c == '\r' {
-                    chars.next();
-                } else {
-                    break;
-                }
-            }
-            let &first = chars.peek()?;
-            if first == '#' {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        *line += 1;
-                        break;
-                    }
-                }
-                continue;
-            }
-            break;
-        }
-        let start_line = *line;
-        if self.counted_line != start_line {
-            self.counted_line = start_line;
-            self.index_on_line = 0;
-        }
-        self.index_on_line += 1;
-        let index_on_line = self.index_on_line;
-        let mut word = String::new();
-        while let Some(&c) = chars.peek() {
-            match c {
-                ' ' | '\t' | '\r' | '\n' => break,
-                '\'' => {
-                    chars.next();
-                    let mut closed = false;
-                    for c in chars.by_ref() {
-                        if c == '\'' {
-                            closed = true;
-                            break;
-                        }
-                        if c == '\n' {
-                            *line += 1;
-                        }
-                        word.push(c);
-                    }
-                    if !closed {
-                        return Some(Err(unterminated(start_line, index_on_line, "single")));
-                    }
-                }
-                '"' => {
-                    chars.next();
-                    let mut closed = false;
-                    while let Some(c) = chars.next() {
-                        match c {
-                            '"' => {
-                                closed = true;
-                                break;
-                            }
-                            '\\' => match chars.peek() {
-                                Some('\n') => {
-                                    chars.next();
-                                    *line += 1;
-                                }
-                                Some(&e @ ('"' | '\\' | '$' | '`')) => {
-                                    chars.next();
-                                    word.push(e);
-                                }
-                                _ => word.push('\\'),
-                            },
-                            '\n' => {
-                                *line += 1;
-                                word.push(c);
-                            }
-                            _ => word.push(c),
-                        }
-                    }
-                    if !closed {
-                        return Some(Err(unterminated(start_line, index_on_line, "double")));
-                    }
-                }
-                '\\' => {
-                    chars.next();
-                    match chars.next() {
-                        Some('\n') => *line += 1,
-                        Some(e) => word.push(e),
-                        None => word.push('\\'),
-                    }
-                }
-                _ => {
-                    chars.next();
-                    word.push(c);
-                }
-            }
-        }
-        Some(Ok(Word {
-            text: word,
-            line: start_line,
-            index: index_on_line,
-        }))
-    }
-}
-
-fn unterminated(line: usize, index: usize, kind: &str) -> FieldError {
-    FieldError::new(
-        format!("line {line}"),
-        format!("line {line}, word {index}: the {kind} quote opened here is never closed"),
-    )
-}
-
-/// Parses pasted `KEY=value` text into validated pairs.
+/// Parses pasted `KEY=value` text or a `.env` file into validated pairs.
 ///
-/// The text is split into words like a POSIX shell command line, without expansions:
-/// double quotes keep spaces and honour `\"`, `\\`, `\$` and `` \` ``; single quotes keep
-/// everything literally; outside quotes a backslash escapes the next character; a `#` at
-/// the start of a word starts a comment to the end of the line; quoted text may span
-/// lines. Each word must be `KEY=value`, split at the first `=`. The problems are
-/// reported at once (at most [`MAX_REPORTED_ERRORS`], then a count of the rest), naming
-/// the line and the word's position on it. Work and memory grow with the text only,
-/// never with the number of problems.
+/// The text is read the way a POSIX shell reads a file of assignments, except that
+/// nothing is ever run or read from outside the text (see the `dotenv` module and the
+/// README for the whole grammar): quotes, backslashes, comments, `export`, `;`, CRLF
+/// line ends, and `$NAME` of a key given earlier in the text. What a shell would take
+/// from elsewhere (`$HOME`, `$(…)`, `~`) is refused. Each word must be `KEY=value`,
+/// split at the first `=`. The problems are reported at once (at most
+/// [`MAX_REPORTED_ERRORS`], then a count of the rest), naming the line (and, for a word
+/// that is not a pair, its position on the line). Work and memory grow with the text
+/// only, never with the number of problems.
 pub fn parse_pairs(text: &str) -> Result<Vec<Pair>, Vec<FieldError>> {
     let mut problems = Problems::default();
-    let mut raw: Vec<(String, String)> = Vec::new();
-    for w in Words::new(text) {
-        let w = w.map_err(|e| vec![e])?;
-        match w.text.split_once('=') {
-            Some((k, v)) => {
-                if let Err(e) = SecretKey::parse(k) {
-                    problems.push(FieldError::new(
-                        format!("line {}", w.line),
-                        format!("line {}: {}", w.line, e.message),
-                    ));
-                } else {
-                    raw.push((k.to_owned(), v.to_owned()));
-                }
-            }
-            None => problems.push(FieldError::new(
-                format!("line {}", w.line),
-                format!(
-                    "line {}, word {}: expected KEY=value but this word has no \"=\" \
-                     (put quotes around a value that contains spaces)",
-                    w.line, w.index
-                ),
-            )),
-        }
-    }
+    let raw = dotenv::read(text, &mut problems).map_err(|e| vec![e])?;
     let pairs = validate_into(raw.iter().map(|(k, v)| (k.as_str(), v.as_str())), &mut problems);
     if pairs.is_empty() && problems.is_empty() {
         problems.push(FieldError::new("secrets", "give at least one KEY=value pair"));
@@ -1121,11 +921,85 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_expanded() {
-        assert_eq!(one("A=$HOME"), ("A".into(), "$HOME".into()));
-        assert_eq!(one("A=`id`"), ("A".into(), "`id`".into()));
-        assert_eq!(one("A=~/x*"), ("A".into(), "~/x*".into()));
-        assert_eq!(one("A=\"${X}\""), ("A".into(), "${X}".into()));
+    fn what_a_shell_would_take_from_elsewhere_is_refused_with_its_line() {
+        for (text, line, says) in [
+            ("A=$HOME", 1, "`$HOME` is not set earlier in this text"),
+            ("A=1\nB=\"${X}\"", 2, "`${X}` is not set earlier"),
+            ("A=`id`", 1, "backquotes run a command"),
+            ("A=$(id)", 1, "`$(…)` runs a command"),
+            ("A=~/x", 1, "unquoted `~`"),
+            ("A=1\nB=x:~", 2, "unquoted `~`"),
+            ("A=$1", 1, "special parameters"),
+            ("A=$$", 1, "special parameters"),
+            ("A=${X:-y}", 1, "only ${NAME}"),
+            ("export A={x,y}", 1, "brace"),
+            ("A=x|y", 1, "`|` outside quotes"),
+            ("A=1\nA+=2", 2, "appends"),
+        ] {
+            let e = errors(text);
+            assert!(
+                e[0].starts_with(&format!("line {line}")) && e[0].contains(says),
+                "{text:?}: {e:?}"
+            );
+        }
+        // Escaped or single-quoted, the same text is kept as written.
+        assert_eq!(one(r"A=\$HOME"), ("A".into(), "$HOME".into()));
+        assert_eq!(one("A='$(id) `id` ~'"), ("A".into(), "$(id) `id` ~".into()));
+        assert_eq!(one(r#"A="\${X}""#), ("A".into(), "${X}".into()));
+        assert_eq!(one("A=*?[x]{a,b}"), ("A".into(), "*?[x]{a,b}".into()));
+    }
+
+    #[test]
+    fn keys_given_earlier_in_the_text_are_replaced_like_a_shell_does() {
+        assert_eq!(
+            parsed("U=app\nP='p w'\nURL=\"db://$U:${P}@h\" X=$U-$U"),
+            vec![
+                ("U".into(), "app".into()),
+                ("P".into(), "p w".into()),
+                ("URL".into(), "db://app:p w@h".into()),
+                ("X".into(), "app-app".into()),
+            ]
+        );
+        // A `$` a shell keeps stays.
+        assert_eq!(
+            parsed("A=a$ B=$/x"),
+            vec![("A".into(), "a$".into()), ("B".into(), "$/x".into())]
+        );
+    }
+
+    #[test]
+    fn replacements_cannot_grow_a_short_text_past_the_limits() {
+        let text = format!("A={}\nB=$A$A", "x".repeat(VALUE_MAX_BYTES / 2 + 1));
+        assert!(errors(&text)[0].starts_with("line 2: replacing `$A` makes the value longer"));
+        let many = format!(
+            "A={}\n{}",
+            "x".repeat(60_000),
+            (0..40).map(|i| format!("B{i}=$A")).collect::<Vec<_>>().join("\n")
+        );
+        assert!(errors(&many).iter().any(|e| e.contains("all values longer than")));
+    }
+
+    #[test]
+    fn export_semicolons_and_ansi_c_quotes_read_as_in_a_shell() {
+        assert_eq!(
+            parsed("export A=1; B=2;C=$'x\\ty\\n' # c\nexport A"),
+            vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "2".into()),
+                ("C".into(), "x\ty\n".into()),
+            ]
+        );
+        assert!(errors("export")[0].starts_with("line 1: `export` needs"));
+        assert!(errors("A=1\n;")[0].starts_with("line 2: a `;`"));
+        assert!(errors("export -n A=1")[0].contains("options of `export`"));
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_crlf_line_ends_are_not_part_of_any_value() {
+        assert_eq!(
+            parsed("\u{feff}A=1\r\nB=\"x\r\ny\"\r\n"),
+            vec![("A".into(), "1".into()), ("B".into(), "x\ny".into())]
+        );
     }
 
     #[test]
@@ -1214,9 +1088,10 @@ mod tests {
     #[test]
     fn the_same_key_twice_is_rejected() {
         let e = errors("A=1\nA=2");
-        assert_eq!(
-            e,
-            vec!["key \"A\": the same key is given more than once".to_string()]
+        assert_eq!(e.len(), 1);
+        assert!(
+            e[0].starts_with("line 2: key \"A\" is given again (first on line 1)"),
+            "{e:?}"
         );
     }
 
@@ -1294,8 +1169,6 @@ mod tests {
     fn debug_output_never_shows_values() {
         let p = parse_pairs("A=topsecret").unwrap();
         assert!(!format!("{p:?}").contains("topsecret"));
-        let w = split_words("A=topsecret").unwrap();
-        assert!(!format!("{w:?}").contains("topsecret"));
     }
 
     #[test]

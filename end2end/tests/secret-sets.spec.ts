@@ -14,7 +14,8 @@ import {
 } from '../fixtures/app';
 import { ACCOUNT } from '../fixtures/env';
 
-// The seven forms from the product rules, with the values they must store.
+// The seven forms from the product rules and the `.env` forms (export, a reference to
+// an earlier key, an escaped `$`), with the values they must store.
 const PASTE = [
   'SIMPLE=value',
   'KEY="value with spaces"',
@@ -26,7 +27,9 @@ const PASTE = [
   '# a comment line',
   'MULTI="first line',
   'second line  "',
-  'LEAKCHECK="pw-7Hq2 Zx9!$HOME"',
+  'LEAKCHECK="pw-7Hq2 Zx9!\\$HOME"',
+  "export EXPORTED='from a .env file' # exported",
+  'REF="${SIMPLE}-ref"',
 ].join('\n');
 const EXPECTED: Record<string, string> = {
   SIMPLE: 'value',
@@ -38,6 +41,8 @@ const EXPECTED: Record<string, string> = {
   WIN: 'C:\\path\\to\\dir',
   MULTI: 'first line\nsecond line  ',
   LEAKCHECK: 'pw-7Hq2 Zx9!$HOME',
+  EXPORTED: 'from a .env file',
+  REF: 'value-ref',
 };
 const ROW_VALUE = 'row-secret-Vb83 with = and " and trailing  ';
 
@@ -135,14 +140,18 @@ test('invalid input is flagged while typing and refused by the server in the sam
   await islandsReady(page);
 
   // Unparsable paste: the good pair on line 1 must not be saved either.
-  await page.getByLabel('Paste KEY=value lines').fill('GOOD=1\nBAD=value with spaces\n"DB URL=x"');
+  // Line 4 names a variable a shell would take from its environment: refused by line.
+  await page.getByLabel('Paste KEY=value lines').fill('GOOD=1\nBAD=value with spaces\n"DB URL=x"\nDIR=$HOME/x');
+  const homeRule = 'line 4: `$HOME` is not set earlier in this text';
   if (hasJs()) {
     await expect(problems(page).filter({ hasText: wordRule })).toBeVisible();
     await expect(problems(page).filter({ hasText: 'line 3: ' + keyRule })).toBeVisible();
+    await expect(problems(page).filter({ hasText: homeRule })).toBeVisible();
   }
   await page.getByRole('button', { name: 'Save pasted pairs' }).click();
   await expect(problems(page).filter({ hasText: wordRule })).toBeVisible();
   await expect(problems(page).filter({ hasText: 'line 3: ' + keyRule })).toBeVisible();
+  await expect(problems(page).filter({ hasText: homeRule })).toBeVisible();
   await page.goto(`/secrets/${set}`);
   await expect(page.getByText('This set has no keys yet.')).toBeVisible();
 

@@ -285,6 +285,27 @@ async fn pairs_from_a_file_or_stdin() {
         .await
         .fails(1, "line 2");
     assert_eq!(sh.set_revision("app").await, before, "a bad file writes nothing");
+
+    // A .env file as people write them, saved on Windows: export, comments, a reference
+    // to an earlier key, a multi-line value, CRLF line ends and a byte order mark.
+    let dotenv = "\u{feff}# app settings\nexport DB_USER=app\nexport DB_PASS='p@ss $ecret'\n\
+                  DSN=\"postgres://${DB_USER}@db/app\" # the DSN\nPEM=\"-----BEGIN-----\nabc\n-----END-----\"\n";
+    std::fs::write(sh.home.path().join("win.env"), dotenv.replace('\n', "\r\n")).unwrap();
+    sh.sh("cloakroom secrets set app --file win.env --yes").await.ok();
+    let token = sh.deploy("web2", "app").await;
+    let env = sh.runtime_env(&token).await;
+    assert_eq!(env["DB_USER"], b"app");
+    assert_eq!(env["DB_PASS"], b"p@ss $ecret");
+    assert_eq!(env["DSN"], b"postgres://app@db/app");
+    assert_eq!(env["PEM"], b"-----BEGIN-----\nabc\n-----END-----");
+
+    // What a shell would take from its own environment is refused by line, and nothing is written.
+    std::fs::write(sh.home.path().join("home.env"), "OK=1\nDIR=$HOME/data\n").unwrap();
+    let before = sh.set_revision("app").await;
+    sh.sh("cloakroom secrets set app --file home.env --yes")
+        .await
+        .fails(1, "line 2: `$HOME` is not set earlier");
+    assert_eq!(sh.set_revision("app").await, before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
