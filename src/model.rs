@@ -26,6 +26,57 @@ pub struct SetSummary {
     pub protected: bool,
 }
 
+/// One page of a list ordered by name: names after `after` that contain `q`, at most
+/// `limit` of them (keyset paging: a deep page costs what the first one does).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListQuery {
+    pub q: Option<String>,
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+/// Rows on one page of a dashboard list.
+pub const PAGE_SIZE: u32 = 50;
+/// Rows on one REST page when the request names no `limit`, and the most it may name.
+pub const API_PAGE_SIZE: u32 = 100;
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+impl ListQuery {
+    /// The search as names are written (lowercase, trimmed), or `None` for no search.
+    /// `Err(())` when no name can contain it (names are `[a-z0-9-]` only).
+    pub fn search(&self) -> Result<Option<String>, ()> {
+        let Some(q) = self
+            .q
+            .as_deref()
+            .map(|q| q.trim().to_ascii_lowercase())
+            .filter(|q| !q.is_empty())
+        else {
+            return Ok(None);
+        };
+        if q.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            Ok(Some(q))
+        } else {
+            Err(())
+        }
+    }
+}
+
+/// One page of the secret sets list; `next` is the cursor of the following page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetPage {
+    pub sets: Vec<SetSummary>,
+    pub next: Option<String>,
+}
+
+/// One page of the deployments list; `next` is the cursor of the following page.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentPage {
+    pub deployments: Vec<DeploymentSummary>,
+    pub next: Option<String>,
+}
+
 /// One key of a set, as shown to users: never the value, only its fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyInfo {

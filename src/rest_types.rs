@@ -50,6 +50,9 @@ pub struct SetItem {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SetList {
     pub sets: Vec<SetItem>,
+    /// The `after` of the next page, or `null` on the last one.
+    #[serde(default)]
+    pub next: Option<String>,
 }
 
 /// A key of a set or of a deployment's revision: never its value.
@@ -159,6 +162,9 @@ pub struct DeploymentItem {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeploymentList {
     pub deployments: Vec<DeploymentItem>,
+    /// The `after` of the next page, or `null` on the last one.
+    #[serde(default)]
+    pub next: Option<String>,
 }
 
 /// Keys of a deployment's set added, removed or changed since its revision was taken.

@@ -26,6 +26,30 @@ pub async fn list_deployments(org: String) -> Result<Vec<DeploymentSummary>, App
     crate::server::deployments::list(&state, &who).await
 }
 
+/// One page of the organization's deployments, by name: those after `after` whose
+/// name contains `q`.
+#[server(endpoint = "list_deployment_page")]
+pub async fn list_deployment_page(
+    org: String,
+    q: Option<String>,
+    after: Option<String>,
+) -> Result<crate::model::DeploymentPage, AppError> {
+    let (state, who) = crate::server::auth::caller(&org).await?;
+    let query = crate::model::ListQuery {
+        q,
+        after,
+        limit: crate::model::PAGE_SIZE,
+    };
+    crate::server::deployments::page(&state, &who, &query).await
+}
+
+/// The deployments that receive secret set `set`.
+#[server(endpoint = "deployments_using")]
+pub async fn deployments_using(org: String, set: String) -> Result<Vec<DeploymentSummary>, AppError> {
+    let (state, who) = crate::server::auth::caller(&org).await?;
+    crate::server::deployments::using(&state, &who, &set).await
+}
+
 #[server(endpoint = "get_deployment")]
 pub async fn get_deployment(org: String, name: String) -> Result<DeploymentDetail, AppError> {
     let (state, who) = crate::server::auth::caller(&org).await?;

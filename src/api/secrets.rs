@@ -1,7 +1,7 @@
 //! Server functions for secret sets.
 
 use crate::error::AppError;
-use crate::model::{Concealed, SetDetail, SetSummary, WriteOutcome};
+use crate::model::{Concealed, SetDetail, SetPage, SetSummary, WriteOutcome};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,23 @@ use super::{finish, set_url, write_notice};
 pub async fn list_sets(org: String) -> Result<Vec<SetSummary>, AppError> {
     let (state, who) = crate::server::auth::caller(&org).await?;
     crate::server::secrets::list(&state, &who).await
+}
+
+/// One page of the organization's secret sets, by name: those after `after` whose name
+/// contains `q`.
+#[server(endpoint = "list_set_page")]
+pub async fn list_set_page(
+    org: String,
+    q: Option<String>,
+    after: Option<String>,
+) -> Result<SetPage, AppError> {
+    let (state, who) = crate::server::auth::caller(&org).await?;
+    let query = crate::model::ListQuery {
+        q,
+        after,
+        limit: crate::model::PAGE_SIZE,
+    };
+    crate::server::secrets::page(&state, &who, &query).await
 }
 
 /// One set with its keys and fingerprints (never values).

@@ -306,7 +306,7 @@ async fn org(ctx: &Ctx, name: Option<String>) -> Result<(), Failure> {
     };
     let name = ResourceName::parse_as("organization name", &name)?.to_string();
     // Another organization's objects answer 404, so this also says "not yours".
-    api.get_opt::<body::SetList>(&format!("/api/v1/orgs/{name}/secrets"))
+    api.get_opt::<body::SetList>(&format!("/api/v1/orgs/{name}/secrets?limit=1"))
         .await?
         .ok_or_else(|| {
             Failure::new(
@@ -404,9 +404,8 @@ fn read_pairs_file(file: &std::path::Path) -> Result<Vec<Pair>, Failure> {
 
 /// Names of the deployments that use secret set `set`.
 async fn set_users(api: &Api, org: &str, set: &str) -> Result<Vec<String>, Failure> {
-    let list: body::DeploymentList = api.get(&format!("/api/v1/orgs/{org}/deployments")).await?;
-    Ok(list
-        .deployments
+    Ok(all_deployments(api, org)
+        .await?
         .into_iter()
         .filter(|d| d.secret_set.as_deref() == Some(set))
         .map(|d| d.name)
@@ -520,13 +519,48 @@ struct SecretItem {
     used_by: Option<Vec<String>>,
 }
 
+/// Every item of a REST list at `path`, following its pages (the largest the server
+/// allows); `split` takes a page apart into its items and its `next`.
+async fn all_pages<P: serde::de::DeserializeOwned, T>(
+    api: &Api,
+    path: &str,
+    split: impl Fn(P) -> (Vec<T>, Option<String>),
+) -> Result<Vec<T>, Failure> {
+    let first = format!("{path}?limit={}", crate::model::MAX_PAGE_SIZE);
+    let mut items = Vec::new();
+    let mut url = first.clone();
+    loop {
+        let (page, next) = split(api.get(&url).await?);
+        items.extend(page);
+        match next {
+            Some(after) => url = crate::api::with_param(&first, "after", &after),
+            None => return Ok(items),
+        }
+    }
+}
+
+async fn all_sets(api: &Api, org: &str) -> Result<Vec<body::SetItem>, Failure> {
+    all_pages(api, &format!("/api/v1/orgs/{org}/secrets"), |p: body::SetList| {
+        (p.sets, p.next)
+    })
+    .await
+}
+
+async fn all_deployments(api: &Api, org: &str) -> Result<Vec<body::DeploymentItem>, Failure> {
+    all_pages(
+        api,
+        &format!("/api/v1/orgs/{org}/deployments"),
+        |p: body::DeploymentList| (p.deployments, p.next),
+    )
+    .await
+}
+
 async fn secrets_list(ctx: &Ctx) -> Result<(), Failure> {
     let api = ctx.api()?;
     let org = ctx.org(&api).await?;
-    let sets: body::SetList = api.get(&format!("/api/v1/orgs/{org}/secrets")).await?;
+    let sets = all_sets(&api, &org).await?;
     let pulls: body::PullSecretList = api.get(&format!("/api/v1/orgs/{org}/image-pull-secrets")).await?;
     let mut items: Vec<SecretItem> = sets
-        .sets
         .into_iter()
         .map(|s| SecretItem {
             name: s.name,
@@ -1143,7 +1177,10 @@ async fn deploy(ctx: &Ctx, args: DeployArgs) -> Result<(), Failure> {
 async fn deployments_list(ctx: &Ctx) -> Result<(), Failure> {
     let api = ctx.api()?;
     let org = ctx.org(&api).await?;
-    let list: body::DeploymentList = api.get(&format!("/api/v1/orgs/{org}/deployments")).await?;
+    let list = body::DeploymentList {
+        deployments: all_deployments(&api, &org).await?,
+        next: None,
+    };
     if ctx.json() {
         output::json(&list);
         return Ok(());

@@ -1,7 +1,7 @@
 use super::{load_error, role_in, route_org};
 use crate::api::{
-    deployment_url, deployments_url, get_deployment, list_deployments, list_pull_secrets, list_sets, set_url,
-    take_revealed, DeleteDeployment, Redeploy, RotateRuntimeToken,
+    deployment_url, deployments_url, get_deployment, list_deployment_page, list_pull_secrets, list_sets,
+    set_url, take_revealed, with_param, DeleteDeployment, Redeploy, RotateRuntimeToken,
 };
 use crate::components::{ConfirmButton, DeployForm, Flash, Layout, ShownOnce};
 use crate::model::Role;
@@ -9,7 +9,7 @@ use crate::model::{format_time, DeploymentSummary};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 fn status_badge(d: &DeploymentSummary) -> impl IntoView {
     let status = if d.needs_redeploy {
@@ -53,6 +53,14 @@ async fn picker_names(org: &str) -> (Vec<String>, Vec<String>) {
 #[component]
 pub fn DeploymentsPage() -> impl IntoView {
     let org = route_org();
+    let query = use_query_map().get_untracked();
+    let search = query.get("q").unwrap_or_default();
+    let after = query.get("after").filter(|a| !a.is_empty());
+    let list_url = deployments_url(&org);
+    let searched = (!search.trim().is_empty()).then(|| with_param(&list_url, "q", search.trim()));
+    let first_page = after
+        .is_some()
+        .then(|| searched.clone().unwrap_or_else(|| list_url.clone()));
     view! {
         <Title text="Deployments · Cloakroom" />
         <Layout>
@@ -61,16 +69,38 @@ pub fn DeploymentsPage() -> impl IntoView {
                 "Each deploy records a revision: a snapshot of the secret set that the agents receive as environment variables until the next deploy."
             </p>
             <Flash />
+            <form method="get" action=list_url.clone() class="inline-form" role="search" aria-label="Search deployments">
+                <label>"Deployment name contains" <input name="q" type="search" value=search.clone() /></label>
+                <button type="submit">"Search"</button>
+                {searched.is_some().then(|| view! { <a href=list_url.clone()>"Show all deployments"</a> })}
+            </form>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     let can_deploy = role_in(&org).await >= Role::Member;
-                    let list = match list_deployments(org.clone()).await {
-                        Ok(list) => list,
+                    let q = (!search.trim().is_empty()).then(|| search.trim().to_owned());
+                    let page = match list_deployment_page(org.clone(), q.clone(), after.clone()).await {
+                        Ok(page) => page,
                         Err(e) => return view! { <p class="problems">{e.to_string()}</p> }.into_any(),
                     };
                     let (sets, pulls) = picker_names(&org).await;
+                    let list = page.deployments;
+                    let next = page.next.map(|n| with_param(searched.as_deref().unwrap_or(&list_url), "after", &n));
+                    let pages = (first_page.is_some() || next.is_some()).then(|| {
+                        view! {
+                            <nav class="meta" aria-label="Pages of deployments">
+                                {first_page.clone().map(|href| view! { <a href=href>"First page"</a> })}
+                                {(first_page.is_some() && next.is_some()).then_some(" · ")}
+                                {next.map(|href| view! { <a href=href>"Next page"</a> })}
+                            </nav>
+                        }
+                    });
                     let table = if list.is_empty() {
-                        view! { <p class="empty">"No deployments yet."</p> }.into_any()
+                        let text = match (&q, &after) {
+                            (Some(q), _) => format!("No deployment name contains \"{q}\"."),
+                            (None, Some(_)) => "No more deployments.".to_owned(),
+                            (None, None) => "No deployments yet.".to_owned(),
+                        };
+                        view! { <p class="empty">{text}</p> {pages} }.into_any()
                     } else {
                         view! {
                             <div class="table-box" role="region" aria-label="Deployments" tabindex="0">
@@ -110,6 +140,7 @@ pub fn DeploymentsPage() -> impl IntoView {
                                     </tbody>
                                 </table>
                             </div>
+                            {pages}
                         }
                             .into_any()
                     };

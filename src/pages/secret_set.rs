@@ -1,5 +1,5 @@
 use super::{load_error, role_in, route_org};
-use crate::api::{deployment_url, get_set, list_deployments, org_url};
+use crate::api::{deployment_url, deployments_using, get_set, org_url};
 use crate::api::{ProtectSet, UnsetKey};
 use crate::components::{ConfirmButton, DeleteSetForm, Flash, Layout, PastePreview, RowEditor};
 use crate::model::format_time;
@@ -41,12 +41,7 @@ pub fn SecretSetPage() -> impl IntoView {
                     match get_set(org.clone(), name.clone()).await {
                         Ok(set) => {
                             let keys: Vec<String> = set.keys.iter().map(|k| k.key.clone()).collect();
-                            let users: Vec<_> = list_deployments(org.clone())
-                                .await
-                                .unwrap_or_default()
-                                .into_iter()
-                                .filter(|d| d.spec.secret_set.as_deref() == Some(set.name.as_str()))
-                                .collect();
+                            let users = deployments_using(org.clone(), set.name.clone()).await.unwrap_or_default();
                             let usage = (!users.is_empty()).then(|| {
                                 let stale = users.iter().filter(|d| d.needs_redeploy).count();
                                 let names: Vec<String> = users.iter().map(|d| d.spec.name.clone()).collect();

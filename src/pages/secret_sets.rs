@@ -1,15 +1,24 @@
 use super::route_org;
-use crate::api::{list_sets, set_url};
+use crate::api::{list_set_page, org_url, set_url, with_param};
 use crate::components::{Flash, Layout, NewSetForm};
 use crate::model::format_time;
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn SecretSetsPage() -> impl IntoView {
     let org = route_org();
     let link_org = org.clone();
     let form_org = org.clone();
+    let query = use_query_map().get_untracked();
+    let search = query.get("q").unwrap_or_default();
+    let after = query.get("after").filter(|a| !a.is_empty());
+    let list_url = org_url(&org, "/secrets");
+    let searched = (!search.trim().is_empty()).then(|| with_param(&list_url, "q", search.trim()));
+    let first_page = after
+        .is_some()
+        .then(|| searched.clone().unwrap_or_else(|| list_url.clone()));
     view! {
         <Title text="Secret sets · Cloakroom" />
         <Layout>
@@ -22,18 +31,32 @@ pub fn SecretSetsPage() -> impl IntoView {
                 " · "
                 <a href=crate::api::deleted_url(&org)>"Recently deleted sets"</a>
             </p>
+            <form method="get" action=list_url.clone() class="inline-form" role="search" aria-label="Search secret sets">
+                <label>"Set name contains" <input name="q" type="search" value=search.clone() /></label>
+                <button type="submit">"Search"</button>
+                {searched.is_some().then(|| view! { <a href=list_url.clone()>"Show all sets"</a> })}
+            </form>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    match list_sets(org.clone()).await {
-                        Ok(sets) if sets.is_empty() => {
+                    let q = (!search.trim().is_empty()).then(|| search.trim().to_owned());
+                    match list_set_page(org.clone(), q.clone(), after.clone()).await {
+                        Ok(page) if page.sets.is_empty() => {
+                            let text = match (&q, &after) {
+                                (Some(q), _) => format!("No set name contains \"{q}\"."),
+                                (None, Some(_)) => "No more sets.".to_owned(),
+                                (None, None) => "No secret sets yet. Create one below, then add keys to it.".to_owned(),
+                            };
                             view! {
-                                <p class="empty">
-                                    "No secret sets yet. Create one below, then add keys to it."
-                                </p>
+                                <p class="empty">{text}</p>
+                                {first_page.clone().map(|href| view! { <p><a href=href>"First page"</a></p> })}
                             }
                                 .into_any()
                         }
-                        Ok(sets) => {
+                        Ok(page) => {
+                            let next = page.next.map(|n| {
+                                with_param(searched.as_deref().unwrap_or(&list_url), "after", &n)
+                            });
+                            let sets = page.sets;
                             view! {
                                 <div class="table-box" role="region" aria-label="Secret sets" tabindex="0">
                                     <table class="list" aria-label="Secret sets">
@@ -62,6 +85,16 @@ pub fn SecretSetsPage() -> impl IntoView {
                                         </tbody>
                                     </table>
                                 </div>
+                                {(first_page.is_some() || next.is_some())
+                                    .then(|| {
+                                        view! {
+                                            <nav class="meta" aria-label="Pages of secret sets">
+                                                {first_page.clone().map(|href| view! { <a href=href>"First page"</a> })}
+                                                {(first_page.is_some() && next.is_some()).then_some(" · ")}
+                                                {next.map(|href| view! { <a href=href>"Next page"</a> })}
+                                            </nav>
+                                        }
+                                    })}
                             }
                                 .into_any()
                         }

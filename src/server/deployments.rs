@@ -230,6 +230,20 @@ pub async fn list(state: &AppState, who: &Principal) -> Result<Vec<DeploymentSum
     state.store.list_deployments(who.org.id).await
 }
 
+/// One page of the organization's deployments, by name.
+pub async fn page(
+    state: &AppState,
+    who: &Principal,
+    q: &crate::model::ListQuery,
+) -> Result<crate::model::DeploymentPage, AppError> {
+    state.store.deployment_page(who.org.id, q).await
+}
+
+/// The deployments that receive secret set `set`.
+pub async fn using(state: &AppState, who: &Principal, set: &str) -> Result<Vec<DeploymentSummary>, AppError> {
+    state.store.deployments_using(who.org.id, set).await
+}
+
 /// One deployment with its revision's keys and how its set differs now; `NotFound` if
 /// missing.
 pub async fn detail(state: &AppState, who: &Principal, name: &str) -> Result<DeploymentDetail, AppError> {

@@ -189,15 +189,53 @@ fn with_etag(revision: i64, mut res: Response) -> Response {
     res
 }
 
+/// `?limit=&after=&q=` of a list: a page of at most `limit` names after `after` that
+/// contain `q`.
+#[derive(serde::Deserialize)]
+struct PageParams {
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    limit: Option<String>,
+}
+
+impl PageParams {
+    fn query(self) -> Result<crate::model::ListQuery, AppError> {
+        use crate::model::{API_PAGE_SIZE, MAX_PAGE_SIZE};
+        let limit = match self.limit.as_deref() {
+            None | Some("") => API_PAGE_SIZE,
+            Some(l) => l
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+                .ok_or_else(|| {
+                    AppError::validation(crate::validate::FieldError {
+                        field: "limit".into(),
+                        message: format!("limit must be a whole number from 1 to {MAX_PAGE_SIZE}"),
+                    })
+                })?,
+        };
+        Ok(crate::model::ListQuery {
+            q: self.q,
+            after: self.after.filter(|a| !a.is_empty()),
+            limit,
+        })
+    }
+}
+
 async fn list_sets(
     State(state): State<AppState>,
     Path(org): Path<String>,
+    axum::extract::Query(page): axum::extract::Query<PageParams>,
     headers: HeaderMap,
 ) -> Result<Json<body::SetList>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let sets = crate::server::secrets::list(&state, &who).await?;
+    let page = crate::server::secrets::page(&state, &who, &page.query()?).await?;
     Ok(Json(body::SetList {
-        sets: sets.iter().map(Into::into).collect(),
+        sets: page.sets.iter().map(Into::into).collect(),
+        next: page.next,
     }))
 }
 
@@ -655,12 +693,14 @@ async fn export_pull_secret(
 async fn list_deployments(
     State(state): State<AppState>,
     Path(org): Path<String>,
+    axum::extract::Query(page): axum::extract::Query<PageParams>,
     headers: HeaderMap,
 ) -> Result<Json<body::DeploymentList>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let list = crate::server::deployments::list(&state, &who).await?;
+    let page = crate::server::deployments::page(&state, &who, &page.query()?).await?;
     Ok(Json(body::DeploymentList {
-        deployments: list.iter().map(Into::into).collect(),
+        deployments: page.deployments.iter().map(Into::into).collect(),
+        next: page.next,
     }))
 }
 

@@ -141,6 +141,15 @@ pub async fn list(state: &AppState, who: &Principal) -> Result<Vec<crate::model:
     state.store.list_sets(who.org.id).await
 }
 
+/// One page of the organization's sets, by name.
+pub async fn page(
+    state: &AppState,
+    who: &Principal,
+    q: &crate::model::ListQuery,
+) -> Result<crate::model::SetPage, AppError> {
+    state.store.set_page(who.org.id, q).await
+}
+
 /// A set with its keys; `NotFound` if missing.
 pub async fn detail(state: &AppState, who: &Principal, set: &str) -> Result<SetDetail, AppError> {
     state

@@ -199,6 +199,37 @@ pub(crate) async fn finish<T>(mut tx: Db, audit: impl AuditFor<T>, out: T) -> Re
 }
 
 /// Writes an audit entry in `tx` (for changes that make several).
+/// The SQL condition of one page of a list ordered by `column` (names after `$2` that
+/// are LIKE `$3`), and the `LIKE` pattern of the query's search. `None` when no name
+/// can match the search.
+pub(crate) fn page_filter(column: &str, q: &crate::model::ListQuery) -> Option<(String, Option<String>)> {
+    let search = q.search().ok()?;
+    let sql = format!(
+        "(CAST($2 AS TEXT) IS NULL OR {column} COLLATE \"C\" > $2) AND (CAST($3 AS TEXT) IS NULL OR {column} LIKE $3)"
+    );
+    Some((sql, search.map(|s| format!("%{s}%"))))
+}
+
+/// Rows to fetch for a page of `q.limit` (one more, to know whether a next page exists).
+pub(crate) fn page_fetch(q: &crate::model::ListQuery) -> i64 {
+    i64::from(q.limit.clamp(1, crate::model::MAX_PAGE_SIZE)) + 1
+}
+
+/// Cuts the extra row [`page_fetch`] asked for; returns the rows and the next cursor.
+pub(crate) fn page_cut<T>(
+    mut rows: Vec<T>,
+    q: &crate::model::ListQuery,
+    name: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    let limit = q.limit.clamp(1, crate::model::MAX_PAGE_SIZE) as usize;
+    if rows.len() <= limit {
+        return (rows, None);
+    }
+    rows.truncate(limit);
+    let next = rows.last().map(name);
+    (rows, next)
+}
+
 pub(crate) async fn audit_in(tx: &mut Db, entry: &Audit) -> Result<(), AppError> {
     audit::write(tx, entry).await
 }

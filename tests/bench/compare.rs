@@ -27,9 +27,15 @@ const LEAKED: &str = "sk_live_leaked-value-4f9a2c7e1b";
 
 async fn write(app: &TestApp, set: &str, raw: Vec<(String, String)>) {
     let pairs = validate_pairs(raw.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
-    secrets::write(&app.state, &app.principal, &ResourceName::parse(set).unwrap(), pairs, None)
-        .await
-        .unwrap();
+    secrets::write(
+        &app.state,
+        &app.principal,
+        &ResourceName::parse(set).unwrap(),
+        pairs,
+        None,
+    )
+    .await
+    .unwrap();
 }
 
 /// 10,000 sets of 100 keys (the leaked value in three of them), and sets `a` and `b`
@@ -58,10 +64,16 @@ async fn populate(app: Arc<TestApp>) {
     for t in tasks {
         t.await.unwrap();
     }
-    let a = (0..1000).map(|k| (format!("K{k:04}"), format!("shared value {k}"))).collect();
+    let a = (0..1000)
+        .map(|k| (format!("K{k:04}"), format!("shared value {k}")))
+        .collect();
     let b = (300..1300)
         .map(|k| {
-            let v = if k < 800 { format!("shared value {k}") } else { format!("other value {k}") };
+            let v = if k < 800 {
+                format!("shared value {k}")
+            } else {
+                format!("other value {k}")
+            };
             (format!("K{k:04}"), v)
         })
         .collect();
@@ -92,7 +104,11 @@ where
         let status = res.status();
         let body = res.bytes().await.unwrap();
         times.push(start.elapsed());
-        assert!(status.is_success(), "{status}: {}", String::from_utf8_lossy(&body));
+        assert!(
+            status.is_success(),
+            "{status}: {}",
+            String::from_utf8_lossy(&body)
+        );
     }
     median(times)
 }
@@ -119,7 +135,10 @@ async fn measure(backend: Backend) -> Figures {
         .await
         .unwrap();
     let len = |k: &str| cmp[k].as_array().unwrap().len();
-    assert_eq!((len("only_in_a"), len("only_in_b"), len("same"), len("different")), (300, 300, 500, 200));
+    assert_eq!(
+        (len("only_in_a"), len("only_in_b"), len("same"), len("different")),
+        (300, 300, 500, 200)
+    );
 
     // Find is limited to 10 lookups a minute per person: 12 admins share the timing.
     let mut admins = Vec::new();
@@ -137,13 +156,19 @@ async fn measure(backend: Backend) -> Figures {
     let places = found["places"].as_array().unwrap();
     let in_sets = places.iter().filter(|p| p["kind"] == "set").count();
     assert_eq!(in_sets, 3, "{found}");
-    println!("  the leaked value: {} places ({in_sets} sets and their versions)", places.len());
+    println!(
+        "  the leaked value: {} places ({in_sets} sets and their versions)",
+        places.len()
+    );
 
     let runs = 41;
     Figures {
         get_1000: time(runs, |_| app.api(Method::GET, "/secrets/a")).await,
         compare: time(runs, |_| app.api(Method::GET, "/secrets-compare?a=a&b=b")).await,
-        get_100: time(runs, |i| app.api(Method::GET, &format!("/secrets/set-{:05}", i * 97 % SETS))).await,
+        get_100: time(runs, |i| {
+            app.api(Method::GET, &format!("/secrets/set-{:05}", i * 97 % SETS))
+        })
+        .await,
         find_three: time(41, |i| find(LEAKED, i + 1)).await,
         find_none: time(41, |i| find("a value held nowhere", i + 5)).await,
     }
@@ -164,12 +189,28 @@ async fn main() {
     for (name, a, b) in [
         ("GET one 1,000-key set", ms(s.get_1000), ms(p.get_1000)),
         ("compare two 1,000-key sets", ms(s.compare), ms(p.compare)),
-        ("  ÷ GET one 1,000-key set", ratio(s.compare, s.get_1000), ratio(p.compare, p.get_1000)),
+        (
+            "  ÷ GET one 1,000-key set",
+            ratio(s.compare, s.get_1000),
+            ratio(p.compare, p.get_1000),
+        ),
         ("GET one 100-key set", ms(s.get_100), ms(p.get_100)),
-        ("find a value held in 3 places", ms(s.find_three), ms(p.find_three)),
-        ("  ÷ GET one 100-key set", ratio(s.find_three, s.get_100), ratio(p.find_three, p.get_100)),
+        (
+            "find a value held in 3 places",
+            ms(s.find_three),
+            ms(p.find_three),
+        ),
+        (
+            "  ÷ GET one 100-key set",
+            ratio(s.find_three, s.get_100),
+            ratio(p.find_three, p.get_100),
+        ),
         ("find a value held nowhere", ms(s.find_none), ms(p.find_none)),
-        ("  ÷ GET one 100-key set", ratio(s.find_none, s.get_100), ratio(p.find_none, p.get_100)),
+        (
+            "  ÷ GET one 100-key set",
+            ratio(s.find_none, s.get_100),
+            ratio(p.find_none, p.get_100),
+        ),
     ] {
         println!("{name:<52} {a:>12} {b:>12}");
     }

@@ -570,7 +570,223 @@ async fn if_match_guards_against_lost_updates(backend: Backend) {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
 
+/// 120 sets, listed by REST in pages of 50 and on the dashboard in pages of 50, with a
+/// search by name; every set appears exactly once, in name order.
+async fn lists_of_sets_come_in_pages_with_a_search(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut names: Vec<String> = (0..120)
+        .map(|i| format!("{}-{i:03}", if i % 3 == 0 { "prod" } else { "staging" }))
+        .collect();
+    for name in &names {
+        cloakroom::server::secrets::create(
+            &app.state,
+            &app.principal,
+            &cloakroom::validate::ResourceName::parse(name).unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    names.sort();
+
+    // REST: follow `next` until it is null.
+    let (mut seen, mut after, mut pages) = (Vec::new(), None::<String>, 0);
+    loop {
+        let path = match &after {
+            Some(a) => format!("/secrets?limit=50&after={a}"),
+            None => "/secrets?limit=50".to_owned(),
+        };
+        let page = body(app.api(Method::GET, &path).send().await.unwrap()).await;
+        pages += 1;
+        let sets = page["sets"].as_array().unwrap();
+        assert!(sets.len() <= 50);
+        seen.extend(sets.iter().map(|s| s["name"].as_str().unwrap().to_owned()));
+        match page["next"].as_str() {
+            Some(n) => after = Some(n.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!((pages, &seen), (3, &names));
+    // Without a limit, a page holds 100; a search finds names containing the text.
+    let page = body(app.api(Method::GET, "/secrets").send().await.unwrap()).await;
+    assert_eq!(page["sets"].as_array().unwrap().len(), 100);
+    let page = body(
+        app.api(Method::GET, "/secrets?q=PROD-0&limit=1000")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let found: Vec<&str> = page["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(found.len(), 34, "{found:?}");
+    assert!(found.iter().all(|n| n.starts_with("prod-0")));
+    assert_eq!(page["next"], Value::Null);
+    let page = body(app.api(Method::GET, "/secrets?q=no%20such").send().await.unwrap()).await;
+    assert_eq!(page["sets"], json!([]));
+    for bad in ["0", "1001", "ten"] {
+        let res = app
+            .api(Method::GET, &format!("/secrets?limit={bad}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "limit={bad}");
+        assert!(body(res).await["error"]
+            .as_str()
+            .unwrap()
+            .contains("limit must be a whole number from 1 to 1000"));
+    }
+
+    // The dashboard, without JavaScript: 50 rows, a link to the next page, a search.
+    let (_, session) =
+        cloakroom::server::auth::login(&app.state, "owner@example.com", common::PASSWORD, "127.0.0.1")
+            .await
+            .unwrap();
+    let page = |path: String| {
+        let (http, url, cookie) = (
+            app.http.clone(),
+            app.url(&path),
+            format!("cloakroom_session={session}"),
+        );
+        async move {
+            http.get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let html = page("/orgs/acme/secrets".into()).await;
+    let shown = |html: &str| {
+        names
+            .iter()
+            .filter(|n| html.contains(&format!("/secrets/{n}\"")))
+            .count()
+    };
+    assert_eq!(shown(&html), 50);
+    let next = format!("/orgs/acme/secrets?after={}", names[49]);
+    assert!(html.contains(&format!("href=\"{next}\"")), "a next-page link");
+    let html = page(next).await;
+    assert_eq!(shown(&html), 50);
+    assert!(html.contains(&format!("/secrets/{}\"", names[50])));
+    assert!(html.contains(">First page</a>"));
+    let html = page("/orgs/acme/secrets?q=prod-11".into()).await;
+    assert_eq!(shown(&html), 3, "prod-111, prod-114, prod-117");
+    assert!(!html.contains(">Next page</a>"));
+    let html = page("/orgs/acme/secrets?q=zzz".into()).await;
+    assert!(
+        html.contains("No set name contains &quot;zzz&quot;.")
+            || html.contains("No set name contains \"zzz\"."),
+        "{html}"
+    );
+}
+
+/// 60 deployments, 5 of them using set `app`: REST pages and search, the dashboard's
+/// pages, and the set page naming exactly its 5 users.
+async fn deployments_come_in_pages_and_a_set_names_only_its_users(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let set = cloakroom::validate::ResourceName::parse("app").unwrap();
+    cloakroom::server::secrets::create(&app.state, &app.principal, &set)
+        .await
+        .unwrap();
+    let mut names = Vec::new();
+    for i in 0..60 {
+        let name = format!("agent-{i:02}");
+        let spec = cloakroom::model::DeploymentSpec {
+            name: name.clone(),
+            image: "registry.example.com/agent:1".into(),
+            secret_set: (i % 12 == 0).then(|| "app".to_owned()),
+            pull_secret: None,
+            region: "us-west".into(),
+            min_agents: 0,
+            max_agents: 1,
+        };
+        cloakroom::server::deployments::deploy(&app.state, &app.principal, &spec)
+            .await
+            .unwrap();
+        names.push(name);
+    }
+    let page = body(
+        app.api(Method::GET, "/deployments?limit=25")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page["deployments"].as_array().unwrap().len(), 25);
+    assert_eq!(page["next"], json!("agent-24"));
+    let page = body(
+        app.api(Method::GET, "/deployments?limit=25&after=agent-49")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let got: Vec<&str> = page["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, names[50..].iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(page["next"], Value::Null);
+    let page = body(
+        app.api(Method::GET, "/deployments?q=agent-1")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page["deployments"].as_array().unwrap().len(), 10);
+
+    let (_, session) =
+        cloakroom::server::auth::login(&app.state, "owner@example.com", common::PASSWORD, "127.0.0.1")
+            .await
+            .unwrap();
+    let get = |path: &str| {
+        let (http, url, cookie) = (
+            app.http.clone(),
+            app.url(path),
+            format!("cloakroom_session={session}"),
+        );
+        async move {
+            http.get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let shown = |html: &str| {
+        names
+            .iter()
+            .filter(|n| html.contains(&format!("/deployments/{n}\"")))
+            .count()
+    };
+    let html = get("/orgs/acme/deployments").await;
+    assert_eq!(shown(&html), 50);
+    assert!(html.contains("href=\"/orgs/acme/deployments?after=agent-49\""));
+    let html = get("/orgs/acme/deployments?after=agent-49").await;
+    assert_eq!(shown(&html), 10);
+    let html = get("/orgs/acme/deployments?q=agent-5").await;
+    assert_eq!(shown(&html), 10);
+    let html = get("/orgs/acme/secrets/app").await;
+    assert_eq!(shown(&html), 5, "agent-00, -12, -24, -36, -48 use the set");
+    assert!(html.contains("Used by 5 deployments"));
+}
+
 on_both_backends!(
+    deployments_come_in_pages_and_a_set_names_only_its_users,
+    lists_of_sets_come_in_pages_with_a_search,
     put_creates_then_modifies_and_get_lists_keys_without_values,
     invalid_pairs_answer_400_listing_each_and_change_nothing,
     too_large_answers_413,

@@ -253,6 +253,43 @@ impl Store {
         self.rows(&sql, &[&org_id], deployment).await
     }
 
+    /// One page of the organization's deployments, by name (see [`crate::model::ListQuery`]).
+    pub async fn deployment_page(
+        &self,
+        org_id: i64,
+        q: &crate::model::ListQuery,
+    ) -> Result<crate::model::DeploymentPage, AppError> {
+        let Some((filter, pattern)) = super::page_filter("d.name", q) else {
+            return Ok(crate::model::DeploymentPage::default());
+        };
+        let sql = format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d WHERE d.org_id = $1 AND {filter} \
+             ORDER BY d.name COLLATE \"C\" LIMIT $4"
+        );
+        let rows = self
+            .rows(
+                &sql,
+                &[&org_id, &q.after, &pattern, &super::page_fetch(q)],
+                deployment,
+            )
+            .await?;
+        let (deployments, next) = super::page_cut(rows, q, |d| d.spec.name.clone());
+        Ok(crate::model::DeploymentPage { deployments, next })
+    }
+
+    /// The deployments of secret set `set`, by name.
+    pub async fn deployments_using(
+        &self,
+        org_id: i64,
+        set: &str,
+    ) -> Result<Vec<DeploymentSummary>, AppError> {
+        let sql = format!(
+            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d WHERE d.org_id = $1 AND d.secret_set = $2 \
+             ORDER BY d.name COLLATE \"C\""
+        );
+        self.rows(&sql, &[&org_id, &set], deployment).await
+    }
+
     /// One deployment with its revision's env keys and its set's keys now (one snapshot).
     pub async fn get_deployment(
         &self,

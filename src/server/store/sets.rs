@@ -281,6 +281,34 @@ impl Store {
         .await
     }
 
+    /// One page of the organization's sets, by name (see [`crate::model::ListQuery`]).
+    pub async fn set_page(
+        &self,
+        org_id: i64,
+        q: &crate::model::ListQuery,
+    ) -> Result<crate::model::SetPage, AppError> {
+        let Some((filter, pattern)) = super::page_filter("s.name", q) else {
+            return Ok(crate::model::SetPage::default());
+        };
+        let sql = format!(
+            "SELECT s.name, (SELECT COUNT(*) FROM secrets k WHERE k.set_id = s.id), s.updated_at, \
+             s.protected FROM secret_sets s WHERE s.org_id = $1 AND {filter} \
+             ORDER BY s.name COLLATE \"C\" LIMIT $4"
+        );
+        let rows = self
+            .rows(&sql, &[&org_id, &q.after, &pattern, &super::page_fetch(q)], |r| {
+                SetSummary {
+                    name: r.get(0),
+                    key_count: r.get(1),
+                    updated_at: r.get(2),
+                    protected: r.get(3),
+                }
+            })
+            .await?;
+        let (sets, next) = super::page_cut(rows, q, |s| s.name.clone());
+        Ok(crate::model::SetPage { sets, next })
+    }
+
     /// One set with its keys (no values), or `None`.
     pub async fn get_set(&self, org_id: i64, set: &str) -> Result<Option<SetDetail>, AppError> {
         // One snapshot for the set row and its keys.
