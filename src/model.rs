@@ -77,6 +77,15 @@ pub struct DeploymentPage {
     pub next: Option<String>,
 }
 
+/// One page of a set's versions, newest first: `next` is the version number the
+/// following (older) page starts below; `numbers` holds every kept version's number.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionPage {
+    pub versions: Vec<SetVersion>,
+    pub next: Option<i64>,
+    pub numbers: Vec<i64>,
+}
+
 /// One key of a set, as shown to users: never the value, only its fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyInfo {

@@ -397,6 +397,9 @@ pub struct VersionItem {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VersionList {
     pub versions: Vec<VersionItem>,
+    /// The `after` of the next (older) page, or `null` on the last one.
+    #[serde(default)]
+    pub next: Option<i64>,
 }
 
 /// `GET …/secret-versions/{set}/{n}`: the keys of one version with their fingerprints.

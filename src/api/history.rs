@@ -2,7 +2,7 @@
 //! deployment revisions and rollback. None of them carries a value.
 
 use crate::error::AppError;
-use crate::model::{DeletedSet, DeploymentRevision, KeyPrint, RestorePreview, SetVersion, WriteOutcome};
+use crate::model::{DeletedSet, DeploymentRevision, KeyPrint, RestorePreview, WriteOutcome};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -25,9 +25,13 @@ pub fn deleted_url(org: &str) -> String {
 
 /// The set's versions, newest first.
 #[server(endpoint = "list_set_versions")]
-pub async fn list_set_versions(org: String, set: String) -> Result<Vec<SetVersion>, AppError> {
+pub async fn list_set_versions(
+    org: String,
+    set: String,
+    before: Option<i64>,
+) -> Result<crate::model::VersionPage, AppError> {
     let (state, who) = crate::server::auth::caller(&org).await?;
-    crate::server::history::versions(&state, &who, &set).await
+    crate::server::history::versions(&state, &who, &set, before, crate::model::PAGE_SIZE).await
 }
 
 /// The keys and fingerprints of one version of a set (`None`: the set now).

@@ -871,9 +871,15 @@ async fn secrets_history(ctx: &Ctx, set: &str) -> Result<(), Failure> {
     let name = ResourceName::parse(set)?;
     let api = ctx.api()?;
     let org = ctx.org(&api).await?;
-    let list: body::VersionList = api
-        .get(&format!("/api/v1/orgs/{org}/secret-versions/{name}"))
-        .await?;
+    let list = body::VersionList {
+        versions: all_pages(
+            &api,
+            &format!("/api/v1/orgs/{org}/secret-versions/{name}"),
+            |p: body::VersionList| (p.versions, p.next.map(|n| n.to_string())),
+        )
+        .await?,
+        next: None,
+    };
     if ctx.json() {
         output::json(&list);
         return Ok(());

@@ -82,6 +82,7 @@ pub fn SetHistoryPage() -> impl IntoView {
     let comparing = q.get("a").is_some() || q.get("b").is_some();
     let a = side_param(&q.get("a").unwrap_or_default());
     let b = side_param(&q.get("b").unwrap_or_default());
+    let before = q.get("before").and_then(|v| v.parse::<i64>().ok());
     let title = format!("History of {name} · Cloakroom");
     let here = history_url(&org, &name);
     view! {
@@ -97,11 +98,22 @@ pub fn SetHistoryPage() -> impl IntoView {
             <Flash />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    let versions = match list_set_versions(org.clone(), name.clone()).await {
+                    let page = match list_set_versions(org.clone(), name.clone(), before).await {
                         Ok(v) => v,
                         Err(e) => return load_error(e, org_url(&org, "/secrets"), "Back to secret sets"),
                     };
-                    let numbers: Vec<i64> = versions.iter().map(|v| v.version).collect();
+                    let (versions, numbers) = (page.versions, page.numbers);
+                    let older = page.next.map(|n| with_param(&here, "before", &n.to_string()));
+                    let newest = before.is_some().then(|| here.clone());
+                    let pages = (older.is_some() || newest.is_some()).then(|| {
+                        view! {
+                            <nav class="meta" aria-label="Pages of versions">
+                                {newest.map(|href| view! { <a href=href>"Newest versions"</a> })}
+                                {(before.is_some() && older.is_some()).then_some(" · ")}
+                                {older.map(|href| view! { <a href=href>"Older versions"</a> })}
+                            </nav>
+                        }
+                    });
                     let comparison = if comparing {
                         let left = get_set_version(org.clone(), name.clone(), a).await;
                         let right = get_set_version(org.clone(), name.clone(), b).await;
@@ -186,6 +198,7 @@ pub fn SetHistoryPage() -> impl IntoView {
                                         </tbody>
                                     </table>
                                 </div>
+                                {pages}
                             }
                                 .into_any()
                         }}

@@ -9,14 +9,20 @@ use super::state::AppState;
 use super::store::history::{self, Change, HeldValue};
 use super::store::{self, sets, SealedEntry};
 use crate::error::AppError;
-use crate::model::{Comparison, DeletedSet, KeyPrint, RestorePreview, Role, SetVersion};
+use crate::model::{Comparison, DeletedSet, KeyPrint, RestorePreview, Role};
 use crate::validate::{FieldError, ResourceName, SecretKey};
 
 /// The set's versions, newest first.
-pub async fn versions(state: &AppState, who: &Principal, set: &str) -> Result<Vec<SetVersion>, AppError> {
+pub async fn versions(
+    state: &AppState,
+    who: &Principal,
+    set: &str,
+    below: Option<i64>,
+    limit: u32,
+) -> Result<crate::model::VersionPage, AppError> {
     state
         .store
-        .set_versions(who.org.id, set)
+        .set_versions(who.org.id, set, below, limit)
         .await?
         .ok_or_else(|| set_not_found(set))
 }

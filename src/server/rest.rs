@@ -356,15 +356,28 @@ async fn unset_key(
     Ok(with_etag(revision, StatusCode::NO_CONTENT.into_response()))
 }
 
+/// `?limit=&after=N`: versions older than N, newest first.
 async fn list_versions(
     State(state): State<AppState>,
     Path((org, set)): Path<(String, String)>,
+    axum::extract::Query(page): axum::extract::Query<PageParams>,
     headers: HeaderMap,
 ) -> Result<Json<body::VersionList>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let versions = history::versions(&state, &who, &set).await?;
+    let q = page.query()?;
+    let below = match q.after.as_deref() {
+        None => None,
+        Some(a) => Some(version_number(a).map_err(|_| {
+            AppError::validation(crate::validate::FieldError {
+                field: "after".into(),
+                message: "after must be a version number".into(),
+            })
+        })?),
+    };
+    let page = history::versions(&state, &who, &set, below, q.limit).await?;
     Ok(Json(body::VersionList {
-        versions: versions.iter().map(Into::into).collect(),
+        versions: page.versions.iter().map(Into::into).collect(),
+        next: page.next,
     }))
 }
 

@@ -696,9 +696,10 @@ async fn history_begins_with_a_baseline(backend: Backend) {
         }
     }
     let state = app.db.state(7).await;
-    let versions = cloakroom::server::history::versions(&state, &app.principal, "app")
+    let versions = cloakroom::server::history::versions(&state, &app.principal, "app", None, 50)
         .await
-        .unwrap();
+        .unwrap()
+        .versions;
     assert_eq!(versions.len(), 1);
     assert_eq!(
         (versions[0].version, versions[0].action.as_str()),
@@ -729,7 +730,72 @@ async fn history_begins_with_a_baseline(backend: Backend) {
     assert_eq!(a.expose(), "canary 3");
 }
 
+/// 120 versions: REST pages of 50 newest first, the history page's "Older versions"
+/// link, and the compare pickers offering every version on any page.
+async fn versions_come_in_pages(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for i in 0..120 {
+        put(&app, "app", &[("N", &i.to_string())]).await;
+    }
+    let (mut seen, mut path) = (Vec::new(), "/secret-versions/app?limit=50".to_owned());
+    loop {
+        let (status, page, _) = send(app.api(Method::GET, &path)).await;
+        assert_eq!(status, StatusCode::OK);
+        seen.extend(
+            page["versions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["version"].as_i64().unwrap()),
+        );
+        match page["next"].as_i64() {
+            Some(n) => path = format!("/secret-versions/app?limit=50&after={n}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (1..=120).rev().collect::<Vec<i64>>());
+    let (status, _, text) = send(app.api(Method::GET, "/secret-versions/app?after=x")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+
+    let (_, session) =
+        cloakroom::server::auth::login(&app.state, "owner@example.com", common::PASSWORD, "127.0.0.1")
+            .await
+            .unwrap();
+    let get = |path: &str| {
+        let (http, url, cookie) = (
+            app.http.clone(),
+            app.url(path),
+            format!("cloakroom_session={session}"),
+        );
+        async move {
+            http.get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let rows = |html: &str| html.matches("/secret-versions/app/").count();
+    let html = get("/orgs/acme/secret-versions/app").await;
+    assert_eq!(rows(&html), 50);
+    assert!(
+        html.contains("href=\"/orgs/acme/secret-versions/app?before=71\""),
+        "an older-versions link"
+    );
+    assert!(
+        html.contains("<option value=\"1\""),
+        "every version can be compared from the first page"
+    );
+    let html = get("/orgs/acme/secret-versions/app?before=21").await;
+    assert_eq!(rows(&html), 20);
+    assert!(html.contains(">Newest versions</a>") && !html.contains(">Older versions</a>"));
+}
+
 on_both_backends!(
+    versions_come_in_pages,
     restore_and_rollback_are_byte_exact,
     restoring_keys_and_refusals,
     history_words_are_ordinary_keys,

@@ -519,16 +519,24 @@ pub(crate) async fn copy_env(tx: &mut Db, deployment_id: i64, from: i64, to: i64
 impl Store {
     /// The versions of the organization's set `set`, newest first; `None` if there is
     /// no such set.
-    pub async fn set_versions(&self, org_id: i64, set: &str) -> Result<Option<Vec<SetVersion>>, AppError> {
+    pub async fn set_versions(
+        &self,
+        org_id: i64,
+        set: &str,
+        below: Option<i64>,
+        limit: u32,
+    ) -> Result<Option<crate::model::VersionPage>, AppError> {
         let mut tx = self.read().await?;
         let Some((id, _)) = live_set(&mut tx, org_id, set).await? else {
             return Ok(None);
         };
-        let versions = tx
+        let limit = limit.clamp(1, crate::model::MAX_PAGE_SIZE) as usize;
+        let mut versions = tx
             .rows(
                 "SELECT version, at, actor, source, action, detail, added, changed, removed \
-                 FROM secret_versions WHERE set_id = $1 ORDER BY version DESC",
-                &[&id],
+                 FROM secret_versions WHERE set_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR version < $2) \
+                 ORDER BY version DESC LIMIT $3",
+                &[&id, &below, &(limit as i64 + 1)],
                 |r| SetVersion {
                     version: r.get(0),
                     at: r.get(1),
@@ -542,8 +550,23 @@ impl Store {
                 },
             )
             .await?;
+        let next = (versions.len() > limit).then(|| {
+            versions.truncate(limit);
+            versions[limit - 1].version
+        });
+        let numbers = tx
+            .rows(
+                "SELECT version FROM secret_versions WHERE set_id = $1 ORDER BY version DESC",
+                &[&id],
+                |r| r.get(0),
+            )
+            .await?;
         tx.commit().await?;
-        Ok(Some(versions))
+        Ok(Some(crate::model::VersionPage {
+            versions,
+            next,
+            numbers,
+        }))
     }
 
     /// The keys and fingerprints of version `version` of set `set`: `Ok(None)` if the
