@@ -42,25 +42,35 @@ pub const API_PAGE_SIZE: u32 = 100;
 pub const MAX_PAGE_SIZE: u32 = 1000;
 
 impl ListQuery {
-    /// The search as names are written (lowercase, trimmed), or `None` for no search.
-    /// `Err(())` when no name can contain it (names are `[a-z0-9-]` only).
-    pub fn search(&self) -> Result<Option<String>, ()> {
+    /// The search as names are written (lowercase, trimmed).
+    pub fn search(&self) -> Search {
         let Some(q) = self
             .q
             .as_deref()
             .map(|q| q.trim().to_ascii_lowercase())
             .filter(|q| !q.is_empty())
         else {
-            return Ok(None);
+            return Search::All;
         };
         if q.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         {
-            Ok(Some(q))
+            Search::Containing(q)
         } else {
-            Err(())
+            Search::NoName
         }
     }
+}
+
+/// What a list's search asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Search {
+    /// No search: every name.
+    All,
+    /// Names containing this text.
+    Containing(String),
+    /// Text no name can contain (names are `[a-z0-9-]` only).
+    NoName,
 }
 
 /// One page of the secret sets list; `next` is the cursor of the following page.

@@ -203,7 +203,11 @@ pub(crate) async fn finish<T>(mut tx: Db, audit: impl AuditFor<T>, out: T) -> Re
 /// are LIKE `$3`), and the `LIKE` pattern of the query's search. `None` when no name
 /// can match the search.
 pub(crate) fn page_filter(column: &str, q: &crate::model::ListQuery) -> Option<(String, Option<String>)> {
-    let search = q.search().ok()?;
+    let search = match q.search() {
+        crate::model::Search::All => None,
+        crate::model::Search::Containing(s) => Some(s),
+        crate::model::Search::NoName => return None,
+    };
     let sql = format!(
         "(CAST($2 AS TEXT) IS NULL OR {column} COLLATE \"C\" > $2) AND (CAST($3 AS TEXT) IS NULL OR {column} LIKE $3)"
     );

@@ -143,6 +143,15 @@ impl Reader<'_, '_> {
         ));
     }
 
+    /// Skips backslash + line feed pairs: a shell removes them before reading anything
+    /// else, so `$\⏎A`, `A=\⏎~` and `$A\⏎B` read as `$A`, `A=~` and `$AB`.
+    fn skip_joins(&mut self) {
+        while let Some(rest) = self.rest.strip_prefix("\\\n") {
+            self.rest = rest;
+            self.line += 1;
+        }
+    }
+
     /// Skips to the end of the current line (not past its line feed).
     fn skip_line(&mut self) {
         let end = self.rest.find('\n').unwrap_or(self.rest.len());
@@ -156,7 +165,11 @@ impl Reader<'_, '_> {
             let mut export = false;
             let mut export_line = 0;
             loop {
-                while matches!(self.peek(), Some(' ' | '\t')) {
+                loop {
+                    self.skip_joins();
+                    if !matches!(self.peek(), Some(' ' | '\t')) {
+                        break;
+                    }
                     self.bump();
                 }
                 match self.peek() {
@@ -302,7 +315,9 @@ impl Reader<'_, '_> {
         let mut tilde_spot = false;
         // After `export`, a shell does brace expansion: `{`, then `,` or `..`, then `}`.
         let mut brace = BraceWatch::default();
-        while let Some(c) = self.peek() {
+        loop {
+            self.skip_joins();
+            let Some(c) = self.peek() else { break };
             if matches!(c, ' ' | '\t' | '\n' | ';') || is_operator(c) {
                 break;
             }
@@ -330,6 +345,7 @@ impl Reader<'_, '_> {
                 }
                 '$' if w.has_eq => {
                     self.bump();
+                    self.skip_joins();
                     if self.peek() == Some('\'') {
                         self.ansi_c(&mut w)?;
                     } else {
@@ -408,12 +424,21 @@ impl Reader<'_, '_> {
 
     /// After a `$` (already read) in a value: a replacement, a refusal, or a plain `$`.
     fn dollar(&mut self, w: &mut Word, in_double_quotes: bool) -> Result<(), Fatal> {
+        self.skip_joins();
         let line = self.line;
         match self.peek() {
             Some(c) if is_name_start(c) => {
-                let end = self.rest.find(|c| !is_name_char(c)).unwrap_or(self.rest.len());
-                let name = self.rest[..end].to_owned();
-                self.rest = &self.rest[end..];
+                let mut name = String::new();
+                loop {
+                    self.skip_joins();
+                    match self.peek() {
+                        Some(c) if is_name_char(c) => {
+                            self.bump();
+                            name.push(c);
+                        }
+                        _ => break,
+                    }
+                }
                 self.replace(w, &name, line, &format!("${name}"));
             }
             Some('{') => {
@@ -936,5 +961,66 @@ mod corpus {
             failures.join("\n")
         );
         eprintln!("dotenv corpus: {counts:?}");
+    }
+
+    /// Texts made of the characters that matter to a shell: whenever both we and bash
+    /// accept one, we read exactly the pairs bash does (never silently different).
+    fn shellish() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        // Mostly balanced tokens (so that many texts are accepted), a few raw ones.
+        let piece = prop_oneof![
+            4 => Just("a"),
+            2 => Just("'q r'"),
+            2 => Just("\"d e\""),
+            2 => Just("\"$A\""),
+            2 => Just("'$A'"),
+            2 => Just("$A"),
+            2 => Just("${B}x"),
+            1 => Just(r#""\$x\"\\\`""#),
+            1 => Just("\\ "),
+            1 => Just(r"$'x\ty\'z'"),
+            1 => Just("{x,y}"),
+            1 => Just(":"),
+            1 => Just("#"),
+            1 => Just("="),
+            1 => Just("*"),
+            1 => Just("-"),
+            1 => Just("\\\n"),
+            1 => Just("é"),
+            1 => Just(" #c"),
+            1 => Just("; E=1"),
+            1 => Just("\"l1\nl2\""),
+            1 => Just("x~"),
+            1 => Just("$"),
+            1 => Just("\"$\""),
+            1 => Just("'"),
+            1 => Just("~"),
+            1 => Just("$1"),
+        ];
+        let line = (
+            prop_oneof![Just("A="), Just("B="), Just("export C="), Just("D=")],
+            proptest::collection::vec(piece, 0..6),
+        )
+            .prop_map(|(start, pieces)| format!("{start}{}", pieces.concat()));
+        proptest::collection::vec(line, 1..4).prop_map(|lines| lines.join("\n") + "\n")
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+        #[test]
+        fn whatever_both_accept_reads_the_same(text in shellish()) {
+            let tmp = tempfile::tempdir().unwrap();
+            let baseline = bash(tmp.path(), b"").env;
+            let sh = bash(tmp.path(), text.as_bytes());
+            if let Ok(pairs) = super::super::parse_pairs(&text) {
+                if sh.ok {
+                    let ours: Env = pairs
+                        .into_iter()
+                        .map(|p| (Shown(p.key.into_string().into_bytes()), Shown(p.value.into_bytes())))
+                        .collect();
+                    proptest::prop_assert_eq!(ours, assigned(&sh.env, &baseline), "{:?}", text);
+                }
+            }
+        }
     }
 }
