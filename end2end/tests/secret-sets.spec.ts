@@ -204,3 +204,26 @@ test('a missing set answers 404 with a way back', async ({ page }) => {
   await expect(page.getByText('secret set "does-not-exist" not found')).toBeVisible();
   await expect(page.getByRole('link', { name: 'Back to secret sets' })).toBeVisible();
 });
+
+test('the sets list searches by name, and the search survives paging', async ({ page, request }) => {
+  const stem = uniqueSet('findme');
+  for (const n of ['a', 'b']) {
+    const res = await request.put(`/api/v1/orgs/${ACCOUNT.org}/secrets/${stem}-${n}`, {
+      headers: { Authorization: `Bearer ${apiToken()}` },
+      data: { secrets: [{ key: 'K', value: 'v' }] },
+    });
+    expect(res.status()).toBe(201);
+  }
+  await login(page, `/orgs/${ACCOUNT.org}/secrets`);
+  await page.getByLabel('Search sets by name').fill(stem.toUpperCase());
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  const table = page.getByRole('table', { name: 'Secret sets' });
+  await expect(table.getByRole('link')).toHaveText([`${stem}-a`, `${stem}-b`]);
+  expect(new URL(page.url()).searchParams.get('q')).toBe(stem.toUpperCase());
+  await expect(page.getByLabel('Search sets by name')).toHaveValue(stem.toUpperCase());
+  await page.getByRole('link', { name: 'Show all sets' }).click();
+  await expect(page.getByLabel('Search sets by name')).toHaveValue('');
+  await page.getByLabel('Search sets by name').fill('no such set');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await expect(page.getByText('No set name contains "no such set".')).toBeVisible();
+});

@@ -529,10 +529,21 @@ async fn all_pages<P: serde::de::DeserializeOwned, T>(
     let first = format!("{path}?limit={}", crate::model::MAX_PAGE_SIZE);
     let mut items = Vec::new();
     let mut url = first.clone();
+    let mut cursors = std::collections::HashSet::new();
     loop {
         let (page, next) = split(api.get(&url).await?);
         items.extend(page);
         match next {
+            // A server (or something in between) that ignores `after` would send the
+            // same cursor again: stop rather than loop.
+            Some(after) if !cursors.insert(after.clone()) => {
+                return Err(Failure::new(
+                    exit::SERVER,
+                    format!(
+                        "the server sent the page after \"{after}\" twice; is something rewriting requests?"
+                    ),
+                ))
+            }
             Some(after) => url = crate::api::with_param(&first, "after", &after),
             None => return Ok(items),
         }

@@ -70,7 +70,7 @@ pub fn DeploymentsPage() -> impl IntoView {
             </p>
             <Flash />
             <form method="get" action=list_url.clone() class="inline-form" role="search" aria-label="Search deployments">
-                <label>"Deployment name contains" <input name="q" type="search" value=search.clone() /></label>
+                <label>"Search deployments by name" <input name="q" type="search" value=search.clone() /></label>
                 <button type="submit">"Search"</button>
                 {searched.is_some().then(|| view! { <a href=list_url.clone()>"Show all deployments"</a> })}
             </form>

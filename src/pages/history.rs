@@ -150,7 +150,13 @@ pub fn SetHistoryPage() -> impl IntoView {
                             </form>
                             {comparison}
                         </section>
-                        {if versions.is_empty() {
+                        {if versions.is_empty() && before.is_some() {
+                            view! {
+                                <p class="empty">"No older versions."</p>
+                                <p><a href=here.clone()>"Newest versions"</a></p>
+                            }
+                                .into_any()
+                        } else if versions.is_empty() {
                             view! {
                                 <p class="empty">"No versions yet: the set has not been changed since it was created."</p>
                             }

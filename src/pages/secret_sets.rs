@@ -32,7 +32,7 @@ pub fn SecretSetsPage() -> impl IntoView {
                 <a href=crate::api::deleted_url(&org)>"Recently deleted sets"</a>
             </p>
             <form method="get" action=list_url.clone() class="inline-form" role="search" aria-label="Search secret sets">
-                <label>"Set name contains" <input name="q" type="search" value=search.clone() /></label>
+                <label>"Search sets by name" <input name="q" type="search" value=search.clone() /></label>
                 <button type="submit">"Search"</button>
                 {searched.is_some().then(|| view! { <a href=list_url.clone()>"Show all sets"</a> })}
             </form>

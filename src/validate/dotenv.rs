@@ -15,8 +15,8 @@
 //!   outside quotes a backslash escapes any character; backslash + line feed joins lines;
 //!   `$'…'` is ANSI-C quoting (`\n`, `\t`, `\xHH`, octal; not `\u`, which depends on the
 //!   locale). Quoted text may span lines.
-//! - Each word must be `KEY=value`, split at the first `=`; after `export`, a bare shell
-//!   name is allowed too (it changes nothing, as in a shell).
+//! - Each word must be `KEY=value`, split at the first `=`; after `export`, a bare name
+//!   the text set earlier is allowed too (it changes nothing, as in a shell).
 //! - In a value, outside single quotes, `$NAME` and `${NAME}` are replaced by the value
 //!   that NAME was given earlier in the same text. Everything else that a shell would
 //!   replace — a name not set earlier, `$1`, `$$`, `${X:-y}`, `$(…)`, backquotes, an
@@ -38,6 +38,13 @@ use std::collections::HashMap;
 /// closed) is returned alone as `Err`.
 pub(super) fn read(text: &str, problems: &mut Problems) -> Result<Vec<(String, String)>, FieldError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(at) = text.find('\0') {
+        let line = text[..at].matches('\n').count() + 1;
+        return Err(FieldError::new(
+            format!("line {line}"),
+            format!("line {line}: the text holds a NUL character, which a shell drops; remove it"),
+        ));
+    }
     let normalized;
     let text = if text.contains("\r\n") {
         normalized = text.replace("\r\n", "\n");
@@ -55,6 +62,7 @@ pub(super) fn read(text: &str, problems: &mut Problems) -> Result<Vec<(String, S
         problems,
         out: Vec::new(),
         seen: HashMap::new(),
+        pending: Vec::new(),
     }
     .run()
 }
@@ -74,6 +82,8 @@ struct Reader<'t, 'p> {
     out: Vec<(String, String)>,
     /// The line each key was given on.
     seen: HashMap<String, usize>,
+    /// What the current `export` command assigns, set once the command ends.
+    pending: Vec<(String, String)>,
 }
 
 /// One word after quote removal and replacements.
@@ -85,6 +95,10 @@ struct Word {
     has_eq: bool,
     /// A problem inside the word was already reported; the word is not used.
     spoiled: bool,
+    /// No quote, backslash or `$` was read: the word is exactly as written.
+    literal: bool,
+    /// Where the value starts in `text` (just past the first `=`).
+    value_start: Option<usize>,
 }
 
 /// What ends reading: a quote or substitution that is never closed.
@@ -102,6 +116,56 @@ fn is_name_char(c: char) -> bool {
 fn is_shell_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(is_name_start) && chars.all(is_name_char)
+}
+
+/// Names bash manages itself: an assignment to one is dropped, ignored or read back
+/// differently (`SHLVL=9` comes out as 8, `RANDOM=5` seeds a generator), and some are
+/// read-only.
+pub(super) const SHELL_OWNED: &[&str] = &[
+    "_",
+    "BASH",
+    "BASHOPTS",
+    "BASHPID",
+    "BASH_ALIASES",
+    "BASH_ARGC",
+    "BASH_ARGV",
+    "BASH_ARGV0",
+    "BASH_CMDS",
+    "BASH_COMMAND",
+    "BASH_LINENO",
+    "BASH_SOURCE",
+    "BASH_SUBSHELL",
+    "BASH_VERSINFO",
+    "BASH_VERSION",
+    "COMP_WORDBREAKS",
+    "DIRSTACK",
+    "EPOCHREALTIME",
+    "EPOCHSECONDS",
+    "EUID",
+    "FUNCNAME",
+    "GROUPS",
+    "HISTCMD",
+    "LINENO",
+    "PIPESTATUS",
+    "PPID",
+    "RANDOM",
+    "SECONDS",
+    "SHELLOPTS",
+    "SHLVL",
+    "SRANDOM",
+    "UID",
+];
+
+/// The text before `=` when it is shaped like an attempted key (letters, digits, `_`,
+/// `-`, `.` and spaces, at most 64 characters), so naming it helps; anything else may be
+/// a piece of a value split at a space (`postgres://u:pw@h/db?x=y`, a token), and is not
+/// repeated in a message.
+fn shown_key(key: &str) -> Option<&str> {
+    (key.len() <= super::KEY_MAX_LEN
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ')))
+    .then_some(key)
 }
 
 fn is_operator(c: char) -> bool {
@@ -184,6 +248,7 @@ impl Reader<'_, '_> {
                                 "a `;` with no assignment before it is a shell syntax error",
                             );
                         }
+                        self.end_command();
                         match self.bump() {
                             None => return Ok(self.out),
                             Some(_) => break,
@@ -209,6 +274,13 @@ impl Reader<'_, '_> {
                         let word = self.word(export)?;
                         words += 1;
                         if words == 1 && !word.has_eq && word.text == "export" && !word.spoiled {
+                            if !word.literal {
+                                self.problem(
+                                    word.line,
+                                    "a quoted or escaped `export` is an ordinary command to a shell, \
+                                     which splits its values at spaces; write export without quotes",
+                                );
+                            }
                             export = true;
                             export_line = word.line;
                             continue;
@@ -246,16 +318,19 @@ impl Reader<'_, '_> {
                     line,
                     "options of `export` are not supported; write export KEY=value",
                 );
-            } else if !is_shell_name(&text) {
+            } else if !self.defined.contains_key(&text) && !self.pending.iter().any(|(k, _)| *k == text) {
+                // A shell would export whatever it has under that name: its own
+                // variables (HOSTNAME, BASH_VERSION, …) or its environment's.
                 self.problem(
                     line,
                     format_args!(
-                        "word {index}: {} is not a name that `export` can mark; write export KEY=value",
-                        quoted(&text)
+                        "word {index}: `export` without \"=\" names something not set earlier in this \
+                         text, so a shell would export its own value for it; write export KEY=value"
                     ),
                 );
             }
-            // `export NAME` alone changes nothing here, as in a shell run with `set -a`.
+            // `export NAME` of a name set earlier changes nothing, as in a shell run with
+            // `set -a`.
             return;
         }
         let (key, value) = text.split_once('=').expect("has_eq");
@@ -264,16 +339,35 @@ impl Reader<'_, '_> {
                 self.problem(
                     line,
                     format_args!(
-                        "{} appends to a value in a shell; give the whole value once with {}=…",
-                        quoted(&format!("{key}=")),
-                        base
+                        "word {index}: `+=` appends to a value in a shell; give the whole value once"
                     ),
                 );
                 return;
             }
         }
         if let Err(e) = SecretKey::parse(key) {
-            self.problem(line, e.message);
+            match shown_key(key) {
+                Some(_) => self.problem(line, e.message),
+                None => self.problem(
+                    line,
+                    format_args!(
+                        "word {index}: the text before \"=\" is not a key ({}); it is not repeated \
+                         here because it may be part of a value (put quotes around a value that \
+                         contains spaces)",
+                        super::KEY_RULE
+                    ),
+                ),
+            }
+            return;
+        }
+        if SHELL_OWNED.contains(&key) {
+            self.problem(
+                line,
+                format_args!(
+                    "{key} is a variable bash sets itself, so a shell would not keep this value; \
+                     add this key in the editor or as JSON if you mean it"
+                ),
+            );
             return;
         }
         if let Some(first) = self.seen.get(key) {
@@ -290,9 +384,22 @@ impl Reader<'_, '_> {
         }
         self.seen.insert(key.to_owned(), line);
         if is_shell_name(key) {
-            self.defined.insert(key.to_owned(), value.to_owned());
+            if export {
+                // `export` expands all its words before it assigns any: `export A=1
+                // B=$A` reads the A from before the line.
+                self.pending.push((key.to_owned(), value.to_owned()));
+            } else {
+                self.defined.insert(key.to_owned(), value.to_owned());
+            }
         }
         self.out.push((key.to_owned(), value.to_owned()));
+    }
+
+    /// Ends a command: what `export` assigned is now set for later commands.
+    fn end_command(&mut self) {
+        for (k, v) in std::mem::take(&mut self.pending) {
+            self.defined.insert(k, v);
+        }
     }
 
     /// Reads one word, up to an unquoted blank, line feed, `;` or operator.
@@ -309,6 +416,8 @@ impl Reader<'_, '_> {
             index: self.index_on_line,
             has_eq: false,
             spoiled: false,
+            literal: true,
+            value_start: None,
         };
         // Where a shell would do tilde expansion: right after the first `=`, and after
         // an unquoted `:` in the value.
@@ -322,6 +431,9 @@ impl Reader<'_, '_> {
                 break;
             }
             let spot = std::mem::take(&mut tilde_spot);
+            if matches!(c, '\'' | '"' | '\\' | '$') {
+                w.literal = false;
+            }
             match c {
                 '\'' => {
                     let start = self.line;
@@ -529,7 +641,7 @@ impl Reader<'_, '_> {
         if w.spoiled {
             return;
         }
-        let value_len = w.text.len() - w.text.find('=').map_or(0, |i| i + 1);
+        let value_len = w.text.len() - w.value_start.unwrap_or(0);
         if value_len + value.len() > VALUE_MAX_BYTES || self.expanded + value.len() > SET_MAX_BYTES {
             self.problem(
                 line,
@@ -653,6 +765,19 @@ impl Reader<'_, '_> {
                             };
                             let mut n: u32 = 0;
                             let mut digits = 0;
+                            if e == 'x' && self.peek() == Some('{') {
+                                // bash's `\x{HH…}`: any number of digits, the low byte kept.
+                                self.bump();
+                                while let Some(d) = self.peek().and_then(|d| d.to_digit(16)) {
+                                    self.bump();
+                                    n = n.wrapping_mul(16).wrapping_add(d);
+                                }
+                                if self.peek() == Some('}') {
+                                    self.bump();
+                                }
+                                bytes.push((n & 0xff) as u8);
+                                continue;
+                            }
                             while digits < most {
                                 match self.peek().and_then(|d| d.to_digit(16)) {
                                     Some(d) => {
@@ -710,11 +835,12 @@ impl Reader<'_, '_> {
 
 impl Word {
     fn push(&mut self, c: char) {
-        if c == '=' {
-            self.has_eq = true;
-        }
         if !self.spoiled {
             self.text.push(c);
+        }
+        if c == '=' && !self.has_eq {
+            self.has_eq = true;
+            self.value_start = Some(self.text.len());
         }
     }
 }

@@ -792,6 +792,8 @@ async fn versions_come_in_pages(backend: Backend) {
     let html = get("/orgs/acme/secret-versions/app?before=21").await;
     assert_eq!(rows(&html), 20);
     assert!(html.contains(">Newest versions</a>") && !html.contains(">Older versions</a>"));
+    let html = get("/orgs/acme/secret-versions/app?before=1").await;
+    assert!(html.contains("No older versions.") && html.contains(">Newest versions</a>"));
 }
 
 on_both_backends!(
