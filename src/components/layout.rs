@@ -176,3 +176,49 @@ pub fn ShownOnce(
         </section>
     }
 }
+
+/// A list's search by name: a GET form to `action` with `q`, so it works without
+/// JavaScript; while a search is shown, a link back to the whole list.
+#[component]
+pub fn ListSearch(
+    /// The list page.
+    action: String,
+    /// The form's accessible name, e.g. "Search secret sets".
+    name: &'static str,
+    /// The field's label, e.g. "Search sets by name".
+    label: &'static str,
+    /// The text of the link back to the whole list.
+    all: &'static str,
+    /// The current search, as typed.
+    query: String,
+) -> impl IntoView {
+    let whole_list = (!query.trim().is_empty()).then(|| action.clone());
+    view! {
+        <form method="get" action=action class="inline-form" role="search" aria-label=name>
+            <label>{label} <input name="q" type="search" value=query /></label>
+            <button type="submit">"Search"</button>
+            {whole_list.map(|href| view! { <a href=href>{all}</a> })}
+        </form>
+    }
+}
+
+/// The links between the pages of a list: `back` (to its first page) and `on` (to the
+/// next), each an `(href, text)`; nothing when the list fits on one page.
+#[component]
+pub fn PageLinks(
+    /// The navigation's accessible name, e.g. "Pages of secret sets".
+    name: &'static str,
+    back: Option<(String, &'static str)>,
+    on: Option<(String, &'static str)>,
+) -> impl IntoView {
+    let both = back.is_some() && on.is_some();
+    (back.is_some() || on.is_some()).then(|| {
+        view! {
+            <nav class="meta" aria-label=name>
+                {back.map(|(href, text)| view! { <a href=href>{text}</a> })}
+                {both.then_some(" · ")}
+                {on.map(|(href, text)| view! { <a href=href>{text}</a> })}
+            </nav>
+        }
+    })
+}

@@ -3,7 +3,7 @@ use crate::api::{
     deployment_url, deployments_url, get_deployment, list_deployment_page, list_pull_secrets, list_sets,
     set_url, take_revealed, with_param, DeleteDeployment, Redeploy, RotateRuntimeToken,
 };
-use crate::components::{ConfirmButton, DeployForm, Flash, Layout, ShownOnce};
+use crate::components::{ConfirmButton, DeployForm, Flash, Layout, ListSearch, PageLinks, ShownOnce};
 use crate::model::Role;
 use crate::model::{format_time, DeploymentSummary};
 use leptos::prelude::*;
@@ -69,11 +69,13 @@ pub fn DeploymentsPage() -> impl IntoView {
                 "Each deploy records a revision: a snapshot of the secret set that the agents receive as environment variables until the next deploy."
             </p>
             <Flash />
-            <form method="get" action=list_url.clone() class="inline-form" role="search" aria-label="Search deployments">
-                <label>"Search deployments by name" <input name="q" type="search" value=search.clone() /></label>
-                <button type="submit">"Search"</button>
-                {searched.is_some().then(|| view! { <a href=list_url.clone()>"Show all deployments"</a> })}
-            </form>
+            <ListSearch
+                action=list_url.clone()
+                name="Search deployments"
+                label="Search deployments by name"
+                all="Show all deployments"
+                query=search.clone()
+            />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     let can_deploy = role_in(&org).await >= Role::Member;
@@ -85,15 +87,13 @@ pub fn DeploymentsPage() -> impl IntoView {
                     let (sets, pulls) = picker_names(&org).await;
                     let list = page.deployments;
                     let next = page.next.map(|n| with_param(searched.as_deref().unwrap_or(&list_url), "after", &n));
-                    let pages = (first_page.is_some() || next.is_some()).then(|| {
-                        view! {
-                            <nav class="meta" aria-label="Pages of deployments">
-                                {first_page.clone().map(|href| view! { <a href=href>"First page"</a> })}
-                                {(first_page.is_some() && next.is_some()).then_some(" · ")}
-                                {next.map(|href| view! { <a href=href>"Next page"</a> })}
-                            </nav>
-                        }
-                    });
+                    let pages = view! {
+                        <PageLinks
+                            name="Pages of deployments"
+                            back=first_page.clone().map(|href| (href, "First page"))
+                            on=next.map(|href| (href, "Next page"))
+                        />
+                    };
                     let table = if list.is_empty() {
                         let text = match (&q, &after) {
                             (Some(q), _) => format!("No deployment name contains \"{q}\"."),

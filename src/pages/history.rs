@@ -8,7 +8,7 @@ use crate::api::{
     get_set, get_set_version, history_url, list_deleted_sets, list_set_versions, org_url, preview_restore,
     set_url, version_url, with_param, PurgeSet, RestoreSet, UndeleteSet,
 };
-use crate::components::{ComparisonView, ConfirmButton, Flash, Layout};
+use crate::components::{ComparisonView, ConfirmButton, Flash, Layout, PageLinks};
 use crate::model::{format_time, Comparison, Role, SetVersion};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -105,15 +105,13 @@ pub fn SetHistoryPage() -> impl IntoView {
                     let (versions, numbers) = (page.versions, page.numbers);
                     let older = page.next.map(|n| with_param(&here, "before", &n.to_string()));
                     let newest = before.is_some().then(|| here.clone());
-                    let pages = (older.is_some() || newest.is_some()).then(|| {
-                        view! {
-                            <nav class="meta" aria-label="Pages of versions">
-                                {newest.map(|href| view! { <a href=href>"Newest versions"</a> })}
-                                {(before.is_some() && older.is_some()).then_some(" · ")}
-                                {older.map(|href| view! { <a href=href>"Older versions"</a> })}
-                            </nav>
-                        }
-                    });
+                    let pages = view! {
+                        <PageLinks
+                            name="Pages of versions"
+                            back=newest.map(|href| (href, "Newest versions"))
+                            on=older.map(|href| (href, "Older versions"))
+                        />
+                    };
                     let comparison = if comparing {
                         let left = get_set_version(org.clone(), name.clone(), a).await;
                         let right = get_set_version(org.clone(), name.clone(), b).await;

@@ -1,6 +1,6 @@
 use super::route_org;
 use crate::api::{list_set_page, org_url, set_url, with_param};
-use crate::components::{Flash, Layout, NewSetForm};
+use crate::components::{Flash, Layout, ListSearch, NewSetForm, PageLinks};
 use crate::model::format_time;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -31,11 +31,13 @@ pub fn SecretSetsPage() -> impl IntoView {
                 " · "
                 <a href=crate::api::deleted_url(&org)>"Recently deleted sets"</a>
             </p>
-            <form method="get" action=list_url.clone() class="inline-form" role="search" aria-label="Search secret sets">
-                <label>"Search sets by name" <input name="q" type="search" value=search.clone() /></label>
-                <button type="submit">"Search"</button>
-                {searched.is_some().then(|| view! { <a href=list_url.clone()>"Show all sets"</a> })}
-            </form>
+            <ListSearch
+                action=list_url.clone()
+                name="Search secret sets"
+                label="Search sets by name"
+                all="Show all sets"
+                query=search.clone()
+            />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     let q = (!search.trim().is_empty()).then(|| search.trim().to_owned());
@@ -48,7 +50,7 @@ pub fn SecretSetsPage() -> impl IntoView {
                             };
                             view! {
                                 <p class="empty">{text}</p>
-                                {first_page.clone().map(|href| view! { <p><a href=href>"First page"</a></p> })}
+                                <PageLinks name="Pages of secret sets" back=first_page.clone().map(|href| (href, "First page")) on=None />
                             }
                                 .into_any()
                         }
@@ -85,16 +87,11 @@ pub fn SecretSetsPage() -> impl IntoView {
                                         </tbody>
                                     </table>
                                 </div>
-                                {(first_page.is_some() || next.is_some())
-                                    .then(|| {
-                                        view! {
-                                            <nav class="meta" aria-label="Pages of secret sets">
-                                                {first_page.clone().map(|href| view! { <a href=href>"First page"</a> })}
-                                                {(first_page.is_some() && next.is_some()).then_some(" · ")}
-                                                {next.map(|href| view! { <a href=href>"Next page"</a> })}
-                                            </nav>
-                                        }
-                                    })}
+                                <PageLinks
+                                    name="Pages of secret sets"
+                                    back=first_page.clone().map(|href| (href, "First page"))
+                                    on=next.map(|href| (href, "Next page"))
+                                />
                             }
                                 .into_any()
                         }

@@ -757,29 +757,9 @@ async fn versions_come_in_pages(backend: Backend) {
     let (status, _, text) = send(app.api(Method::GET, "/secret-versions/app?after=x")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
 
-    let (_, session) =
-        cloakroom::server::auth::login(&app.state, "owner@example.com", common::PASSWORD, "127.0.0.1")
-            .await
-            .unwrap();
-    let get = |path: &str| {
-        let (http, url, cookie) = (
-            app.http.clone(),
-            app.url(path),
-            format!("cloakroom_session={session}"),
-        );
-        async move {
-            http.get(url)
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-        }
-    };
+    let cookie = app.owner_session().await;
     let rows = |html: &str| html.matches("/secret-versions/app/").count();
-    let html = get("/orgs/acme/secret-versions/app").await;
+    let html = app.page(&cookie, "/orgs/acme/secret-versions/app").await;
     assert_eq!(rows(&html), 50);
     assert!(
         html.contains("href=\"/orgs/acme/secret-versions/app?before=71\""),
@@ -789,10 +769,12 @@ async fn versions_come_in_pages(backend: Backend) {
         html.contains("<option value=\"1\""),
         "every version can be compared from the first page"
     );
-    let html = get("/orgs/acme/secret-versions/app?before=21").await;
+    let html = app
+        .page(&cookie, "/orgs/acme/secret-versions/app?before=21")
+        .await;
     assert_eq!(rows(&html), 20);
     assert!(html.contains(">Newest versions</a>") && !html.contains(">Older versions</a>"));
-    let html = get("/orgs/acme/secret-versions/app?before=1").await;
+    let html = app.page(&cookie, "/orgs/acme/secret-versions/app?before=1").await;
     assert!(html.contains("No older versions.") && html.contains(">Newest versions</a>"));
 }
 

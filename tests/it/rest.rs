@@ -641,28 +641,8 @@ async fn lists_of_sets_come_in_pages_with_a_search(backend: Backend) {
     }
 
     // The dashboard, without JavaScript: 50 rows, a link to the next page, a search.
-    let (_, session) =
-        cloakroom::server::auth::login(&app.state, "owner@example.com", common::PASSWORD, "127.0.0.1")
-            .await
-            .unwrap();
-    let page = |path: String| {
-        let (http, url, cookie) = (
-            app.http.clone(),
-            app.url(&path),
-            format!("cloakroom_session={session}"),
-        );
-        async move {
-            http.get(url)
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-        }
-    };
-    let html = page("/orgs/acme/secrets".into()).await;
+    let cookie = app.owner_session().await;
+    let html = app.page(&cookie, "/orgs/acme/secrets").await;
     let shown = |html: &str| {
         names
             .iter()
@@ -672,14 +652,14 @@ async fn lists_of_sets_come_in_pages_with_a_search(backend: Backend) {
     assert_eq!(shown(&html), 50);
     let next = format!("/orgs/acme/secrets?after={}", names[49]);
     assert!(html.contains(&format!("href=\"{next}\"")), "a next-page link");
-    let html = page(next).await;
+    let html = app.page(&cookie, &next).await;
     assert_eq!(shown(&html), 50);
     assert!(html.contains(&format!("/secrets/{}\"", names[50])));
     assert!(html.contains(">First page</a>"));
-    let html = page("/orgs/acme/secrets?q=prod-11".into()).await;
+    let html = app.page(&cookie, "/orgs/acme/secrets?q=prod-11").await;
     assert_eq!(shown(&html), 3, "prod-111, prod-114, prod-117");
     assert!(!html.contains(">Next page</a>"));
-    let html = page("/orgs/acme/secrets?q=zzz".into()).await;
+    let html = app.page(&cookie, "/orgs/acme/secrets?q=zzz").await;
     assert!(
         html.contains("No set name contains &quot;zzz&quot;.")
             || html.contains("No set name contains \"zzz\"."),
@@ -745,41 +725,21 @@ async fn deployments_come_in_pages_and_a_set_names_only_its_users(backend: Backe
     .await;
     assert_eq!(page["deployments"].as_array().unwrap().len(), 10);
 
-    let (_, session) =
-        cloakroom::server::auth::login(&app.state, "owner@example.com", common::PASSWORD, "127.0.0.1")
-            .await
-            .unwrap();
-    let get = |path: &str| {
-        let (http, url, cookie) = (
-            app.http.clone(),
-            app.url(path),
-            format!("cloakroom_session={session}"),
-        );
-        async move {
-            http.get(url)
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-        }
-    };
+    let cookie = app.owner_session().await;
     let shown = |html: &str| {
         names
             .iter()
             .filter(|n| html.contains(&format!("/deployments/{n}\"")))
             .count()
     };
-    let html = get("/orgs/acme/deployments").await;
+    let html = app.page(&cookie, "/orgs/acme/deployments").await;
     assert_eq!(shown(&html), 50);
     assert!(html.contains("href=\"/orgs/acme/deployments?after=agent-49\""));
-    let html = get("/orgs/acme/deployments?after=agent-49").await;
+    let html = app.page(&cookie, "/orgs/acme/deployments?after=agent-49").await;
     assert_eq!(shown(&html), 10);
-    let html = get("/orgs/acme/deployments?q=agent-5").await;
+    let html = app.page(&cookie, "/orgs/acme/deployments?q=agent-5").await;
     assert_eq!(shown(&html), 10);
-    let html = get("/orgs/acme/secrets/app").await;
+    let html = app.page(&cookie, "/orgs/acme/secrets/app").await;
     assert_eq!(shown(&html), 5, "agent-00, -12, -24, -36, -48 use the set");
     assert!(html.contains("Used by 5 deployments"));
 }

@@ -210,6 +210,28 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// A dashboard session cookie of the owner (`name=value`), signed in once.
+    pub async fn owner_session(&self) -> String {
+        let (_, session) = auth::login(&self.state, "owner@example.com", PASSWORD, "127.0.0.1")
+            .await
+            .unwrap();
+        format!("cloakroom_session={session}")
+    }
+
+    /// The HTML of dashboard page `path` for session `cookie` (as a browser without
+    /// JavaScript gets it).
+    pub async fn page(&self, cookie: &str, path: &str) -> String {
+        self.http
+            .get(self.url(path))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// An authorized request to the REST API of this app's organization.
     pub fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http
