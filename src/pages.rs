@@ -33,6 +33,61 @@ pub use tokens::TokensPage;
 
 use leptos::prelude::*;
 
+/// Where a paged list page with a search stands (`?q=&after=` of the URL), and the
+/// links that follow from it; shared by the sets and deployments lists.
+#[derive(Clone)]
+pub(crate) struct ListPlace {
+    /// The list page's URL, without a query.
+    pub url: String,
+    /// The search as typed.
+    pub search: String,
+    /// The page's cursor: the last name of the page before.
+    pub after: Option<String>,
+}
+
+impl ListPlace {
+    pub fn read(url: String) -> Self {
+        let query = leptos_router::hooks::use_query_map().get_untracked();
+        Self {
+            url,
+            search: query.get("q").unwrap_or_default(),
+            after: query.get("after").filter(|a| !a.is_empty()),
+        }
+    }
+
+    /// The search to ask for, or `None`.
+    pub fn q(&self) -> Option<String> {
+        Some(self.search.trim().to_owned()).filter(|q| !q.is_empty())
+    }
+
+    /// The first page of the list with the current search.
+    fn searched(&self) -> String {
+        match self.q() {
+            Some(q) => crate::api::with_param(&self.url, "q", &q),
+            None => self.url.clone(),
+        }
+    }
+
+    /// The link back to the first page, when this is not it.
+    pub fn first_page(&self) -> Option<(String, &'static str)> {
+        self.after.is_some().then(|| (self.searched(), "First page"))
+    }
+
+    /// The link to the page after cursor `next`.
+    pub fn next_page(&self, next: Option<String>) -> Option<(String, &'static str)> {
+        next.map(|n| (crate::api::with_param(&self.searched(), "after", &n), "Next page"))
+    }
+
+    /// What an empty page says: `what` names the list's items ("set", "deployment").
+    pub fn empty_text(&self, what: &str, plural: &str, none_yet: &str) -> String {
+        match (self.q(), &self.after) {
+            (Some(q), _) => format!("No {what} name contains \"{q}\"."),
+            (None, Some(_)) => format!("No more {plural}."),
+            (None, None) => none_yet.to_owned(),
+        }
+    }
+}
+
 /// The organization in the page's URL (`/orgs/:org/...`).
 pub(crate) fn route_org() -> String {
     leptos_router::hooks::use_params_map().with_untracked(|p| p.get("org").unwrap_or_default())

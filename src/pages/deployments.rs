@@ -1,7 +1,7 @@
 use super::{load_error, role_in, route_org};
 use crate::api::{
     deployment_url, deployments_url, get_deployment, list_deployment_page, list_pull_secrets, list_sets,
-    set_url, take_revealed, with_param, DeleteDeployment, Redeploy, RotateRuntimeToken,
+    set_url, take_revealed, DeleteDeployment, Redeploy, RotateRuntimeToken,
 };
 use crate::components::{ConfirmButton, DeployForm, Flash, Layout, ListSearch, PageLinks, ShownOnce};
 use crate::model::Role;
@@ -9,7 +9,7 @@ use crate::model::{format_time, DeploymentSummary};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_params_map;
 
 fn status_badge(d: &DeploymentSummary) -> impl IntoView {
     let status = if d.needs_redeploy {
@@ -53,14 +53,7 @@ async fn picker_names(org: &str) -> (Vec<String>, Vec<String>) {
 #[component]
 pub fn DeploymentsPage() -> impl IntoView {
     let org = route_org();
-    let query = use_query_map().get_untracked();
-    let search = query.get("q").unwrap_or_default();
-    let after = query.get("after").filter(|a| !a.is_empty());
-    let list_url = deployments_url(&org);
-    let searched = (!search.trim().is_empty()).then(|| with_param(&list_url, "q", search.trim()));
-    let first_page = after
-        .is_some()
-        .then(|| searched.clone().unwrap_or_else(|| list_url.clone()));
+    let place = super::ListPlace::read(deployments_url(&org));
     view! {
         <Title text="Deployments · Cloakroom" />
         <Layout>
@@ -70,36 +63,26 @@ pub fn DeploymentsPage() -> impl IntoView {
             </p>
             <Flash />
             <ListSearch
-                action=list_url.clone()
+                action=place.url.clone()
                 name="Search deployments"
                 label="Search deployments by name"
                 all="Show all deployments"
-                query=search.clone()
+                query=place.search.clone()
             />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     let can_deploy = role_in(&org).await >= Role::Member;
-                    let q = (!search.trim().is_empty()).then(|| search.trim().to_owned());
-                    let page = match list_deployment_page(org.clone(), q.clone(), after.clone()).await {
+                    let page = match list_deployment_page(org.clone(), place.q(), place.after.clone()).await {
                         Ok(page) => page,
                         Err(e) => return view! { <p class="problems">{e.to_string()}</p> }.into_any(),
                     };
                     let (sets, pulls) = picker_names(&org).await;
                     let list = page.deployments;
-                    let next = page.next.map(|n| with_param(searched.as_deref().unwrap_or(&list_url), "after", &n));
                     let pages = view! {
-                        <PageLinks
-                            name="Pages of deployments"
-                            back=first_page.clone().map(|href| (href, "First page"))
-                            on=next.map(|href| (href, "Next page"))
-                        />
+                        <PageLinks name="Pages of deployments" back=place.first_page() on=place.next_page(page.next) />
                     };
                     let table = if list.is_empty() {
-                        let text = match (&q, &after) {
-                            (Some(q), _) => format!("No deployment name contains \"{q}\"."),
-                            (None, Some(_)) => "No more deployments.".to_owned(),
-                            (None, None) => "No deployments yet.".to_owned(),
-                        };
+                        let text = place.empty_text("deployment", "deployments", "No deployments yet.");
                         view! { <p class="empty">{text}</p> {pages} }.into_any()
                     } else {
                         view! {

@@ -1,24 +1,16 @@
 use super::route_org;
-use crate::api::{list_set_page, org_url, set_url, with_param};
+use crate::api::{list_set_page, org_url, set_url};
 use crate::components::{Flash, Layout, ListSearch, NewSetForm, PageLinks};
 use crate::model::format_time;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn SecretSetsPage() -> impl IntoView {
     let org = route_org();
     let link_org = org.clone();
     let form_org = org.clone();
-    let query = use_query_map().get_untracked();
-    let search = query.get("q").unwrap_or_default();
-    let after = query.get("after").filter(|a| !a.is_empty());
-    let list_url = org_url(&org, "/secrets");
-    let searched = (!search.trim().is_empty()).then(|| with_param(&list_url, "q", search.trim()));
-    let first_page = after
-        .is_some()
-        .then(|| searched.clone().unwrap_or_else(|| list_url.clone()));
+    let place = super::ListPlace::read(org_url(&org, "/secrets"));
     view! {
         <Title text="Secret sets · Cloakroom" />
         <Layout>
@@ -32,32 +24,26 @@ pub fn SecretSetsPage() -> impl IntoView {
                 <a href=crate::api::deleted_url(&org)>"Recently deleted sets"</a>
             </p>
             <ListSearch
-                action=list_url.clone()
+                action=place.url.clone()
                 name="Search secret sets"
                 label="Search sets by name"
                 all="Show all sets"
-                query=search.clone()
+                query=place.search.clone()
             />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    let q = (!search.trim().is_empty()).then(|| search.trim().to_owned());
-                    match list_set_page(org.clone(), q.clone(), after.clone()).await {
+                    match list_set_page(org.clone(), place.q(), place.after.clone()).await {
                         Ok(page) if page.sets.is_empty() => {
-                            let text = match (&q, &after) {
-                                (Some(q), _) => format!("No set name contains \"{q}\"."),
-                                (None, Some(_)) => "No more sets.".to_owned(),
-                                (None, None) => "No secret sets yet. Create one below, then add keys to it.".to_owned(),
-                            };
+                            let text = place
+                                .empty_text("set", "sets", "No secret sets yet. Create one below, then add keys to it.");
                             view! {
                                 <p class="empty">{text}</p>
-                                <PageLinks name="Pages of secret sets" back=first_page.clone().map(|href| (href, "First page")) on=None />
+                                <PageLinks name="Pages of secret sets" back=place.first_page() on=None />
                             }
                                 .into_any()
                         }
                         Ok(page) => {
-                            let next = page.next.map(|n| {
-                                with_param(searched.as_deref().unwrap_or(&list_url), "after", &n)
-                            });
+                            let next = place.next_page(page.next);
                             let sets = page.sets;
                             view! {
                                 <div class="table-box" role="region" aria-label="Secret sets" tabindex="0">
@@ -89,8 +75,8 @@ pub fn SecretSetsPage() -> impl IntoView {
                                 </div>
                                 <PageLinks
                                     name="Pages of secret sets"
-                                    back=first_page.clone().map(|href| (href, "First page"))
-                                    on=next.map(|href| (href, "Next page"))
+                                    back=place.first_page()
+                                    on=next
                                 />
                             }
                                 .into_any()
