@@ -40,6 +40,16 @@ pub const PAGE_SIZE: u32 = 50;
 /// Rows on one REST page when the request names no `limit`, and the most it may name.
 pub const API_PAGE_SIZE: u32 = 100;
 pub const MAX_PAGE_SIZE: u32 = 1000;
+/// Names offered by a picker (the deploy form's set, the compare page's suggestions):
+/// past this many, the picker becomes a field to type the name into.
+pub const PICKER_SIZE: u32 = 100;
+
+/// The names a picker offers; `more` when the organization has more than these.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Picker {
+    pub names: Vec<String>,
+    pub more: bool,
+}
 
 impl ListQuery {
     /// The search as names are written (lowercase, trimmed).

@@ -20,25 +20,22 @@ pub fn deployment_url(org: &str, name: &str) -> String {
     super::org_url(org, &format!("/deployments/{name}"))
 }
 
-#[server(endpoint = "list_deployments")]
-pub async fn list_deployments(org: String) -> Result<Vec<DeploymentSummary>, AppError> {
-    let (state, who) = crate::server::auth::caller(&org).await?;
-    crate::server::deployments::list(&state, &who).await
-}
-
 /// One page of the organization's deployments, by name: those after `after` whose
-/// name contains `q`.
+/// name contains `q`; `limit` rows (a dashboard page when `None`).
 #[server(endpoint = "list_deployment_page")]
 pub async fn list_deployment_page(
     org: String,
     q: Option<String>,
     after: Option<String>,
+    limit: Option<u32>,
 ) -> Result<crate::model::DeploymentPage, AppError> {
     let (state, who) = crate::server::auth::caller(&org).await?;
     let query = crate::model::ListQuery {
         q,
         after,
-        limit: crate::model::PAGE_SIZE,
+        limit: limit
+            .unwrap_or(crate::model::PAGE_SIZE)
+            .clamp(1, crate::model::MAX_PAGE_SIZE),
     };
     crate::server::deployments::page(&state, &who, &query).await
 }

@@ -1,33 +1,29 @@
 //! Server functions for secret sets.
 
 use crate::error::AppError;
-use crate::model::{Concealed, SetDetail, SetPage, SetSummary, WriteOutcome};
+use crate::model::{Concealed, SetDetail, SetPage, WriteOutcome};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
 use super::{finish, set_url, write_notice};
 
-/// The organization's secret sets.
-#[server(endpoint = "list_sets")]
-pub async fn list_sets(org: String) -> Result<Vec<SetSummary>, AppError> {
-    let (state, who) = crate::server::auth::caller(&org).await?;
-    crate::server::secrets::list(&state, &who).await
-}
-
 /// One page of the organization's secret sets, by name: those after `after` whose name
-/// contains `q`.
+/// contains `q`; `limit` rows (a dashboard page when `None`).
 #[server(endpoint = "list_set_page")]
 pub async fn list_set_page(
     org: String,
     q: Option<String>,
     after: Option<String>,
+    limit: Option<u32>,
 ) -> Result<SetPage, AppError> {
     let (state, who) = crate::server::auth::caller(&org).await?;
     let query = crate::model::ListQuery {
         q,
         after,
-        limit: crate::model::PAGE_SIZE,
+        limit: limit
+            .unwrap_or(crate::model::PAGE_SIZE)
+            .clamp(1, crate::model::MAX_PAGE_SIZE),
     };
     crate::server::secrets::page(&state, &who, &query).await
 }

@@ -81,9 +81,12 @@ pub fn NewSetForm(org: String) -> impl IntoView {
     }
 }
 
-/// A one-button form (unset a key, delete a pull secret). With JavaScript the first
-/// click turns the button into "Confirm …" and only the second one submits.
-#[island]
+/// A one-button form (unset a key, delete a pull secret). Plain server-rendered HTML:
+/// without JavaScript the click submits; with it, the page's one [`Confirmations`]
+/// island turns the first click into "Confirm …" and only the second one submits. A
+/// table of a hundred keys is then a hundred small forms and one island, not a hundred
+/// islands each carrying its props.
+#[component]
 pub fn ConfirmButton(
     /// The server function's URL.
     action: String,
@@ -94,42 +97,148 @@ pub fn ConfirmButton(
     /// Accessible name, e.g. "Unset DB_URL"; armed: "Confirm unset DB_URL".
     label: String,
 ) -> impl IntoView {
-    let state = FormState::new(None);
-    let armed = RwSignal::new(false);
     let confirm_text = format!("Confirm {}", text.to_lowercase());
     let confirm_label = format!("Confirm {}", lowercase_first(&label));
+    let (shown, shown_label) = (text.clone(), label.clone());
     view! {
-        <form method="post" action=action on:submit=state.submit()>
-            <ReadyMarker />
+        <form method="post" action=action>
             {fields
                 .into_iter()
                 .map(|(name, value)| view! { <input type="hidden" name=name value=value /> })
                 .collect_view()}
             <button
                 type="submit"
-                class=move || if armed.get() { "danger armed" } else { "danger" }
-                aria-label=move || if armed.get() { confirm_label.clone() } else { label.clone() }
-                disabled=move || state.pending.get()
-                on:click=move |ev| {
-                    if !armed.get_untracked() {
-                        ev.prevent_default();
-                        armed.set(true);
-                    }
-                }
-                // Escape or leaving the button takes the confirmation back; the focus
-                // stays where it is (the button is the same element throughout).
-                on:keydown=move |ev| {
-                    if ev.key() == "Escape" && armed.get_untracked() {
-                        ev.prevent_default();
-                        armed.set(false);
-                    }
-                }
-                on:blur=move |_| armed.set(false)
+                class="danger"
+                aria-label=shown_label
+                data-label=label
+                data-text=text
+                data-confirm-label=confirm_label
+                data-confirm-text=confirm_text
             >
-                {move || if armed.get() { confirm_text.clone() } else { text.clone() }}
+                {shown}
             </button>
-            <Problems lines=state.failures />
         </form>
+    }
+}
+
+/// What makes every [`ConfirmButton`] of the page ask twice: one island per page whose
+/// listeners on the document arm a button on its first click (text, accessible name
+/// and style change; the focus stays on the same element), disarm it on Escape or when
+/// the focus leaves, and let the second click submit the form once.
+#[island]
+pub fn Confirmations() -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    confirm::listen();
+    view! { <ReadyMarker /> }
+}
+
+#[cfg(feature = "hydrate")]
+mod confirm {
+    use wasm_bindgen::{closure::Closure, JsCast};
+    use web_sys::{Document, Element, Event, KeyboardEvent};
+
+    /// The confirm button an event happened on (or inside).
+    fn button(ev: &Event) -> Option<Element> {
+        let target: Element = ev.target()?.dyn_into().ok()?;
+        target.closest("button[data-confirm-text]").ok()?
+    }
+
+    fn armed(b: &Element) -> bool {
+        b.has_attribute("data-armed")
+    }
+
+    fn arm(b: &Element, on: bool) {
+        let (text, label) = if on {
+            ("data-confirm-text", "data-confirm-label")
+        } else {
+            ("data-text", "data-label")
+        };
+        let (Some(text), Some(label)) = (b.get_attribute(text), b.get_attribute(label)) else {
+            return;
+        };
+        b.set_text_content(Some(&text));
+        let _ = b.set_attribute("aria-label", &label);
+        if on {
+            b.set_class_name("danger armed");
+            let _ = b.set_attribute("data-armed", "");
+        } else {
+            b.set_class_name("danger");
+            let _ = b.remove_attribute("data-armed");
+        }
+    }
+
+    fn on(doc: &Document, name: &str, f: impl Fn(Event) + 'static) {
+        let f = Closure::<dyn Fn(Event)>::new(f);
+        let _ = doc.add_event_listener_with_callback(name, f.as_ref().unchecked_ref());
+        // The listeners live as long as the page.
+        f.forget();
+    }
+
+    pub fn listen() {
+        let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
+        // Once per document, however often the island is rendered.
+        let Some(root) = doc.document_element() else {
+            return;
+        };
+        if root.has_attribute("data-confirmations") {
+            return;
+        }
+        let _ = root.set_attribute("data-confirmations", "");
+        on(&doc, "click", |ev| {
+            if let Some(b) = button(&ev).filter(|b| !armed(b)) {
+                ev.prevent_default();
+                arm(&b, true);
+            }
+        });
+        on(&doc, "keydown", |ev| {
+            let escape = ev.dyn_ref::<KeyboardEvent>().is_some_and(|k| k.key() == "Escape");
+            if let Some(b) = button(&ev).filter(|b| escape && armed(b)) {
+                ev.prevent_default();
+                arm(&b, false);
+            }
+        });
+        on(&doc, "focusout", |ev| {
+            if let Some(b) = button(&ev) {
+                arm(&b, false);
+            }
+        });
+        // A second press while the first is on its way posts nothing more.
+        on(&doc, "submit", |ev| {
+            let Some(form) = ev.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
+                return;
+            };
+            if form
+                .query_selector("button[data-confirm-text]")
+                .ok()
+                .flatten()
+                .is_none()
+            {
+                return;
+            }
+            if form.has_attribute("data-sent") {
+                ev.prevent_default();
+            } else {
+                let _ = form.set_attribute("data-sent", "");
+            }
+        });
+        // A page restored from the back-forward cache can be used again.
+        if let Some(window) = web_sys::window() {
+            let again = Closure::<dyn Fn(Event)>::new(move |_: Event| {
+                if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+                    if let Ok(sent) = doc.query_selector_all("form[data-sent]") {
+                        for i in 0..sent.length() {
+                            if let Some(f) = sent.item(i).and_then(|n| n.dyn_into::<Element>().ok()) {
+                                let _ = f.remove_attribute("data-sent");
+                            }
+                        }
+                    }
+                }
+            });
+            let _ = window.add_event_listener_with_callback("pageshow", again.as_ref().unchecked_ref());
+            again.forget();
+        }
     }
 }
 
@@ -325,8 +434,9 @@ pub fn DeployForm(
     org: String,
     /// The deployment being changed, or `None` for a new one.
     existing: Option<crate::model::DeploymentSpec>,
-    /// Names of the organization's secret sets and image pull secrets, for the pickers.
-    sets: Vec<String>,
+    /// Names of the organization's secret sets (the first ones, when it has many) and
+    /// image pull secrets, for the pickers.
+    sets: crate::model::Picker,
     pulls: Vec<String>,
 ) -> impl IntoView {
     let state = FormState::new(None);
@@ -395,10 +505,44 @@ pub fn DeployForm(
             </option>
         }
     };
-    let set_options = sets
-        .into_iter()
-        .map(|s| option(s.clone(), spec.secret_set.as_deref() == Some(s.as_str())))
-        .collect_view();
+    // Up to a few hundred sets a list to choose from; past that a field to type the name
+    // into, suggesting the first ones (the server checks that the set exists).
+    let set_picker = if sets.more {
+        view! {
+            <input
+                id="dep-set"
+                name="secret_set"
+                list="dep-set-names"
+                autocomplete="off"
+                spellcheck="false"
+                placeholder="the set's name; empty for none"
+                aria-describedby="dep-set-hint deploy-problems"
+                value=spec.secret_set.clone().unwrap_or_default()
+            />
+            <datalist id="dep-set-names">
+                {sets.names.into_iter().map(|s| view! { <option value=s></option> }).collect_view()}
+            </datalist>
+            <p class="hint" id="dep-set-hint">
+                "Too many sets to list: type the name (the first ones are suggested)."
+            </p>
+        }
+        .into_any()
+    } else {
+        let set_options = sets
+            .names
+            .into_iter()
+            .map(|s| option(s.clone(), spec.secret_set.as_deref() == Some(s.as_str())))
+            .collect_view();
+        view! {
+            <select id="dep-set" name="secret_set">
+                <option value="" selected=spec.secret_set.is_none()>
+                    "(none)"
+                </option>
+                {set_options}
+            </select>
+        }
+        .into_any()
+    };
     let pull_options = pulls
         .into_iter()
         .map(|p| option(p.clone(), spec.pull_secret.as_deref() == Some(p.as_str())))
@@ -437,12 +581,7 @@ pub fn DeployForm(
                 </div>
                 <div>
                     <label for="dep-set">"Secret set"</label>
-                    <select id="dep-set" name="secret_set">
-                        <option value="" selected=spec.secret_set.is_none()>
-                            "(none)"
-                        </option>
-                        {set_options}
-                    </select>
+                    {set_picker}
                 </div>
                 <div>
                     <label for="dep-pull">"Image pull secret"</label>

@@ -109,6 +109,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                         </div>
                     </header>
                     <main id="main" tabindex="-1">{children()}</main>
+                    <super::Confirmations />
                 }
                     .into_any()
             })}

@@ -2,7 +2,7 @@
 //! key, by fingerprint. A plain GET form: the same with and without JavaScript.
 
 use super::route_org;
-use crate::api::{compare_sets, compare_url, list_deployments, list_sets, org_url};
+use crate::api::{compare_sets, compare_url, list_deployment_page, list_set_page, org_url};
 use crate::components::{ComparisonView, Flash, Layout};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -36,8 +36,13 @@ pub fn SetsComparePage() -> impl IntoView {
             <Flash />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    let sets = list_sets(org.clone()).await.unwrap_or_default();
-                    let deployments = list_deployments(org.clone()).await.unwrap_or_default();
+                    // Suggestions only (any name can be typed): the first of each.
+                    let limit = Some(crate::model::PICKER_SIZE);
+                    let sets = list_set_page(org.clone(), None, None, limit).await.unwrap_or_default().sets;
+                    let deployments = list_deployment_page(org.clone(), None, None, limit)
+                        .await
+                        .unwrap_or_default()
+                        .deployments;
                     let result = if a.trim().is_empty() || b.trim().is_empty() {
                         None
                     } else {

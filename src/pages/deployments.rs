@@ -1,11 +1,11 @@
 use super::{load_error, role_in, route_org};
 use crate::api::{
-    deployment_url, deployments_url, get_deployment, list_deployment_page, list_pull_secrets, list_sets,
+    deployment_url, deployments_url, get_deployment, list_deployment_page, list_pull_secrets, list_set_page,
     set_url, take_revealed, DeleteDeployment, Redeploy, RotateRuntimeToken,
 };
 use crate::components::{ConfirmButton, DeployForm, Flash, Layout, ListSearch, PageLinks, ShownOnce};
-use crate::model::Role;
 use crate::model::{format_time, DeploymentSummary};
+use crate::model::{Picker, Role, PICKER_SIZE};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
@@ -33,14 +33,16 @@ fn or_none(v: &Option<String>) -> String {
     v.clone().unwrap_or_else(|| "—".into())
 }
 
-/// Names for the deploy form's pickers.
-async fn picker_names(org: &str) -> (Vec<String>, Vec<String>) {
-    let sets = list_sets(org.to_owned())
+/// Names for the deploy form's pickers: the first [`PICKER_SIZE`] sets (and whether
+/// there are more) and the pull secrets.
+async fn picker_names(org: &str) -> (Picker, Vec<String>) {
+    let page = list_set_page(org.to_owned(), None, None, Some(PICKER_SIZE))
         .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
+        .unwrap_or_default();
+    let sets = Picker {
+        more: page.next.is_some(),
+        names: page.sets.into_iter().map(|s| s.name).collect(),
+    };
     let pulls = list_pull_secrets(org.to_owned())
         .await
         .unwrap_or_default()
@@ -72,7 +74,7 @@ pub fn DeploymentsPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
                     let can_deploy = role_in(&org).await >= Role::Member;
-                    let page = match list_deployment_page(org.clone(), place.q(), place.after.clone()).await {
+                    let page = match list_deployment_page(org.clone(), place.q(), place.after.clone(), None).await {
                         Ok(page) => page,
                         Err(e) => return view! { <p class="problems">{e.to_string()}</p> }.into_any(),
                     };

@@ -32,7 +32,7 @@ pub fn SecretSetsPage() -> impl IntoView {
             />
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {Suspend::new(async move {
-                    match list_set_page(org.clone(), place.q(), place.after.clone()).await {
+                    match list_set_page(org.clone(), place.q(), place.after.clone(), None).await {
                         Ok(page) if page.sets.is_empty() => {
                             let text = place
                                 .empty_text("set", "sets", "No secret sets yet. Create one below, then add keys to it.");

@@ -209,7 +209,9 @@ pub(crate) fn page_filter(column: &str, q: &crate::model::ListQuery) -> Option<(
         crate::model::Search::NoName => return None,
     };
     let sql = format!(
-        "(CAST($2 AS TEXT) IS NULL OR {column} COLLATE \"C\" > $2) AND (CAST($3 AS TEXT) IS NULL OR {column} LIKE $3)"
+        // No `$2 IS NULL OR …`: a range the index can start at, on both databases
+        // (every name sorts after the empty one; `%` matches every name).
+        "{column} COLLATE \"C\" > COALESCE(CAST($2 AS TEXT), '') AND {column} LIKE COALESCE(CAST($3 AS TEXT), '%')"
     );
     Some((sql, search.map(|s| format!("%{s}%"))))
 }

@@ -3,6 +3,10 @@
 //! sealing + fingerprint + one transaction per write) on a real SQLite file and on a
 //! fresh PostgreSQL database, and reports each backend as a ratio to SQLite measured
 //! in the same run. Bounded by count and time; PostgreSQL on 127.0.0.1 only.
+//!
+//! The SQLite baseline for single-key writes is a bare `INSERT` + commit loop on a file
+//! of its own with the store's pragmas (WAL, `synchronous = NORMAL`): what this machine
+//! commits at most, against which 16 concurrent writers through the store are reported.
 
 #![allow(clippy::unwrap_used, reason = "a benchmark: a panic is the failure report")]
 
@@ -15,8 +19,35 @@ use common::{user, Backend, TestDb};
 use std::time::{Duration, Instant};
 
 const BUDGET: Duration = Duration::from_secs(5);
+const WRITERS: usize = 16;
+
+/// Bare SQLite commits per second: one row `INSERT`ed and committed at a time.
+fn raw_sqlite_commits_per_s() -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let db = rusqlite::Connection::open(dir.path().join("raw.db")).unwrap();
+    db.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+         CREATE TABLE t (k TEXT PRIMARY KEY, v BLOB NOT NULL);",
+    )
+    .unwrap();
+    let start = Instant::now();
+    let mut n = 0usize;
+    while start.elapsed() < BUDGET && n < 10_000_000 {
+        db.execute(
+            "INSERT OR REPLACE INTO t (k, v) VALUES (?1, ?2)",
+            rusqlite::params![
+                format!("K{}", n % 1000),
+                b"one sealed value of some length".as_slice()
+            ],
+        )
+        .unwrap();
+        n += 1;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
 
 struct Figures {
+    changeset_median: Duration,
     changesets_per_s: f64,
     single_per_s: f64,
     concurrent_single_per_s: f64,
@@ -55,15 +86,21 @@ async fn measure(backend: Backend) -> Figures {
     let big = ResourceName::parse("big").unwrap();
     let small = ResourceName::parse("small").unwrap();
 
+    let times = std::cell::RefCell::new(Vec::new());
     let changesets_per_s = rate(10_000, |round| {
-        let (state, who, big) = (&state, &who, &big);
+        let (state, who, big, times) = (&state, &who, &big, &times);
         async move {
             let raw = pairs_for(round, 1000);
             let pairs = validate_pairs(raw.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
+            let start = Instant::now();
             secrets::write(state, who, big, pairs, None).await.unwrap();
+            times.borrow_mut().push(start.elapsed());
         }
     })
     .await;
+    let mut times = times.into_inner();
+    times.sort();
+    let changeset_median = times[times.len() / 2];
 
     let single_per_s = rate(1_000_000, |i| {
         let (state, who, small) = (&state, &who, &small);
@@ -75,9 +112,9 @@ async fn measure(backend: Backend) -> Figures {
     })
     .await;
 
-    // Eight writers at once, each to its own keys of one set.
+    // Sixteen writers at once, each to its own keys of one set.
     let start = Instant::now();
-    let writers: Vec<_> = (0..8)
+    let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
             let (state, who) = (state.clone(), who.clone());
             tokio::spawn(async move {
@@ -99,6 +136,7 @@ async fn measure(backend: Backend) -> Figures {
     }
     let concurrent_single_per_s = total as f64 / start.elapsed().as_secs_f64();
     Figures {
+        changeset_median,
         changesets_per_s,
         single_per_s,
         concurrent_single_per_s,
@@ -107,6 +145,7 @@ async fn measure(backend: Backend) -> Figures {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let raw = raw_sqlite_commits_per_s();
     let sqlite = measure(Backend::Sqlite).await;
     let pg = measure(Backend::Postgres).await;
     println!(
@@ -129,11 +168,24 @@ async fn main() {
             pg.single_per_s,
         ),
         (
-            "single-key writes per second (8 writers)",
+            "single-key writes per second (16 writers)",
             sqlite.concurrent_single_per_s,
             pg.concurrent_single_per_s,
         ),
     ] {
         println!("{name:<44} {s:>12.1} {p:>12.1} {:>10.2}", p / s);
     }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{:<44} {:>12.1} {:>12.1} {:>10.2}",
+        "1,000-key changeset, median ms",
+        ms(sqlite.changeset_median),
+        ms(pg.changeset_median),
+        ms(pg.changeset_median) / ms(sqlite.changeset_median)
+    );
+    println!("bare SQLite INSERT + commit per second (baseline): {raw:.1}");
+    println!(
+        "SQLite single-key writes, 16 writers ÷ bare commits: {:.2}",
+        sqlite.concurrent_single_per_s / raw
+    );
 }

@@ -229,7 +229,6 @@ fn server_fn_table(w: &WorldIds) -> Vec<(&'static str, Fields, Row3)> {
     let protected = w.protected.to_string();
     vec![
         ("current_viewer", f(&[]), READ),
-        ("list_sets", f(&[]), READ),
         ("list_set_page", f(&[("q", "s")]), READ),
         ("get_set", f(&[("set", "s")]), READ),
         ("create_set", f(&[("name", "new-set")]), MEMBER),
@@ -276,7 +275,6 @@ fn server_fn_table(w: &WorldIds) -> Vec<(&'static str, Fields, Row3)> {
             f(&[("name", "p")]),
             (Refused, Refused, InUse),
         ),
-        ("list_deployments", f(&[]), READ),
         ("list_deployment_page", f(&[("q", "d")]), READ),
         ("deployments_using", f(&[("set", "s")]), READ),
         ("get_deployment", f(&[("name", "d")]), READ),

@@ -744,7 +744,72 @@ async fn deployments_come_in_pages_and_a_set_names_only_its_users(backend: Backe
     assert!(html.contains("Used by 5 deployments"));
 }
 
+/// The deploy form's set picker and the compare page's suggestions name at most
+/// `PICKER_SIZE` sets: up to that a list to choose from, past it a field to type the
+/// name into (a typed name past the suggestions deploys); the pages never read every set.
+async fn pickers_stay_bounded_in_a_large_organization(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let limit = cloakroom::model::PICKER_SIZE as usize;
+    let create = |i: usize| {
+        let (state, who) = (app.state.clone(), app.principal.clone());
+        async move {
+            let name = cloakroom::validate::ResourceName::parse(&format!("s-{i:03}")).unwrap();
+            cloakroom::server::secrets::create(&state, &who, &name)
+                .await
+                .unwrap();
+        }
+    };
+    for i in 0..limit {
+        create(i).await;
+    }
+    let cookie = app.owner_session().await;
+    let options = |html: &str| html.matches("<option value=\"s-").count();
+    let html = app.page(&cookie, "/orgs/acme/deployments").await;
+    assert!(
+        html.contains("<select id=\"dep-set\""),
+        "a list while every set fits"
+    );
+    assert_eq!(options(&html), limit);
+
+    create(limit).await;
+    let last = format!("s-{limit:03}");
+    let html = app.page(&cookie, "/orgs/acme/deployments").await;
+    assert!(!html.contains("<select id=\"dep-set\""));
+    assert!(
+        html.contains("list=\"dep-set-names\""),
+        "a field to type the name into"
+    );
+    assert!(html.contains("Too many sets to list"));
+    assert_eq!(options(&html), limit, "the first {limit} suggested");
+    assert!(!html.contains(&format!("<option value=\"{last}\"")));
+    let html = app.page(&cookie, "/orgs/acme/secrets-compare").await;
+    assert_eq!(options(&html), limit);
+
+    // The typed name of a set past the suggestions deploys, as the form posts it.
+    let res = app
+        .http
+        .post(app.url("/api/deploy"))
+        .header("accept", "text/html")
+        .header("cookie", &cookie)
+        .form(&[
+            ("org", "acme"),
+            ("name", "typed"),
+            ("image", "registry.example.com/agent:1"),
+            ("secret_set", last.as_str()),
+            ("region", "us-west"),
+            ("min_agents", "0"),
+            ("max_agents", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_redirection(), "{}", res.status());
+    let page = body(app.api(Method::GET, "/deployments/typed").send().await.unwrap()).await;
+    assert_eq!(page["secret_set"], last.as_str(), "{page}");
+}
+
 on_both_backends!(
+    pickers_stay_bounded_in_a_large_organization,
     deployments_come_in_pages_and_a_set_names_only_its_users,
     lists_of_sets_come_in_pages_with_a_search,
     put_creates_then_modifies_and_get_lists_keys_without_values,

@@ -1,6 +1,6 @@
 //! The audit log.
 
-use super::db::{Db, Row};
+use super::db::{Db, Row, ToArg};
 use super::{Audit, Store};
 use crate::error::AppError;
 use crate::model::{AuditEntry, AuditFilter};
@@ -69,29 +69,52 @@ impl Store {
     }
 
     /// Audit entries matching `filter`, newest first.
+    ///
+    /// Only the conditions the filter sets are written into the statement, so that each
+    /// shape has its own plan: an object's or a person's entries come from their index
+    /// (`audit_log_object`, `audit_log_actor`) and a page deep in the log starts at its
+    /// cursor, instead of one catch-all plan walking the whole log backwards.
     pub async fn audit(&self, org_id: i64, f: &AuditFilter) -> Result<Vec<AuditEntry>, AppError> {
         let action_like = f.action.as_deref().map(action_pattern);
         let actor = f.actor.as_deref().map(crate::validate::normalize_email);
-        self.rows(
-            "SELECT id, at, actor, source, action, object, keys, detail FROM audit_log \
-                 WHERE org_id = $1 AND (CAST($2 AS TEXT) IS NULL OR object = $2) \
-                 AND (CAST($3 AS TEXT) IS NULL OR actor = $3) \
-                 AND (CAST($4 AS TEXT) IS NULL OR action LIKE $4 ESCAPE '\\') \
-                 AND (CAST($5 AS BIGINT) IS NULL OR id < $5) \
-                 AND (CAST($6 AS BIGINT) IS NULL OR at >= $6) AND (CAST($7 AS BIGINT) IS NULL OR at < $7) \
-                 ORDER BY id DESC LIMIT $8",
-            &[
-                &org_id,
-                &f.object,
-                &actor,
-                &action_like,
-                &f.before,
-                &f.since,
-                &f.until,
-                &(f.limit as i64),
-            ],
-            entry,
-        )
-        .await
+        let limit = f.limit as i64;
+        let mut db = self.conn().await?;
+        // SQLite is told the index: with statistics gathered while the log was small it
+        // would otherwise walk the whole table backwards by id to find an organization
+        // whose entries are all old (seen at a million rows: 1.3 s for one page).
+        let index = match (&f.object, &actor) {
+            (Some(_), _) => "audit_log_object",
+            (None, Some(_)) => "audit_log_actor",
+            (None, None) => "audit_log_org",
+        };
+        let indexed_by = if db.is_postgres() {
+            String::new()
+        } else {
+            format!(" INDEXED BY {index}")
+        };
+        let mut sql = format!(
+            "SELECT id, at, actor, source, action, object, keys, detail FROM audit_log{indexed_by} WHERE org_id = $1"
+        );
+        let mut args: Vec<&dyn ToArg> = vec![&org_id];
+        let conditions: [(&str, Option<&dyn ToArg>); 6] = [
+            ("object = ", f.object.as_ref().map(|v| v as &dyn ToArg)),
+            ("actor = ", actor.as_ref().map(|v| v as &dyn ToArg)),
+            ("action LIKE ", action_like.as_ref().map(|v| v as &dyn ToArg)),
+            ("id < ", f.before.as_ref().map(|v| v as &dyn ToArg)),
+            ("at >= ", f.since.as_ref().map(|v| v as &dyn ToArg)),
+            ("at < ", f.until.as_ref().map(|v| v as &dyn ToArg)),
+        ];
+        for (condition, value) in conditions {
+            if let Some(value) = value {
+                args.push(value);
+                sql.push_str(&format!(" AND {condition}${}", args.len()));
+                if condition.starts_with("action") {
+                    sql.push_str(" ESCAPE '\\'");
+                }
+            }
+        }
+        args.push(&limit);
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", args.len()));
+        Ok(db.rows(&sql, &args, entry).await?)
     }
 }

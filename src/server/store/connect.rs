@@ -17,6 +17,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0006_security.sql"),
     include_str!("../../../migrations/sqlite/0007_one_store.sql"),
     include_str!("../../../migrations/sqlite/0008_history.sql"),
+    include_str!("../../../migrations/sqlite/0009_scale.sql"),
 ];
 
 const PG_MIGRATIONS: &[&str] = &[
@@ -28,6 +29,7 @@ const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0006_security.sql"),
     include_str!("../../../migrations/postgres/0007_one_store.sql"),
     include_str!("../../../migrations/postgres/0008_history.sql"),
+    include_str!("../../../migrations/postgres/0009_scale.sql"),
 ];
 
 /// Arbitrary constant naming the PostgreSQL advisory lock that guards migrations.
