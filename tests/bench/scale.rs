@@ -9,6 +9,9 @@
 //! one after the other, and the table shows p50/p99 for each with large ÷ small: the
 //! cost of a page must not grow with the organization. SQLite file and PostgreSQL on
 //! 127.0.0.1; bounded by request count.
+//!
+//! For profiling one page: `SCALE_BACKEND=sqlite|postgres` measures one database and
+//! `SCALE_ONLY=text` only the figures whose name contains `text`.
 
 #![allow(clippy::unwrap_used, reason = "a benchmark: a panic is the failure report")]
 
@@ -297,7 +300,8 @@ async fn measure(backend: Backend) {
         "  {:<34} {:>9} {:>9} {:>9} {:>9} {:>16}",
         "ms", "small p50", "small p99", "large p50", "large p99", "p99 large÷small"
     );
-    for e in endpoints() {
+    let only = std::env::var("SCALE_ONLY").unwrap_or_default();
+    for e in endpoints().into_iter().filter(|e| e.name.contains(&only)) {
         let e = Arc::new(e);
         let s = percentiles(&app, &small, &e).await;
         let l = percentiles(&app, &large, &e).await;

@@ -681,8 +681,9 @@ async fn history_begins_with_a_baseline(backend: Backend) {
     )
     .await;
     put(&app, "app", &[("A", "canary 3")]).await;
-    // Back to the schema before history, keeping the data.
-    let drop = "DROP TABLE secret_versions; DROP TABLE secret_history; DROP TABLE deleted_sets; \
+    // Back to the schema before history (and the later migrations), keeping the data.
+    let drop = "DROP INDEX audit_log_object; DROP INDEX audit_log_actor; \
+                DROP TABLE secret_versions; DROP TABLE secret_history; DROP TABLE deleted_sets; \
                 DROP TABLE deployment_revisions; DROP INDEX secrets_org_fingerprint; \
                 DROP INDEX deployment_env_fingerprint;";
     match backend {
@@ -690,7 +691,8 @@ async fn history_begins_with_a_baseline(backend: Backend) {
         Backend::Postgres => {
             app.db
                 .execute(&format!(
-                    "{drop} DELETE FROM schema_migrations WHERE version = 8;"
+                    "{drop} DROP INDEX secret_sets_org_name_c; DROP INDEX deployments_org_name_c; \
+                     DELETE FROM schema_migrations WHERE version >= 8;"
                 ))
                 .await
         }
