@@ -237,12 +237,12 @@ pub async fn export(state: &AppState, who: &Principal, name: &str) -> Result<Str
 /// The organization's image pull secrets, each with the deployments that use it.
 pub async fn list(state: &AppState, who: &Principal) -> Result<Vec<PullSecretSummary>, AppError> {
     let mut list = state.store.list_pull_secrets(who.org.id).await?;
-    let deployments = state.store.list_deployments(who.org.id).await?;
+    let users = state.store.pull_secret_users(who.org.id).await?;
     for p in &mut list {
-        p.used_by = deployments
+        p.used_by = users
             .iter()
-            .filter(|d| d.spec.pull_secret.as_deref() == Some(p.name.as_str()))
-            .map(|d| d.spec.name.clone())
+            .filter(|(pull, _)| *pull == p.name)
+            .map(|(_, deployment)| deployment.clone())
             .collect();
     }
     Ok(list)

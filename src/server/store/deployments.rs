@@ -253,6 +253,18 @@ impl Store {
         self.rows(&sql, &[&org_id], deployment).await
     }
 
+    /// (pull secret, deployment) for each of the organization's deployments that uses a
+    /// pull secret, by deployment name: two columns, not whole deployments.
+    pub async fn pull_secret_users(&self, org_id: i64) -> Result<Vec<(String, String)>, AppError> {
+        self.rows(
+            "SELECT pull_secret, name FROM deployments WHERE org_id = $1 AND pull_secret IS NOT NULL \
+             ORDER BY name COLLATE \"C\"",
+            &[&org_id],
+            |r| (r.get(0), r.get(1)),
+        )
+        .await
+    }
+
     /// One page of the organization's deployments, by name (see [`crate::model::ListQuery`]).
     pub async fn deployment_page(
         &self,
