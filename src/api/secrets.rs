@@ -21,9 +21,8 @@ pub async fn list_set_page(
     let query = crate::model::ListQuery {
         q,
         after,
-        limit: limit
-            .unwrap_or(crate::model::PAGE_SIZE)
-            .clamp(1, crate::model::MAX_PAGE_SIZE),
+        // The store clamps it to `1..=MAX_PAGE_SIZE`.
+        limit: limit.unwrap_or(crate::model::PAGE_SIZE),
     };
     crate::server::secrets::page(&state, &who, &query).await
 }

@@ -242,6 +242,35 @@ mod confirm {
     }
 }
 
+/// A `<select>` of names with "(none)" first; `chosen` is selected.
+fn name_select(
+    id: &'static str,
+    name: &'static str,
+    chosen: Option<&str>,
+    names: Vec<String>,
+) -> impl IntoView {
+    let options = names
+        .into_iter()
+        .map(|n| {
+            let selected = chosen == Some(n.as_str());
+            let value = n.clone();
+            view! {
+                <option value=value selected=selected>
+                    {n}
+                </option>
+            }
+        })
+        .collect_view();
+    view! {
+        <select id=id name=name>
+            <option value="" selected=chosen.is_none()>
+                "(none)"
+            </option>
+            {options}
+        </select>
+    }
+}
+
 fn lowercase_first(s: &str) -> String {
     let mut c = s.chars();
     c.next()
@@ -498,13 +527,6 @@ pub fn DeployForm(
             live
         }
     });
-    let option = |value: String, selected: bool| {
-        view! {
-            <option value=value.clone() selected=selected>
-                {value.clone()}
-            </option>
-        }
-    };
     // Up to a few hundred sets a list to choose from; past that a field to type the name
     // into, suggesting the first ones (the server checks that the set exists).
     let set_picker = if sets.more {
@@ -528,25 +550,14 @@ pub fn DeployForm(
         }
         .into_any()
     } else {
-        let set_options = sets
-            .names
-            .into_iter()
-            .map(|s| option(s.clone(), spec.secret_set.as_deref() == Some(s.as_str())))
-            .collect_view();
-        view! {
-            <select id="dep-set" name="secret_set">
-                <option value="" selected=spec.secret_set.is_none()>
-                    "(none)"
-                </option>
-                {set_options}
-            </select>
-        }
-        .into_any()
+        name_select("dep-set", "secret_set", spec.secret_set.as_deref(), sets.names).into_any()
     };
-    let pull_options = pulls
-        .into_iter()
-        .map(|p| option(p.clone(), spec.pull_secret.as_deref() == Some(p.as_str())))
-        .collect_view();
+    let pull_picker = name_select(
+        "dep-pull",
+        "image_credentials",
+        spec.pull_secret.as_deref(),
+        pulls,
+    );
     view! {
         <form method="post" action=crate::api::Deploy::PATH on:submit=state.submit()>
             <ReadyMarker />
@@ -585,12 +596,7 @@ pub fn DeployForm(
                 </div>
                 <div>
                     <label for="dep-pull">"Image pull secret"</label>
-                    <select id="dep-pull" name="image_credentials">
-                        <option value="" selected=spec.pull_secret.is_none()>
-                            "(none)"
-                        </option>
-                        {pull_options}
-                    </select>
+                    {pull_picker}
                 </div>
                 <div>
                     <label for="dep-region">"Region"</label>

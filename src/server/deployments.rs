@@ -225,11 +225,6 @@ pub(crate) async fn refuse_if_used(
     Err(in_use(&format!("{what} \"{name}\""), &users))
 }
 
-/// The organization's deployments, by name, each with its needs-redeploy flag.
-pub async fn list(state: &AppState, who: &Principal) -> Result<Vec<DeploymentSummary>, AppError> {
-    state.store.list_deployments(who.org.id).await
-}
-
 /// One page of the organization's deployments, by name.
 pub async fn page(
     state: &AppState,

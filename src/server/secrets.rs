@@ -136,11 +136,6 @@ pub async fn write(
     Ok(result)
 }
 
-/// The organization's sets, by name.
-pub async fn list(state: &AppState, who: &Principal) -> Result<Vec<crate::model::SetSummary>, AppError> {
-    state.store.list_sets(who.org.id).await
-}
-
 /// One page of the organization's sets, by name.
 pub async fn page(
     state: &AppState,

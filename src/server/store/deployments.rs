@@ -245,14 +245,6 @@ pub(crate) async fn replace_token(
 }
 
 impl Store {
-    /// The organization's deployments, by name, each with its needs-redeploy flag.
-    pub async fn list_deployments(&self, org_id: i64) -> Result<Vec<DeploymentSummary>, AppError> {
-        let sql = format!(
-            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d WHERE d.org_id = $1 ORDER BY d.name COLLATE \"C\""
-        );
-        self.rows(&sql, &[&org_id], deployment).await
-    }
-
     /// (pull secret, deployment) for each of the organization's deployments that uses a
     /// pull secret, by deployment name: two columns, not whole deployments.
     pub async fn pull_secret_users(&self, org_id: i64) -> Result<Vec<(String, String)>, AppError> {
