@@ -1,6 +1,9 @@
 // WCAG 2.2 AA through axe-core: every page, signed out and in, in every role's view,
 // the states that appear only after an action, the dark scheme and a 320 px window.
 // Each project runs it twice: with JavaScript (hydrated islands) and without.
+// The tests that visit every page get four minutes: without JavaScript each check opens
+// a second browser context (see fixtures/a11y.ts), and on two cores that takes 1.6 to
+// 2 minutes per test.
 import { test, expect, login, hasJs, uniqueSet, problems, apiToken } from '../fixtures/app';
 import { ACCOUNT } from '../fixtures/env';
 import { api, expectAccessible, expectNoSidewaysScroll, personWithRole, settled } from '../fixtures/a11y';
@@ -116,7 +119,7 @@ test('signed out: sign-in, setup and invitation links', async ({ page, request }
 });
 
 test('owner: every page of an organization', async ({ page, request }) => {
-  test.setTimeout(120_000);
+  test.setTimeout(240_000);
   const s = await seed(request);
   await login(page, '/secrets');
   await visitAll(page, orgPages(s), 'owner');
@@ -149,7 +152,7 @@ test('owner: empty lists of a new organization', async ({ page, request }) => {
 });
 
 test('owner: states that appear after an action', async ({ page, request }) => {
-  test.setTimeout(120_000);
+  test.setTimeout(240_000);
   const s = await seed(request);
   await login(page, '/secrets');
   const setPage = org(`/secrets/${s.set}`);
@@ -215,7 +218,7 @@ test('owner: states that appear after an action', async ({ page, request }) => {
 
 for (const role of ['admin', 'member', 'viewer'] as const) {
   test(`${role}: every page as a ${role} sees it`, async ({ browser, request }) => {
-    test.setTimeout(120_000);
+    test.setTimeout(240_000);
     const s = await seed(request);
     const context = await personWithRole(browser, request, role);
     const page = await context.newPage();
@@ -225,7 +228,7 @@ for (const role of ['admin', 'member', 'viewer'] as const) {
 }
 
 test('dark colour scheme: every page and the credential and error states', async ({ page, request }) => {
-  test.setTimeout(120_000);
+  test.setTimeout(240_000);
   await page.emulateMedia({ colorScheme: 'dark' });
   const s = await seed(request);
   await login(page, '/secrets');
@@ -247,7 +250,7 @@ test('dark colour scheme: every page and the credential and error states', async
 });
 
 test('320 px wide (and 200 % zoom of 640 px): nothing scrolls sideways, nothing is lost', async ({ page, request }) => {
-  test.setTimeout(120_000);
+  test.setTimeout(240_000);
   await page.setViewportSize({ width: 320, height: 720 });
   const s = await seed(request);
   await page.goto('/login');

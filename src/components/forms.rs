@@ -81,11 +81,11 @@ pub fn NewSetForm(org: String) -> impl IntoView {
     }
 }
 
-/// A one-button form (unset a key, delete a pull secret). Plain server-rendered HTML:
-/// without JavaScript the click submits; with it, the page's one [`Confirmations`]
-/// island turns the first click into "Confirm …" and only the second one submits. A
-/// table of a hundred keys is then a hundred small forms and one island, not a hundred
-/// islands each carrying its props.
+/// A one-button form (delete a pull secret, remove a member). Plain server-rendered
+/// HTML: without JavaScript the click submits; with it, the page's one
+/// [`Confirmations`] island turns the first click into "Confirm …" and only the second
+/// one submits. A table of a hundred rows is then a hundred small forms and one island,
+/// not a hundred islands each carrying its props.
 #[component]
 pub fn ConfirmButton(
     /// The server function's URL.
@@ -97,27 +97,34 @@ pub fn ConfirmButton(
     /// Accessible name, e.g. "Unset DB_URL"; armed: "Confirm unset DB_URL".
     label: String,
 ) -> impl IntoView {
-    let confirm_text = format!("Confirm {}", text.to_lowercase());
-    let confirm_label = format!("Confirm {}", lowercase_first(&label));
-    let (shown, shown_label) = (text.clone(), label.clone());
     view! {
         <form method="post" action=action>
             {fields
                 .into_iter()
                 .map(|(name, value)| view! { <input type="hidden" name=name value=value /> })
                 .collect_view()}
-            <button
-                type="submit"
-                class="danger"
-                aria-label=shown_label
-                data-label=label
-                data-text=text
-                data-confirm-label=confirm_label
-                data-confirm-text=confirm_text
-            >
-                {shown}
-            </button>
+            <ConfirmSubmit text=text label=label />
         </form>
+    }
+}
+
+/// The button of a [`ConfirmButton`] on its own, for a form of many rows: it submits
+/// the form it is in, adding its `name=value` (one form around a table of keys instead
+/// of a form with the same hidden fields in every row). The armed texts are derived in
+/// the browser (`confirm::arm`), so a row carries its label once.
+#[component]
+pub fn ConfirmSubmit(
+    text: String,
+    label: String,
+    /// The field this button adds to the submission, if any.
+    #[prop(optional)]
+    field: Option<(&'static str, String)>,
+) -> impl IntoView {
+    let (name, value) = field.unzip();
+    view! {
+        <button type="submit" class="danger" name=name value=value aria-label=label data-confirm="">
+            {text}
+        </button>
     }
 }
 
@@ -140,31 +147,46 @@ mod confirm {
     /// The confirm button an event happened on (or inside).
     fn button(ev: &Event) -> Option<Element> {
         let target: Element = ev.target()?.dyn_into().ok()?;
-        target.closest("button[data-confirm-text]").ok()?
+        target.closest("button[data-confirm]").ok()?
     }
 
     fn armed(b: &Element) -> bool {
         b.has_attribute("data-armed")
     }
 
+    /// Arms (`on`) or disarms the button. Arming keeps its text and accessible name
+    /// in `data-text` and `data-label` and shows "Confirm …" instead; disarming puts
+    /// them back.
     fn arm(b: &Element, on: bool) {
-        let (text, label) = if on {
-            ("data-confirm-text", "data-confirm-label")
-        } else {
-            ("data-text", "data-label")
-        };
-        let (Some(text), Some(label)) = (b.get_attribute(text), b.get_attribute(label)) else {
+        if on == armed(b) {
             return;
-        };
-        b.set_text_content(Some(&text));
-        let _ = b.set_attribute("aria-label", &label);
+        }
         if on {
+            let text = b.text_content().unwrap_or_default();
+            let label = b.get_attribute("aria-label").unwrap_or_else(|| text.clone());
+            b.set_text_content(Some(&format!("Confirm {}", text.to_lowercase())));
+            let _ = b.set_attribute("aria-label", &format!("Confirm {}", lowercase_first(&label)));
+            let _ = b.set_attribute("data-text", &text);
+            let _ = b.set_attribute("data-label", &label);
             b.set_class_name("danger armed");
             let _ = b.set_attribute("data-armed", "");
         } else {
+            if let Some(text) = b.get_attribute("data-text") {
+                b.set_text_content(Some(&text));
+            }
+            if let Some(label) = b.get_attribute("data-label") {
+                let _ = b.set_attribute("aria-label", &label);
+            }
             b.set_class_name("danger");
             let _ = b.remove_attribute("data-armed");
         }
+    }
+
+    fn lowercase_first(s: &str) -> String {
+        let mut c = s.chars();
+        c.next()
+            .map(|f| f.to_lowercase().chain(c).collect())
+            .unwrap_or_default()
     }
 
     fn on(doc: &Document, name: &str, f: impl Fn(Event) + 'static) {
@@ -210,7 +232,7 @@ mod confirm {
                 return;
             };
             if form
-                .query_selector("button[data-confirm-text]")
+                .query_selector("button[data-confirm]")
                 .ok()
                 .flatten()
                 .is_none()
@@ -269,13 +291,6 @@ fn name_select(
             {options}
         </select>
     }
-}
-
-fn lowercase_first(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_lowercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 /// "Delete set": the user types the set's name to confirm (checked by the server too).

@@ -1,7 +1,7 @@
 use super::{load_error, role_in, route_org};
 use crate::api::{deployment_url, deployments_using, get_set, org_url};
 use crate::api::{ProtectSet, UnsetKey};
-use crate::components::{ConfirmButton, DeleteSetForm, Flash, Layout, PastePreview, RowEditor};
+use crate::components::{ConfirmSubmit, DeleteSetForm, Flash, Layout, PastePreview, RowEditor};
 use crate::model::format_time;
 use crate::model::Role;
 use leptos::prelude::*;
@@ -101,13 +101,18 @@ pub fn SecretSetPage() -> impl IntoView {
                                     }
                                         .into_any()
                                 } else {
-                                    view! {
+                                    let table = view! {
                                         <div class="table-box" role="region" aria-label="Keys" tabindex="0">
                                             <table class="list" aria-label="Keys">
                                                 <thead>
                                                     <tr>
                                                         <th scope="col">"Key"</th>
-                                                        <th scope="col">"Fingerprint"</th>
+                                                        <th
+                                                            scope="col"
+                                                            title="HMAC fingerprint: equal values show equal fingerprints"
+                                                        >
+                                                            "Fingerprint"
+                                                        </th>
                                                         <th scope="col">"Last change"</th>
                                                         <th scope="col">
                                                             <span class="visually-hidden">"Actions"</span>
@@ -119,37 +124,26 @@ pub fn SecretSetPage() -> impl IntoView {
                                                         .keys
                                                         .into_iter()
                                                         .map(|k| {
+                                                            let unset = can_write
+                                                                .then(|| {
+                                                                    view! {
+                                                                        <ConfirmSubmit
+                                                                            text="Unset".to_owned()
+                                                                            label=format!("Unset {}", k.key)
+                                                                            field=("key", k.key.clone())
+                                                                        />
+                                                                    }
+                                                                });
                                                             view! {
                                                                 <tr>
                                                                     <td>
-                                                                        <code>{k.key.clone()}</code>
+                                                                        <code>{k.key}</code>
                                                                     </td>
                                                                     <td>
-                                                                        <code
-                                                                            class="fingerprint"
-                                                                            title="HMAC fingerprint: equal values show equal fingerprints"
-                                                                        >
-                                                                            {k.fingerprint}
-                                                                        </code>
+                                                                        <code class="fingerprint">{k.fingerprint}</code>
                                                                     </td>
                                                                     <td>{format_time(k.updated_at)}</td>
-                                                                    <td>
-                                                                        {can_write
-                                                                            .then(|| {
-                                                                                view! {
-                                                                                    <ConfirmButton
-                                                                                        action=UnsetKey::PATH.to_owned()
-                                                                                        fields=vec![
-                                                                                            ("org".to_owned(), org.clone()),
-                                                                                            ("set".to_owned(), set.name.clone()),
-                                                                                            ("key".to_owned(), k.key.clone()),
-                                                                                        ]
-                                                                                        text="Unset".to_owned()
-                                                                                        label=format!("Unset {}", k.key)
-                                                                                    />
-                                                                                }
-                                                                            })}
-                                                                    </td>
+                                                                    <td>{unset}</td>
                                                                 </tr>
                                                             }
                                                         })
@@ -157,8 +151,20 @@ pub fn SecretSetPage() -> impl IntoView {
                                                 </tbody>
                                             </table>
                                         </div>
+                                    };
+                                    // One form for every row's "Unset": each button adds its key.
+                                    if can_write {
+                                        view! {
+                                            <form method="post" action=UnsetKey::PATH>
+                                                <input type="hidden" name="org" value=org.clone() />
+                                                <input type="hidden" name="set" value=set.name.clone() />
+                                                {table}
+                                            </form>
+                                        }
+                                            .into_any()
+                                    } else {
+                                        table.into_any()
                                     }
-                                        .into_any()
                                 }}
                                 {can_write
                                     .then(|| {

@@ -18,6 +18,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0007_one_store.sql"),
     include_str!("../../../migrations/sqlite/0008_history.sql"),
     include_str!("../../../migrations/sqlite/0009_scale.sql"),
+    include_str!("../../../migrations/sqlite/0010_writes.sql"),
 ];
 
 const PG_MIGRATIONS: &[&str] = &[
@@ -30,6 +31,7 @@ const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0007_one_store.sql"),
     include_str!("../../../migrations/postgres/0008_history.sql"),
     include_str!("../../../migrations/postgres/0009_scale.sql"),
+    include_str!("../../../migrations/postgres/0010_writes.sql"),
 ];
 
 /// Arbitrary constant naming the PostgreSQL advisory lock that guards migrations.

@@ -139,6 +139,17 @@ async fn open_values(
     Ok(())
 }
 
+/// The versions of set `$1` below version `$2` and no newer than `$3` that no kept
+/// deployment revision was taken from. Read by the set's time, not by version: the old
+/// enough versions are the few that go now (and pinned ones), where every version below
+/// `$2` is the set's whole history, read again by every write (`+ 0` keeps either
+/// database from choosing that index).
+const PRUNE_CANDIDATES: &str = "SELECT v.version FROM secret_versions v \
+     WHERE v.set_id = $1 AND v.version + 0 < $2 AND v.at <= $3 \
+     AND NOT EXISTS (SELECT 1 FROM deployment_revisions r \
+         WHERE r.set_id = v.set_id AND r.set_version = v.version) \
+     ORDER BY v.version";
+
 /// Removes the versions of set `set_id` that retention lets go (older than its days,
 /// not among the newest it keeps, and not the source of a kept deployment revision),
 /// then the values no kept version holds. The versions removed, oldest first.
@@ -152,20 +163,13 @@ async fn prune(
     let below = newest - retention.versions_kept + 1;
     let before = now - retention.version_days * DAY;
     let doomed: Vec<i64> = tx
-        .rows(
-            "SELECT v.version FROM secret_versions v WHERE v.set_id = $1 AND v.version < $2 AND v.at <= $3 \
-             AND NOT EXISTS (SELECT 1 FROM deployment_revisions r \
-                 WHERE r.set_id = v.set_id AND r.set_version = v.version) \
-             ORDER BY v.version",
-            &[&set_id, &below, &before],
-            |r| r.get(0),
-        )
+        .rows(PRUNE_CANDIDATES, &[&set_id, &below, &before], |r| r.get(0))
         .await?;
     if doomed.is_empty() {
         return Ok(doomed);
     }
     tx.execute(
-        "DELETE FROM secret_versions WHERE set_id = $1 AND version < $2 AND at <= $3 \
+        "DELETE FROM secret_versions WHERE set_id = $1 AND version + 0 < $2 AND at <= $3 \
          AND NOT EXISTS (SELECT 1 FROM deployment_revisions r \
              WHERE r.set_id = secret_versions.set_id AND r.set_version = secret_versions.version)",
         &[&set_id, &below, &before],
@@ -751,5 +755,33 @@ impl Store {
         );
         tx.commit().await?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PRUNE_CANDIDATES;
+
+    /// Every write looks for versions to prune: that read must come from the time
+    /// index, so that it reads the few old versions, not the set's whole history.
+    #[tokio::test]
+    async fn prune_reads_versions_by_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let store = crate::server::store::open(&url, 1).await.unwrap();
+        let mut db = store.conn().await.unwrap();
+        let plan: Vec<String> = db
+            .rows(
+                &format!("EXPLAIN QUERY PLAN {PRUNE_CANDIDATES}"),
+                &[&1i64, &10i64, &0i64],
+                |r| r.get(3),
+            )
+            .await
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(
+            plan.contains("SEARCH v USING INDEX secret_versions_at (set_id=? AND at<?)"),
+            "{plan}"
+        );
     }
 }
