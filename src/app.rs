@@ -2,8 +2,8 @@
 
 use crate::pages::{
     AccountPage, AuditPage, DeletedSetsPage, DeploymentPage, DeploymentsPage, FindValuePage, InvitePage,
-    LoginPage, MembersPage, NewOrgPage, NotFound, PullSecretsPage, SecretSetPage, SecretSetsPage,
-    SetHistoryPage, SetVersionPage, SetsComparePage, SetupPage, TokensPage,
+    LoginPage, MembersPage, NewDeploymentPage, NewOrgPage, NotFound, PullSecretsPage, SecretSetPage,
+    SecretSetsPage, SetHistoryPage, SetVersionPage, SetsComparePage, SetupPage, TokensPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
@@ -56,6 +56,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/orgs/:org/image-pull-secrets") view=PullSecretsPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/deployments") view=DeploymentsPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/deployments/:name") view=DeploymentPage ssr=SsrMode::Async />
+                <Route path=path!("/orgs/:org/new-deployment") view=NewDeploymentPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/members") view=MembersPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/tokens") view=TokensPage ssr=SsrMode::Async />
                 <Route path=path!("/orgs/:org/audit") view=AuditPage ssr=SsrMode::Async />

@@ -19,7 +19,7 @@ pub mod tokens;
 pub use account::AccountPage;
 pub use audit::AuditPage;
 pub use compare::{FindValuePage, SetsComparePage};
-pub use deployments::{DeploymentPage, DeploymentsPage};
+pub use deployments::{DeploymentPage, DeploymentsPage, NewDeploymentPage};
 pub use history::{DeletedSetsPage, SetHistoryPage, SetVersionPage};
 pub use invite::InvitePage;
 pub use login::LoginPage;

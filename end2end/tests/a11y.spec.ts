@@ -71,6 +71,7 @@ function orgPages(s: Seeded): [string, string][] {
     ['pull secrets', org('/image-pull-secrets')],
     ['deployments list', org('/deployments')],
     ['deployment page', org(`/deployments/${s.dep}`)],
+    ['new deployment', org('/new-deployment')],
     ['members', org('/members')],
     ['API tokens', org('/tokens')],
     ['audit log', org('/audit')],

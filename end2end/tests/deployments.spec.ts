@@ -20,6 +20,8 @@ test('deploy with a set, change the set, see "needs redeploy", redeploy', async 
   expect(res.status()).toBe(201);
 
   await login(page, '/deployments');
+  await page.getByRole('link', { name: 'New deployment' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('New deployment');
   await islandsReady(page);
   await page.getByLabel('Name', { exact: true }).fill(name);
   await page.getByLabel('Image', { exact: true }).fill('ghcr.io/acme/agent:1');
@@ -86,7 +88,7 @@ test('deploy with a set, change the set, see "needs redeploy", redeploy', async 
 });
 
 test('a deployment that names a missing set is refused and nothing is created', async ({ page }) => {
-  await login(page, '/deployments');
+  await login(page, '/new-deployment');
   await islandsReady(page);
   const name = uniqueSet('ghost');
   await page.getByLabel('Name', { exact: true }).fill(name);

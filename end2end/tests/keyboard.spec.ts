@@ -229,7 +229,7 @@ test('deploy from the keyboard and copy the runtime token', async ({ page, reque
   await api(request, 'put', `/secrets/${set}`, { secrets: [{ key: 'MODE', value: 'one' }] });
   await api(request, 'post', '/image-pull-secrets', { name: pull, registry: 'ghcr.io', username: 'bot', password: 'pw-1' });
   await login(page, '/secrets');
-  await page.goto(org('/deployments'));
+  await page.goto(org('/new-deployment'));
   await settled(page);
   await tabTo(page, page.getByLabel('Name', { exact: true }));
   await page.keyboard.type(name);

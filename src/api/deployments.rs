@@ -16,6 +16,11 @@ pub fn deployments_url(org: &str) -> String {
     super::org_url(org, "/deployments")
 }
 
+/// The page with the form that creates a deployment.
+pub fn new_deployment_url(org: &str) -> String {
+    super::org_url(org, "/new-deployment")
+}
+
 pub fn deployment_url(org: &str, name: &str) -> String {
     super::org_url(org, &format!("/deployments/{name}"))
 }
@@ -70,10 +75,14 @@ pub async fn deploy(
     #[server(default)] min_agents: String,
     #[server(default)] max_agents: String,
     #[server(default)] pcc_deploy_toml: String,
+    /// Set by the new-deployment form: a refused attempt goes back to that form, not to
+    /// the page of a deployment that does not exist.
+    #[server(default)]
+    creating: String,
 ) -> Result<WriteOutcome, AppError> {
     use crate::server::deployments::{merge_spec, parse_deploy_file, DeployFields};
-    let back = if name.is_empty() {
-        deployments_url(&org)
+    let back = if name.is_empty() || !creating.is_empty() {
+        new_deployment_url(&org)
     } else {
         deployment_url(&org, &name)
     };

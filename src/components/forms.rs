@@ -577,6 +577,7 @@ pub fn DeployForm(
         <form method="post" action=crate::api::Deploy::PATH on:submit=state.submit()>
             <ReadyMarker />
             <input type="hidden" name="org" value=org />
+            {(!editing).then(|| view! { <input type="hidden" name="creating" value="1" /> })}
             <div class="grid2">
                 <div>
                     <label for="dep-name">"Name"</label>

@@ -1,7 +1,7 @@
 use super::{load_error, role_in, route_org};
 use crate::api::{
     deployment_url, deployments_url, get_deployment, list_deployment_page, list_pull_secrets, list_set_page,
-    set_url, take_revealed, DeleteDeployment, Redeploy, RotateRuntimeToken,
+    new_deployment_url, set_url, take_revealed, DeleteDeployment, Redeploy, RotateRuntimeToken,
 };
 use crate::components::{ConfirmButton, DeployForm, Flash, Layout, ListSearch, PageLinks, ShownOnce};
 use crate::model::{format_time, DeploymentSummary};
@@ -78,7 +78,6 @@ pub fn DeploymentsPage() -> impl IntoView {
                         Ok(page) => page,
                         Err(e) => return view! { <p class="problems">{e.to_string()}</p> }.into_any(),
                     };
-                    let (sets, pulls) = picker_names(&org).await;
                     let list = page.deployments;
                     let pages = view! {
                         <PageLinks name="Pages of deployments" back=place.first_page() on=place.next_page(page.next) />
@@ -130,16 +129,58 @@ pub fn DeploymentsPage() -> impl IntoView {
                             .into_any()
                     };
                     view! {
-                        {table}
                         {can_deploy
                             .then(|| {
                                 view! {
-                                    <section class="card">
-                                        <h2>"New deployment"</h2>
-                                        <DeployForm org=org.clone() existing=None sets=sets pulls=pulls />
-                                    </section>
+                                    <p class="meta">
+                                        <a href=new_deployment_url(&org)>"New deployment"</a>
+                                    </p>
                                 }
                             })}
+                        {table}
+                    }
+                        .into_any()
+                })}
+            </Suspense>
+        </Layout>
+    }
+}
+
+/// The form that creates a deployment, on a page of its own: its pickers read the
+/// organization's set and pull-secret names, which the list of deployments has no use for.
+#[component]
+pub fn NewDeploymentPage() -> impl IntoView {
+    let org = route_org();
+    let list_url = deployments_url(&org);
+    view! {
+        <Title text="New deployment · Deployments · Cloakroom" />
+        <Layout>
+            <p class="crumbs">
+                <a href=list_url.clone()>"Deployments"</a>
+                " / "
+            </p>
+            <h1>"New deployment"</h1>
+            <Flash />
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {Suspend::new(async move {
+                    let role = match crate::api::current_viewer(org.clone()).await {
+                        Ok(viewer) => viewer.role,
+                        Err(e) => return load_error(e, list_url.clone(), "Back to deployments"),
+                    };
+                    if role < Role::Member {
+                        return view! {
+                            <p class="empty">"Only members, admins and owners of this organization can deploy."</p>
+                        }
+                            .into_any();
+                    }
+                    let (sets, pulls) = picker_names(&org).await;
+                    view! {
+                        <section class="card">
+                            <p class="hint">
+                                "The first deploy records revision 1 and shows the runtime token the agents read their environment with."
+                            </p>
+                            <DeployForm org=org.clone() existing=None sets=sets pulls=pulls />
+                        </section>
                     }
                         .into_any()
                 })}

@@ -684,6 +684,7 @@ async fn another_orgs_user_gets_404_from_every_endpoint(backend: Backend) {
         "/orgs/acme/secrets",
         "/orgs/acme/secrets/s",
         "/orgs/acme/members",
+        "/orgs/acme/new-deployment",
         "/orgs/nosuch/secrets",
     ] {
         let res = w

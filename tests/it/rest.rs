@@ -734,6 +734,9 @@ async fn deployments_come_in_pages_and_a_set_names_only_its_users(backend: Backe
     };
     let html = app.page(&cookie, "/orgs/acme/deployments").await;
     assert_eq!(shown(&html), 50);
+    // The list reads no pickers: creating is a page of its own.
+    assert!(!html.contains("id=\"dep-set\""));
+    assert!(html.contains("href=\"/orgs/acme/new-deployment\""));
     assert!(html.contains("href=\"/orgs/acme/deployments?after=agent-49\""));
     let html = app.page(&cookie, "/orgs/acme/deployments?after=agent-49").await;
     assert_eq!(shown(&html), 10);
@@ -764,7 +767,7 @@ async fn pickers_stay_bounded_in_a_large_organization(backend: Backend) {
     }
     let cookie = app.owner_session().await;
     let options = |html: &str| html.matches("<option value=\"s-").count();
-    let html = app.page(&cookie, "/orgs/acme/deployments").await;
+    let html = app.page(&cookie, "/orgs/acme/new-deployment").await;
     assert!(
         html.contains("<select id=\"dep-set\""),
         "a list while every set fits"
@@ -773,7 +776,7 @@ async fn pickers_stay_bounded_in_a_large_organization(backend: Backend) {
 
     create(limit).await;
     let last = format!("s-{limit:03}");
-    let html = app.page(&cookie, "/orgs/acme/deployments").await;
+    let html = app.page(&cookie, "/orgs/acme/new-deployment").await;
     assert!(!html.contains("<select id=\"dep-set\""));
     assert!(
         html.contains("list=\"dep-set-names\""),
@@ -808,8 +811,89 @@ async fn pickers_stay_bounded_in_a_large_organization(backend: Backend) {
     assert_eq!(page["secret_set"], last.as_str(), "{page}");
 }
 
+/// Without JavaScript, a refused new deployment goes back to the form that creates
+/// one (with the reason), not to the page of a deployment that does not exist; a
+/// refused change of an existing one goes back to that deployment's page.
+async fn a_refused_deploy_returns_to_the_form_it_came_from(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let cookie = app.owner_session().await;
+    let post = |fields: Vec<(&'static str, &'static str)>| {
+        app.http
+            .post(app.url("/api/deploy"))
+            .header("accept", "text/html")
+            .header("cookie", &cookie)
+            .form(&fields)
+            .send()
+    };
+    let base = vec![
+        ("org", "acme"),
+        ("image", "x/agent:1"),
+        ("secret_set", "no-such-set"),
+    ];
+    let res = post([base.clone(), vec![("name", "ghost"), ("creating", "1")]].concat())
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["location"], "/orgs/acme/new-deployment");
+    let flash = flash_cookie(&res);
+    let html = app
+        .page(&format!("{cookie}; {flash}"), "/orgs/acme/new-deployment")
+        .await;
+    assert!(
+        html.contains("no-such-set"),
+        "the reason is shown on the form's page"
+    );
+    assert!(html.contains("id=\"dep-name\""), "with the form");
+    let res = app.api(Method::GET, "/deployments/ghost").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "nothing was created");
+
+    let res = app
+        .api(Method::PUT, "/deployments/real")
+        .json(&json!({"image": "x/agent:1"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    let res = post([base, vec![("name", "real")]].concat()).await.unwrap();
+    assert_eq!(res.headers()["location"], "/orgs/acme/deployments/real");
+}
+
+/// Creating a deployment is for members and up: a viewer's page says so and lists
+/// none of the organization's set names.
+async fn viewers_get_no_deploy_form(backend: Backend) {
+    let app = spawn_app(backend).await;
+    cloakroom::server::secrets::create(
+        &app.state,
+        &app.principal,
+        &cloakroom::validate::ResourceName::parse("app-env").unwrap(),
+    )
+    .await
+    .unwrap();
+    common::user_with_role(
+        &app.state,
+        "viewer@example.com",
+        "acme",
+        cloakroom::model::Role::Viewer,
+    )
+    .await;
+    let (_, session) =
+        cloakroom::server::auth::login(&app.state, "viewer@example.com", common::PASSWORD, "t")
+            .await
+            .unwrap();
+    let viewer = format!("cloakroom_session={session}");
+    let html = app.page(&viewer, "/orgs/acme/new-deployment").await;
+    assert!(html.contains("Only members, admins and owners"), "{html}");
+    assert!(!html.contains("app-env"));
+    let html = app.page(&viewer, "/orgs/acme/deployments").await;
+    assert!(!html.contains("/new-deployment\""));
+    let owner = app.owner_session().await;
+    let html = app.page(&owner, "/orgs/acme/new-deployment").await;
+    assert!(html.contains("<option value=\"app-env\""));
+}
+
 on_both_backends!(
     pickers_stay_bounded_in_a_large_organization,
+    a_refused_deploy_returns_to_the_form_it_came_from,
+    viewers_get_no_deploy_form,
     deployments_come_in_pages_and_a_set_names_only_its_users,
     lists_of_sets_come_in_pages_with_a_search,
     put_creates_then_modifies_and_get_lists_keys_without_values,
