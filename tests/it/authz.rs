@@ -380,13 +380,6 @@ struct World {
     outsider_cookie: String,
 }
 
-async fn session_cookie(app: &TestApp, email: &str) -> String {
-    let (_, session) = cloakroom::server::auth::login(&app.state, email, common::PASSWORD, "test")
-        .await
-        .unwrap();
-    format!("cloakroom_session={session}")
-}
-
 const ROLES: [(Role, &str); 3] = [
     (Role::Viewer, "viewer@example.com"),
     (Role::Member, "member@example.com"),
@@ -453,14 +446,14 @@ async fn world(backend: Backend, protected: bool) -> World {
                 .await
                 .unwrap(),
         );
-        cookies.push(session_cookie(&app, email).await);
+        cookies.push(app.session(email).await);
     }
     let outsider = common::user(&app.state, "outsider@example.com", "other").await;
     let outsider_token = cloakroom::server::auth::create_api_token(&app.state, &outsider, "o")
         .await
         .unwrap();
     World {
-        outsider_cookie: session_cookie(&app, "outsider@example.com").await,
+        outsider_cookie: app.session("outsider@example.com").await,
         app,
         ids: WorldIds {
             owner_token_id,

@@ -361,11 +361,7 @@ async fn pages_redirect_to_login_and_login_sets_a_strict_cookie(backend: Backend
 
 async fn a_no_js_write_redirects_back_with_the_result_and_values_stay_out_of_html(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (_, session) =
-        cloakroom::server::auth::login(&app.state, "owner@example.com", common::PASSWORD, "127.0.0.1")
-            .await
-            .unwrap();
-    let cookie = format!("cloakroom_session={session}");
+    let cookie = app.owner_session().await;
     let res = app
         .http
         .post(app.url("/api/save_paste"))
@@ -875,11 +871,7 @@ async fn viewers_get_no_deploy_form(backend: Backend) {
         cloakroom::model::Role::Viewer,
     )
     .await;
-    let (_, session) =
-        cloakroom::server::auth::login(&app.state, "viewer@example.com", common::PASSWORD, "t")
-            .await
-            .unwrap();
-    let viewer = format!("cloakroom_session={session}");
+    let viewer = app.session("viewer@example.com").await;
     let html = app.page(&viewer, "/orgs/acme/new-deployment").await;
     assert!(html.contains("Only members, admins and owners"), "{html}");
     assert!(!html.contains("app-env"));

@@ -212,7 +212,13 @@ impl TestApp {
 
     /// A dashboard session cookie of the owner (`name=value`), signed in once.
     pub async fn owner_session(&self) -> String {
-        let (_, session) = auth::login(&self.state, "owner@example.com", PASSWORD, "127.0.0.1")
+        self.session("owner@example.com").await
+    }
+
+    /// A dashboard session cookie (`name=value`) of the account `email`, signed in
+    /// through the real sign-in with the tests' password.
+    pub async fn session(&self, email: &str) -> String {
+        let (_, session) = auth::login(&self.state, email, PASSWORD, "127.0.0.1")
             .await
             .unwrap();
         format!("cloakroom_session={session}")

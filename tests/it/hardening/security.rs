@@ -6,14 +6,6 @@ use cloakroom::model::Role;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-/// A signed-in browser session of `email` (through the real sign-in).
-async fn session(app: &TestApp, email: &str) -> String {
-    let (_, token) = cloakroom::server::auth::login(&app.state, email, common::PASSWORD, "test")
-        .await
-        .unwrap();
-    format!("cloakroom_session={token}")
-}
-
 /// A body of `n` bytes of `a a a …`: every word a problem for the pairs parser.
 fn junk(n: usize) -> String {
     "a ".repeat(n / 2)
@@ -79,7 +71,7 @@ async fn server_functions_refuse_callers_without_a_session_before_reading_the_bo
     }
     // Signed in, a body over the server functions' limit is a 413, not a failure
     // inside the function.
-    let cookie = session(&app, "owner@example.com").await;
+    let cookie = app.session("owner@example.com").await;
     let res = app
         .http
         .post(app.url("/api/save_paste"))
@@ -117,7 +109,7 @@ async fn key_count(app: &TestApp, set: &str) -> usize {
 #[tokio::test]
 async fn a_paste_of_a_million_bad_words_gets_twenty_problems_and_a_count() {
     let app = spawn_app(Backend::Sqlite).await;
-    let cookie = session(&app, "owner@example.com").await;
+    let cookie = app.session("owner@example.com").await;
     let text = junk(1_800_000);
     // From an island: a JSON error with the first problems and a count of the rest.
     let res = app
@@ -191,7 +183,7 @@ async fn writes_check_the_callers_role_before_looking_at_the_input() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let cookie = session(&app, "viewer@example.com").await;
+    let cookie = app.session("viewer@example.com").await;
     for (endpoint, field, value) in [
         ("save_paste", "text", junk(100_000)),
         ("save_rows", "rows[0][key]", "not a key".to_owned()),
@@ -365,7 +357,7 @@ async fn a_redirect_target_that_cannot_be_a_header_is_a_bad_request() {
         assert!(matches!(location.as_deref(), None | Some("/")), "{location:?}");
     }
     // A set name with a line break, from a form: refused, never a panic.
-    let cookie = session(&app, "owner@example.com").await;
+    let cookie = app.session("owner@example.com").await;
     let res = app
         .http
         .post(app.url("/api/delete_set"))
