@@ -198,22 +198,145 @@ pub(crate) async fn finish<T>(mut tx: Db, audit: impl AuditFor<T>, out: T) -> Re
     Ok(out)
 }
 
-/// Writes an audit entry in `tx` (for changes that make several).
-/// The SQL condition of one page of a list ordered by `column` (names after `$2` that
-/// are LIKE `$3`), and the `LIKE` pattern of the query's search. `None` when no name
-/// can match the search.
-pub(crate) fn page_filter(column: &str, q: &crate::model::ListQuery) -> Option<(String, Option<String>)> {
-    let search = match q.search() {
-        crate::model::Search::All => None,
-        crate::model::Search::Containing(s) => Some(s),
-        crate::model::Search::NoName => return None,
-    };
-    let sql = format!(
-        // No `$2 IS NULL OR …`: a range the index can start at, on both databases
-        // (every name sorts after the empty one; `%` matches every name).
-        "{column} COLLATE \"C\" > COALESCE(CAST($2 AS TEXT), '') AND {column} LIKE COALESCE(CAST($3 AS TEXT), '%')"
-    );
-    Some((sql, search.map(|s| format!("%{s}%"))))
+/// How one page of a list ordered by name is read: from the table itself, or, for a
+/// search of three characters or more, through the trigram index of the names
+/// (`name_trigrams`, kept by triggers). The index is walked along one piece of the
+/// search text in name order, so a page costs the rows of that piece up to the page's
+/// end, not a pass over every name of the organization.
+pub(crate) struct NamePage {
+    from: String,
+    cond: String,
+    order: String,
+    pattern: Option<String>,
+    piece: Option<String>,
+    fetch: i64,
+}
+
+impl NamePage {
+    /// `SELECT {columns}` of this page; `alias` names the listed table in `columns`.
+    pub(crate) fn sql(&self, columns: &str) -> String {
+        format!(
+            "SELECT {columns} FROM {} WHERE {} ORDER BY {} LIMIT $4",
+            self.from, self.cond, self.order
+        )
+    }
+
+    /// The arguments of [`NamePage::sql`]: `$1` the organization, `$2` the cursor, `$3`
+    /// the `LIKE` pattern, `$4` the rows to fetch and, through the index, `$5` its piece.
+    pub(crate) fn args<'a>(&'a self, org_id: &'a i64, after: &'a Option<String>) -> Vec<&'a dyn ToArg> {
+        let mut args: Vec<&dyn ToArg> = vec![org_id, after, &self.pattern, &self.fetch];
+        if let Some(piece) = &self.piece {
+            args.push(piece);
+        }
+        args
+    }
+}
+
+/// The distinct three-character pieces of a search text, as the index holds them.
+pub(crate) fn trigrams(text: &str) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    // Search texts are `[a-z0-9-]` (see `ListQuery::search`), so bytes are characters.
+    for i in 0..text.len().saturating_sub(2) {
+        let piece = &text[i..i + 3];
+        if !out.contains(&piece) {
+            out.push(piece);
+        }
+    }
+    out
+}
+
+/// Pieces whose index rows are counted (up to [`PROBE_ROWS`] each) to pick the piece
+/// to walk: a long search text is sampled evenly. The cap bounds a probe's cost and
+/// must be large enough to tell a rare piece from a common one (`004` against `set` in
+/// 10,000 names `set-NNNNN`).
+const PROBES: usize = 8;
+const PROBE_ROWS: i64 = 1000;
+
+impl Store {
+    /// How to read one page of `table` (aliased `alias`; its names are `list` in the
+    /// index) for `q`; `None` when no name can match.
+    pub(crate) async fn name_page(
+        &self,
+        list: &str,
+        table: &str,
+        alias: &str,
+        org_id: i64,
+        q: &crate::model::ListQuery,
+    ) -> Result<Option<NamePage>, AppError> {
+        let search = match q.search() {
+            crate::model::Search::All => None,
+            crate::model::Search::Containing(s) => Some(s),
+            crate::model::Search::NoName => return Ok(None),
+        };
+        let fetch = page_fetch(q);
+        let pattern = search.as_ref().map(|s| format!("%{s}%"));
+        let pieces = search.as_deref().map(trigrams).unwrap_or_default();
+        if pieces.is_empty() {
+            // No search, or one too short for the index: the table in name order (a
+            // range the index can start at, on both databases: every name sorts after
+            // the empty one; `%` matches every name).
+            return Ok(Some(NamePage {
+                from: format!("{table} {alias}"),
+                cond: format!(
+                    "{alias}.org_id = $1 AND {alias}.name COLLATE \"C\" > COALESCE(CAST($2 AS TEXT), '') \
+                     AND {alias}.name LIKE COALESCE(CAST($3 AS TEXT), '%')"
+                ),
+                order: format!("{alias}.name COLLATE \"C\""),
+                pattern,
+                piece: None,
+                fetch,
+            }));
+        }
+        // Walk the rarest piece: count each sampled piece's rows, up to PROBE_ROWS.
+        let sample: Vec<&str> = if pieces.len() <= PROBES {
+            pieces
+        } else {
+            (0..PROBES)
+                .map(|i| pieces[i * (pieces.len() - 1) / (PROBES - 1)])
+                .collect()
+        };
+        let counts = sample
+            .iter()
+            .enumerate()
+            .map(|(i, _)| {
+                format!(
+                    "(SELECT COUNT(*) FROM (SELECT 1 FROM name_trigrams WHERE org_id = $1 AND list = $2 \
+                     AND tri = ${} LIMIT {PROBE_ROWS}) AS p{i})",
+                    i + 3
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut args: Vec<&dyn ToArg> = vec![&org_id, &list];
+        args.extend(sample.iter().map(|p| p as &dyn ToArg));
+        let n = sample.len();
+        let counts = self
+            .row(&format!("SELECT {counts}"), &args, |r| {
+                (0..n).map(|i| r.get::<i64>(i)).collect::<Vec<_>>()
+            })
+            .await?
+            .unwrap_or_default();
+        let Some((rarest, &count)) = counts.iter().enumerate().min_by_key(|(_, c)| **c) else {
+            return Ok(None);
+        };
+        if count == 0 {
+            return Ok(None);
+        }
+        Ok(Some(NamePage {
+            from: format!(
+                "name_trigrams t JOIN {table} {alias} ON {alias}.org_id = t.org_id \
+                 AND {alias}.name COLLATE \"C\" = t.name"
+            ),
+            cond: format!(
+                "t.org_id = $1 AND t.list = '{list}' AND t.tri = $5 \
+                 AND t.name COLLATE \"C\" > COALESCE(CAST($2 AS TEXT), '') AND t.name LIKE $3"
+            ),
+            order: "t.name COLLATE \"C\"".to_owned(),
+            pattern,
+            piece: Some(sample[rarest].to_owned()),
+            fetch,
+        }))
+    }
 }
 
 /// Rows to fetch for a page of `q.limit` (one more, to know whether a next page exists).
@@ -236,6 +359,7 @@ pub(crate) fn page_cut<T>(
     (rows, next)
 }
 
+/// Writes an audit entry in `tx` (for changes that make several).
 pub(crate) async fn audit_in(tx: &mut Db, entry: &Audit) -> Result<(), AppError> {
     audit::write(tx, entry).await
 }

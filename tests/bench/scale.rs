@@ -194,6 +194,18 @@ fn endpoints() -> Vec<Endpoint> {
             expect: "set-00042",
         },
         Endpoint {
+            name: "sets list page, search \"set-0\" (every name)",
+            kind: Kind::Page,
+            path: |o, _| format!("/orgs/{}/secrets?q=set-0", o.name),
+            expect: "set-00049",
+        },
+        Endpoint {
+            name: "sets list page, search \"t-0004\"",
+            kind: Kind::Page,
+            path: |o, _| format!("/orgs/{}/secrets?q=t-0004", o.name),
+            expect: "set-00042",
+        },
+        Endpoint {
             name: "set page (100 keys)",
             kind: Kind::Page,
             path: |o, i| format!("/orgs/{}/secrets/set-{:05}", o.name, i * 7 % 100),

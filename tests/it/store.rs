@@ -478,6 +478,123 @@ async fn concurrent_writers_to_different_keys_of_one_set_all_land(backend: Backe
     }
 }
 
+/// Every page of a search of the sets list, following the cursor with `limit` names a
+/// page.
+async fn searched(
+    state: &cloakroom::server::state::AppState,
+    who: &cloakroom::server::auth::Principal,
+    q: &str,
+    limit: u32,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let query = cloakroom::model::ListQuery {
+            q: Some(q.to_owned()),
+            after: after.take(),
+            limit,
+        };
+        let page = secrets::page(state, who, &query).await.unwrap();
+        out.extend(page.sets.into_iter().map(|s| s.name));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return out,
+        }
+    }
+}
+
+/// Searching names goes through the trigram index for texts of three characters or
+/// more: it finds exactly the names containing the text, in name order and across
+/// pages, and follows sets created by a write, deleted and restored under a new name.
+async fn search_finds_exactly_the_names_containing_the_text(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let state = db.state(1).await;
+    let who = user(&state, "a@example.com", "acme").await;
+    let other = user(&state, "b@example.com", "other").await;
+    let mut names: Vec<String> = (0..40).map(|i| format!("svc-{:03}", i * 7)).collect();
+    names.extend(
+        [
+            "ab", "abc", "xabcx", "ab-c", "prod-api", "api-prod", "aaaa", "a-aaa-a",
+        ]
+        .map(String::from),
+    );
+    for (i, n) in names.iter().enumerate() {
+        if i % 2 == 0 {
+            secrets::create(&state, &who, &name(n)).await.unwrap();
+        } else {
+            // A write creates the set too.
+            secrets::write(&state, &who, &name(n), pairs(&[("K", "v")]), None)
+                .await
+                .unwrap();
+        }
+    }
+    // Another organization's names never show.
+    secrets::create(&state, &other, &name("svc-014")).await.unwrap();
+    secrets::create(&state, &other, &name("abcdef")).await.unwrap();
+    let check = |names: Vec<String>| {
+        let state = &state;
+        let who = &who;
+        async move {
+            let mut sorted = names.clone();
+            sorted.sort();
+            for q in [
+                "0", "01", "014", "svc-0", "svc-01", "-0", "abc", "ab", "api", "prod-api", "pi-", "zzz",
+                "aaa", "a-a", "c-1", "svc-26", "svc-266", "SVC-14", " c-1 ",
+            ] {
+                let text = q.trim().to_ascii_lowercase();
+                let want: Vec<String> = sorted.iter().filter(|n| n.contains(&text)).cloned().collect();
+                for limit in [3, 100] {
+                    assert_eq!(
+                        searched(state, who, q, limit).await,
+                        want,
+                        "search {q:?}, {limit} a page"
+                    );
+                }
+            }
+        }
+    };
+    check(names.clone()).await;
+    // Deleting takes a name out; restoring under a new name puts that one in.
+    secrets::delete(&state, &who, "svc-014").await.unwrap();
+    names.retain(|n| n != "svc-014");
+    check(names.clone()).await;
+    let gone = cloakroom::server::history::deleted(&state, &who).await.unwrap();
+    let id = gone.iter().find(|d| d.name == "svc-014").unwrap().id;
+    cloakroom::server::history::undelete(&state, &who, id, Some(&name("restored-014")))
+        .await
+        .unwrap();
+    names.push("restored-014".into());
+    check(names.clone()).await;
+}
+
+/// A database from before the index (migration 11) gets its sets and deployments
+/// indexed when it is opened: the migration is undone by hand, then the state is
+/// opened again and searches.
+async fn the_search_index_is_built_for_existing_names(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let state = db.state(1).await;
+    let who = user(&state, "a@example.com", "acme").await;
+    for n in ["alpha-one", "beta-two", "gamma-one"] {
+        secrets::create(&state, &who, &name(n)).await.unwrap();
+    }
+    drop(state);
+    let undo = format!(
+        "{} {}",
+        common::undo_search_index(backend),
+        match backend {
+            Backend::Sqlite => "PRAGMA user_version = 10;",
+            Backend::Postgres => "DELETE FROM schema_migrations WHERE version = 11;",
+        }
+    );
+    db.try_execute(&undo).await.unwrap();
+    let state = db.state(1).await;
+    assert_eq!(
+        searched(&state, &who, "-one", 10).await,
+        ["alpha-one", "gamma-one"]
+    );
+    assert_eq!(searched(&state, &who, "two", 10).await, ["beta-two"]);
+}
+
 on_both_backends!(
     values_survive_storage_byte_for_byte,
     set_adds_and_updates_but_keeps_other_keys,
@@ -493,6 +610,8 @@ on_both_backends!(
     concurrent_writers_to_different_keys_of_one_set_all_land,
     email_addresses_are_one_address_in_any_letter_case,
     both_databases_have_the_same_indexes,
+    search_finds_exactly_the_names_containing_the_text,
+    the_search_index_is_built_for_existing_names,
 );
 
 /// One email rule on both databases: addresses are case-folded by Unicode's rules when

@@ -19,6 +19,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0008_history.sql"),
     include_str!("../../../migrations/sqlite/0009_scale.sql"),
     include_str!("../../../migrations/sqlite/0010_writes.sql"),
+    include_str!("../../../migrations/sqlite/0011_search.sql"),
 ];
 
 const PG_MIGRATIONS: &[&str] = &[
@@ -32,6 +33,7 @@ const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0008_history.sql"),
     include_str!("../../../migrations/postgres/0009_scale.sql"),
     include_str!("../../../migrations/postgres/0010_writes.sql"),
+    include_str!("../../../migrations/postgres/0011_search.sql"),
 ];
 
 /// Arbitrary constant naming the PostgreSQL advisory lock that guards migrations.

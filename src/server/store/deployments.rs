@@ -263,17 +263,16 @@ impl Store {
         org_id: i64,
         q: &crate::model::ListQuery,
     ) -> Result<crate::model::DeploymentPage, AppError> {
-        let Some((filter, pattern)) = super::page_filter("d.name", q) else {
+        let Some(page) = self
+            .name_page("deployment", "deployments", "d", org_id, q)
+            .await?
+        else {
             return Ok(crate::model::DeploymentPage::default());
         };
-        let sql = format!(
-            "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d WHERE d.org_id = $1 AND {filter} \
-             ORDER BY d.name COLLATE \"C\" LIMIT $4"
-        );
         let rows = self
             .rows(
-                &sql,
-                &[&org_id, &q.after, &pattern, &super::page_fetch(q)],
+                &page.sql(DEPLOYMENT_COLUMNS),
+                &page.args(&org_id, &q.after),
                 deployment,
             )
             .await?;

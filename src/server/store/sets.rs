@@ -287,22 +287,17 @@ impl Store {
         org_id: i64,
         q: &crate::model::ListQuery,
     ) -> Result<crate::model::SetPage, AppError> {
-        let Some((filter, pattern)) = super::page_filter("s.name", q) else {
+        let Some(page) = self.name_page("set", "secret_sets", "s", org_id, q).await? else {
             return Ok(crate::model::SetPage::default());
         };
-        let sql = format!(
-            "SELECT s.name, (SELECT COUNT(*) FROM secrets k WHERE k.set_id = s.id), s.updated_at, \
-             s.protected FROM secret_sets s WHERE s.org_id = $1 AND {filter} \
-             ORDER BY s.name COLLATE \"C\" LIMIT $4"
-        );
+        let sql = page
+            .sql("s.name, (SELECT COUNT(*) FROM secrets k WHERE k.set_id = s.id), s.updated_at, s.protected");
         let rows = self
-            .rows(&sql, &[&org_id, &q.after, &pattern, &super::page_fetch(q)], |r| {
-                SetSummary {
-                    name: r.get(0),
-                    key_count: r.get(1),
-                    updated_at: r.get(2),
-                    protected: r.get(3),
-                }
+            .rows(&sql, &page.args(&org_id, &q.after), |r| SetSummary {
+                name: r.get(0),
+                key_count: r.get(1),
+                updated_at: r.get(2),
+                protected: r.get(3),
             })
             .await?;
         let (sets, next) = super::page_cut(rows, q, |s| s.name.clone());

@@ -57,6 +57,23 @@ pub struct TestDb {
     pg_name: Option<String>,
 }
 
+/// SQL that takes out migration 11 (the search index of names) but not its record in
+/// the schema version, for tests that rebuild an older database.
+pub fn undo_search_index(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => {
+            "DROP TRIGGER secret_sets_trigrams_in; DROP TRIGGER secret_sets_trigrams_out; \
+             DROP TRIGGER secret_sets_trigrams_rename; DROP TRIGGER deployments_trigrams_in; \
+             DROP TRIGGER deployments_trigrams_out; DROP TRIGGER deployments_trigrams_rename; \
+             DROP TABLE name_trigrams; DROP TABLE name_positions;"
+        }
+        Backend::Postgres => {
+            "DROP TABLE name_trigrams; DROP FUNCTION name_trigrams_follow CASCADE; \
+             DROP FUNCTION name_trigrams_of;"
+        }
+    }
+}
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 async fn pg_admin() -> tokio_postgres::Client {
