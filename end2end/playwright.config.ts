@@ -16,7 +16,9 @@ export default defineConfig({
   reporter: [['list'], ['json', { outputFile: '.state/results.json' }]],
   use: {
     baseURL: process.env.BASE_URL ?? 'http://127.0.0.1:3000',
-    trace: 'retain-on-failure',
+    // Recording a trace (DOM snapshots and screenshots at every step) costs every test,
+    // passing or not; `PW_TRACE=1` turns it on to debug a failure locally.
+    trace: process.env.PW_TRACE ? 'retain-on-failure' : 'off',
     launchOptions: {
       executablePath,
       args: [
