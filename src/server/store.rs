@@ -213,7 +213,8 @@ pub(crate) struct NamePage {
 }
 
 impl NamePage {
-    /// `SELECT {columns}` of this page; `alias` names the listed table in `columns`.
+    /// `SELECT {columns}` of this page (`columns` name the listed table by the alias
+    /// given to [`Store::name_page`]).
     pub(crate) fn sql(&self, columns: &str) -> String {
         format!(
             "SELECT {columns} FROM {} WHERE {} ORDER BY {} LIMIT $4",
@@ -232,12 +233,12 @@ impl NamePage {
     }
 }
 
-/// The distinct three-character pieces of a search text, as the index holds them.
-pub(crate) fn trigrams(text: &str) -> Vec<&str> {
-    let mut out: Vec<&str> = Vec::new();
-    // Search texts are `[a-z0-9-]` (see `ListQuery::search`), so bytes are characters.
-    for i in 0..text.len().saturating_sub(2) {
-        let piece = &text[i..i + 3];
+/// The distinct three-character pieces of a search text, as the index holds them
+/// (`substr` counts characters on both databases).
+pub(crate) fn trigrams(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out: Vec<String> = Vec::new();
+    for piece in chars.windows(3).map(|w| w.iter().collect::<String>()) {
         if !out.contains(&piece) {
             out.push(piece);
         }
@@ -288,11 +289,11 @@ impl Store {
             }));
         }
         // Walk the rarest piece: count each sampled piece's rows, up to PROBE_ROWS.
-        let sample: Vec<&str> = if pieces.len() <= PROBES {
+        let sample: Vec<String> = if pieces.len() <= PROBES {
             pieces
         } else {
             (0..PROBES)
-                .map(|i| pieces[i * (pieces.len() - 1) / (PROBES - 1)])
+                .map(|i| pieces[i * (pieces.len() - 1) / (PROBES - 1)].clone())
                 .collect()
         };
         let counts = sample
@@ -333,7 +334,7 @@ impl Store {
             ),
             order: "t.name COLLATE \"C\"".to_owned(),
             pattern,
-            piece: Some(sample[rarest].to_owned()),
+            piece: sample.into_iter().nth(rarest),
             fetch,
         }))
     }
@@ -365,3 +366,15 @@ pub(crate) async fn audit_in(tx: &mut Db, entry: &Audit) -> Result<(), AppError>
 }
 
 pub use connect::open;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_search_text_is_cut_into_its_distinct_pieces_of_three_characters() {
+        assert_eq!(super::trigrams("abcabc"), ["abc", "bca", "cab"]);
+        assert_eq!(super::trigrams("ab"), Vec::<String>::new());
+        assert_eq!(super::trigrams("aaaa"), ["aaa"]);
+        // Characters, not bytes, as `substr` counts them on both databases.
+        assert_eq!(super::trigrams("é-ü1"), ["é-ü", "-ü1"]);
+    }
+}
