@@ -14,6 +14,11 @@ use leptos_router::{path, SsrMode};
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::server::router::use_response_nonce();
+    #[cfg(feature = "ssr")]
+    let islands = leptos::prelude::use_context::<axum::http::request::Parts>()
+        .is_none_or(|p| has_islands(p.uri.path()));
+    #[cfg(not(feature = "ssr"))]
+    let islands = true;
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -22,7 +27,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
                 <link rel="stylesheet" id="leptos" href="/pkg/cloakroom.css" />
-                <HydrationScripts options islands=true />
+                {islands.then(|| view! { <HydrationScripts options islands=true /> })}
                 <MetaTags />
             </head>
             <body>
@@ -30,6 +35,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Whether the page at `path` has islands. The pages before signing in are plain
+/// forms: they load no script and no WebAssembly (the sign-in page is ~10 KB instead of
+/// ~200 KB). A test checks that these pages render no island.
+pub fn has_islands(path: &str) -> bool {
+    !(path == "/login" || path == "/setup" || path.starts_with("/invite/"))
 }
 
 /// Pages of an organization live under `/orgs/NAME/`, so links can be shared; the

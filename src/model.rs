@@ -459,14 +459,23 @@ pub struct TokenInfo {
 /// Formats Unix seconds as `YYYY-MM-DD HH:MM UTC` (no time zone database needed, and the
 /// same code runs in the browser).
 pub fn format_time(unix: i64) -> String {
+    let mut out = String::with_capacity(20);
+    write_time(&mut out, unix);
+    out
+}
+
+/// Appends [`format_time`]'s text to `out`.
+pub fn write_time(out: &mut String, unix: i64) {
+    use std::fmt::Write;
     let days = unix.div_euclid(86_400);
     let secs = unix.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
+    let _ = write!(
+        out,
         "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
         secs / 3600,
         (secs % 3600) / 60
-    )
+    );
 }
 
 /// RFC 3339 form of Unix seconds, for the REST API.

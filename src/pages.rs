@@ -33,6 +33,24 @@ pub use tokens::TokensPage;
 
 use leptos::prelude::*;
 
+/// Appends `text` to HTML written by hand, escaped for element text and for a
+/// double-quoted attribute alike.
+pub(crate) fn push_escaped(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
+        out.push_str(&rest[..i]);
+        out.push_str(match rest.as_bytes()[i] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            _ => "&#39;",
+        });
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+}
+
 /// Where a paged list page with a search stands (`?q=&after=` of the URL), and the
 /// links that follow from it; shared by the sets and deployments lists.
 #[derive(Clone)]

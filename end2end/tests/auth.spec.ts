@@ -47,9 +47,10 @@ test('pages carry a nonce-based CSP; the islands run under it and injected scrip
   const csp = res!.headers()['content-security-policy'];
   expect(csp).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9_-]{22,}' 'wasm-unsafe-eval'/);
   expect(csp).not.toContain('unsafe-inline');
-  // The login island hydrates and signs in under this policy (the fixture fails the test
-  // on any violation it reports).
+  // Signing in, then the islands of the page it leads to hydrate under this policy (the
+  // fixture fails the test on any violation it reports).
   await login(page);
+  await islandsReady(page);
   if (!hasJs()) return;
   const ran = await page.evaluate(() => {
     const s = document.createElement('script');

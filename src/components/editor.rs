@@ -7,14 +7,33 @@ use crate::validate::{parse_pairs, preview_write, SecretKey};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
+/// The keys the set has now, read in the browser from the first column of the page's
+/// key table (`#keys`): the editors tell a new key from a replaced one without the key
+/// list travelling in the page a second and third time as island props. On the server
+/// (which renders the editors empty, before anything is typed) the list is not needed.
+fn existing_keys() -> Vec<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        let cells = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.query_selector_all("#keys tbody tr > td:first-child").ok());
+        if let Some(cells) = cells {
+            return (0..cells.length())
+                .filter_map(|i| cells.item(i)?.text_content())
+                .collect();
+        }
+    }
+    Vec::new()
+}
+
 /// Rows of key + value (masked, with a show toggle). Existing keys are updated, new
 /// ones added; the whole form is one atomic write.
 #[island]
-pub fn RowEditor(org: String, set: String, revision: i64, existing: Vec<String>) -> impl IntoView {
+pub fn RowEditor(org: String, set: String, revision: i64) -> impl IntoView {
     let state = FormState::new(None);
     let rows = RwSignal::new(vec![0usize]);
     let next_id = StoredValue::new(1usize);
-    let existing = StoredValue::new(existing);
+    let existing = StoredValue::new(existing_keys());
     // Adding and removing rows needs JavaScript; without it the form saves one row.
     let awake = RwSignal::new(false);
     Effect::new(move |_| awake.set(true));
@@ -125,8 +144,9 @@ fn KvRow(id: usize, existing: Vec<String>, awake: RwSignal<bool>, on_remove: Cal
 /// "Paste KEY=value lines": shows what will be added and updated, or exactly what is
 /// wrong (line and word), before anything is sent.
 #[island]
-pub fn PastePreview(org: String, set: String, revision: i64, existing: Vec<String>) -> impl IntoView {
+pub fn PastePreview(org: String, set: String, revision: i64) -> impl IntoView {
     let state = FormState::new(None);
+    let existing = existing_keys();
     let text = RwSignal::new(String::new());
     let preview = Memo::new(move |_| {
         let t = text.get();

@@ -1,4 +1,4 @@
-//! Small form islands: sign in, new set, unset a key, delete a set.
+//! Small forms: sign in (plain HTML), and the islands: new set, unset a key, delete a set.
 
 use super::{FormState, MaskedInput, Problems, ReadyMarker};
 use crate::api::{CreatePullSecret, CreateSet, DeleteSet, Login};
@@ -6,13 +6,13 @@ use crate::validate::{self, ResourceName};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
-/// Sign-in form. `error` is the message a no-JS attempt came back with.
-#[island]
+/// Sign-in form: plain HTML, so the sign-in page loads no WebAssembly. `error` is the
+/// message a refused attempt came back with; the list of problems takes the focus.
+#[component]
 pub fn LoginForm(next: String, error: Option<String>) -> impl IntoView {
-    let state = FormState::new(error);
+    let lines: Vec<String> = error.into_iter().collect();
     view! {
-        <form method="post" action=Login::PATH on:submit=state.submit()>
-            <ReadyMarker />
+        <form method="post" action=Login::PATH>
             <input type="hidden" name="next" value=next />
             <label for="email">"Email"</label>
             <input
@@ -32,10 +32,8 @@ pub fn LoginForm(next: String, error: Option<String>) -> impl IntoView {
                 required
                 aria-describedby="login-problems"
             />
-            <Problems lines=state.failures id="login-problems" />
-            <button type="submit" disabled=move || state.pending.get()>
-                "Sign in"
-            </button>
+            <Problems lines=lines id="login-problems" />
+            <button type="submit">"Sign in"</button>
         </form>
     }
 }

@@ -296,10 +296,8 @@ impl Store {
                 .map(|i| pieces[i * (pieces.len() - 1) / (PROBES - 1)].clone())
                 .collect()
         };
-        let counts = sample
-            .iter()
-            .enumerate()
-            .map(|(i, _)| {
+        let counts = (0..sample.len())
+            .map(|i| {
                 format!(
                     "(SELECT COUNT(*) FROM (SELECT 1 FROM name_trigrams WHERE org_id = $1 AND list = $2 \
                      AND tri = ${} LIMIT {PROBE_ROWS}) AS p{i})",
@@ -310,10 +308,9 @@ impl Store {
             .join(", ");
         let mut args: Vec<&dyn ToArg> = vec![&org_id, &list];
         args.extend(sample.iter().map(|p| p as &dyn ToArg));
-        let n = sample.len();
         let counts = self
             .row(&format!("SELECT {counts}"), &args, |r| {
-                (0..n).map(|i| r.get::<i64>(i)).collect::<Vec<_>>()
+                (0..sample.len()).map(|i| r.get::<i64>(i)).collect::<Vec<_>>()
             })
             .await?
             .unwrap_or_default();

@@ -493,6 +493,38 @@ async fn responses_are_compressed_when_asked(backend: Backend) {
     assert_eq!(res.headers()["content-encoding"], "br");
 }
 
+/// The pages before signing in are plain forms: no island, so no script module and
+/// no WebAssembly to load. Pages with islands load them.
+#[tokio::test]
+async fn only_pages_with_islands_load_webassembly() {
+    let app = spawn_app(Backend::Sqlite).await;
+    for path in [
+        "/login",
+        "/login?next=/secrets",
+        "/setup?code=wrong",
+        "/invite/no-such-invitation",
+    ] {
+        let html = app
+            .http
+            .get(app.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("</html>"), "{path}: {html}");
+        for loaded in ["<leptos-island", "type=\"module\"", ".wasm", "modulepreload"] {
+            assert!(!html.contains(loaded), "{path} has {loaded}: {html}");
+        }
+    }
+    let owner = app.owner_session().await;
+    let html = app.page(&owner, "/orgs/acme/secrets").await;
+    for loaded in ["<leptos-island", "type=\"module\"", ".wasm", "modulepreload"] {
+        assert!(html.contains(loaded), "the sets page lacks {loaded}");
+    }
+}
+
 async fn healthz_answers_without_a_session(backend: Backend) {
     let app = spawn_app(backend).await;
     let res = app.http.get(app.url("/healthz")).send().await.unwrap();
