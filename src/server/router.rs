@@ -49,16 +49,13 @@ pub fn router(state: AppState) -> Router {
             move || shell(options.clone()),
         )
         // The built front end (WASM, JS, CSS) is the same bytes for everyone and fetched
-        // once per browser: a release build compresses it at the best level, for the
-        // smallest first load (a dev build, which serves a 3.5 MB debug WASM to every
-        // Playwright test, at the default one). Pages and API answers are made per
-        // request, and compressing them at the default level was 30% of a 100-key set
-        // page's CPU (a `perf` profile under wrk): they get the fastest level (the outer
-        // layer leaves an encoded response alone).
-        .fallback(
-            leptos_axum::file_and_error_handler::<AppState, _>(shell)
-                .layer(CompressionLayer::new().quality(BUILT_FILES_LEVEL)),
-        )
+        // once per browser: it is compressed at the default level. (The best level
+        // would save 5 KB of the WASM's 191 KB gzip, but brotli's best took 1.2-1.4 s of
+        // CPU per request for it, measured; precompressed files would give both.) Pages
+        // and API answers are made per request, and compressing them at the default
+        // level was 30% of a 100-key set page's CPU (a `perf` profile under wrk): they
+        // get the fastest level (the outer layer leaves an encoded response alone).
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell).layer(CompressionLayer::new()))
         .layer(middleware::from_fn_with_state(state.clone(), session_gate))
         .layer(middleware::from_fn_with_state(state.clone(), same_origin_guard))
         // Server functions read their (already bounded) body through axum's default
@@ -70,12 +67,6 @@ pub fn router(state: AppState) -> Router {
         .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
         .with_state(state)
 }
-
-const BUILT_FILES_LEVEL: CompressionLevel = if cfg!(debug_assertions) {
-    CompressionLevel::Default
-} else {
-    CompressionLevel::Best
-};
 
 /// Largest body a server function accepts: a whole set of values (1 MiB) as a form,
 /// where percent-encoding can triple it, with room to spare.
