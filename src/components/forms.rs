@@ -101,28 +101,10 @@ pub fn ConfirmButton(
                 .into_iter()
                 .map(|(name, value)| view! { <input type="hidden" name=name value=value /> })
                 .collect_view()}
-            <ConfirmSubmit text=text label=label />
+            <button type="submit" class="danger" aria-label=label data-confirm="">
+                {text}
+            </button>
         </form>
-    }
-}
-
-/// The button of a [`ConfirmButton`] on its own, for a form of many rows: it submits
-/// the form it is in, adding its `name=value` (one form around a table of keys instead
-/// of a form with the same hidden fields in every row). The armed texts are derived in
-/// the browser (`confirm::arm`), so a row carries its label once.
-#[component]
-pub fn ConfirmSubmit(
-    text: String,
-    label: String,
-    /// The field this button adds to the submission, if any.
-    #[prop(optional)]
-    field: Option<(&'static str, String)>,
-) -> impl IntoView {
-    let (name, value) = field.unzip();
-    view! {
-        <button type="submit" class="danger" name=name value=value aria-label=label data-confirm="">
-            {text}
-        </button>
     }
 }
 

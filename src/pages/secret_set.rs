@@ -257,8 +257,8 @@ pub fn SecretSetPage() -> impl IntoView {
 /// The key table's rows, written into one buffer: a row per key is most of the page,
 /// and a view per row cost more to render than the rest of the page (`perf` on the
 /// 100-key page). Every text is escaped. With `can_write`, each row's "Unset" button
-/// submits the form around the table with its key (the page's `Confirmations` island
-/// asks first); the markup matches `ConfirmSubmit`'s.
+/// submits the form around the table with its key, so the hidden fields are there once;
+/// the page's `Confirmations` island asks first, as for a `ConfirmButton`.
 fn key_rows(keys: &[KeyInfo], can_write: bool) -> String {
     let mut out = String::with_capacity(keys.len() * if can_write { 200 } else { 80 });
     for k in keys {
