@@ -51,6 +51,15 @@ pub(crate) fn push_escaped(out: &mut String, text: &str) {
     out.push_str(rest);
 }
 
+/// Appends a link, `href` and `text` escaped, to HTML written by hand.
+pub(crate) fn push_link(out: &mut String, href: &str, text: &str) {
+    out.push_str("<a href=\"");
+    push_escaped(out, href);
+    out.push_str("\">");
+    push_escaped(out, text);
+    out.push_str("</a>");
+}
+
 /// Where a paged list page with a search stands (`?q=&after=` of the URL), and the
 /// links that follow from it; shared by the sets and deployments lists.
 #[derive(Clone)]

@@ -193,7 +193,7 @@ pub fn SecretSetPage() -> impl IntoView {
                                                 <div class="table-box" role="region" aria-label="Recent activity" tabindex="0">
                                                     <table class="list" aria-label="Recent activity">
                                                         {super::audit::audit_head()}
-                                                        <tbody>{super::audit::audit_rows(entries)}</tbody>
+                                                        <tbody inner_html=super::audit::audit_rows(&entries)></tbody>
                                                     </table>
                                                 </div>
                                                 <p>
