@@ -36,19 +36,23 @@ use leptos::prelude::*;
 /// Appends `text` to HTML written by hand, escaped for element text and for a
 /// double-quoted attribute alike.
 pub(crate) fn push_escaped(out: &mut String, text: &str) {
-    let mut rest = text;
-    while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
-        out.push_str(&rest[..i]);
-        out.push_str(match rest.as_bytes()[i] {
+    // A byte scan (no decoding of characters): the five are ASCII, so every match is a
+    // character boundary and the slices below are whole characters.
+    let mut start = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let entity = match b {
             b'&' => "&amp;",
             b'<' => "&lt;",
             b'>' => "&gt;",
             b'"' => "&quot;",
-            _ => "&#39;",
-        });
-        rest = &rest[i + 1..];
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        out.push_str(&text[start..i]);
+        out.push_str(entity);
+        start = i + 1;
     }
-    out.push_str(rest);
+    out.push_str(&text[start..]);
 }
 
 /// Appends a link, `href` and `text` escaped, to HTML written by hand.
@@ -171,5 +175,18 @@ pub fn NotFound() -> impl IntoView {
                 <a href="/secrets">"Back to secret sets"</a>
             </p>
         </main>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escaping_keeps_every_other_character_whole() {
+        let mut out = String::from("x");
+        super::push_escaped(&mut out, "é<ü>&\"'∑");
+        assert_eq!(out, "xé&lt;ü&gt;&amp;&quot;&#39;∑");
+        let mut plain = String::new();
+        super::push_escaped(&mut plain, "no entities, ünïcödé");
+        assert_eq!(plain, "no entities, ünïcödé");
     }
 }

@@ -260,17 +260,26 @@ pub fn SecretSetPage() -> impl IntoView {
 /// submits the form around the table with its key, so the hidden fields are there once;
 /// the page's `Confirmations` island asks first, as for a `ConfirmButton`.
 fn key_rows(keys: &[KeyInfo], can_write: bool) -> String {
-    let mut out = String::with_capacity(keys.len() * if can_write { 200 } else { 80 });
+    let mut out = String::with_capacity(keys.len() * if can_write { 170 } else { 80 });
+    // Keys written together share their time: it is formatted once for each run of them.
+    let mut time = (i64::MIN, String::new());
     for k in keys {
+        if time.0 != k.updated_at {
+            time.1.clear();
+            write_time(&mut time.1, k.updated_at);
+            time.0 = k.updated_at;
+        }
         out.push_str("<tr><td>");
         super::push_escaped(&mut out, &k.key);
         out.push_str("</td><td>");
         super::push_escaped(&mut out, &k.fingerprint);
         out.push_str("</td><td>");
-        write_time(&mut out, k.updated_at);
+        out.push_str(&time.1);
         out.push_str("</td><td>");
         if can_write {
-            out.push_str(r#"<button type="submit" class="danger" name="key" value=""#);
+            // A submit button of the form around the table (styled as `button.danger`
+            // by the table's own rule, so the class is not repeated on every row).
+            out.push_str(r#"<button name="key" value=""#);
             super::push_escaped(&mut out, &k.key);
             out.push_str(r#"" aria-label="Unset "#);
             super::push_escaped(&mut out, &k.key);
@@ -305,7 +314,7 @@ mod tests {
         assert_eq!(
             rows,
             "<tr><td>API_KEY</td><td>0a1b</td><td>1970-01-02 01:01 UTC</td><td>\
-             <button type=\"submit\" class=\"danger\" name=\"key\" value=\"API_KEY\" \
+             <button name=\"key\" value=\"API_KEY\" \
              aria-label=\"Unset API_KEY\" data-confirm>Unset</button></td></tr>"
         );
         assert!(key_rows(&keys[1..], true).contains(r#"value="&lt;b&gt;&quot;&amp;&#39;""#));
