@@ -26,9 +26,8 @@ fn day_start(text: &str) -> Option<i64> {
     Some((era * 146_097 + doe - 719_468) * 86_400)
 }
 
-/// The rows of an audit table.
-/// The log's rows, written into one buffer (see the set page's key rows); every text
-/// is escaped.
+/// The rows of an audit table, written into one buffer (see the set page's key rows);
+/// every text is escaped.
 pub fn audit_rows(entries: &[AuditEntry]) -> String {
     use super::push_escaped;
     let mut out = String::with_capacity(entries.len() * 240);
