@@ -43,9 +43,9 @@ fn deployment_rows(org: &str, list: &[DeploymentSummary]) -> String {
         out.push_str("</td><td><code>");
         push_escaped(&mut out, &d.spec.image);
         out.push_str("</code></td><td>");
-        push_escaped(&mut out, d.spec.secret_set.as_deref().unwrap_or("—"));
+        push_escaped(&mut out, or_none(&d.spec.secret_set));
         out.push_str("</td><td>");
-        push_escaped(&mut out, d.spec.pull_secret.as_deref().unwrap_or("—"));
+        push_escaped(&mut out, or_none(&d.spec.pull_secret));
         out.push_str("</td><td>");
         out.push_str(&d.revision.to_string());
         out.push_str("</td><td>");
@@ -57,8 +57,8 @@ fn deployment_rows(org: &str, list: &[DeploymentSummary]) -> String {
     out
 }
 
-fn or_none(v: &Option<String>) -> String {
-    v.clone().unwrap_or_else(|| "—".into())
+fn or_none(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("—")
 }
 
 /// Names for the deploy form's pickers: the first [`PICKER_SIZE`] sets (and whether
@@ -255,7 +255,7 @@ pub fn DeploymentPage() -> impl IntoView {
                                 }}
                             </dd>
                             <dt>"Image pull secret"</dt>
-                            <dd>{or_none(&s.spec.pull_secret)}</dd>
+                            <dd>{or_none(&s.spec.pull_secret).to_owned()}</dd>
                             <dt>"Region"</dt>
                             <dd>{s.spec.region.clone()}</dd>
                             <dt>"Scaling"</dt>
