@@ -16,7 +16,7 @@ pub use forms::*;
 pub use layout::*;
 
 #[cfg(feature = "hydrate")]
-use crate::{error::AppError, model::WriteOutcome};
+use crate::error::AppError;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
@@ -54,7 +54,7 @@ impl FormState {
                 self.pending.set(true);
                 leptos::task::spawn_local(async move {
                     match post_form(&form).await {
-                        Ok(out) => go_to(&out.redirect),
+                        Ok(redirect) => go_to(&redirect),
                         Err(e) => {
                             self.failures.set(e.lines());
                             self.pending.set(false);
@@ -69,9 +69,11 @@ impl FormState {
     }
 }
 
-/// Posts a form's fields, url-encoded exactly as the browser would, to its action.
+/// Posts a form's fields, url-encoded exactly as the browser would, to its action, and
+/// answers where to go next. The answer is read with the browser's JSON parser (see
+/// [`AppError::from_parts`]), so no JSON deserializer ships in the WASM.
 #[cfg(feature = "hydrate")]
-async fn post_form(form: &web_sys::HtmlFormElement) -> Result<WriteOutcome, AppError> {
+async fn post_form(form: &web_sys::HtmlFormElement) -> Result<String, AppError> {
     let unreachable = || AppError::Transport("the server could not be reached; nothing was changed".into());
     let data = web_sys::FormData::new_with_form(form).map_err(|_| unreachable())?;
     let body = web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data)
@@ -85,16 +87,59 @@ async fn post_form(form: &web_sys::HtmlFormElement) -> Result<WriteOutcome, AppE
         .send()
         .await
         .map_err(|_| unreachable())?;
+    let answered = || {
+        AppError::Transport(format!(
+            "the server answered {}; nothing was changed",
+            res.status()
+        ))
+    };
+    let text = res.text().await.map_err(|_| answered())?;
+    let json = js_sys::JSON::parse(&text).map_err(|_| answered())?;
     if res.ok() {
-        res.json::<WriteOutcome>().await.map_err(|_| unreachable())
+        js_sys::Reflect::get(&json, &"redirect".into())
+            .ok()
+            .and_then(|r| r.as_string())
+            .ok_or_else(answered)
     } else {
-        Err(res.json::<AppError>().await.unwrap_or_else(|_| {
-            AppError::Transport(format!(
-                "the server answered {}; nothing was changed",
-                res.status()
-            ))
-        }))
+        Err(error_from_js(&json).unwrap_or_else(answered))
     }
+}
+
+/// An [`AppError`] from the browser's parse of its JSON form.
+#[cfg(feature = "hydrate")]
+fn error_from_js(json: &wasm_bindgen::JsValue) -> Option<AppError> {
+    use crate::error::ErrorPayload;
+    use js_sys::{Array, Object, Reflect};
+    use wasm_bindgen::JsCast;
+    if let Some(variant) = json.as_string() {
+        return AppError::from_parts(&variant, ErrorPayload::None);
+    }
+    let entry = Object::entries(json.dyn_ref::<Object>()?).get(0);
+    let entry: &Array = entry.dyn_ref()?;
+    let (variant, value) = (entry.get(0).as_string()?, entry.get(1));
+    let text = |v: &wasm_bindgen::JsValue, key: &str| {
+        Reflect::get(v, &key.into())
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default()
+    };
+    let payload = if let Some(t) = value.as_string() {
+        ErrorPayload::Text(t)
+    } else if let Some(n) = value.as_f64() {
+        ErrorPayload::Number(n as u64)
+    } else {
+        let items: &Array = value.dyn_ref()?;
+        ErrorPayload::Problems(
+            items
+                .iter()
+                .map(|i| crate::validate::FieldError {
+                    field: text(&i, "field"),
+                    message: text(&i, "message"),
+                })
+                .collect(),
+        )
+    };
+    AppError::from_parts(&variant, payload)
 }
 
 /// Moves keyboard focus to the form's list of problems after a refused submit, so a
@@ -165,6 +210,69 @@ pub fn MaskedInput(
                 "Show"
             </button>
         </div>
+    }
+}
+
+/// What an island shows that depends on its page, without island props (each would
+/// put a JSON deserializer in the WASM). On the server the page provides it as context
+/// (with `Provider`); in the browser, where the island hydrates over that server-rendered
+/// HTML, `from_html` reads back what the island's own code needs. Hydration never
+/// rewrites server-rendered text or static attributes, so only what decides the
+/// island's structure has to be right there.
+pub(crate) fn from_page<T: Clone + 'static>(from_html: impl FnOnce() -> T) -> T {
+    #[cfg(feature = "hydrate")]
+    return from_html();
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = from_html;
+        expect_context::<T>()
+    }
+}
+
+/// In the browser, whether the page has an element matching `selector`; on the server
+/// (which never calls it for an answer) `false`.
+pub(crate) fn on_page(selector: &str) -> bool {
+    #[cfg(feature = "hydrate")]
+    return document().query_selector(selector).ok().flatten().is_some();
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = selector;
+        false
+    }
+}
+
+/// The fields of the form an input event happened in, read by name (empty when
+/// absent): what a form's live check looks at, whichever field changed.
+pub(crate) fn form_fields(ev: &leptos::ev::Event) -> impl Fn(&str) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let data = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|e| e.closest("form").ok().flatten())
+            .and_then(|f| f.dyn_into::<web_sys::HtmlFormElement>().ok())
+            .and_then(|f| web_sys::FormData::new_with_form(&f).ok());
+        move |name: &str| {
+            data.as_ref()
+                .and_then(|d| d.get(name).as_string())
+                .unwrap_or_default()
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ev;
+        |_: &str| String::new()
+    }
+}
+
+/// The hidden fields that name a set and the revision a form was rendered from.
+#[component]
+pub fn SetFields(org: String, set: String, revision: i64) -> impl IntoView {
+    view! {
+        <input type="hidden" name="org" value=org />
+        <input type="hidden" name="set" value=set />
+        <input type="hidden" name="revision" value=revision />
     }
 }
 

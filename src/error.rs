@@ -100,6 +100,42 @@ impl AppError {
     }
 }
 
+/// The payload of a serialized [`AppError`] variant, as the browser reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorPayload {
+    /// A variant without data (`"Unauthorized"`).
+    None,
+    Text(String),
+    Number(u64),
+    /// A validation error's problems, in order.
+    Problems(Vec<FieldError>),
+}
+
+impl AppError {
+    /// Rebuilds an error from the two parts of its JSON form (`{"NotFound": "…"}`,
+    /// `"Internal"`): the variant's name and its payload. Islands read server function
+    /// answers with the browser's own JSON parser and this, so the WASM carries no JSON
+    /// deserializer. `None` for a shape no version of the server sends.
+    pub fn from_parts(variant: &str, payload: ErrorPayload) -> Option<AppError> {
+        use ErrorPayload as P;
+        Some(match (variant, payload) {
+            ("Validation", P::Problems(p)) => AppError::Validation(p),
+            ("NotFound", P::Text(t)) => AppError::NotFound(t),
+            ("Conflict", P::Text(t)) => AppError::Conflict(t),
+            ("Stale", P::Text(t)) => AppError::Stale(t),
+            ("Forbidden", P::Text(t)) => AppError::Forbidden(t),
+            ("TooLarge", P::Text(t)) => AppError::TooLarge(t),
+            ("Transport", P::Text(t)) => AppError::Transport(t),
+            ("RateLimited", P::Number(n)) => AppError::RateLimited(n),
+            ("LookupLimited", P::Number(n)) => AppError::LookupLimited(n),
+            ("Unauthorized", P::None) => AppError::Unauthorized,
+            ("BadCredentials", P::None) => AppError::BadCredentials,
+            ("Internal", P::None) => AppError::Internal,
+            _ => return None,
+        })
+    }
+}
+
 impl From<Vec<FieldError>> for AppError {
     /// Keeps at most [`crate::validate::MAX_REPORTED_ERRORS`] problems (and a count of
     /// the rest), whatever produced the list.
@@ -135,5 +171,73 @@ impl From<tokio::task::JoinError> for AppError {
     fn from(e: tokio::task::JoinError) -> Self {
         tracing::error!(error = %e, "background task failed");
         AppError::Internal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the browser does with the JSON, done here on serde_json's reading of it.
+    fn rebuild(json: &serde_json::Value) -> Option<AppError> {
+        use serde_json::Value;
+        let (variant, payload) = match json {
+            Value::String(v) => (v.as_str(), ErrorPayload::None),
+            Value::Object(o) if o.len() == 1 => {
+                let (k, v) = o.iter().next()?;
+                let payload = match v {
+                    Value::String(t) => ErrorPayload::Text(t.clone()),
+                    Value::Number(n) => ErrorPayload::Number(n.as_u64()?),
+                    Value::Array(items) => ErrorPayload::Problems(
+                        items
+                            .iter()
+                            .map(|i| FieldError {
+                                field: i["field"].as_str().unwrap_or_default().to_owned(),
+                                message: i["message"].as_str().unwrap_or_default().to_owned(),
+                            })
+                            .collect(),
+                    ),
+                    _ => return None,
+                };
+                (k.as_str(), payload)
+            }
+            _ => return None,
+        };
+        AppError::from_parts(variant, payload)
+    }
+
+    #[test]
+    fn every_variant_is_rebuilt_from_its_json_parts() {
+        let problems = vec![
+            FieldError {
+                field: "key \"A B\"".into(),
+                message: "key \"A B\" has a space".into(),
+            },
+            FieldError {
+                field: "line 2".into(),
+                message: "line 2 has no \"=\"".into(),
+            },
+        ];
+        let all = [
+            AppError::Validation(problems),
+            AppError::Validation(Vec::new()),
+            AppError::NotFound("no set \"x\"".into()),
+            AppError::Conflict("exists".into()),
+            AppError::Stale("moved on".into()),
+            AppError::Unauthorized,
+            AppError::BadCredentials,
+            AppError::RateLimited(30),
+            AppError::LookupLimited(7),
+            AppError::Forbidden("cross-site".into()),
+            AppError::TooLarge("too big".into()),
+            AppError::Internal,
+            AppError::Transport("down".into()),
+        ];
+        for e in all {
+            let json = serde_json::to_value(&e).unwrap();
+            assert_eq!(rebuild(&json).as_ref(), Some(&e), "{json}");
+        }
+        assert_eq!(AppError::from_parts("NotFound", ErrorPayload::Number(1)), None);
+        assert_eq!(AppError::from_parts("Gone", ErrorPayload::None), None);
     }
 }

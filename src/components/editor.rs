@@ -1,7 +1,7 @@
 //! The key/value editor and the paste preview: both validate with the shared rules as
 //! the user types, and both write atomically through a server function.
 
-use super::{focus_after_render, FormState, MaskedInput, Problems, ReadyMarker};
+use super::{focus_after_render, FormState, MaskedInput, Problems, ReadyMarker, SetFields};
 use crate::api::{SavePaste, SaveRows};
 use crate::validate::{parse_pairs, preview_write, SecretKey};
 use leptos::prelude::*;
@@ -28,8 +28,18 @@ fn existing_keys() -> Vec<String> {
 
 /// Rows of key + value (masked, with a show toggle). Existing keys are updated, new
 /// ones added; the whole form is one atomic write.
-#[island]
+#[component]
 pub fn RowEditor(org: String, set: String, revision: i64) -> impl IntoView {
+    view! {
+        <RowEditorIsland>
+            <SetFields org=org set=set revision=revision />
+        </RowEditorIsland>
+    }
+}
+
+/// [`RowEditor`]'s interactive part; the fields naming the set come as `children`.
+#[island]
+fn RowEditorIsland(children: Children) -> impl IntoView {
     let state = FormState::new(None);
     let rows = RwSignal::new(vec![0usize]);
     let next_id = StoredValue::new(1usize);
@@ -49,9 +59,7 @@ pub fn RowEditor(org: String, set: String, revision: i64) -> impl IntoView {
     view! {
         <form method="post" action=SaveRows::PATH on:submit=state.submit()>
             <ReadyMarker />
-            <input type="hidden" name="org" value=org />
-            <input type="hidden" name="set" value=set />
-            <input type="hidden" name="revision" value=revision />
+            {children()}
             <For each=move || rows.get() key=|id| *id let:id>
                 <KvRow
                     id=id
@@ -143,8 +151,18 @@ fn KvRow(id: usize, existing: Vec<String>, awake: RwSignal<bool>, on_remove: Cal
 
 /// "Paste KEY=value lines": shows what will be added and updated, or exactly what is
 /// wrong (line and word), before anything is sent.
-#[island]
+#[component]
 pub fn PastePreview(org: String, set: String, revision: i64) -> impl IntoView {
+    view! {
+        <PastePreviewIsland>
+            <SetFields org=org set=set revision=revision />
+        </PastePreviewIsland>
+    }
+}
+
+/// [`PastePreview`]'s interactive part; the fields naming the set come as `children`.
+#[island]
+fn PastePreviewIsland(children: Children) -> impl IntoView {
     let state = FormState::new(None);
     let existing = existing_keys();
     let text = RwSignal::new(String::new());
@@ -185,9 +203,7 @@ pub fn PastePreview(org: String, set: String, revision: i64) -> impl IntoView {
     view! {
         <form method="post" action=SavePaste::PATH on:submit=state.submit()>
             <ReadyMarker />
-            <input type="hidden" name="org" value=org />
-            <input type="hidden" name="set" value=set />
-            <input type="hidden" name="revision" value=revision />
+            {children()}
             <label for="paste">"Paste KEY=value lines"</label>
             <textarea
                 id="paste"

@@ -3,6 +3,7 @@
 use super::{FormState, MaskedInput, Problems, ReadyMarker};
 use crate::api::{CreatePullSecret, CreateSet, DeleteSet, Login};
 use crate::validate::{self, ResourceName};
+use leptos::context::Provider;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
@@ -39,8 +40,18 @@ pub fn LoginForm(next: String, error: Option<String>) -> impl IntoView {
 }
 
 /// "New secret set": a name checked against the shared rule as it is typed.
-#[island]
+#[component]
 pub fn NewSetForm(org: String) -> impl IntoView {
+    view! {
+        <NewSetIsland>
+            <input type="hidden" name="org" value=org />
+        </NewSetIsland>
+    }
+}
+
+/// [`NewSetForm`]'s interactive part; the organization's field comes as `children`.
+#[island]
+fn NewSetIsland(children: Children) -> impl IntoView {
     let state = FormState::new(None);
     let name = RwSignal::new(String::new());
     // The name as typed comes first; the server's answer shows once the name is valid.
@@ -54,7 +65,7 @@ pub fn NewSetForm(org: String) -> impl IntoView {
     view! {
         <form method="post" action=CreateSet::PATH on:submit=state.submit()>
             <ReadyMarker />
-            <input type="hidden" name="org" value=org />
+            {children()}
             <label for="new-set-name">"Set name"</label>
             <input
                 id="new-set-name"
@@ -144,7 +155,7 @@ mod confirm {
         if on {
             let text = b.text_content().unwrap_or_default();
             let label = b.get_attribute("aria-label").unwrap_or_else(|| text.clone());
-            b.set_text_content(Some(&format!("Confirm {}", text.to_lowercase())));
+            b.set_text_content(Some(&format!("Confirm {}", text.to_ascii_lowercase())));
             let _ = b.set_attribute("aria-label", &format!("Confirm {}", lowercase_first(&label)));
             let _ = b.set_attribute("data-text", &text);
             let _ = b.set_attribute("data-label", &label);
@@ -162,11 +173,14 @@ mod confirm {
         }
     }
 
+    /// The verbs of the buttons ("Unset", "Remove") are ASCII: no Unicode case tables in
+    /// the WASM for them.
     fn lowercase_first(s: &str) -> String {
-        let mut c = s.chars();
-        c.next()
-            .map(|f| f.to_lowercase().chain(c).collect())
-            .unwrap_or_default()
+        let mut s = s.to_owned();
+        if let Some(first) = s.get_mut(..1) {
+            first.make_ascii_lowercase();
+        }
+        s
     }
 
     fn on(doc: &Document, name: &str, f: impl Fn(Event) + 'static) {
@@ -274,33 +288,46 @@ fn name_select(
 }
 
 /// "Delete set": the user types the set's name to confirm (checked by the server too).
-#[island]
+#[component]
 pub fn DeleteSetForm(org: String, set: String) -> impl IntoView {
+    view! {
+        <DeleteSetIsland>
+            <input type="hidden" name="org" value=org />
+            <input type="hidden" name="set" value=set.clone() />
+            <label for="confirm-delete">{format!("Type \"{set}\" to confirm")}</label>
+        </DeleteSetIsland>
+    }
+}
+
+/// [`DeleteSetForm`]'s interactive part: the button is enabled once what is typed is
+/// the set's name, read from the form's own `set` field.
+#[island]
+fn DeleteSetIsland(children: Children) -> impl IntoView {
     let state = FormState::new(None);
     // Until the island is awake the button stays enabled, so the form works without JS.
     let awake = RwSignal::new(false);
     Effect::new(move |_| awake.set(true));
-    let typed = RwSignal::new(String::new());
-    let expected = set.clone();
+    let matches = RwSignal::new(false);
     view! {
         <form method="post" action=DeleteSet::PATH on:submit=state.submit()>
             <ReadyMarker />
-            <input type="hidden" name="org" value=org />
-            <input type="hidden" name="set" value=set.clone() />
-            <label for="confirm-delete">{format!("Type \"{set}\" to confirm")}</label>
+            {children()}
             <input
                 id="confirm-delete"
                 name="confirm"
                 autocomplete="off"
                 spellcheck="false"
                 aria-describedby="delete-set-problems"
-                on:input=move |ev| typed.set(event_target_value(&ev))
+                on:input=move |ev| {
+                    let fields = super::form_fields(&ev);
+                    matches.set(fields("confirm") == fields("set"));
+                }
             />
             <Problems lines=state.failures id="delete-set-problems" />
             <button
                 type="submit"
                 class="danger"
-                disabled=move || state.pending.get() || (awake.get() && typed.get() != expected)
+                disabled=move || state.pending.get() || (awake.get() && !matches.get())
             >
                 "Delete set"
             </button>
@@ -311,95 +338,122 @@ pub fn DeleteSetForm(org: String, set: String) -> impl IntoView {
 /// New image pull secret, or (with `replace`) new credentials for an existing one.
 /// Every field is checked with the shared rules as it is typed; the password never is
 /// echoed.
-#[island]
+#[component]
 pub fn PullSecretForm(
     org: String,
     replace: Option<String>,
     registry: String,
     username: String,
 ) -> impl IntoView {
+    let replacing = replace.is_some();
+    let page = PullSecretPage {
+        replace: replace.clone(),
+        username,
+    };
+    view! {
+        <Provider value=page>
+            <PullSecretIsland>
+                <input type="hidden" name="org" value=org />
+                {replace.clone().map(|r| view! { <input type="hidden" name="replace" value=r /> })}
+                <label for="pull-name">"Name"</label>
+                <input
+                    id="pull-name"
+                    aria-describedby="pull-problems"
+                    name="name"
+                    required
+                    maxlength="63"
+                    autocomplete="off"
+                    spellcheck="false"
+                    readonly=replacing
+                    value=replace.unwrap_or_default()
+                />
+                <label for="pull-registry">"Registry"</label>
+                <input
+                    id="pull-registry"
+                    aria-describedby="pull-problems"
+                    name="registry"
+                    required
+                    placeholder="ghcr.io, registry.example.com:5000 or https://index.docker.io/v1/"
+                    autocomplete="off"
+                    spellcheck="false"
+                    value=registry
+                />
+            </PullSecretIsland>
+        </Provider>
+    }
+}
+
+/// What [`PullSecretIsland`] renders from its page (see [`super::from_page`]).
+#[derive(Clone)]
+struct PullSecretPage {
+    /// The pull secret whose credentials are replaced.
+    replace: Option<String>,
+    username: String,
+}
+
+/// The live problems of the pull secret form, from its fields by name: each field is
+/// checked once it holds something.
+pub fn pull_secret_problems(field: impl Fn(&str) -> String) -> Vec<String> {
+    let mut live = Vec::new();
+    let mut check = |ok: Result<(), validate::FieldError>, value: &str| {
+        if let (Err(e), false) = (ok, value.is_empty()) {
+            live.push(e.message);
+        }
+    };
+    let name = field("name");
+    check(
+        ResourceName::parse_as("pull secret name", &name).map(|_| ()),
+        &name,
+    );
+    let host = field("registry");
+    check(validate::check_registry(host.trim()), &host);
+    if field("encode") == "on" {
+        let user = field("username");
+        check(validate::check_registry_username(&user), &user);
+    } else {
+        let auth = field("auth");
+        check(validate::check_registry_auth(&auth).map(|_| ()), &auth);
+    }
+    live
+}
+
+/// [`PullSecretForm`]'s interactive part; the name and registry fields come as
+/// `children`.
+#[island]
+fn PullSecretIsland(children: Children) -> impl IntoView {
+    let page = super::from_page(|| PullSecretPage {
+        replace: super::on_page("#pull-name[readonly]").then(String::new),
+        username: String::new(),
+    });
     let state = FormState::new(None);
     // Until the island runs, every field shows, so the form works without JavaScript.
     let awake = RwSignal::new(false);
     Effect::new(move |_| awake.set(true));
     let encode = RwSignal::new(true);
-    let name = RwSignal::new(replace.clone().unwrap_or_default());
-    let host = RwSignal::new(registry.clone());
-    let user = RwSignal::new(username.clone());
-    let auth = RwSignal::new(String::new());
+    let live = RwSignal::new(Vec::<String>::new());
     let lines = Signal::derive(move || {
-        let mut live = Vec::new();
-        let check = |ok: Result<(), validate::FieldError>, typed: bool, out: &mut Vec<String>| {
-            if let (Err(e), true) = (ok, typed) {
-                out.push(e.message);
-            }
-        };
-        let n = name.get();
-        check(
-            ResourceName::parse_as("pull secret name", &n).map(|_| ()),
-            !n.is_empty(),
-            &mut live,
-        );
-        let h = host.get();
-        check(validate::check_registry(h.trim()), !h.is_empty(), &mut live);
-        if encode.get() {
-            let u = user.get();
-            check(validate::check_registry_username(&u), !u.is_empty(), &mut live);
-        } else {
-            let a = auth.get();
-            check(
-                validate::check_registry_auth(&a).map(|_| ()),
-                !a.is_empty(),
-                &mut live,
-            );
-        }
+        let live = live.get();
         if live.is_empty() {
             state.failures.get()
         } else {
             live
         }
     });
-    let replacing = replace.is_some();
-    let confirm_text = replace
-        .as_ref()
+    let check = move |ev: leptos::ev::Event| {
+        let field = super::form_fields(&ev);
+        encode.set(field("encode") == "on");
+        live.set(pull_secret_problems(field));
+    };
+    let replacing = page.replace.is_some();
+    let confirm_text = page
+        .replace
         .map(|r| format!("Delete the current credentials of \"{r}\" and use these"));
     view! {
-        <form method="post" action=CreatePullSecret::PATH on:submit=state.submit()>
+        <form method="post" action=CreatePullSecret::PATH on:submit=state.submit() on:input=check on:change=check>
             <ReadyMarker />
-            <input type="hidden" name="org" value=org />
-            {replace.clone().map(|r| view! { <input type="hidden" name="replace" value=r /> })}
-            <label for="pull-name">"Name"</label>
-            <input
-                id="pull-name"
-                aria-describedby="pull-problems"
-                name="name"
-                required
-                maxlength="63"
-                autocomplete="off"
-                spellcheck="false"
-                readonly=replacing
-                value=replace.clone().unwrap_or_default()
-                on:input=move |ev| name.set(event_target_value(&ev))
-            />
-            <label for="pull-registry">"Registry"</label>
-            <input
-                id="pull-registry"
-                aria-describedby="pull-problems"
-                name="registry"
-                required
-                placeholder="ghcr.io, registry.example.com:5000 or https://index.docker.io/v1/"
-                autocomplete="off"
-                spellcheck="false"
-                value=registry
-                on:input=move |ev| host.set(event_target_value(&ev))
-            />
+            {children()}
             <label class="check">
-                <input
-                    type="checkbox"
-                    name="encode"
-                    checked=true
-                    on:change=move |ev| encode.set(event_target_checked(&ev))
-                />
+                <input type="checkbox" name="encode" checked=true />
                 "Encode username and password for me"
             </label>
             <div class="field" hidden=move || awake.get() && !encode.get()>
@@ -410,8 +464,7 @@ pub fn PullSecretForm(
                     name="username"
                     autocomplete="off"
                     spellcheck="false"
-                    value=username
-                    on:input=move |ev| user.set(event_target_value(&ev))
+                    value=page.username
                 />
                 <label for="pull-password">"Password or token"</label>
                 <MaskedInput
@@ -430,7 +483,6 @@ pub fn PullSecretForm(
                     type="password"
                     autocomplete="off"
                     spellcheck="false"
-                    on:input=move |ev| auth.set(event_target_value(&ev))
                 />
                 <p class="hint">"As found under \"auths\" in ~/.docker/config.json; untick the box above to use it."</p>
             </div>
@@ -453,7 +505,7 @@ pub fn PullSecretForm(
 
 /// Create or change a deployment. Fields are checked with the shared rules as they are
 /// typed; a pasted `pcc-deploy.toml` fills what the fields leave empty.
-#[island]
+#[component]
 pub fn DeployForm(
     org: String,
     /// The deployment being changed, or `None` for a new one.
@@ -463,8 +515,9 @@ pub fn DeployForm(
     sets: crate::model::Picker,
     pulls: Vec<String>,
 ) -> impl IntoView {
-    let state = FormState::new(None);
-    let spec = existing.clone().unwrap_or(crate::model::DeploymentSpec {
+    // A new deployment starts with blank fields, so a pasted file's values can apply.
+    let editing = existing.is_some();
+    let spec = existing.unwrap_or(crate::model::DeploymentSpec {
         name: String::new(),
         image: String::new(),
         secret_set: None,
@@ -473,55 +526,12 @@ pub fn DeployForm(
         min_agents: 0,
         max_agents: 1,
     });
-    let name = RwSignal::new(spec.name.clone());
-    let image = RwSignal::new(spec.image.clone());
-    // A new deployment starts with blank fields, so a pasted file's values can apply.
-    let editing = existing.is_some();
     let initial = |v: String| if editing { v } else { String::new() };
     let (min_0, max_0, region_0) = (
         initial(spec.min_agents.to_string()),
         initial(spec.max_agents.to_string()),
         initial(spec.region.clone()),
     );
-    let min = RwSignal::new(min_0.clone());
-    let max = RwSignal::new(max_0.clone());
-    let toml = RwSignal::new(String::new());
-    let lines = Signal::derive(move || {
-        // Until something is typed, only the server's answer shows.
-        if !toml.get().trim().is_empty() {
-            return state.failures.get();
-        }
-        let mut live = Vec::new();
-        let n = name.get();
-        if !n.is_empty() {
-            if let Err(e) = ResourceName::parse_as("deployment name", &n) {
-                live.push(e.message);
-            }
-        }
-        if let (Ok(lo), Ok(hi)) = (min.get().trim().parse::<i64>(), max.get().trim().parse::<i64>()) {
-            let probe = crate::model::DeploymentSpec {
-                name: "x".into(),
-                image: if image.get().is_empty() {
-                    "x".into()
-                } else {
-                    image.get()
-                },
-                secret_set: None,
-                pull_secret: None,
-                region: "x".into(),
-                min_agents: lo,
-                max_agents: hi,
-            };
-            if let Err(errs) = validate::check_deployment(&probe) {
-                live.extend(errs.into_iter().map(|e| e.message));
-            }
-        }
-        if live.is_empty() {
-            state.failures.get()
-        } else {
-            live
-        }
-    });
     // Up to a few hundred sets a list to choose from; past that a field to type the name
     // into, suggesting the first ones (the server checks that the set exists).
     let set_picker = if sets.more {
@@ -554,104 +564,234 @@ pub fn DeployForm(
         pulls,
     );
     view! {
-        <form method="post" action=crate::api::Deploy::PATH on:submit=state.submit()>
-            <ReadyMarker />
-            <input type="hidden" name="org" value=org />
-            {(!editing).then(|| view! { <input type="hidden" name="creating" value="1" /> })}
-            <div class="grid2">
-                <div>
-                    <label for="dep-name">"Name"</label>
-                    <input
-                        id="dep-name"
-                        aria-describedby="deploy-problems"
-                        name="name"
-                        maxlength="63"
-                        autocomplete="off"
-                        spellcheck="false"
-                        readonly=editing
-                        value=spec.name.clone()
-                        on:input=move |ev| name.set(event_target_value(&ev))
-                    />
-                </div>
-                <div>
-                    <label for="dep-image">"Image"</label>
-                    <input
-                        id="dep-image"
-                        aria-describedby="deploy-problems"
-                        name="image"
-                        autocomplete="off"
-                        spellcheck="false"
-                        placeholder="ghcr.io/acme/agent:1.2"
-                        value=spec.image.clone()
-                        on:input=move |ev| image.set(event_target_value(&ev))
-                    />
-                </div>
-                <div>
-                    <label for="dep-set">"Secret set"</label>
-                    {set_picker}
-                </div>
-                <div>
-                    <label for="dep-pull">"Image pull secret"</label>
-                    {pull_picker}
-                </div>
-                <div>
-                    <label for="dep-region">"Region"</label>
-                    <input
-                        id="dep-region"
-                        aria-describedby="deploy-problems"
-                        name="region"
-                        autocomplete="off"
-                        placeholder="default"
-                        value=region_0
-                    />
-                </div>
+        <Provider value=DeployPage { editing }>
+            <DeployIsland>
+                <input type="hidden" name="org" value=org />
+                {(!editing).then(|| view! { <input type="hidden" name="creating" value="1" /> })}
                 <div class="grid2">
                     <div>
-                        <label for="dep-min">"Min agents"</label>
+                        <label for="dep-name">"Name"</label>
                         <input
-                            id="dep-min"
+                            id="dep-name"
                             aria-describedby="deploy-problems"
-                            name="min_agents"
-                            type="number"
-                            min="0"
-                            placeholder="0"
-                            value=min_0
-                            on:input=move |ev| min.set(event_target_value(&ev))
+                            name="name"
+                            maxlength="63"
+                            autocomplete="off"
+                            spellcheck="false"
+                            readonly=editing
+                            value=spec.name
                         />
                     </div>
                     <div>
-                        <label for="dep-max">"Max agents"</label>
+                        <label for="dep-image">"Image"</label>
                         <input
-                            id="dep-max"
+                            id="dep-image"
                             aria-describedby="deploy-problems"
-                            name="max_agents"
-                            type="number"
-                            min="0"
-                            placeholder="1"
-                            value=max_0
-                            on:input=move |ev| max.set(event_target_value(&ev))
+                            name="image"
+                            autocomplete="off"
+                            spellcheck="false"
+                            placeholder="ghcr.io/acme/agent:1.2"
+                            value=spec.image
                         />
                     </div>
+                    <div>
+                        <label for="dep-set">"Secret set"</label>
+                        {set_picker}
+                    </div>
+                    <div>
+                        <label for="dep-pull">"Image pull secret"</label>
+                        {pull_picker}
+                    </div>
+                    <div>
+                        <label for="dep-region">"Region"</label>
+                        <input
+                            id="dep-region"
+                            aria-describedby="deploy-problems"
+                            name="region"
+                            autocomplete="off"
+                            placeholder="default"
+                            value=region_0
+                        />
+                    </div>
+                    <div class="grid2">
+                        <div>
+                            <label for="dep-min">"Min agents"</label>
+                            <input
+                                id="dep-min"
+                                aria-describedby="deploy-problems"
+                                name="min_agents"
+                                type="number"
+                                min="0"
+                                placeholder="0"
+                                value=min_0
+                            />
+                        </div>
+                        <div>
+                            <label for="dep-max">"Max agents"</label>
+                            <input
+                                id="dep-max"
+                                aria-describedby="deploy-problems"
+                                name="max_agents"
+                                type="number"
+                                min="0"
+                                placeholder="1"
+                                value=max_0
+                            />
+                        </div>
+                    </div>
                 </div>
-            </div>
-            <details>
-                <summary>"Or paste a pcc-deploy.toml"</summary>
-                <label for="dep-toml">"pcc-deploy.toml"</label>
-                <textarea
-                    id="dep-toml"
-                    aria-describedby="deploy-problems"
-                    name="pcc_deploy_toml"
-                    rows="7"
-                    spellcheck="false"
-                    placeholder="agent_name = \"my-agent\"\nimage = \"…\"\nsecret_set = \"…\"\n[scaling]\nmin_agents = 1\nmax_agents = 2"
-                    on:input=move |ev| toml.set(event_target_value(&ev))
-                ></textarea>
-                <p class="hint">"Fields filled in above take precedence over the file."</p>
-            </details>
+                <details>
+                    <summary>"Or paste a pcc-deploy.toml"</summary>
+                    <label for="dep-toml">"pcc-deploy.toml"</label>
+                    <textarea
+                        id="dep-toml"
+                        aria-describedby="deploy-problems"
+                        name="pcc_deploy_toml"
+                        rows="7"
+                        spellcheck="false"
+                        placeholder="agent_name = \"my-agent\"\nimage = \"…\"\nsecret_set = \"…\"\n[scaling]\nmin_agents = 1\nmax_agents = 2"
+                    ></textarea>
+                    <p class="hint">"Fields filled in above take precedence over the file."</p>
+                </details>
+            </DeployIsland>
+        </Provider>
+    }
+}
+
+/// What [`DeployIsland`] renders from its page (see [`super::from_page`]).
+#[derive(Clone)]
+struct DeployPage {
+    /// Changing an existing deployment (its name is then read-only).
+    editing: bool,
+}
+
+/// The live problems of the deployment form, from its fields by name. Nothing is
+/// checked while a `pcc-deploy.toml` is pasted (the server merges it with the fields);
+/// the name once it holds something; the agent counts and the image once both counts
+/// are numbers.
+pub fn deploy_problems(field: impl Fn(&str) -> String) -> Vec<String> {
+    let mut live = Vec::new();
+    if !field("pcc_deploy_toml").trim().is_empty() {
+        return live;
+    }
+    let name = field("name");
+    if !name.is_empty() {
+        if let Err(e) = ResourceName::parse_as("deployment name", &name) {
+            live.push(e.message);
+        }
+    }
+    let count = |f: &str| field(f).trim().parse::<i64>();
+    if let (Ok(lo), Ok(hi)) = (count("min_agents"), count("max_agents")) {
+        let image = field("image");
+        let probe = crate::model::DeploymentSpec {
+            name: "x".into(),
+            image: if image.is_empty() { "x".into() } else { image },
+            secret_set: None,
+            pull_secret: None,
+            region: "x".into(),
+            min_agents: lo,
+            max_agents: hi,
+        };
+        if let Err(errs) = validate::check_deployment(&probe) {
+            live.extend(errs.into_iter().map(|e| e.message));
+        }
+    }
+    live
+}
+
+/// [`DeployForm`]'s interactive part: every field comes as `children`; one listener on
+/// the form checks them all as they change.
+#[island]
+fn DeployIsland(children: Children) -> impl IntoView {
+    let page = super::from_page(|| DeployPage {
+        editing: super::on_page("#dep-name[readonly]"),
+    });
+    let state = FormState::new(None);
+    let live = RwSignal::new(Vec::<String>::new());
+    let lines = Signal::derive(move || {
+        let live = live.get();
+        if live.is_empty() {
+            state.failures.get()
+        } else {
+            live
+        }
+    });
+    view! {
+        <form
+            method="post"
+            action=crate::api::Deploy::PATH
+            on:submit=state.submit()
+            on:input=move |ev| live.set(deploy_problems(super::form_fields(&ev)))
+        >
+            <ReadyMarker />
+            {children()}
             <Problems lines=lines id="deploy-problems" />
             <button type="submit" disabled=move || state.pending.get()>
-                {if editing { "Save and deploy" } else { "Create and deploy" }}
+                {if page.editing { "Save and deploy" } else { "Create and deploy" }}
             </button>
         </form>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form<'a>(fields: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> String + 'a {
+        move |name| {
+            fields
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_default()
+        }
+    }
+
+    #[test]
+    fn pull_secret_fields_are_checked_once_they_hold_something() {
+        assert!(pull_secret_problems(form(&[("encode", "on")])).is_empty());
+        let good = [
+            ("name", "ghcr"),
+            ("registry", "ghcr.io"),
+            ("encode", "on"),
+            ("username", "bot"),
+        ];
+        assert!(pull_secret_problems(form(&good)).is_empty());
+        let bad = pull_secret_problems(form(&[
+            ("name", "Bad Name"),
+            ("registry", "ghcr.io"),
+            ("encode", "on"),
+        ]));
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert!(bad[0].contains("pull secret name"), "{bad:?}");
+        let bad_host = pull_secret_problems(form(&[("registry", "not a host/"), ("encode", "on")]));
+        assert_eq!(bad_host.len(), 1, "{bad_host:?}");
+        // Unticked, the encoded auth is checked instead of the username.
+        let auth = pull_secret_problems(form(&[("username", "x y"), ("auth", "not base64!")]));
+        assert_eq!(auth.len(), 1, "{auth:?}");
+        assert_eq!(
+            auth,
+            pull_secret_problems(form(&[("auth", "not base64!")])),
+            "the username is not looked at"
+        );
+    }
+
+    #[test]
+    fn deploy_fields_are_checked_unless_a_file_is_pasted() {
+        assert!(deploy_problems(form(&[])).is_empty());
+        let name = deploy_problems(form(&[("name", "Agent!")]));
+        assert_eq!(name.len(), 1, "{name:?}");
+        assert!(name[0].contains("deployment name"), "{name:?}");
+        // The counts are checked together, once both are numbers.
+        assert!(deploy_problems(form(&[("min_agents", "3")])).is_empty());
+        let counts = deploy_problems(form(&[("min_agents", "3"), ("max_agents", "1")]));
+        assert_eq!(counts.len(), 1, "{counts:?}");
+        let pasted = [
+            ("name", "Agent!"),
+            ("min_agents", "3"),
+            ("max_agents", "1"),
+            ("pcc_deploy_toml", "image = \"x\""),
+        ];
+        assert!(deploy_problems(form(&pasted)).is_empty());
     }
 }
