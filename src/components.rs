@@ -1,11 +1,14 @@
 //! Reusable widgets. The interactive ones are `#[island]`s: only they ship as WASM.
-//! Island props end up in the HTML, so none of them ever carries a secret value.
+//! Islands take no props (each would bring a JSON deserializer into the WASM): what
+//! an island shows from its page comes as server-rendered `children`, or, where it
+//! decides the island's own markup, through [`from_page`]. Nothing secret is ever in
+//! either.
 //!
 //! Every form is a plain HTML form posting to its server function, so it works with
 //! JavaScript off. With JavaScript, [`FormState::submit`] sends the very same fields to
 //! the same URL asking for JSON, and the island shows errors in place or moves on to
 //! the result's page. One non-generic submit path keeps the WASM small: no per-function
-//! client code and no query-string serializer in the bundle.
+//! client code, no query-string serializer and no JSON library in the bundle.
 
 pub mod editor;
 pub mod forms;
