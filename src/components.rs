@@ -96,19 +96,25 @@ async fn post_form(form: &web_sys::HtmlFormElement) -> Result<String, AppError> 
             res.status()
         ))
     };
-    let text = res.text().await.map_err(|_| answered())?;
-    let json = js_sys::JSON::parse(&text).map_err(|_| answered())?;
+    let json = res.text().await.ok().and_then(|t| js_sys::JSON::parse(&t).ok());
     if res.ok() {
-        js_sys::Reflect::get(&json, &"redirect".into())
-            .ok()
+        // The write went through; only where to go next is unknown.
+        let unread = || {
+            AppError::Transport(
+                "the server's answer could not be read; reload the page to see the change".into(),
+            )
+        };
+        json.and_then(|j| js_sys::Reflect::get(&j, &"redirect".into()).ok())
             .and_then(|r| r.as_string())
-            .ok_or_else(answered)
+            .ok_or_else(unread)
     } else {
-        Err(error_from_js(&json).unwrap_or_else(answered))
+        Err(json.as_ref().and_then(error_from_js).unwrap_or_else(answered))
     }
 }
 
-/// An [`AppError`] from the browser's parse of its JSON form.
+/// An [`AppError`] from the browser's parse of its JSON form: a variant's name, or an
+/// object with exactly one key whose value is a text, a whole number of seconds or a
+/// list of `{field, message}`. Anything else is `None`, as serde would refuse it.
 #[cfg(feature = "hydrate")]
 fn error_from_js(json: &wasm_bindgen::JsValue) -> Option<AppError> {
     use crate::error::ErrorPayload;
@@ -117,29 +123,33 @@ fn error_from_js(json: &wasm_bindgen::JsValue) -> Option<AppError> {
     if let Some(variant) = json.as_string() {
         return AppError::from_parts(&variant, ErrorPayload::None);
     }
-    let entry = Object::entries(json.dyn_ref::<Object>()?).get(0);
-    let entry: &Array = entry.dyn_ref()?;
+    let entries = Object::entries(json.dyn_ref::<Object>()?);
+    if entries.length() != 1 {
+        return None;
+    }
+    let entry: Array = entries.get(0).dyn_into().ok()?;
     let (variant, value) = (entry.get(0).as_string()?, entry.get(1));
-    let text = |v: &wasm_bindgen::JsValue, key: &str| {
-        Reflect::get(v, &key.into())
-            .ok()
-            .and_then(|t| t.as_string())
-            .unwrap_or_default()
-    };
+    let text = |v: &wasm_bindgen::JsValue, key: &str| Reflect::get(v, &key.into()).ok()?.as_string();
     let payload = if let Some(t) = value.as_string() {
         ErrorPayload::Text(t)
     } else if let Some(n) = value.as_f64() {
+        // Whole, non-negative and exact in a double (serde_json's `as_u64` reading).
+        if !(n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_992.0) {
+            return None;
+        }
         ErrorPayload::Number(n as u64)
     } else {
         let items: &Array = value.dyn_ref()?;
         ErrorPayload::Problems(
             items
                 .iter()
-                .map(|i| crate::validate::FieldError {
-                    field: text(&i, "field"),
-                    message: text(&i, "message"),
+                .map(|i| {
+                    Some(crate::validate::FieldError {
+                        field: text(&i, "field")?,
+                        message: text(&i, "message")?,
+                    })
                 })
-                .collect(),
+                .collect::<Option<Vec<_>>>()?,
         )
     };
     AppError::from_parts(&variant, payload)
@@ -232,8 +242,9 @@ pub(crate) fn from_page<T: Clone + 'static>(from_html: impl FnOnce() -> T) -> T 
     }
 }
 
-/// In the browser, whether the page has an element matching `selector`; on the server
-/// (which never calls it for an answer) `false`.
+/// In the browser, whether the page has an element matching `selector` (islands look
+/// for their own fields by id: a page shows each such form once); on the server (which
+/// never calls it for an answer) `false`.
 pub(crate) fn on_page(selector: &str) -> bool {
     #[cfg(feature = "hydrate")]
     return document().query_selector(selector).ok().flatten().is_some();

@@ -178,7 +178,9 @@ impl From<tokio::task::JoinError> for AppError {
 mod tests {
     use super::*;
 
-    /// What the browser does with the JSON, done here on serde_json's reading of it.
+    /// What the browser does with the JSON (`error_from_js` in `components.rs`, which
+    /// walks the browser's parse and cannot run here), done on serde_json's reading of
+    /// it with the same rules: one key, whole numbers, every problem with both texts.
     fn rebuild(json: &serde_json::Value) -> Option<AppError> {
         use serde_json::Value;
         let (variant, payload) = match json {
@@ -191,11 +193,13 @@ mod tests {
                     Value::Array(items) => ErrorPayload::Problems(
                         items
                             .iter()
-                            .map(|i| FieldError {
-                                field: i["field"].as_str().unwrap_or_default().to_owned(),
-                                message: i["message"].as_str().unwrap_or_default().to_owned(),
+                            .map(|i| {
+                                Some(FieldError {
+                                    field: i["field"].as_str()?.to_owned(),
+                                    message: i["message"].as_str()?.to_owned(),
+                                })
                             })
-                            .collect(),
+                            .collect::<Option<Vec<_>>>()?,
                     ),
                     _ => return None,
                 };
