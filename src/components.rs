@@ -39,6 +39,19 @@ impl FormState {
         }
     }
 
+    /// What the form's list of problems shows: the live check's findings while there
+    /// are any, else the server's answer to the last attempt.
+    pub fn problems(self, live: RwSignal<Vec<String>>) -> Signal<Vec<String>> {
+        Signal::derive(move || {
+            let live = live.get();
+            if live.is_empty() {
+                self.failures.get()
+            } else {
+                live
+            }
+        })
+    }
+
     /// The `on:submit` handler: post the form in the background; on success load the
     /// page the server names (so server-rendered parts show the change), on failure
     /// show the problems and keep what the user typed.

@@ -431,14 +431,7 @@ fn PullSecretIsland(children: Children) -> impl IntoView {
     Effect::new(move |_| awake.set(true));
     let encode = RwSignal::new(true);
     let live = RwSignal::new(Vec::<String>::new());
-    let lines = Signal::derive(move || {
-        let live = live.get();
-        if live.is_empty() {
-            state.failures.get()
-        } else {
-            live
-        }
-    });
+    let lines = state.problems(live);
     let check = move |ev: leptos::ev::Event| {
         let field = super::form_fields(&ev);
         encode.set(field("encode") == "on");
@@ -708,14 +701,7 @@ fn DeployIsland(children: Children) -> impl IntoView {
     });
     let state = FormState::new(None);
     let live = RwSignal::new(Vec::<String>::new());
-    let lines = Signal::derive(move || {
-        let live = live.get();
-        if live.is_empty() {
-            state.failures.get()
-        } else {
-            live
-        }
-    });
+    let lines = state.problems(live);
     view! {
         <form
             method="post"
