@@ -1,7 +1,10 @@
 //! The `cloakroom` command-line client. It is the same binary as the server and talks
 //! to any Cloakroom server over REST API v1, so everything it does is also possible with
 //! `curl`. Results go to standard output (a table or `--output json`); questions,
-//! previews and the one-line error go to standard error.
+//! previews and the one-line error go to standard error. Everything is printed by
+//! [`output`], which shows text from the server with its terminal controls escaped, and
+//! every request goes to a server that [`api::Server`] accepted: https, or plain http
+//! only to this machine unless `--insecure`.
 
 pub mod api;
 pub mod commands;
@@ -65,7 +68,7 @@ impl From<crate::validate::FieldError> for Failure {
 
 impl From<Vec<crate::validate::FieldError>> for Failure {
     fn from(e: Vec<crate::validate::FieldError>) -> Self {
-        AppError::Validation(e).into()
+        AppError::Validation(e.into()).into()
     }
 }
 

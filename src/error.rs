@@ -1,7 +1,7 @@
 //! The one error type of the app. Server functions and the REST layer both return it;
 //! its messages are safe to show (they never contain secret values or database text).
 
-use crate::validate::FieldError;
+use crate::validate::{FieldError, ProblemList};
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 /// Everything that can go wrong in a request, in words a user can act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
-    /// Input broke one or more rules; each entry names the key/line and the rule.
+    /// Input broke one or more rules; each entry names the key/line and the rule (at
+    /// most a capped number of them: see [`ProblemList`]).
     #[error("{}", summarize(.0))]
-    Validation(Vec<FieldError>),
+    Validation(ProblemList),
     /// The object does not exist (or belongs to another organization).
     #[error("{0}")]
     NotFound(String),
@@ -33,6 +34,10 @@ pub enum AppError {
     /// Too many lookups that say whether a value is right; seconds to wait.
     #[error("too many value checks (at most 10 a minute, each an attempt at guessing a value); try again in {0} seconds")]
     LookupLimited(u64),
+    /// An organization or account is over a quota (history kept, versions a day, writes
+    /// a minute); the message names the setting and what to do.
+    #[error("{0}")]
+    Quota(String),
     /// The request came from a page of another site (cross-site request forgery).
     #[error("{0}")]
     Forbidden(String),
@@ -72,7 +77,7 @@ impl AppError {
             AppError::Stale(_) => 412,
             AppError::Unauthorized | AppError::BadCredentials => 401,
             AppError::TooLarge(_) => 413,
-            AppError::RateLimited(_) | AppError::LookupLimited(_) => 429,
+            AppError::RateLimited(_) | AppError::LookupLimited(_) | AppError::Quota(_) => 429,
             AppError::Forbidden(_) => 403,
             AppError::Internal => 500,
             AppError::Transport(_) => 502,
@@ -96,7 +101,7 @@ impl AppError {
     }
 
     pub fn validation(error: FieldError) -> Self {
-        AppError::Validation(vec![error])
+        AppError::Validation(error.into())
     }
 }
 
@@ -119,7 +124,7 @@ impl AppError {
     pub fn from_parts(variant: &str, payload: ErrorPayload) -> Option<AppError> {
         use ErrorPayload as P;
         Some(match (variant, payload) {
-            ("Validation", P::Problems(p)) => AppError::Validation(p),
+            ("Validation", P::Problems(p)) => AppError::Validation(p.into()),
             ("NotFound", P::Text(t)) => AppError::NotFound(t),
             ("Conflict", P::Text(t)) => AppError::Conflict(t),
             ("Stale", P::Text(t)) => AppError::Stale(t),
@@ -128,6 +133,7 @@ impl AppError {
             ("Transport", P::Text(t)) => AppError::Transport(t),
             ("RateLimited", P::Number(n)) => AppError::RateLimited(n),
             ("LookupLimited", P::Number(n)) => AppError::LookupLimited(n),
+            ("Quota", P::Text(t)) => AppError::Quota(t),
             ("Unauthorized", P::None) => AppError::Unauthorized,
             ("BadCredentials", P::None) => AppError::BadCredentials,
             ("Internal", P::None) => AppError::Internal,
@@ -140,13 +146,19 @@ impl From<Vec<FieldError>> for AppError {
     /// Keeps at most [`crate::validate::MAX_REPORTED_ERRORS`] problems (and a count of
     /// the rest), whatever produced the list.
     fn from(errors: Vec<FieldError>) -> Self {
-        AppError::Validation(crate::validate::cap_errors(errors))
+        AppError::Validation(errors.into())
     }
 }
 
 impl From<FieldError> for AppError {
     fn from(error: FieldError) -> Self {
-        AppError::Validation(vec![error])
+        AppError::Validation(error.into())
+    }
+}
+
+impl From<crate::validate::Problems> for AppError {
+    fn from(problems: crate::validate::Problems) -> Self {
+        AppError::Validation(problems.into())
     }
 }
 
@@ -223,8 +235,8 @@ mod tests {
             },
         ];
         let all = [
-            AppError::Validation(problems),
-            AppError::Validation(Vec::new()),
+            AppError::Validation(problems.into()),
+            AppError::Validation(Vec::new().into()),
             AppError::NotFound("no set \"x\"".into()),
             AppError::Conflict("exists".into()),
             AppError::Stale("moved on".into()),
@@ -232,6 +244,7 @@ mod tests {
             AppError::BadCredentials,
             AppError::RateLimited(30),
             AppError::LookupLimited(7),
+            AppError::Quota("over".into()),
             AppError::Forbidden("cross-site".into()),
             AppError::TooLarge("too big".into()),
             AppError::Internal,

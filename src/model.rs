@@ -52,16 +52,20 @@ pub struct Picker {
 }
 
 impl ListQuery {
-    /// The search as names are written (lowercase, trimmed).
+    /// The search as names are written (lowercase, trimmed). A text longer than any
+    /// name ([`crate::validate::NAME_MAX_LEN`] characters, all ASCII) is
+    /// [`Search::NoName`] before anything else is done with it, so the search text's
+    /// length bounds no work.
     pub fn search(&self) -> Search {
-        let Some(q) = self
-            .q
-            .as_deref()
-            .map(|q| q.trim().to_ascii_lowercase())
-            .filter(|q| !q.is_empty())
-        else {
+        let Some(q) = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) else {
             return Search::All;
         };
+        // Bytes: a name's characters are ASCII, so a longer text is either longer than any
+        // name or holds a character no name has.
+        if q.len() > crate::validate::NAME_MAX_LEN {
+            return Search::NoName;
+        }
+        let q = q.to_ascii_lowercase();
         if q.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         {
@@ -79,7 +83,8 @@ pub enum Search {
     All,
     /// Names containing this text.
     Containing(String),
-    /// Text no name can contain (names are `[a-z0-9-]` only).
+    /// Text no name can contain (names are `[a-z0-9-]` only, and at most
+    /// [`crate::validate::NAME_MAX_LEN`] characters long).
     NoName,
 }
 
@@ -106,11 +111,13 @@ pub struct VersionPage {
     pub numbers: Vec<i64>,
 }
 
-/// One key of a set, as shown to users: never the value, only its fingerprint.
+/// One key of a set, as shown to users: never the value, only its fingerprint (bound
+/// to this set and key; `None` where the caller may not see it: a protected set's
+/// fingerprints are for admins).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyInfo {
     pub key: String,
-    pub fingerprint: String,
+    pub fingerprint: Option<String>,
     pub updated_at: i64,
 }
 
@@ -195,14 +202,16 @@ pub struct SetVersion {
     pub removed: Vec<String>,
 }
 
-/// A key and its value's fingerprint: what a version or a snapshot holds.
+/// A key and its value's fingerprint: what a version or a snapshot holds (`None`:
+/// hidden from the caller, as in [`KeyInfo`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyPrint {
     pub key: String,
-    pub fingerprint: String,
+    pub fingerprint: Option<String>,
 }
 
-/// Two sides' keys compared by fingerprint, never by value. Each list is sorted.
+/// Two sides' keys compared on the server by their values' full MACs, never shown.
+/// Each list is sorted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Comparison {
     pub only_in_a: Vec<String>,
@@ -212,19 +221,20 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// Compares `a` with `b`.
-    pub fn of(a: &[KeyPrint], b: &[KeyPrint]) -> Self {
-        let in_b: std::collections::BTreeMap<&str, &str> = b
-            .iter()
-            .map(|k| (k.key.as_str(), k.fingerprint.as_str()))
-            .collect();
-        let in_a: std::collections::BTreeSet<&str> = a.iter().map(|k| k.key.as_str()).collect();
+    /// Compares `a` with `b`: pairs of a key and what decides its value's equality.
+    pub fn of<'a, T: PartialEq + 'a>(
+        a: impl IntoIterator<Item = (&'a str, &'a T)>,
+        b: impl IntoIterator<Item = (&'a str, &'a T)>,
+    ) -> Self {
+        let in_b: std::collections::BTreeMap<&str, &T> = b.into_iter().collect();
+        let a: Vec<(&str, &T)> = a.into_iter().collect();
+        let in_a: std::collections::BTreeSet<&str> = a.iter().map(|(k, _)| *k).collect();
         let mut out = Self::default();
-        for k in a {
-            match in_b.get(k.key.as_str()) {
-                None => out.only_in_a.push(k.key.clone()),
-                Some(f) if *f == k.fingerprint => out.same.push(k.key.clone()),
-                Some(_) => out.different.push(k.key.clone()),
+        for (key, mac) in a {
+            match in_b.get(key) {
+                None => out.only_in_a.push(key.to_owned()),
+                Some(other) if *other == mac => out.same.push(key.to_owned()),
+                Some(_) => out.different.push(key.to_owned()),
             }
         }
         out.only_in_b = in_b

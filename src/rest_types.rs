@@ -59,7 +59,10 @@ pub struct SetList {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KeyItem {
     pub key: String,
-    pub fingerprint: String,
+    /// Bound to this set and key; `null` where the caller may not see it (a protected
+    /// set's fingerprints are for admins).
+    #[serde(default)]
+    pub fingerprint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
 }
@@ -548,7 +551,24 @@ pub struct FindValue {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Found {
+    /// The first places found (at most 1,000).
     pub places: Vec<crate::model::Place>,
+    /// How many places hold the value in all.
+    #[serde(default)]
+    pub total: usize,
+}
+
+/// `POST …/secret-versions-prune`: each set keeps its newest `keep` versions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prune {
+    pub keep: i64,
+}
+
+/// The answer: how many versions went.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pruned {
+    pub pruned: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

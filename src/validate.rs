@@ -55,6 +55,45 @@ impl fmt::Display for FieldError {
 /// input of any size gets an answer of bounded size (and a flash cookie under 4 KB).
 pub const MAX_REPORTED_ERRORS: usize = 20;
 
+/// A list of problems never longer than [`MAX_REPORTED_ERRORS`] plus one closing "and N
+/// more" line: the only form a validation error holds (see `AppError::Validation`). It
+/// is built only by capping (its field is private, and reading one from JSON caps it
+/// too), so no path, however many problems its input has, answers with more.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Vec<FieldError>", into = "Vec<FieldError>")]
+pub struct ProblemList(Vec<FieldError>);
+
+impl From<Vec<FieldError>> for ProblemList {
+    fn from(errors: Vec<FieldError>) -> Self {
+        Self(cap_errors(errors))
+    }
+}
+
+impl From<FieldError> for ProblemList {
+    fn from(error: FieldError) -> Self {
+        Self(vec![error])
+    }
+}
+
+impl From<Problems> for ProblemList {
+    fn from(problems: Problems) -> Self {
+        Self(problems.into_vec())
+    }
+}
+
+impl From<ProblemList> for Vec<FieldError> {
+    fn from(list: ProblemList) -> Self {
+        list.0
+    }
+}
+
+impl std::ops::Deref for ProblemList {
+    type Target = [FieldError];
+    fn deref(&self) -> &[FieldError] {
+        &self.0
+    }
+}
+
 /// Collects the problems of one check, keeping the first [`MAX_REPORTED_ERRORS`] and
 /// counting the rest, so that a huge bad input costs no memory per problem.
 #[derive(Debug, Default)]

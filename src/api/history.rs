@@ -256,24 +256,25 @@ pub fn take_found() -> Option<FoundPlaces> {
 pub async fn find_value(org: String, value: crate::model::Concealed) -> Result<WriteOutcome, AppError> {
     let result = async {
         let (state, who) = crate::server::auth::caller(&org).await?;
-        let places = crate::server::compare::find(&state, &who, value.0).await?;
-        let mut found = FoundPlaces {
-            total: places.len(),
-            places,
-        };
-        // As many as fit in a cookie; the API and the CLI list them all.
-        let encode = |f: &FoundPlaces| {
-            let json = serde_json::to_string(f).unwrap_or_default();
-            format!(
-                "{FOUND_PREFIX}{}",
-                crate::validate::base64_encode(json.as_bytes())
-            )
-        };
-        let mut cookie = encode(&found);
-        while cookie.len() > super::FLASH_MAX_BYTES && !found.places.is_empty() {
-            found.places.pop();
-            cookie = encode(&found);
-        }
+        let (mut places, total) = crate::server::compare::find(&state, &who, value.0).await?;
+        // As many as fit in a cookie (the API and the CLI list up to 1,000): every place
+        // takes at most its own JSON length plus a comma, so one pass finds the cut.
+        let room = (super::FLASH_MAX_BYTES - FOUND_PREFIX.len()) / 4 * 3 - 160;
+        let mut used = 0;
+        let fit = places
+            .iter()
+            .take_while(|p| {
+                used += serde_json::to_string(p).map_or(usize::MAX / 2, |j| j.len() + 1);
+                used <= room
+            })
+            .count();
+        places.truncate(fit);
+        let found = FoundPlaces { total, places };
+        let json = serde_json::to_string(&found).unwrap_or_default();
+        let cookie = format!(
+            "{FOUND_PREFIX}{}",
+            crate::validate::base64_encode(json.as_bytes())
+        );
         super::reveal_once(&find_url(&org), &cookie);
         Ok(WriteOutcome {
             redirect: find_url(&org),

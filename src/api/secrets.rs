@@ -102,8 +102,10 @@ pub async fn save_paste(
         let (state, who) = crate::server::auth::caller(&org).await?;
         crate::server::secrets::may_change(&who)?;
         // Browsers submit textarea line breaks as CRLF; the user typed LF.
-        let text = text.0.replace("\r\n", "\n");
-        let pairs = crate::validate::parse_pairs(&text)?;
+        let pairs = crate::server::secrets::off_workers(move || {
+            Ok(crate::validate::parse_pairs(&text.0.replace("\r\n", "\n"))?)
+        })
+        .await?;
         write_pairs(&state, &who, &set, pairs, revision).await
     }
     .await;

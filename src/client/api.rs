@@ -32,10 +32,11 @@ pub fn normalize_server(raw: &str) -> Result<String, Failure> {
 }
 
 /// Whether requests to `server` (a normalized URL) cannot be read on the way: https,
-/// or plain http to this very machine.
+/// or plain http to this very machine (127.0.0.0/8, ::1, `localhost`).
 pub fn is_private_transport(server: &str) -> bool {
-    // The host exactly as the HTTP client will connect to it (a `\\` in the authority,
-    // for one, ends the host the way a `/` would).
+    // The host exactly as the HTTP client will connect to it: the same URL parser, so
+    // `\\` in the authority ends the host the way a `/` would, userinfo is not the host,
+    // and `0x7f000001` or `127.1` are the address 127.0.0.1 they connect to.
     let Ok(url) = reqwest::Url::parse(server) else {
         return false;
     };
@@ -51,8 +52,38 @@ pub fn is_private_transport(server: &str) -> bool {
     }
 }
 
+/// A server the client may send a token to: a normalized http(s) URL that is https or
+/// on this machine, unless the user said the network is trusted (`--insecure`). The
+/// only way to an [`Api`], so no command can skip the check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server(String);
+
+impl Server {
+    pub fn parse(raw: &str, insecure: bool) -> Result<Self, Failure> {
+        let url = normalize_server(raw)?;
+        if !insecure && !is_private_transport(&url) {
+            return Err(Failure::usage(format!(
+                "refusing to talk to {url} over plain http: the token and secret values would \
+                 cross the network unencrypted; use https:// (or add --insecure if the network \
+                 between here and there is trusted)"
+            )));
+        }
+        Ok(Self(url))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl Api {
-    pub fn new(server: &str, token: &str) -> Result<Self, Failure> {
+    pub fn new(server: &Server, token: &str) -> Result<Self, Failure> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("cloakroom-cli/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(std::time::Duration::from_secs(10))
@@ -61,7 +92,7 @@ impl Api {
             .map_err(|e| Failure::new(exit::SERVER, format!("could not set up HTTP: {e}")))?;
         Ok(Self {
             http,
-            base: normalize_server(server)?,
+            base: server.as_str().to_owned(),
             token: Zeroizing::new(token.trim().to_owned()),
         })
     }
@@ -178,28 +209,94 @@ mod tests {
             normalize_server(" http://127.0.0.1:3000 ").as_deref(),
             Ok("http://127.0.0.1:3000")
         );
-        for (url, private) in [
-            ("https://secrets.example.com", true),
-            ("http://127.0.0.1:3000", true),
-            ("http://127.8.9.10", true),
-            ("http://localhost:3000", true),
-            ("http://[::1]:3000", true),
-            ("http://secrets.example.com", false),
-            ("http://10.0.0.5:3000", false),
-            ("http://localhost.evil.example", false),
-            ("http://127.0.0.1.evil.example", false),
-            ("http://user@127.0.0.1@evil.example", false),
-            ("http://evil.example\\@localhost", false),
-            ("http://evil.example\\@127.0.0.1:3000", false),
+        for bad in [
+            "s.example.com",
+            "ftp://x",
+            "https://",
+            "http://a b",
+            "http://x/?q",
+            "http://x#f",
         ] {
-            assert_eq!(is_private_transport(url), private, "{url}");
-        }
-        for bad in ["s.example.com", "ftp://x", "https://", "http://a b"] {
             assert_eq!(
                 normalize_server(bad).map_err(|f| f.code),
                 Err(exit::USAGE),
                 "{bad}"
             );
+            assert!(Server::parse(bad, true).is_err(), "{bad}");
+        }
+    }
+
+    /// Which servers get a token without `--insecure`: https anywhere, plain http only
+    /// to this machine, judged on the host the HTTP client will really connect to.
+    /// Nothing here connects anywhere.
+    #[test]
+    fn plain_http_is_refused_unless_the_host_is_this_machine() {
+        for (url, allowed) in [
+            // https anywhere.
+            ("https://example.com", true),
+            ("https://secrets.example.com:8443/base", true),
+            ("https://10.0.0.1", true),
+            // Loopback: 127.0.0.0/8, ::1, localhost.
+            ("http://127.0.0.1:3000", true),
+            ("http://127.0.0.2", true),
+            ("http://127.8.9.10", true),
+            ("http://127.255.255.254:1", true),
+            ("http://localhost:3000", true),
+            ("http://LOCALHOST", true),
+            ("http://[::1]:3000", true),
+            ("http://[0:0:0:0:0:0:0:1]", true),
+            ("http://127.0.0.1:3000/base/", true),
+            // Other spellings of 127.0.0.1 that the URL parser (the HTTP client's own)
+            // turns into 127.0.0.1 itself, which is where the request goes.
+            ("http://0x7f000001", true),
+            ("http://2130706433", true),
+            ("http://127.1", true),
+            ("http://0177.0.0.1", true),
+            // Other machines over plain http.
+            ("http://10.0.0.1", false),
+            ("http://10.0.0.5:3000", false),
+            ("http://192.168.1.10", false),
+            ("http://example.com", false),
+            ("http://secrets.example.com", false),
+            ("http://0.0.0.0:3000", false),
+            ("http://[::]:3000", false),
+            ("http://[::ffff:127.0.0.1]", false),
+            ("http://[::ffff:10.0.0.1]", false),
+            ("http://128.0.0.1", false),
+            ("http://0x0a000001", false),
+            // Names that only start or end like loopback.
+            ("http://localhost.", false),
+            ("http://localhost.evil.example", false),
+            ("http://localhost.evil.com:3000", false),
+            ("http://127.0.0.1.evil.com", false),
+            ("http://127.0.0.1.nip.io", false),
+            ("http://evil-127.0.0.1.com", false),
+            // Userinfo is not the host.
+            ("http://127.0.0.1@evil.com", false),
+            ("http://localhost@evil.com", false),
+            ("http://localhost:3000@evil.com", false),
+            ("http://user@127.0.0.1@evil.example", false),
+            ("http://127.0.0.1:80@evil.com:80", false),
+            ("http://[::1]@evil.com", false),
+            // A backslash ends the host like a slash, for the URL parser and the client.
+            ("http://evil.example\\@localhost", false),
+            ("http://evil.example\\@127.0.0.1:3000", false),
+        ] {
+            let checked = normalize_server(url).map(|u| is_private_transport(&u));
+            assert_eq!(checked, Ok(allowed), "{url}");
+            let server = Server::parse(url, false);
+            assert_eq!(server.is_ok(), allowed, "{url}");
+            if let Err(refused) = server {
+                assert_eq!(refused.code, exit::USAGE, "{url}");
+                assert!(
+                    refused.message.contains("use https://") && refused.message.contains("--insecure"),
+                    "{url}: {}",
+                    refused.message
+                );
+            }
+            // Told the network is trusted, any well-formed URL is used as given.
+            let trusted = Server::parse(url, true).map(|s| s.as_str().to_owned());
+            assert_eq!(trusted, normalize_server(url), "{url}");
         }
     }
 }

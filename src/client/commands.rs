@@ -2,9 +2,9 @@
 //! (so mistakes are caught before anything is sent), shows what it is about to change,
 //! asks unless `--yes`, then makes one REST call.
 
-use super::api::{normalize_server, Api};
+use super::api::{Api, Server};
 use super::config::{self, Saved};
-use super::output::{self, confirm, list};
+use super::output::{self, confirm, list, note, say};
 use super::{exit, Failure};
 use crate::rest_types as body;
 use crate::validate::{parse_pairs, preview_write, validate_pairs, Pair, ResourceName, SecretKey};
@@ -38,6 +38,10 @@ pub struct Globals {
     /// Do not ask for confirmation.
     #[arg(long, short = 'y', global = true)]
     pub yes: bool,
+    /// Allow a plain http:// server that is not on this machine (the token and the
+    /// values would cross the network unencrypted).
+    #[arg(long, global = true)]
+    pub insecure: bool,
 }
 
 #[derive(Subcommand)]
@@ -63,10 +67,6 @@ pub enum ClientCommand {
         /// Environment variable holding the deployment's runtime token.
         #[arg(long, default_value = "CLOAKROOM_RUNTIME_TOKEN")]
         token_env: String,
-        /// Allow a plain http:// server that is not on this machine (the environment
-        /// would cross the network unencrypted).
-        #[arg(long)]
-        insecure: bool,
         /// The command and its arguments (after `--`).
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
@@ -180,6 +180,9 @@ pub enum Deployments {
 pub async fn run(command: ClientCommand, globals: Globals) -> ExitCode {
     let result = async {
         let ctx = Ctx::new(globals)?;
+        // Before anything is asked or read: a token or value typed for a server reached
+        // over plain http would cross the network unencrypted.
+        ctx.server()?;
         match command {
             ClientCommand::Login => login(&ctx).await,
             ClientCommand::Org { args } => match args.as_slice() {
@@ -198,18 +201,14 @@ pub async fn run(command: ClientCommand, globals: Globals) -> ExitCode {
             ClientCommand::Deployments(Deployments::Rollback { name, revision }) => {
                 rollback(&ctx, &name, revision).await
             }
-            ClientCommand::Run {
-                token_env,
-                insecure,
-                command,
-            } => run_with_env(&ctx, &token_env, insecure, command).await,
+            ClientCommand::Run { token_env, command } => run_with_env(&ctx, &token_env, command).await,
         }
     }
     .await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("cloakroom: {}", f.message);
+            output::error(&f);
             ExitCode::from(f.code)
         }
     }
@@ -229,15 +228,20 @@ impl Ctx {
         Ok(Self { globals, saved, path })
     }
 
-    fn server(&self) -> String {
-        self.globals
+    /// The server to talk to, refused over plain http to another machine unless
+    /// `--insecure`: every command reaches the server through here.
+    fn server(&self) -> Result<Server, Failure> {
+        let raw = self
+            .globals
             .server
             .clone()
             .or_else(|| self.saved.server.clone())
-            .unwrap_or_else(|| DEFAULT_SERVER.into())
+            .unwrap_or_else(|| DEFAULT_SERVER.into());
+        Server::parse(&raw, self.globals.insecure)
     }
 
     fn api(&self) -> Result<Api, Failure> {
+        let server = self.server()?;
         let token = config::env_token("CLOAKROOM_TOKEN")
             .or_else(|| self.saved.token.clone())
             .ok_or_else(|| {
@@ -246,7 +250,7 @@ impl Ctx {
                     "not logged in: run `cloakroom login` or set CLOAKROOM_TOKEN",
                 )
             })?;
-        Api::new(&self.server(), &token)
+        Api::new(&server, &token)
     }
 
     /// The organization commands act on: `--org`/`CLOAKROOM_ORG`, the selected one, or
@@ -266,7 +270,7 @@ impl Ctx {
 }
 
 async fn login(ctx: &Ctx) -> Result<(), Failure> {
-    let server = normalize_server(&ctx.server())?;
+    let server = ctx.server()?;
     let token = output::read_secret(&format!("API token for {server}: "))?;
     if token.trim().is_empty() {
         return Err(Failure::usage(
@@ -276,14 +280,14 @@ async fn login(ctx: &Ctx) -> Result<(), Failure> {
     let api = Api::new(&server, &token)?;
     let me: body::WhoAmI = api.get("/api/v1/whoami").await?;
     let mut saved = ctx.saved.clone();
-    saved.server = Some(server.clone());
+    saved.server = Some(server.to_string());
     saved.token = Some(token.trim().to_owned());
     saved.org = Some(me.org.clone());
     config::save(&ctx.path, &saved)?;
     if ctx.json() {
-        output::json(&json!({ "server": server, "email": me.email, "org": me.org }));
+        output::json(&json!({ "server": server.as_str(), "email": me.email, "org": me.org }));
     } else {
-        println!(
+        say!(
             "Logged in to {server} as {} (organization {}); settings saved in {}",
             me.email,
             me.org,
@@ -300,7 +304,7 @@ async fn org(ctx: &Ctx, name: Option<String>) -> Result<(), Failure> {
         if ctx.json() {
             output::json(&json!({ "org": current }));
         } else {
-            println!("{current}");
+            say!("{current}");
         }
         return Ok(());
     };
@@ -320,7 +324,7 @@ async fn org(ctx: &Ctx, name: Option<String>) -> Result<(), Failure> {
     if ctx.json() {
         output::json(&json!({ "org": name }));
     } else {
-        println!("Now using organization {name}");
+        say!("Now using organization {name}");
     }
     Ok(())
 }
@@ -334,7 +338,7 @@ async fn org_create(ctx: &Ctx, name: &str) -> Result<(), Failure> {
     if ctx.json() {
         output::json(&created);
     } else {
-        println!(
+        say!(
             "Created organization {name}: you are its owner. Create an API token on its API tokens \
              page to use it from here."
         );
@@ -450,21 +454,21 @@ async fn secrets_set(ctx: &Ctx, set: &str, args: &[String], file: Option<PathBuf
         &current.as_ref().map(keys_of).unwrap_or_default(),
     );
     let users = set_users(&api, &org, name.as_str()).await?;
-    eprintln!(
+    note!(
         "Secret set {name}{} in organization {org}:",
         if current.is_none() { " (new)" } else { "" }
     );
     if !preview.added.is_empty() {
-        eprintln!("  add:    {}", preview.added.join(", "));
+        note!("  add:    {}", preview.added.join(", "));
     }
     if !preview.updated.is_empty() {
-        eprintln!("  update: {}", preview.updated.join(", "));
+        note!("  update: {}", preview.updated.join(", "));
     }
     if !users.is_empty() {
-        eprintln!("  afterwards {} will need a redeploy", list(&users));
+        note!("  afterwards {} will need a redeploy", list(&users));
     }
     for warning in crate::validate::loader_key_warnings(pairs.iter().map(|p| p.key.as_str())) {
-        eprintln!("  warning: {warning}");
+        note!("  warning: {warning}");
     }
     confirm(
         &format!("Write {} key(s) to {name}?", pairs.len()),
@@ -490,7 +494,7 @@ async fn secrets_set(ctx: &Ctx, set: &str, args: &[String], file: Option<PathBuf
             "needs_redeploy": users,
         }));
     } else {
-        println!(
+        say!(
             "{} secret set {name}: {} added, {} updated (revision {})",
             if result.created { "Created" } else { "Updated" },
             preview.added.len(),
@@ -498,7 +502,7 @@ async fn secrets_set(ctx: &Ctx, set: &str, args: &[String], file: Option<PathBuf
             result.set.revision
         );
         for d in &users {
-            println!("Deployment {d} needs a redeploy: cloakroom deployments redeploy {d}");
+            say!("Deployment {d} needs a redeploy: cloakroom deployments redeploy {d}");
         }
     }
     Ok(())
@@ -618,7 +622,13 @@ async fn set_keys(ctx: &Ctx, set: &str) -> Result<(), Failure> {
     let rows: Vec<Vec<String>> = detail
         .keys
         .into_iter()
-        .map(|k| vec![k.key, k.fingerprint, k.updated_at.unwrap_or_else(|| "-".into())])
+        .map(|k| {
+            vec![
+                k.key,
+                k.fingerprint.unwrap_or_else(|| "hidden".into()),
+                k.updated_at.unwrap_or_else(|| "-".into()),
+            ]
+        })
         .collect();
     output::table(&["KEY", "FINGERPRINT", "UPDATED"], &rows);
     Ok(())
@@ -639,7 +649,7 @@ async fn secrets_unset(ctx: &Ctx, set: &str, key: &str) -> Result<(), Failure> {
     }
     let users = set_users(&api, &org, name.as_str()).await?;
     if !users.is_empty() {
-        eprintln!("Afterwards {} will need a redeploy.", list(&users));
+        note!("Afterwards {} will need a redeploy.", list(&users));
     }
     confirm(
         &format!("Remove key {key} from secret set {name}?"),
@@ -650,7 +660,7 @@ async fn secrets_unset(ctx: &Ctx, set: &str, key: &str) -> Result<(), Failure> {
     if ctx.json() {
         output::json(&json!({ "set": name.as_str(), "removed": key.as_str(), "needs_redeploy": users }));
     } else {
-        println!("Removed {key} from secret set {name}");
+        say!("Removed {key} from secret set {name}");
     }
     Ok(())
 }
@@ -686,7 +696,7 @@ async fn secrets_delete(ctx: &Ctx, name: &str) -> Result<(), Failure> {
     if ctx.json() {
         output::json(&json!({ "deleted": name.as_str() }));
     } else {
-        println!("Deleted {what}");
+        say!("Deleted {what}");
     }
     Ok(())
 }
@@ -700,7 +710,7 @@ fn print_verdicts(groups: &[(&str, &Vec<String>, bool)]) -> bool {
             continue;
         }
         differs |= bad;
-        println!("{title} ({}): {}", keys.len(), keys.join(", "));
+        say!("{title} ({}): {}", keys.len(), keys.join(", "));
     }
     differs
 }
@@ -727,7 +737,7 @@ async fn secrets_diff(ctx: &Ctx, a: &str, b: Option<&str>, file: Option<PathBuf>
                     ("same", &c.same, false),
                 ]);
                 if !differs {
-                    println!("{a} and {b} hold the same keys with the same values");
+                    say!("{a} and {b} hold the same keys with the same values");
                 }
                 differs
             }
@@ -765,7 +775,7 @@ async fn secrets_diff(ctx: &Ctx, a: &str, b: Option<&str>, file: Option<PathBuf>
                     ("same", &c.same, false),
                 ]);
                 if !differs {
-                    println!("{set} holds exactly the pairs of {}", f.display());
+                    say!("{set} holds exactly the pairs of {}", f.display());
                 }
             }
             differs
@@ -870,7 +880,7 @@ async fn secrets_check(ctx: &Ctx, set: &str, key: &str) -> Result<(), Failure> {
     if ctx.json() {
         output::json(&answer);
     } else if answer.matches {
-        println!("{key} in {name} is that value");
+        say!("{key} in {name} is that value");
     }
     if !answer.matches {
         return Err(Failure::new(1, format!("{key} in {name} holds another value")));
@@ -930,12 +940,12 @@ fn print_restore_plan(plan: &body::RestorePlan) -> bool {
         ("remove", &plan.removed),
     ] {
         if !keys.is_empty() {
-            eprintln!("  {what:<12} {}", keys.join(", "));
+            note!("  {what:<12} {}", keys.join(", "));
             any = true;
         }
     }
     if any && !plan.deployments.is_empty() {
-        eprintln!("  afterwards {} will need a redeploy", list(&plan.deployments));
+        note!("  afterwards {} will need a redeploy", list(&plan.deployments));
     }
     any
 }
@@ -967,7 +977,7 @@ async fn secrets_restore(ctx: &Ctx, set: &str, version: i64, keys: Vec<String>) 
             None,
         )
         .await?;
-    eprintln!("Restoring secret set {name} in organization {org} from version {version}:");
+    note!("Restoring secret set {name} in organization {org} from version {version}:");
     if !print_restore_plan(&plan) {
         if ctx.json() {
             output::json(
@@ -975,7 +985,7 @@ async fn secrets_restore(ctx: &Ctx, set: &str, version: i64, keys: Vec<String>) 
                 "added": [], "changed": [], "removed": [], "needs_redeploy": []}),
             );
         } else {
-            println!("Secret set {name} already holds those values of version {version}: nothing to restore");
+            say!("Secret set {name} already holds those values of version {version}: nothing to restore");
         }
         return Ok(());
     }
@@ -994,12 +1004,12 @@ async fn secrets_restore(ctx: &Ctx, set: &str, version: i64, keys: Vec<String>) 
             "needs_redeploy": plan.deployments}),
         );
     } else {
-        println!(
+        say!(
             "Restored secret set {name} from version {version} (revision {})",
             done.set.revision
         );
         for d in &plan.deployments {
-            println!("Deployment {d} needs a redeploy: cloakroom deployments redeploy {d}");
+            say!("Deployment {d} needs a redeploy: cloakroom deployments redeploy {d}");
         }
     }
     Ok(())
@@ -1051,9 +1061,11 @@ async fn secrets_undelete(ctx: &Ctx, set: &str, as_name: Option<String>) -> Resu
             format!("a secret set named {name} exists again: restore this one with --as NEW_NAME"),
         ));
     }
-    eprintln!(
+    note!(
         "Deleted secret set {name} ({} key(s), deleted {} by {}) will be restored as {target}.",
-        found.keys, found.deleted_at, found.deleted_by
+        found.keys,
+        found.deleted_at,
+        found.deleted_by
     );
     confirm(&format!("Restore {name}?"), ctx.globals.yes)?;
     let request = body::Undelete {
@@ -1070,7 +1082,7 @@ async fn secrets_undelete(ctx: &Ctx, set: &str, as_name: Option<String>) -> Resu
     if ctx.json() {
         output::json(&set);
     } else {
-        println!("Restored secret set {} with {} key(s)", set.name, set.keys.len());
+        say!("Restored secret set {} with {} key(s)", set.name, set.keys.len());
     }
     Ok(())
 }
@@ -1120,9 +1132,11 @@ async fn image_pull_secret(
     if ctx.json() {
         output::json(&created);
     } else {
-        println!(
+        say!(
             "Created image pull secret {} for {} (user {})",
-            created.name, created.registry, created.username
+            created.name,
+            created.registry,
+            created.username
         );
     }
     Ok(())
@@ -1160,15 +1174,15 @@ async fn deploy(ctx: &Ctx, args: DeployArgs) -> Result<(), Failure> {
     let org = ctx.org(&api).await?;
     let path = format!("/api/v1/orgs/{org}/deployments/{name}");
     let existing: Option<body::DeploymentBody> = api.get_opt(&path).await?;
-    eprintln!(
+    note!(
         "{} deployment {name} in organization {org}:",
         if existing.is_some() { "Update" } else { "Create" }
     );
-    eprintln!("  image:       {}", spec.image);
-    eprintln!("  secrets:     {}", spec.secret_set.as_deref().unwrap_or("-"));
-    eprintln!("  credentials: {}", spec.pull_secret.as_deref().unwrap_or("-"));
-    eprintln!("  region:      {}", spec.region);
-    eprintln!("  agents:      {} to {}", spec.min_agents, spec.max_agents);
+    note!("  image:       {}", spec.image);
+    note!("  secrets:     {}", spec.secret_set.as_deref().unwrap_or("-"));
+    note!("  credentials: {}", spec.pull_secret.as_deref().unwrap_or("-"));
+    note!("  region:      {}", spec.region);
+    note!("  agents:      {} to {}", spec.min_agents, spec.max_agents);
     confirm(&format!("Deploy {name}?"), ctx.globals.yes)?;
     let put = body::PutDeployment {
         pcc_deploy_toml: file_text,
@@ -1179,14 +1193,14 @@ async fn deploy(ctx: &Ctx, args: DeployArgs) -> Result<(), Failure> {
         output::json(&result);
         return Ok(());
     }
-    println!(
+    say!(
         "{} deployment {name}: revision {}",
         if result.created { "Created" } else { "Updated" },
         result.deployment.revision
     );
     if let Some(token) = &result.runtime_token {
-        println!("Runtime token (shown once; give it to the deployment as CLOAKROOM_RUNTIME_TOKEN):");
-        println!("{token}");
+        say!("Runtime token (shown once; give it to the deployment as CLOAKROOM_RUNTIME_TOKEN):");
+        say!("{token}");
     }
     Ok(())
 }
@@ -1232,7 +1246,7 @@ async fn redeploy(ctx: &Ctx, name: &str) -> Result<(), Failure> {
     if ctx.json() {
         output::json(&result);
     } else {
-        println!("Redeployed {name}: revision {}", result.revision);
+        say!("Redeployed {name}: revision {}", result.revision);
     }
     Ok(())
 }
@@ -1292,10 +1306,10 @@ async fn rollback(ctx: &Ctx, name: &str, revision: i64) -> Result<(), Failure> {
         ));
     };
     let current = list.revisions.iter().find(|r| r.current);
-    eprintln!("Deployment {name} in organization {org}:");
+    note!("Deployment {name} in organization {org}:");
     for (label, r) in [("now", current), ("back to", Some(target))] {
         if let Some(r) = r {
-            eprintln!("  {label:<8} revision {}", revision_row(r).join("  "));
+            note!("  {label:<8} revision {}", revision_row(r).join("  "));
         }
     }
     confirm(
@@ -1316,7 +1330,7 @@ async fn rollback(ctx: &Ctx, name: &str, revision: i64) -> Result<(), Failure> {
     if ctx.json() {
         output::json(&done);
     } else {
-        println!(
+        say!(
             "Rolled {name} back to revision {revision}: it runs as revision {} now",
             done.revision
         );
@@ -1335,19 +1349,8 @@ const CREDENTIAL_VARS: &[&str] = &[
     "CLOAKROOM_MASTER_KEY_FILE",
 ];
 
-async fn run_with_env(
-    ctx: &Ctx,
-    token_env: &str,
-    insecure: bool,
-    command: Vec<OsString>,
-) -> Result<(), Failure> {
-    let server = super::api::normalize_server(&ctx.server())?;
-    if !insecure && !super::api::is_private_transport(&server) {
-        return Err(Failure::usage(format!(
-            "refusing to fetch secret values from {server} over plain http: use https, \
-             or add --insecure if the network between here and there is trusted"
-        )));
-    }
+async fn run_with_env(ctx: &Ctx, token_env: &str, command: Vec<OsString>) -> Result<(), Failure> {
+    let server = ctx.server()?;
     let token = config::env_token(token_env).ok_or_else(|| {
         Failure::new(
             exit::AUTH,

@@ -61,7 +61,7 @@ pub fn SetsComparePage() -> impl IntoView {
                     };
                     view! {
                         <p class="meta">
-                            "Compares keys by fingerprint: which keys only one side has, and which have the same or a different value. No value is shown. A side is a set ("
+                            "Compares keys by value, on the server: which keys only one side has, and which have the same or a different value. No value is shown. A side is a set ("
                             <code>"prod"</code>
                             "), a version of one ("
                             <code>"prod@3"</code>

@@ -314,7 +314,9 @@ pub fn DeploymentPage() -> impl IntoView {
                                                                     <code>{k.key.clone()}</code>
                                                                 </td>
                                                                 <td>
-                                                                    <code class="fingerprint">{k.fingerprint.clone()}</code>
+                                                                    <code class="fingerprint">
+                                                                        {k.fingerprint.clone().unwrap_or_else(|| super::secret_set::HIDDEN.into())}
+                                                                    </code>
                                                                 </td>
                                                             </tr>
                                                         }

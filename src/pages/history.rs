@@ -5,11 +5,11 @@
 
 use super::{load_error, role_in, route_org};
 use crate::api::{
-    get_set, get_set_version, history_url, list_deleted_sets, list_set_versions, org_url, preview_restore,
-    set_url, version_url, with_param, PurgeSet, RestoreSet, UndeleteSet,
+    compare_sets, get_set, get_set_version, history_url, list_deleted_sets, list_set_versions, org_url,
+    preview_restore, set_url, version_url, with_param, PurgeSet, RestoreSet, UndeleteSet,
 };
 use crate::components::{ComparisonView, ConfirmButton, Flash, Layout, PageLinks};
-use crate::model::{format_time, Comparison, Role, SetVersion};
+use crate::model::{format_time, Role, SetVersion};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
@@ -113,20 +113,20 @@ pub fn SetHistoryPage() -> impl IntoView {
                         />
                     };
                     let comparison = if comparing {
-                        let left = get_set_version(org.clone(), name.clone(), a).await;
-                        let right = get_set_version(org.clone(), name.clone(), b).await;
-                        Some(match (left, right) {
-                            (Ok(l), Ok(r)) => {
+                        // Compared on the server, by the values' full MACs.
+                        let side = |v: Option<i64>| v.map_or_else(|| name.clone(), |v| format!("{name}@{v}"));
+                        Some(match compare_sets(org.clone(), side(a), side(b)).await {
+                            Ok(comparison) => {
                                 view! {
                                     <ComparisonView
                                         a=side_label(&name, a)
                                         b=side_label(&name, b)
-                                        comparison=Comparison::of(&l, &r)
+                                        comparison=comparison
                                     />
                                 }
                                     .into_any()
                             }
-                            (Err(e), _) | (_, Err(e)) => {
+                            Err(e) => {
                                 super::set_status(e.status_code());
                                 view! { <p class="problems">{e.to_string()}</p> }.into_any()
                             }
@@ -260,11 +260,11 @@ pub fn SetVersionPage() -> impl IntoView {
                     let can_write = role >= Role::Admin || (role >= Role::Member && !set.protected);
                     let only = (!key.is_empty()).then(|| key.clone());
                     let preview = preview_restore(org.clone(), name.clone(), version, key.clone()).await;
-                    let now: std::collections::BTreeMap<String, String> = set
-                        .keys
-                        .iter()
-                        .map(|k| (k.key.clone(), k.fingerprint.clone()))
-                        .collect();
+                    // Compared on the server, by the values' full MACs; refused (and
+                    // left unsaid) where the caller may not compare this set.
+                    let versus_now = compare_sets(org.clone(), format!("{name}@{version}"), name.clone())
+                        .await
+                        .ok();
                     let restore_box = match preview {
                         Err(e) => {
                             super::set_status(e.status_code());
@@ -393,10 +393,11 @@ pub fn SetVersionPage() -> impl IntoView {
                                     {keys
                                         .iter()
                                         .map(|k| {
-                                            let state = match now.get(&k.key) {
-                                                None => "not in the set",
-                                                Some(f) if *f == k.fingerprint => "same value",
-                                                Some(_) => "different value",
+                                            let state = match &versus_now {
+                                                None => "not shown",
+                                                Some(c) if c.same.contains(&k.key) => "same value",
+                                                Some(c) if c.different.contains(&k.key) => "different value",
+                                                Some(_) => "not in the set",
                                             };
                                             let link = with_param(&version_url(&org, &name, version), "key", &k.key);
                                             view! {
@@ -405,7 +406,7 @@ pub fn SetVersionPage() -> impl IntoView {
                                                         <code>{k.key.clone()}</code>
                                                     </td>
                                                     <td>
-                                                        <code class="fingerprint">{k.fingerprint.clone()}</code>
+                                                        <code class="fingerprint">{k.fingerprint.clone().unwrap_or_else(|| super::secret_set::HIDDEN.into())}</code>
                                                     </td>
                                                     <td>{state}</td>
                                                     <td>

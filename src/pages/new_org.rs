@@ -32,7 +32,7 @@ pub fn NewOrgPage() -> impl IntoView {
                         spellcheck="false"
                         placeholder="e.g. acme"
                     />
-                    <p class="hint">{crate::validate::NAME_RULE}</p>
+                    <p class="hint">{crate::validate::NAME_RULE} " Names ending in \"-personal\" are kept for personal workspaces."</p>
                     <button type="submit">"Create organization"</button>
                 </form>
             </section>

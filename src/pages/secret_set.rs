@@ -108,7 +108,7 @@ pub fn SecretSetPage() -> impl IntoView {
                                                         <th scope="col">"Key"</th>
                                                         <th
                                                             scope="col"
-                                                            title="HMAC fingerprint: equal values show equal fingerprints"
+                                                            title="HMAC fingerprint of the value in this set and key: it changes when the value changes"
                                                         >
                                                             "Fingerprint"
                                                         </th>
@@ -259,6 +259,9 @@ pub fn SecretSetPage() -> impl IntoView {
 /// 100-key page). Every text is escaped. With `can_write`, each row's "Unset" button
 /// submits the form around the table with its key, so the hidden fields are there once;
 /// the page's `Confirmations` island asks first, as for a `ConfirmButton`.
+/// What stands for a fingerprint the caller may not see (a protected set's, below admin).
+pub const HIDDEN: &str = "hidden";
+
 fn key_rows(keys: &[KeyInfo], can_write: bool) -> String {
     let mut out = String::with_capacity(keys.len() * if can_write { 170 } else { 80 });
     // Keys written together share their time: it is formatted once for each run of them.
@@ -272,7 +275,7 @@ fn key_rows(keys: &[KeyInfo], can_write: bool) -> String {
         out.push_str("<tr><td>");
         super::push_escaped(&mut out, &k.key);
         out.push_str("</td><td>");
-        super::push_escaped(&mut out, &k.fingerprint);
+        super::push_escaped(&mut out, k.fingerprint.as_deref().unwrap_or(HIDDEN));
         out.push_str("</td><td>");
         out.push_str(&time.1);
         out.push_str("</td><td>");
@@ -297,7 +300,7 @@ mod tests {
     fn key(name: &str, fingerprint: &str) -> KeyInfo {
         KeyInfo {
             key: name.into(),
-            fingerprint: fingerprint.into(),
+            fingerprint: Some(fingerprint.into()),
             updated_at: 86_400 + 3_600 + 60,
         }
     }

@@ -57,7 +57,7 @@ pub fn SetupPage() -> impl IntoView {
                                     spellcheck="false"
                                     placeholder="e.g. acme"
                                 />
-                                <p class="hint">{crate::validate::NAME_RULE}</p>
+                                <p class="hint">{crate::validate::NAME_RULE} " Names ending in \"-personal\" are kept for personal workspaces."</p>
                                 <button type="submit">"Create owner and organization"</button>
                             </form>
                         </div>

@@ -3,7 +3,6 @@
 
 use super::config::Config;
 use super::state::AppState;
-use crate::model::Role;
 use crate::validate::ResourceName;
 use clap::{Parser, Subcommand};
 use std::io::{BufRead, IsTerminal};
@@ -41,13 +40,18 @@ enum ServerCommand {
 
 #[derive(Subcommand)]
 enum Admin {
-    /// Create a user (and the organization if missing). The password is read from
-    /// standard input when it is not a terminal, else prompted for twice.
+    /// Create a user, the owner of a new organization. An existing organization is
+    /// refused (its owners are named) unless --join-existing is given. The password is
+    /// read from standard input when it is not a terminal, else prompted for twice.
     CreateUser {
         #[arg(long)]
         email: String,
         #[arg(long)]
         org: String,
+        /// Make the user one more owner of --org when it exists already (never of a
+        /// personal workspace).
+        #[arg(long)]
+        join_existing: bool,
     },
     /// Create an API token for a user of an organization; prints it once.
     CreateToken {
@@ -86,7 +90,11 @@ pub async fn run() -> ExitCode {
     };
     let result = match command {
         ServerCommand::Serve => serve(config).await,
-        ServerCommand::Admin(Admin::CreateUser { email, org }) => create_user(config, &email, &org).await,
+        ServerCommand::Admin(Admin::CreateUser {
+            email,
+            org,
+            join_existing,
+        }) => create_user(config, &email, &org, join_existing).await,
         ServerCommand::Admin(Admin::CreateToken { email, org, name }) => {
             create_token(config, &email, &org, &name).await
         }
@@ -161,22 +169,35 @@ fn read_password() -> Result<zeroize::Zeroizing<String>, String> {
     Ok(password)
 }
 
-async fn create_user(config: Config, email: &str, org: &str) -> Result<(), String> {
+async fn create_user(config: Config, email: &str, org: &str, join_existing: bool) -> Result<(), String> {
     let email = crate::validate::check_email(email).map_err(|e| e.message)?;
     let org = ResourceName::parse_as("organization name", org).map_err(|e| e.message)?;
     let password = read_password()?;
     let state = AppState::open(config).await?;
-    let org = super::orgs::ensure_org(&state, &org)
-        .await
-        .map_err(|e| e.to_string())?;
     let hash = super::auth::hash_password(&password).map_err(|e| e.to_string())?;
-    super::orgs::create_account(&state, &email, &hash, Some((&org, Role::Owner)))
+    let made = super::orgs::admin_create_user(&state, &email, &hash, org.as_str(), join_existing)
         .await
         .map_err(|e| e.to_string())?;
-    println!(
-        "created user {email}, owner of organization {} (and a personal workspace)",
-        org.name
-    );
+    let personal = match &made.personal {
+        Some(p) => format!(" and personal workspace {}", p.name),
+        None => String::new(),
+    };
+    match &made.joined_owners {
+        Some(owners) => println!(
+            "created user {email}{personal}; joined the existing organization {} as one more \
+             owner, beside {}",
+            made.org.name,
+            if owners.is_empty() {
+                "no other owner".to_owned()
+            } else {
+                owners.join(", ")
+            }
+        ),
+        None => println!(
+            "created user {email}, owner of the new organization {}{personal}",
+            made.org.name
+        ),
+    }
     Ok(())
 }
 

@@ -6,8 +6,9 @@
 use super::auth::Principal;
 use super::crypto::SecretValue;
 use super::state::AppState;
+use super::store::history::KeyMac;
 use crate::error::AppError;
-use crate::model::{Comparison, KeyPrint, Role};
+use crate::model::{Comparison, Role};
 use crate::validate::{FieldError, Pair, ResourceName};
 use subtle::ConstantTimeEq;
 
@@ -68,28 +69,63 @@ impl Side {
     }
 }
 
-/// The keys and fingerprints of one side.
-pub async fn keys_of(state: &AppState, who: &Principal, side: &Side) -> Result<Vec<KeyPrint>, AppError> {
-    match side {
-        Side::Set(set) => super::history::side(state, who, set, None).await,
-        Side::Version(set, v) => super::history::side(state, who, set, Some(*v)).await,
-        Side::Deployment(name) => Ok(super::deployments::detail(state, who, name)
-            .await?
-            .env
-            .into_iter()
-            .map(|k| KeyPrint {
-                key: k.key,
-                fingerprint: k.fingerprint,
-            })
-            .collect()),
-    }
+/// One side as the server compares it: its keys with their values' MACs, the set
+/// they belong to (a deployment's: the set its running revision was taken from), and
+/// whether that set is protected.
+struct Held {
+    keys: Vec<KeyMac>,
+    set: Option<String>,
+    protected: bool,
 }
 
-/// Two sides compared by fingerprint.
+async fn held(state: &AppState, who: &Principal, side: &Side) -> Result<Held, AppError> {
+    let (set, version) = match side {
+        Side::Set(set) => (set, None),
+        Side::Version(set, v) => (set, Some(*v)),
+        Side::Deployment(name) => {
+            let d = super::deployments::stored(state, who, name).await?;
+            return Ok(Held {
+                keys: d
+                    .env
+                    .into_iter()
+                    .map(|k| KeyMac {
+                        key: k.key,
+                        mac: k.mac,
+                    })
+                    .collect(),
+                set: d.env_set,
+                protected: d.protected,
+            });
+        }
+    };
+    let (keys, protected) = super::history::side_macs(state, who, set, version).await?;
+    Ok(Held {
+        keys,
+        set: Some(set.clone()),
+        protected,
+    })
+}
+
+/// Two sides compared by their values' full MACs. A protected side needs an admin. A
+/// comparison the caller could not make by reading (the values of both sides, or the
+/// fingerprints of one set's versions) counts as a value lookup: otherwise a guess
+/// written into one set and compared with another would test it for free.
 pub async fn compare(state: &AppState, who: &Principal, a: &Side, b: &Side) -> Result<Comparison, AppError> {
-    let left = keys_of(state, who, a).await?;
-    let right = keys_of(state, who, b).await?;
-    Ok(Comparison::of(&left, &right))
+    let left = held(state, who, a).await?;
+    let right = held(state, who, b).await?;
+    if left.protected || right.protected {
+        who.require(Role::Admin, "comparing with a protected set")?;
+    }
+    let one_set = left.set.is_some() && left.set == right.set;
+    let readable =
+        super::secrets::may_read(who, left.protected) && super::secrets::may_read(who, right.protected);
+    if !one_set && !readable {
+        super::auth::count_oracle_lookup(state, who).await?;
+    }
+    Ok(Comparison::of(
+        left.keys.iter().map(|k| (k.key.as_str(), &k.mac)),
+        right.keys.iter().map(|k| (k.key.as_str(), &k.mac)),
+    ))
 }
 
 /// Pairs a caller holds compared with a set's stored values.
@@ -115,7 +151,7 @@ impl ValueComparison {
 /// set's values are for admins), at most [`ORACLE_LOOKUPS_PER_MINUTE`] times a minute.
 async fn may_ask(state: &AppState, who: &Principal, set: &str) -> Result<(), AppError> {
     who.require(Role::Member, "comparing values")?;
-    if super::secrets::detail(state, who, set).await?.protected {
+    if super::secrets::stored(state, who, set).await?.protected {
         who.require(Role::Admin, "comparing the values of a protected set")?;
     }
     super::auth::count_oracle_lookup(state, who).await
@@ -216,44 +252,29 @@ fn equal(a: &SecretValue, b: &SecretValue) -> bool {
     a.expose().as_bytes().ct_eq(b.expose().as_bytes()).into()
 }
 
+/// Places [`find`] lists at most; it counts them all.
+pub const FIND_MAX_PLACES: usize = 1000;
+
 /// Every place in the organization holding exactly `value` (incident response: where
-/// did a leaked value go?). Found through fingerprints, each candidate confirmed by
-/// opening it and comparing in constant time. Admins only, audited without the value,
-/// and counted against the caller's value lookups.
+/// did a leaked value go?), decided by the value's full MAC through the MAC indexes:
+/// the first [`FIND_MAX_PLACES`] of them, and how many there are in all. Admins only,
+/// audited without the value, and counted against the caller's value lookups.
 pub async fn find(
     state: &AppState,
     who: &Principal,
     value: String,
-) -> Result<Vec<crate::model::Place>, AppError> {
+) -> Result<(Vec<crate::model::Place>, usize), AppError> {
     who.require(Role::Admin, "finding where a value is used")?;
     super::auth::count_oracle_lookup(state, who).await?;
-    let value = SecretValue::new(value);
-    let fingerprint = state.crypto.fingerprint(who.org.id, &value);
-    let mut places = Vec::new();
-    let mut confirmed: std::collections::HashMap<Vec<u8>, bool> = std::collections::HashMap::new();
-    for c in state.store.places_with(who.org.id, &fingerprint).await? {
-        let same = match confirmed.get(&c.sealed) {
-            Some(same) => *same,
-            None => {
-                let kept = state
-                    .crypto
-                    .open(who.org.id, &c.sealed_for, &c.place.key, &c.sealed)?;
-                let same = equal(&kept, &value);
-                confirmed.insert(c.sealed.clone(), same);
-                same
-            }
-        };
-        if same {
-            places.push(c.place);
-        }
-    }
-    let keys: Vec<String> = {
-        let mut k: Vec<String> = places.iter().map(|p| p.key.clone()).collect();
-        k.sort();
-        k.dedup();
-        k
-    };
-    let detail = format!("{} place(s)", places.len());
+    let mac = state.crypto.value_mac(who.org.id, &SecretValue::new(value));
+    let (places, total) = state.store.places_with(who.org.id, &mac, FIND_MAX_PLACES).await?;
+    let keys: Vec<String> = places
+        .iter()
+        .map(|p| p.key.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let detail = format!("{total} place(s)");
     super::audit::record(state, who, "secrets.find", "org", &keys, &detail).await?;
-    Ok(places)
+    Ok((places, total))
 }

@@ -15,6 +15,13 @@ pub const DEFAULT_SET_VERSION_DAYS: i64 = 90;
 /// Days a deleted set stays recoverable, unless configured otherwise.
 pub const DEFAULT_DELETED_SET_DAYS: i64 = 30;
 
+/// History bytes each organization keeps across its set versions (64 MiB).
+pub const DEFAULT_HISTORY_MAX_BYTES: i64 = 64 * 1024 * 1024;
+/// New set versions each organization may make in a rolling 24 hours.
+pub const DEFAULT_VERSIONS_PER_DAY: i64 = 2_000;
+/// Secret writes each account may make in a minute.
+pub const DEFAULT_WRITES_PER_MINUTE: i64 = 600;
+
 /// The settings the server runs with.
 #[derive(Clone)]
 pub struct Config {
@@ -39,6 +46,12 @@ pub struct Config {
     pub retention: Retention,
     /// Who may create organizations.
     pub org_creation: OrgCreation,
+    /// Whether a new account gets a workspace of its own (`personal_workspaces`,
+    /// default true). Off, or with `org_creation = "first-owner"`, an account sees
+    /// only the organizations it is invited to.
+    pub personal_workspaces: bool,
+    /// Storage and write-rate limits (see [`Quotas`]).
+    pub quotas: Quotas,
     /// Connections in the PostgreSQL pool (`CLOAKROOM_DB_POOL_SIZE`, default 16).
     pub db_pool_size: usize,
     /// The master key, base64 of 32 bytes (`CLOAKROOM_MASTER_KEY`), or a file holding
@@ -77,6 +90,27 @@ impl Default for Retention {
             versions_kept: DEFAULT_SET_VERSIONS_KEPT,
             version_days: DEFAULT_SET_VERSION_DAYS,
             deleted_days: DEFAULT_DELETED_SET_DAYS,
+        }
+    }
+}
+
+/// Hard limits on what an organization stores and an account writes, whatever the
+/// retention: `history_bytes` of set versions kept per organization,
+/// `versions_per_day` new set versions per organization in a rolling 24 hours, and
+/// `writes_per_minute` secret writes per account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    pub history_bytes: i64,
+    pub versions_per_day: i64,
+    pub writes_per_minute: i64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            history_bytes: DEFAULT_HISTORY_MAX_BYTES,
+            versions_per_day: DEFAULT_VERSIONS_PER_DAY,
+            writes_per_minute: DEFAULT_WRITES_PER_MINUTE,
         }
     }
 }
@@ -123,6 +157,10 @@ struct ServerSection {
     set_version_days: Option<i64>,
     deleted_set_days: Option<i64>,
     org_creation: Option<String>,
+    personal_workspaces: Option<bool>,
+    history_max_bytes: Option<i64>,
+    versions_per_day: Option<i64>,
+    writes_per_minute: Option<i64>,
     db_pool_size: Option<usize>,
 }
 
@@ -194,16 +232,19 @@ impl Config {
             return Err("each deployment must keep at least one revision".into());
         }
         // Bounded above too: days become seconds, which must not overflow.
-        let number = |var: &str, file: Option<i64>, default: i64, least: i64| -> Result<i64, String> {
-            const MOST: i64 = 1_000_000;
-            let n = match env(var) {
-                Some(n) => n.parse().map_err(|_| format!("{var} {n:?} is not a number"))?,
-                None => file.unwrap_or(default),
+        let within =
+            |var: &str, file: Option<i64>, default: i64, least: i64, most: i64| -> Result<i64, String> {
+                let n = match env(var) {
+                    Some(n) => n.parse().map_err(|_| format!("{var} {n:?} is not a number"))?,
+                    None => file.unwrap_or(default),
+                };
+                if !(least..=most).contains(&n) {
+                    return Err(format!("{var} must be from {least} to {most}, not {n}"));
+                }
+                Ok(n)
             };
-            if !(least..=MOST).contains(&n) {
-                return Err(format!("{var} must be from {least} to {MOST}, not {n}"));
-            }
-            Ok(n)
+        let number = |var: &str, file: Option<i64>, default: i64, least: i64| {
+            within(var, file, default, least, 1_000_000)
         };
         let retention = Retention {
             versions_kept: number(
@@ -234,6 +275,38 @@ impl Config {
                 ))
             }
         };
+        let quotas = Quotas {
+            // Up to 1 TiB: a byte count, summed in SQL, that must not overflow.
+            history_bytes: within(
+                "CLOAKROOM_HISTORY_MAX_BYTES",
+                file.history_max_bytes,
+                DEFAULT_HISTORY_MAX_BYTES,
+                1,
+                1 << 40,
+            )?,
+            versions_per_day: number(
+                "CLOAKROOM_VERSIONS_PER_DAY",
+                file.versions_per_day,
+                DEFAULT_VERSIONS_PER_DAY,
+                1,
+            )?,
+            writes_per_minute: number(
+                "CLOAKROOM_WRITES_PER_MINUTE",
+                file.writes_per_minute,
+                DEFAULT_WRITES_PER_MINUTE,
+                1,
+            )?,
+        };
+        let personal_workspaces = match env("CLOAKROOM_PERSONAL_WORKSPACES").as_deref() {
+            Some("1" | "true" | "yes") => true,
+            Some("0" | "false" | "no") => false,
+            Some(other) => {
+                return Err(format!(
+                    "CLOAKROOM_PERSONAL_WORKSPACES {other:?} must be true or false"
+                ))
+            }
+            None => file.personal_workspaces.unwrap_or(true),
+        };
         let db_pool_size = match env("CLOAKROOM_DB_POOL_SIZE") {
             Some(n) => n
                 .parse()
@@ -255,6 +328,8 @@ impl Config {
             deployment_revisions_kept: kept,
             retention,
             org_creation,
+            personal_workspaces,
+            quotas,
             db_pool_size,
             master_key: env("CLOAKROOM_MASTER_KEY"),
             master_key_file: env("CLOAKROOM_MASTER_KEY_FILE"),
@@ -282,6 +357,8 @@ impl Config {
             deployment_revisions_kept: DEFAULT_REVISIONS_KEPT,
             retention: Retention::default(),
             org_creation: OrgCreation::Anyone,
+            personal_workspaces: true,
+            quotas: Quotas::default(),
             db_pool_size: 16,
             master_key: None,
             master_key_file: None,
@@ -337,6 +414,71 @@ mod tests {
             .unwrap();
             assert!(e.contains(var), "{e}");
         }
+    }
+
+    #[test]
+    fn quotas_default_then_file_then_environment() {
+        let c = Config::resolve(ServerSection::default(), |_| None).unwrap();
+        assert_eq!(c.quotas, Quotas::default());
+        assert_eq!(c.quotas.history_bytes, 64 * 1024 * 1024);
+        assert_eq!(c.quotas.versions_per_day, 2_000);
+        assert_eq!(c.quotas.writes_per_minute, 600);
+        let file: FileConfig = toml::from_str(
+            "[server]\nhistory_max_bytes = 1000\nversions_per_day = 5\nwrites_per_minute = 9\n",
+        )
+        .unwrap();
+        let c = Config::resolve(file.server, |n| match n {
+            "CLOAKROOM_HISTORY_MAX_BYTES" => Some("2048".into()),
+            "CLOAKROOM_WRITES_PER_MINUTE" => Some("3".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            c.quotas,
+            Quotas {
+                history_bytes: 2048,
+                versions_per_day: 5,
+                writes_per_minute: 3
+            }
+        );
+        for var in [
+            "CLOAKROOM_HISTORY_MAX_BYTES",
+            "CLOAKROOM_VERSIONS_PER_DAY",
+            "CLOAKROOM_WRITES_PER_MINUTE",
+        ] {
+            for value in ["0", "-5", "lots"] {
+                let e = Config::resolve(ServerSection::default(), |n| {
+                    (n == var).then(|| value.to_string())
+                })
+                .err()
+                .unwrap();
+                assert!(e.contains(var), "{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn personal_workspaces_are_on_unless_turned_off() {
+        assert!(
+            Config::resolve(ServerSection::default(), |_| None)
+                .unwrap()
+                .personal_workspaces
+        );
+        let file: FileConfig = toml::from_str("[server]\npersonal_workspaces = false\n").unwrap();
+        assert!(
+            !Config::resolve(file.server, |_| None)
+                .unwrap()
+                .personal_workspaces
+        );
+        let on = Config::resolve(ServerSection::default(), |n| {
+            (n == "CLOAKROOM_PERSONAL_WORKSPACES").then(|| "false".to_string())
+        })
+        .unwrap();
+        assert!(!on.personal_workspaces);
+        assert!(Config::resolve(ServerSection::default(), |n| {
+            (n == "CLOAKROOM_PERSONAL_WORKSPACES").then(|| "maybe".to_string())
+        })
+        .is_err());
     }
 
     #[test]

@@ -1,10 +1,20 @@
-//! Encryption at rest and value fingerprints.
+//! Encryption at rest, value MACs and shown fingerprints.
 //!
 //! One 32-byte master key; HKDF-SHA256 derives an encryption key (XChaCha20-Poly1305,
-//! a fresh random 24-byte nonce per value) and a fingerprint root from which each
-//! organization gets its own HMAC-SHA256 key. The associated data binds every
-//! ciphertext to its organization, set and key, so a ciphertext moved to another row
-//! fails to decrypt.
+//! a fresh random 24-byte nonce per value) and a MAC root from which each organization
+//! gets its own HMAC-SHA256 key. The associated data binds every ciphertext to its
+//! organization, set and key, so a ciphertext moved to another row fails to decrypt.
+//!
+//! Two digests of a value, for two purposes:
+//! - its [`ValueMac`], the full HMAC under the organization's key, decides equality
+//!   (a write of the same value, a comparison, finding a leaked value). It is stored,
+//!   never shown: equal values anywhere in the organization have equal MACs, so a
+//!   shown MAC would let anyone who can write a value somewhere test guesses against
+//!   every other value.
+//! - its shown fingerprint, 48 bits of an HMAC over the MAC *and its place*
+//!   (organization, set, key): the same value in one place shows the same fingerprint
+//!   across versions and deployments of that set, but a guess written into another set
+//!   or key shows another fingerprint and says nothing.
 
 use crate::error::AppError;
 use base64::Engine;
@@ -125,7 +135,9 @@ fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 /// The keys derived from the master key.
 pub struct Crypto {
     cipher: XChaCha20Poly1305,
-    fingerprint_root: Zeroizing<[u8; 32]>,
+    mac_root: Zeroizing<[u8; 32]>,
+    /// Keys the shown fingerprints (see the module's doc).
+    shown_key: Zeroizing<[u8; 32]>,
     /// Keys the hashes that name things the server must recognise but never store
     /// (rate-limit scopes: typed emails, client addresses).
     lookup_key: Zeroizing<[u8; 32]>,
@@ -147,9 +159,12 @@ impl Crypto {
         let _ = hk.expand(b"fingerprint v1", fp.as_mut());
         let mut lookup = Zeroizing::new([0u8; 32]);
         let _ = hk.expand(b"lookup v1", lookup.as_mut());
+        let mut shown = Zeroizing::new([0u8; 32]);
+        let _ = hk.expand(b"shown fingerprint v2", shown.as_mut());
         Self {
             cipher: XChaCha20Poly1305::new(enc.as_ref().into()),
-            fingerprint_root: fp,
+            mac_root: fp,
+            shown_key: shown,
             lookup_key: lookup,
         }
     }
@@ -245,18 +260,65 @@ impl Crypto {
         }
     }
 
-    /// First 12 hex characters of HMAC-SHA256(value) under the organization's own key:
-    /// equal values in one organization show equal fingerprints, and nothing is learned
-    /// across organizations.
-    pub fn fingerprint(&self, org_id: i64, value: &SecretValue) -> String {
+    /// The full HMAC-SHA256 of `value` under the organization's own key: equal values
+    /// in one organization have equal MACs; nothing is learned across organizations.
+    pub fn value_mac(&self, org_id: i64, value: &SecretValue) -> ValueMac {
         let mut org_key = Zeroizing::new([0u8; 32]);
-        let hk = Hkdf::<Sha256>::new(None, self.fingerprint_root.as_ref());
+        let hk = Hkdf::<Sha256>::new(None, self.mac_root.as_ref());
         let _ = hk.expand(&org_id.to_be_bytes(), org_key.as_mut());
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(org_key.as_ref()).expect("HMAC accepts keys of any length");
         mac.update(value.expose().as_bytes());
-        let tag = mac.finalize().into_bytes();
-        hex::encode(&tag[..6])
+        ValueMac(hex::encode(mac.finalize().into_bytes()))
+    }
+
+    /// The fingerprint shown for the value with MAC `mac` at key `key` of set `set`:
+    /// 12 hex characters that stay equal while that place holds that value and say
+    /// nothing about any other place (see the module's doc).
+    pub fn shown_fingerprint(&self, org_id: i64, set: &str, key: &str, mac: &ValueMac) -> String {
+        let mut h = <Hmac<Sha256> as Mac>::new_from_slice(self.shown_key.as_ref())
+            .expect("HMAC accepts keys of any length");
+        h.update(&Self::aad_in(
+            b"cloakroom/shown-fingerprint/v2",
+            org_id,
+            &[set, key, &mac.0],
+        ));
+        hex::encode(&h.finalize().into_bytes()[..6])
+    }
+}
+
+/// The full MAC of a value (see the module's doc): decides equality, never leaves the
+/// server. Compared in constant time; printed as `ValueMac(***)`; not serializable.
+#[derive(Clone)]
+pub struct ValueMac(String);
+
+impl ValueMac {
+    /// Length of a MAC as stored: 64 hex characters. Older databases stored 12.
+    pub const STORED_LEN: usize = 64;
+
+    /// A MAC as read back from storage.
+    pub fn stored(text: String) -> Self {
+        Self(text)
+    }
+
+    /// The text to store.
+    pub fn as_stored(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq for ValueMac {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl Eq for ValueMac {}
+
+impl fmt::Debug for ValueMac {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ValueMac(***)")
     }
 }
 
@@ -270,6 +332,25 @@ impl Crypto {
         mac.update(domain.as_bytes());
         mac.update(&[0]);
         mac.update(text.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Ties a value the browser carries back for us (a one-shot cookie) to what it was
+    /// made for: HMAC-SHA256 of the length-prefixed `parts` under a key derived from the
+    /// master key for this use alone; 64 hex characters. Without the key nobody, a
+    /// sibling subdomain included, can make a value that passes.
+    pub fn cookie_mac(&self, parts: &[&[u8]]) -> String {
+        let mut derive = <Hmac<Sha256> as Mac>::new_from_slice(self.lookup_key.as_ref())
+            .expect("HMAC accepts keys of any length");
+        derive.update(b"cloakroom/one-shot-cookie/v1");
+        let mut key = Zeroizing::new([0u8; 32]);
+        key.copy_from_slice(&derive.finalize().into_bytes());
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(key.as_ref()).expect("HMAC accepts keys of any length");
+        for part in parts {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
         hex::encode(mac.finalize().into_bytes())
     }
 }
@@ -345,15 +426,34 @@ mod tests {
     }
 
     #[test]
-    fn fingerprints_are_equal_within_an_org_and_differ_across_orgs() {
+    fn value_macs_are_full_length_equal_within_an_org_and_differ_across_orgs() {
         let c = crypto(1);
         let v = SecretValue::new("same".into());
-        assert_eq!(c.fingerprint(1, &v), c.fingerprint(1, &v));
-        assert_eq!(c.fingerprint(1, &v).len(), 12);
-        assert_ne!(c.fingerprint(1, &v), c.fingerprint(2, &v));
+        assert_eq!(c.value_mac(1, &v), c.value_mac(1, &v));
+        assert_eq!(c.value_mac(1, &v).as_stored().len(), ValueMac::STORED_LEN);
+        assert_ne!(c.value_mac(1, &v), c.value_mac(2, &v));
         assert_ne!(
-            c.fingerprint(1, &v),
-            c.fingerprint(1, &SecretValue::new("other".into()))
+            c.value_mac(1, &v),
+            c.value_mac(1, &SecretValue::new("other".into()))
+        );
+        assert_eq!(format!("{:?}", c.value_mac(1, &v)), "ValueMac(***)");
+    }
+
+    #[test]
+    fn a_shown_fingerprint_is_bound_to_its_place() {
+        let c = crypto(1);
+        let mac = c.value_mac(1, &SecretValue::new("1234".into()));
+        let pin = c.shown_fingerprint(1, "prod", "PIN", &mac);
+        assert_eq!(pin.len(), 12);
+        assert_eq!(pin, c.shown_fingerprint(1, "prod", "PIN", &mac));
+        // The same value written anywhere else shows another fingerprint.
+        assert_ne!(pin, c.shown_fingerprint(1, "scratch", "PIN", &mac));
+        assert_ne!(pin, c.shown_fingerprint(1, "prod", "GUESS", &mac));
+        assert_ne!(pin, c.shown_fingerprint(2, "prod", "PIN", &mac));
+        // Length prefixes keep ("a","bc") and ("ab","c") apart.
+        assert_ne!(
+            c.shown_fingerprint(1, "a", "bc", &mac),
+            c.shown_fingerprint(1, "ab", "c", &mac)
         );
     }
 

@@ -6,9 +6,10 @@ use super::auth::Principal;
 use super::crypto::{new_token, token_hash};
 use super::state::AppState;
 use super::store::db::Db;
-use super::store::{self, deployments as rows, sets};
+use super::store::deployments::StoredDeployment;
+use super::store::{self, deployments as rows, sets, StoredKey};
 use crate::error::AppError;
-use crate::model::{DeploymentDetail, DeploymentRevision, DeploymentSpec, DeploymentSummary, KeyInfo, Role};
+use crate::model::{DeploymentDetail, DeploymentRevision, DeploymentSpec, DeploymentSummary, Role};
 use crate::validate::{check_deployment, FieldError};
 use serde::Deserialize;
 
@@ -128,7 +129,7 @@ pub async fn deploy(
         }
     }
     if !missing.is_empty() {
-        return Err(AppError::Validation(missing));
+        return Err(AppError::Validation(missing.into()));
     }
     if let Some((_, name)) = set.filter(|(row, _)| row.protected && !may_use_protected(who)) {
         return Err(protected_set(name));
@@ -240,43 +241,42 @@ pub async fn using(state: &AppState, who: &Principal, set: &str) -> Result<Vec<D
 }
 
 /// One deployment with its revision's keys and how its set differs now; `NotFound` if
-/// missing.
+/// missing. Fingerprints are bound to the set the revision was taken from (so they
+/// equal that set's own), and hidden below admin where that set is protected.
 pub async fn detail(state: &AppState, who: &Principal, name: &str) -> Result<DeploymentDetail, AppError> {
-    let (summary, env, now) = state
-        .store
-        .get_deployment(who.org.id, name)
-        .await?
-        .ok_or_else(|| deployment_not_found(name))?;
-    let (added, removed, changed) = env_diff(&env, &now);
+    let d = stored(state, who, name).await?;
+    let (added, removed, changed) = env_diff(&d.env, &d.now);
+    let set = d.env_set.as_deref().unwrap_or_default();
     Ok(DeploymentDetail {
-        summary,
-        env,
+        env: super::secrets::shown_keys(state, who, set, d.protected, &d.env),
+        summary: d.summary,
         added,
         removed,
         changed,
     })
 }
 
+/// One deployment with its environment's MACs, for decisions on the server.
+pub(crate) async fn stored(
+    state: &AppState,
+    who: &Principal,
+    name: &str,
+) -> Result<StoredDeployment, AppError> {
+    state
+        .store
+        .get_deployment(who.org.id, name)
+        .await?
+        .ok_or_else(|| deployment_not_found(name))
+}
+
 /// Differences between the keys of a deployment's revision and of its set now:
-/// (added to the set since, removed since, changed value since).
-pub(crate) fn env_diff(env: &[KeyInfo], now: &[KeyInfo]) -> (Vec<String>, Vec<String>, Vec<String>) {
-    let in_env: std::collections::HashMap<&str, &str> = env
-        .iter()
-        .map(|k| (k.key.as_str(), k.fingerprint.as_str()))
-        .collect();
-    let in_set: std::collections::HashMap<&str, &str> = now
-        .iter()
-        .map(|k| (k.key.as_str(), k.fingerprint.as_str()))
-        .collect();
-    let keys = |it: &mut dyn Iterator<Item = &KeyInfo>| it.map(|k| k.key.clone()).collect();
-    let added = keys(&mut now.iter().filter(|k| !in_env.contains_key(k.key.as_str())));
-    let removed = keys(&mut env.iter().filter(|e| !in_set.contains_key(e.key.as_str())));
-    let changed = keys(
-        &mut env
-            .iter()
-            .filter(|e| in_set.get(e.key.as_str()).is_some_and(|f| *f != e.fingerprint)),
+/// (added to the set since, removed since, changed value since), by full MACs.
+pub(crate) fn env_diff(env: &[StoredKey], now: &[StoredKey]) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let diff = crate::model::Comparison::of(
+        env.iter().map(|k| (k.key.as_str(), &k.mac)),
+        now.iter().map(|k| (k.key.as_str(), &k.mac)),
     );
-    (added, removed, changed)
+    (diff.only_in_b, diff.only_in_a, diff.different)
 }
 
 /// Takes a new revision of a deployment as it is configured, snapshotting its set now.
@@ -453,8 +453,20 @@ pub async fn rotate_token(state: &AppState, who: &Principal, name: &str) -> Resu
 
 pub async fn delete(state: &AppState, who: &Principal, name: &str) -> Result<(), AppError> {
     who.require(Role::Member, "changing deployments")?;
+    let mut tx = state.store.write().await?;
+    if rows::lock(&mut tx, who.org.id, name).await?.is_none() {
+        return Err(deployment_not_found(name));
+    }
+    // Deleting takes every kept revision with it, so a deployment that runs or ran a
+    // protected set (the revisions a rollback of it needs) is for admins.
+    if !may_use_protected(who) {
+        if let Some(set) = rows::protected_set_in_history(&mut tx, who.org.id, name).await? {
+            return Err(protected_set(&set));
+        }
+    }
+    rows::delete(&mut tx, who.org.id, name).await?;
     let audit = super::audit::entry(who, "deployment.delete", &format!("deployment:{name}"), &[], "");
-    state.store.delete_deployment(who.org.id, name, audit).await?;
+    store::finish(tx, audit, ()).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, deployment = name, "deployment deleted");
     Ok(())
 }
@@ -479,8 +491,9 @@ pub async fn runtime_env(
     if let Some(set) = &env.locked_by {
         tracing::warn!(org = %env.org, deployment = %env.deployment, "runtime token refused: must be rotated");
         return Err(AppError::Forbidden(format!(
-            "deployment \"{}\" uses protected set \"{set}\", and this runtime token was last seen \
-             by someone who is not an admin there: an admin must rotate it",
+            "this runtime token of deployment \"{}\" was last seen by someone who may no longer \
+             read secret set \"{set}\" (removed, demoted, or the set became protected): \
+             rotate the token",
             env.deployment
         )));
     }

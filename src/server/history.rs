@@ -6,11 +6,12 @@
 use super::auth::Principal;
 use super::secrets::{check_limits, check_revision, may_change, may_change_set, set_not_found, sorted};
 use super::state::AppState;
-use super::store::history::{self, Change, HeldValue};
+use super::store::history::{self, Change, HeldValue, KeyMac};
 use super::store::{self, sets, SealedEntry};
 use crate::error::AppError;
 use crate::model::{Comparison, DeletedSet, KeyPrint, RestorePreview, Role};
-use crate::validate::{FieldError, ResourceName, SecretKey};
+use crate::validate::{FieldError, Problems, ResourceName, SecretKey, SET_MAX_KEYS};
+use std::collections::HashSet;
 
 /// The set's versions, newest first.
 pub async fn versions(
@@ -27,40 +28,52 @@ pub async fn versions(
         .ok_or_else(|| set_not_found(set))
 }
 
-/// The keys and fingerprints of one version of the set.
-pub async fn version_keys(
+/// The keys of one version of the set (`None`: the set now) with their values' MACs,
+/// and whether the set is protected.
+pub(crate) async fn side_macs(
     state: &AppState,
     who: &Principal,
     set: &str,
-    version: i64,
-) -> Result<Vec<KeyPrint>, AppError> {
-    state
+    version: Option<i64>,
+) -> Result<(Vec<KeyMac>, bool), AppError> {
+    let now = super::secrets::stored(state, who, set).await?;
+    let Some(version) = version else {
+        let keys = now
+            .keys
+            .into_iter()
+            .map(|k| KeyMac {
+                key: k.key,
+                mac: k.mac,
+            })
+            .collect();
+        return Ok((keys, now.protected));
+    };
+    let keys = state
         .store
         .set_version_keys(who.org.id, set, version)
         .await?
         .ok_or_else(|| set_not_found(set))?
-        .ok_or_else(|| version_not_kept(set, version))
+        .ok_or_else(|| version_not_kept(set, version))?;
+    Ok((keys, now.protected))
 }
 
-/// One side of a comparison within a set: a version, or the set as it is now.
+/// One side of a comparison within a set, as `who` sees it: a version (`None`: the set
+/// now) with each key's shown fingerprint.
 pub async fn side(
     state: &AppState,
     who: &Principal,
     set: &str,
     version: Option<i64>,
 ) -> Result<Vec<KeyPrint>, AppError> {
-    match version {
-        Some(v) => version_keys(state, who, set, v).await,
-        None => Ok(super::secrets::detail(state, who, set)
-            .await?
-            .keys
-            .into_iter()
-            .map(|k| KeyPrint {
-                key: k.key,
-                fingerprint: k.fingerprint,
-            })
-            .collect()),
-    }
+    let (keys, protected) = side_macs(state, who, set, version).await?;
+    let show = super::secrets::shows_fingerprints(who, protected);
+    Ok(keys
+        .into_iter()
+        .map(|k| KeyPrint {
+            fingerprint: show.then(|| state.crypto.shown_fingerprint(who.org.id, set, &k.key, &k.mac)),
+            key: k.key,
+        })
+        .collect())
 }
 
 /// Two versions of a set (`None`: as it is now) compared key by key.
@@ -71,37 +84,43 @@ pub async fn compare_versions(
     a: Option<i64>,
     b: Option<i64>,
 ) -> Result<Comparison, AppError> {
-    let a = side(state, who, set, a).await?;
-    let b = side(state, who, set, b).await?;
-    Ok(Comparison::of(&a, &b))
+    use super::compare::Side;
+    let side =
+        |v: Option<i64>| v.map_or_else(|| Side::Set(set.to_owned()), |v| Side::Version(set.to_owned(), v));
+    super::compare::compare(state, who, &side(a), &side(b)).await
 }
 
 /// Keys a restore adds back, changes back and removes.
 type Plan = (Vec<String>, Vec<String>, Vec<String>);
 
 /// What restoring `keys` (all when `None`) of `version` changes: (added, changed,
-/// removed) against `now`.
+/// removed) against `now`, decided by the values' full MACs. Linear in the keys
+/// named; a restore names at most as many keys as a set may hold.
 fn plan(
     set: &str,
     version: i64,
     then: &[HeldValue],
-    now: &[KeyPrint],
+    now: &[KeyMac],
     keys: Option<&[String]>,
 ) -> Result<Plan, AppError> {
-    let then_prints: Vec<KeyPrint> = then
-        .iter()
-        .map(|v| KeyPrint {
-            key: v.key.clone(),
-            fingerprint: v.fingerprint.clone(),
-        })
-        .collect();
-    let mut diff = Comparison::of(&then_prints, now);
+    let mut diff = Comparison::of(
+        then.iter().map(|v| (v.key.as_str(), &v.mac)),
+        now.iter().map(|k| (k.key.as_str(), &k.mac)),
+    );
     if let Some(keys) = keys {
-        let mut problems = Vec::new();
+        if keys.len() > SET_MAX_KEYS {
+            return Err(too_many_keys(keys.len()));
+        }
+        let known: HashSet<&str> = then
+            .iter()
+            .map(|v| v.key.as_str())
+            .chain(now.iter().map(|k| k.key.as_str()))
+            .collect();
+        let mut problems = Problems::default();
         for key in keys {
             if let Err(e) = SecretKey::parse(key) {
                 problems.push(e);
-            } else if !then_prints.iter().any(|k| &k.key == key) && !now.iter().any(|k| &k.key == key) {
+            } else if !known.contains(key.as_str()) {
                 problems.push(FieldError {
                     field: "keys".into(),
                     message: format!(
@@ -110,14 +129,23 @@ fn plan(
                 });
             }
         }
-        if !problems.is_empty() {
-            return Err(AppError::Validation(problems));
-        }
+        problems.result(())?;
+        let keys: HashSet<&str> = keys.iter().map(String::as_str).collect();
         for list in [&mut diff.only_in_a, &mut diff.only_in_b, &mut diff.different] {
-            list.retain(|k| keys.contains(k));
+            list.retain(|k| keys.contains(k.as_str()));
         }
     }
     Ok((diff.only_in_a, diff.different, diff.only_in_b))
+}
+
+/// Refuses a restore, or its preview, to whoever may not change the set: what a preview
+/// tells (which keys differ) is a comparison, so it needs the same role as the restore.
+fn may_restore(who: &Principal, protected: bool) -> Result<(), AppError> {
+    may_change(who)?;
+    if protected {
+        who.require(Role::Admin, "restoring a protected set")?;
+    }
+    Ok(())
 }
 
 /// What restoring `keys` (all when `None`) of `version` would do to the set now, and
@@ -129,6 +157,13 @@ pub async fn preview(
     version: i64,
     keys: Option<&[String]>,
 ) -> Result<RestorePreview, AppError> {
+    may_change(who)?;
+    if let Some(keys) = keys {
+        if keys.len() > SET_MAX_KEYS {
+            return Err(too_many_keys(keys.len()));
+        }
+    }
+    may_restore(who, super::secrets::stored(state, who, set).await?.protected)?;
     let mut tx = state.store.read().await?;
     let (id, revision) = history::live_set(&mut tx, who.org.id, set)
         .await?
@@ -175,6 +210,12 @@ pub async fn restore(
     expected: Option<i64>,
 ) -> Result<Restored, AppError> {
     may_change(who)?;
+    if let Some(keys) = keys {
+        if keys.len() > SET_MAX_KEYS {
+            return Err(too_many_keys(keys.len()));
+        }
+    }
+    super::secrets::count_write(state, who).await?;
     let (org, name) = (who.org.id, set.as_str());
     let now = super::now();
     let mut tx = state.store.write().await?;
@@ -201,10 +242,8 @@ pub async fn restore(
         });
     }
     let mut entries = Vec::with_capacity(added.len() + changed.len());
-    for value in then
-        .iter()
-        .filter(|v| added.contains(&v.key) || changed.contains(&v.key))
-    {
+    let opened: HashSet<&str> = added.iter().chain(&changed).map(String::as_str).collect();
+    for value in then.iter().filter(|v| opened.contains(v.key.as_str())) {
         entries.push(seal_for(state, org, name, value)?);
     }
     sets::upsert(&mut tx, row.id, org, &entries, now).await?;
@@ -245,7 +284,7 @@ pub async fn restore(
         changed: &changed,
         removed: &removed,
     };
-    history::record(&mut tx, &change, &audit, state.config.retention).await?;
+    super::secrets::record_version(&mut tx, state, &change, &audit).await?;
     let out = Restored {
         revision,
         added,
@@ -273,7 +312,7 @@ fn seal_for(state: &AppState, org: i64, set: &str, value: &HeldValue) -> Result<
     Ok(SealedEntry {
         key: value.key.clone(),
         sealed,
-        fingerprint: value.fingerprint.clone(),
+        mac: value.mac.clone(),
         value_len: value.value_len,
     })
 }
@@ -294,6 +333,7 @@ pub async fn undelete(
     as_name: Option<&ResourceName>,
 ) -> Result<String, AppError> {
     who.require(Role::Member, "restoring deleted secret sets")?;
+    super::secrets::count_write(state, who).await?;
     let (org, now) = (who.org.id, super::now());
     let mut tx = state.store.write().await?;
     let gone = history::take_deleted(&mut tx, org, id, now, state.config.retention)
@@ -334,7 +374,7 @@ pub async fn undelete(
         changed: &[],
         removed: &[],
     };
-    history::record(&mut tx, &change, &audit, state.config.retention).await?;
+    super::secrets::record_version(&mut tx, state, &change, &audit).await?;
     let name = store::finish(tx, audit, name).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, set = %name, "deleted set restored");
     Ok(name)
@@ -352,6 +392,26 @@ pub async fn purge(state: &AppState, who: &Principal, id: i64) -> Result<String,
     let name = store::finish(tx, audit, name).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, set = %name, "deleted set purged");
     Ok(name)
+}
+
+/// Prunes the organization's history now, whatever its age: each set keeps its newest
+/// `keep` versions (at least 1) and those a kept deployment revision needs. Owners
+/// only (what goes cannot be restored); audited. How many versions went.
+pub async fn prune_now(state: &AppState, who: &Principal, keep: i64) -> Result<usize, AppError> {
+    who.require(Role::Owner, "pruning secret history")?;
+    if keep < 1 {
+        return Err(AppError::validation(FieldError {
+            field: "keep".into(),
+            message: "keep: each set keeps at least its newest version (keep 1 or more)".into(),
+        }));
+    }
+    let mut tx = state.store.write().await?;
+    let pruned = history::prune_org(&mut tx, who.org.id, keep, super::now()).await?;
+    let detail = format!("pruned {pruned} versions, keeping the newest {keep} of each set");
+    let audit = super::audit::entry(who, "history.prune", "org", &[], &detail);
+    let pruned = store::finish(tx, audit, pruned).await?;
+    tracing::info!(org = %who.org.name, user = who.user_id, pruned, keep, "history pruned");
+    Ok(pruned)
 }
 
 /// Purges every deleted set whose retention has run out (run hourly, and by tests);
@@ -391,6 +451,12 @@ pub fn purge_hourly(state: AppState) {
             }
         }
     });
+}
+
+fn too_many_keys(n: usize) -> AppError {
+    AppError::TooLarge(format!(
+        "a restore names {n} keys; it may name at most {SET_MAX_KEYS} (a set holds no more)"
+    ))
 }
 
 pub fn version_not_kept(set: &str, version: i64) -> AppError {

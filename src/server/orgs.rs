@@ -10,7 +10,7 @@ use super::store::{self, people, InviteRecord, Org};
 use crate::error::AppError;
 use crate::model::{InviteInfo, MemberInfo, Role, TokenInfo, Workspace};
 use crate::validate::normalize_email;
-use crate::validate::{check_email, FieldError};
+use crate::validate::{check_email, FieldError, ResourceName};
 
 /// How long an invitation link works.
 pub const INVITE_TTL_SECS: i64 = 7 * 24 * 3600;
@@ -39,49 +39,205 @@ pub fn org_not_found(org: &str) -> AppError {
     AppError::NotFound(format!("organization \"{org}\" not found"))
 }
 
-/// A personal workspace name from an email's local part: `alice-personal`.
-fn personal_name(email: &str) -> String {
+/// The ending only personal workspaces' names have: no one can create an organization
+/// named like someone's personal workspace, before or after that account exists.
+pub const PERSONAL_SUFFIX: &str = "-personal";
+
+/// Whether new accounts get a personal workspace: the `personal_workspaces` setting,
+/// and never while only the first owner creates organizations (a personal workspace
+/// is an organization its account owns, with every owner's power in it).
+pub fn personal_workspaces(config: &super::config::Config) -> bool {
+    config.personal_workspaces && config.org_creation != super::config::OrgCreation::FirstOwner
+}
+
+/// Checks the name of a new organization: the name rule, and not a personal
+/// workspace's name (see [`PERSONAL_SUFFIX`]).
+pub fn new_org_name(raw: &str) -> Result<ResourceName, FieldError> {
+    let name = ResourceName::parse_as("organization name", raw.trim())?;
+    if name.as_str().ends_with(PERSONAL_SUFFIX) {
+        return Err(FieldError {
+            field: "name".into(),
+            message: format!(
+                "organization name \"{name}\": names ending in \"{PERSONAL_SUFFIX}\" are kept for \
+                 personal workspaces; choose another name"
+            ),
+        });
+    }
+    Ok(name)
+}
+
+/// Personal workspace names for `email`, best first: `alice-personal` from the email's
+/// local part, then forms with the account's id (`alice-17-personal`,
+/// `alice-17-2-personal`, …). Only other personal workspaces can hold these names
+/// (see [`new_org_name`]), so a few tries always find one free.
+fn personal_names(email: &str, user_id: i64) -> impl Iterator<Item = String> {
     let local = email.split('@').next().unwrap_or("user").to_ascii_lowercase();
-    let mut name: String = local
+    let stem: String = local
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect();
-    name = name.trim_matches('-').to_owned();
-    if name.is_empty() {
-        name = "user".into();
-    }
-    name.truncate(40);
-    format!("{}-personal", name.trim_end_matches('-'))
+    let stem = stem.trim_matches('-').to_owned();
+    let stem = if stem.is_empty() { "user".to_owned() } else { stem };
+    let name = move |tail: String| {
+        let mut stem = stem.clone();
+        stem.truncate(crate::validate::NAME_MAX_LEN - tail.len() - PERSONAL_SUFFIX.len());
+        format!("{}{tail}{PERSONAL_SUFFIX}", stem.trim_end_matches('-'))
+    };
+    std::iter::once(String::new())
+        .chain(std::iter::once(format!("-{user_id}")))
+        .chain((2..=PERSONAL_NAME_TRIES).map(move |n| format!("-{user_id}-{n}")))
+        .map(name)
 }
 
-/// Creates an account with its personal workspace and, when given, a membership.
-/// Returns the user's id.
+/// Names tried for one personal workspace (see [`personal_names`]).
+const PERSONAL_NAME_TRIES: usize = 10;
+
+/// Gives account `user_id` (of `email`) its personal workspace, in the account's
+/// transaction, when the settings give new accounts one.
+pub(crate) async fn add_personal_workspace(
+    tx: &mut Db,
+    state: &AppState,
+    user_id: i64,
+    email: &str,
+    now: i64,
+) -> Result<Option<Org>, AppError> {
+    if !personal_workspaces(&state.config) {
+        return Ok(None);
+    }
+    for name in personal_names(email, user_id) {
+        if let Some(org) = people::insert_org(tx, &name, now, Some(user_id)).await? {
+            people::insert_membership(tx, org.id, user_id, Role::Owner, now).await?;
+            return Ok(Some(org));
+        }
+    }
+    tracing::error!(user = user_id, "no free personal workspace name");
+    Err(AppError::Conflict(format!(
+        "no free name for {email}'s personal workspace; rename one of the workspaces named \
+         after this address"
+    )))
+}
+
+/// Inserts account `email` and, when the settings give one, its personal workspace, in
+/// the caller's transaction. Returns the user's id.
+async fn new_account(
+    tx: &mut Db,
+    state: &AppState,
+    email: &str,
+    password_hash: &str,
+    now: i64,
+) -> Result<i64, AppError> {
+    let email = check_email(email)?;
+    let id = people::insert_user(tx, &email, password_hash, now).await?;
+    add_personal_workspace(tx, state, id, &email, now).await?;
+    Ok(id)
+}
+
+/// Creates an account with (when the settings give one) its personal workspace and,
+/// when given, a membership, all in one transaction. Returns the user's id.
 pub async fn create_account(
     state: &AppState,
     email: &str,
     password_hash: &str,
     org: Option<(&Org, Role)>,
 ) -> Result<i64, AppError> {
-    let email = check_email(email)?;
     let now = super::now();
-    let id = state
-        .store
-        .create_user(&email, password_hash, org.map(|(o, role)| (o.id, role)))
-        .await?;
-    state
-        .store
-        .create_personal_org(id, &personal_name(&email), now)
-        .await?;
+    let mut tx = state.store.write().await?;
+    let id = new_account(&mut tx, state, email, password_hash, now).await?;
+    if let Some((org, role)) = org {
+        people::insert_membership(&mut tx, org.id, id, role, now).await?;
+    }
+    tx.commit().await?;
     Ok(id)
 }
 
-/// Gives account `user_id` (of `email`) its personal workspace.
-pub async fn add_personal_workspace(state: &AppState, user_id: i64, email: &str) -> Result<(), AppError> {
-    state
-        .store
-        .create_personal_org(user_id, &personal_name(email), super::now())
-        .await
-        .map(drop)
+/// What `admin create-user` made.
+#[derive(Debug)]
+pub struct CreatedUser {
+    pub user_id: i64,
+    pub org: Org,
+    /// The owners the account joined, when `org` existed (`--join-existing`).
+    pub joined_owners: Option<Vec<String>>,
+    pub personal: Option<Org>,
+}
+
+/// Creates account `email` as the owner of a new organization `org_name` (the admin
+/// command), with its personal workspace, in one transaction. An existing organization
+/// is refused with the names of its owners, unless `join_existing`: then the account
+/// becomes one more owner of it (in its audit log too). A personal workspace is never
+/// joined, and an organization named like one is never created.
+pub async fn admin_create_user(
+    state: &AppState,
+    email: &str,
+    password_hash: &str,
+    org_name: &str,
+    join_existing: bool,
+) -> Result<CreatedUser, AppError> {
+    let email = check_email(email)?;
+    let name = ResourceName::parse_as("organization name", org_name.trim())?;
+    let now = super::now();
+    let mut tx = state.store.write().await?;
+    let (org, joined_owners) = match people::lock_org_named(&mut tx, name.as_str()).await? {
+        Some((_, true)) => {
+            return Err(AppError::Conflict(format!(
+                "\"{name}\" is someone's personal workspace, which no one else can join; \
+                 choose another organization name"
+            )))
+        }
+        Some((org, false)) => {
+            let owners = people::owner_emails(&mut tx, org.id).await?;
+            let owned_by = if owners.is_empty() {
+                "no owner".to_owned()
+            } else {
+                format!("owners: {}", owners.join(", "))
+            };
+            if !join_existing {
+                return Err(AppError::Conflict(format!(
+                    "an organization named \"{name}\" already exists ({owned_by}); create-user \
+                     makes a new organization and does not join an existing one: choose another \
+                     name, have an owner invite {email} from its Members page, or, to make \
+                     {email} one more owner of \"{name}\", repeat the command with --join-existing"
+                )));
+            }
+            (org, Some(owners))
+        }
+        None => {
+            let name = new_org_name(name.as_str())?;
+            let org = people::insert_org(&mut tx, name.as_str(), now, None)
+                .await?
+                .ok_or_else(|| org_exists(name.as_str()))?;
+            (org, None)
+        }
+    };
+    let user_id = people::insert_user(&mut tx, &email, password_hash, now).await?;
+    people::insert_membership(&mut tx, org.id, user_id, Role::Owner, now).await?;
+    let personal = add_personal_workspace(&mut tx, state, user_id, &email, now).await?;
+    let (action, object, detail) = match &joined_owners {
+        Some(owners) => (
+            "member.join",
+            format!("member:{email}"),
+            format!(
+                "role owner, by admin create-user --join-existing (owners then: {})",
+                owners.join(", ")
+            ),
+        ),
+        None => (
+            "org.create",
+            format!("org:{}", org.name),
+            "by admin create-user".to_owned(),
+        ),
+    };
+    let audit = super::audit::entry_as(org.id, &email, "cli", action, &object, &[], &detail);
+    store::finish(
+        tx,
+        audit,
+        CreatedUser {
+            user_id,
+            org,
+            joined_owners,
+            personal,
+        },
+    )
+    .await
 }
 
 pub async fn workspaces(state: &AppState, who: &Principal) -> Result<Vec<Workspace>, AppError> {
@@ -211,7 +367,7 @@ pub async fn create_org(state: &AppState, who: &Principal, name: &str) -> Result
             "on this instance only its first owner creates organizations (setting org_creation)".into(),
         ));
     }
-    let name = crate::validate::ResourceName::parse_as("organization name", name.trim())?;
+    let name = new_org_name(name)?;
     let audit = {
         let who = who.clone();
         Box::new(move |org: &Org| {
@@ -387,11 +543,11 @@ pub async fn accept(
         }));
     }
     let password_hash = super::auth::new_password_hash(state, password).await?;
-    let user_id = create_account(state, &invite.email, &password_hash, None).await?;
-    let accepted = state
-        .store
-        .accept_invite(&hash, user_id, now, joined(&invite.email, ", new account"))
-        .await?;
+    // The account, its personal workspace and its membership: all or nothing.
+    let mut tx = state.store.write().await?;
+    let user_id = new_account(&mut tx, state, &invite.email, &password_hash, now).await?;
+    let used = people::use_invite(&mut tx, &hash, user_id, now).await?;
+    let accepted = store::finish(tx, joined(&invite.email, ", new account"), used).await?;
     let session = new_token("cks_");
     state
         .store
@@ -415,11 +571,6 @@ pub fn org_exists(name: &str) -> AppError {
     AppError::Conflict(format!(
         "an organization named \"{name}\" already exists; choose another name"
     ))
-}
-
-/// The organization named `name`, created if missing (the admin command's first step).
-pub async fn ensure_org(state: &AppState, name: &crate::validate::ResourceName) -> Result<Org, AppError> {
-    state.store.ensure_org(name.as_str()).await
 }
 
 /// Who `email` acts as in organization `org` (on the admin command line), if they are a
@@ -467,12 +618,31 @@ mod tests {
             ("Bob.Smith+x@example.com", "bob-smith-x-personal"),
             ("__@example.com", "user-personal"),
         ] {
-            let name = personal_name(email);
+            let name = personal_names(email, 1).next().unwrap();
             assert_eq!(name, want);
-            assert!(
-                crate::validate::ResourceName::parse_as("org", &name).is_ok(),
-                "{name}"
-            );
+            assert!(ResourceName::parse_as("org", &name).is_ok(), "{name}");
         }
+        let long = format!("{}@example.com", "a-".repeat(60));
+        let names: Vec<String> = personal_names(&long, i64::MAX).collect();
+        assert_eq!(names.len(), PERSONAL_NAME_TRIES + 1);
+        assert_eq!(
+            names[1],
+            format!("{}-{}-personal", "a-".repeat(16) + "a", i64::MAX)
+        );
+        for name in &names {
+            assert!(ResourceName::parse_as("org", name).is_ok(), "{name}");
+            assert!(name.ends_with(PERSONAL_SUFFIX), "{name}");
+        }
+        let unique: std::collections::HashSet<_> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+    }
+
+    #[test]
+    fn only_personal_workspaces_are_named_like_one() {
+        assert!(new_org_name("alice-personal").is_err());
+        assert!(new_org_name("personal").is_ok());
+        assert!(new_org_name("personal-stuff").is_ok());
+        assert!(new_org_name(" acme ").is_ok());
+        assert!(new_org_name("Acme").is_err());
     }
 }

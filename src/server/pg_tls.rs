@@ -13,7 +13,9 @@
 //! | `verify-full` | always | the chain and the host name, against `sslrootcert`, or the system's CAs when it is absent or `system` |
 //!
 //! As with libpq, `require` without a CA encrypts but cannot tell the server from a
-//! machine in the middle; the handshake signatures are still checked.
+//! machine in the middle; the handshake signatures are still checked. Any mode but
+//! `verify-ca`/`verify-full` to a server that is not on this machine (loopback or a
+//! Unix socket) is logged as a warning at start-up, naming the setting to change.
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -131,7 +133,44 @@ impl PgTls {
         } else {
             format!("{base}?{}", rest.join("&"))
         };
-        Ok((Self { mode, roots }, rest_url))
+        let tls = Self { mode, roots };
+        if let Some(warning) = tls.unverified_warning(&rest_url) {
+            tracing::warn!("{warning}");
+        }
+        Ok((tls, rest_url))
+    }
+
+    /// The start-up warning for a connection whose server is not verified (any
+    /// `sslmode` but `verify-ca`/`verify-full`) and may be on another machine (a host
+    /// that is not loopback or a Unix socket). Names the host, never the whole URL
+    /// (it may hold a password). `None` for a URL tokio-postgres cannot parse: its
+    /// error is reported when connecting.
+    fn unverified_warning(&self, url: &str) -> Option<String> {
+        if matches!(self.mode, Mode::VerifyCa | Mode::VerifyFull) {
+            return None;
+        }
+        let config: tokio_postgres::Config = url.parse().ok()?;
+        let remote = remote_hosts(&config);
+        if remote.is_empty() {
+            return None;
+        }
+        let risk = match self.mode {
+            Mode::Disable => "sends everything unencrypted",
+            Mode::Prefer => "falls back to an unencrypted connection and checks no server name",
+            _ => "does not check that the certificate is the server's",
+        };
+        let default = if self.mode == Mode::Prefer {
+            " (the default)"
+        } else {
+            ""
+        };
+        Some(format!(
+            "DATABASE_URL: sslmode={}{default} to PostgreSQL at {} {risk}, so a machine in \
+             the middle could read and change what Cloakroom stores; add \
+             sslmode=verify-full to DATABASE_URL (with sslrootcert=PATH for a private CA)",
+            self.mode.name(),
+            remote.join(", "),
+        ))
     }
 
     /// The mode for tokio-postgres, which knows no `verify-*`: those are `require` plus
@@ -250,6 +289,32 @@ impl PgTls {
         };
         format!("could not connect to PostgreSQL over TLS: {problem} (sslmode={mode})")
     }
+}
+
+/// The hosts of `config` that a connection reaches over the network: each host's
+/// `hostaddr` when given (the address actually connected to), else the host itself,
+/// unless it is a Unix socket, `localhost` or a loopback address.
+fn remote_hosts(config: &tokio_postgres::Config) -> Vec<String> {
+    use tokio_postgres::config::Host;
+    let hosts = config.get_hosts();
+    let addrs = config.get_hostaddrs();
+    (0..hosts.len().max(addrs.len()))
+        .filter_map(|i| {
+            if let Some(addr) = addrs.get(i) {
+                return (!addr.is_loopback()).then(|| addr.to_string());
+            }
+            match hosts.get(i)? {
+                Host::Tcp(name) => {
+                    let bare = name.trim_start_matches('[').trim_end_matches(']');
+                    let local = bare.eq_ignore_ascii_case("localhost")
+                        || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+                    (!local).then(|| name.clone())
+                }
+                #[cfg(unix)]
+                Host::Unix(_) => None,
+            }
+        })
+        .collect()
 }
 
 /// A name from a certificate as webpki reports it (`DnsName("db")`, `IpAddress(10.0.0.1)`),
@@ -431,6 +496,46 @@ mod tests {
         assert!(split("postgres://db/app?sslmode=allow").is_err());
         assert!(split("postgres://db/app?sslmode=verify-ca").is_err());
         assert!(split("postgres://db/app?sslmode=require&sslrootcert=system").is_err());
+    }
+
+    fn warning(url: &str) -> Option<String> {
+        let (tls, rest) = PgTls::from_url(url).expect("valid URL");
+        tls.unverified_warning(&rest)
+    }
+
+    #[test]
+    fn an_unverified_connection_to_another_machine_is_warned_about() {
+        let w = warning("postgres://cloakroom:hunter2@db.internal/app").expect("a warning");
+        assert!(w.contains("sslmode=prefer (the default)"), "{w}");
+        assert!(w.contains("db.internal"), "{w}");
+        assert!(w.contains("sslmode=verify-full"), "{w}");
+        assert!(!w.contains("hunter2"), "the password stays out of the log: {w}");
+        for url in [
+            "postgres://db.internal/app?sslmode=disable",
+            "postgres://db.internal/app?sslmode=require",
+            "postgres://db.internal/app?sslmode=require&sslrootcert=/ca.pem",
+            "postgres://10.0.0.5:5433/app",
+            "postgres://localhost/app?hostaddr=10.0.0.5",
+            "host=127.0.0.1,db.internal dbname=app",
+        ] {
+            assert!(warning(url).is_some(), "{url}");
+        }
+    }
+
+    #[test]
+    fn verified_or_local_connections_are_not_warned_about() {
+        for url in [
+            "postgres://db.internal/app?sslmode=verify-full",
+            "postgres://db.internal/app?sslmode=verify-ca&sslrootcert=/ca.pem",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+            "postgres://localhost/app?sslmode=disable",
+            "postgres://[::1]:5432/app",
+            "postgres://db.internal/app?hostaddr=127.0.0.1",
+            "postgres://%2Fvar%2Frun%2Fpostgresql/app",
+            "host=/run/postgresql dbname=app",
+        ] {
+            assert_eq!(warning(url), None, "{url}");
+        }
     }
 
     #[test]

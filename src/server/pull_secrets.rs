@@ -59,7 +59,7 @@ pub fn validate_new(
             username,
             auth: SecretValue::new(auth),
         }),
-        _ => Err(AppError::Validation(errors)),
+        _ => Err(AppError::Validation(errors.into())),
     }
 }
 

@@ -21,6 +21,14 @@ use axum::{Json, Router};
 /// headroom is for JSON escaping.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
+/// The body limit of a control request (a restore naming keys, a rollback, an
+/// invitation): a set's worth of key names fits many times over.
+pub const CONTROL_BODY_BYTES: usize = 128 * 1024;
+
+/// The body limit of a request carrying one value (a check, a find): the largest value
+/// written as JSON escapes, and room for the rest.
+pub const ONE_VALUE_BODY_BYTES: usize = 8 * crate::validate::VALUE_MAX_BYTES;
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -56,6 +64,7 @@ pub const PATHS: &[&str] = &[
     "/api/v1/orgs/{org}/secret-versions/{set}",
     "/api/v1/orgs/{org}/secret-versions/{set}/{version}",
     "/api/v1/orgs/{org}/secret-restores",
+    "/api/v1/orgs/{org}/secret-versions-prune",
     "/api/v1/orgs/{org}/secrets-compare",
     "/api/v1/orgs/{org}/secret-checks",
     "/api/v1/orgs/{org}/secrets-find",
@@ -93,6 +102,7 @@ fn handlers(path: &str) -> axum::routing::MethodRouter<AppState> {
         "/api/v1/orgs/{org}/secret-versions/{set}" => get(list_versions),
         "/api/v1/orgs/{org}/secret-versions/{set}/{version}" => get(get_version),
         "/api/v1/orgs/{org}/secret-restores" => post(restore_set),
+        "/api/v1/orgs/{org}/secret-versions-prune" => post(prune_versions),
         "/api/v1/orgs/{org}/secrets-compare" => get(compare_sides).post(compare_values),
         "/api/v1/orgs/{org}/secret-checks" => post(check_value),
         "/api/v1/orgs/{org}/secrets-find" => post(find_value),
@@ -268,35 +278,10 @@ async fn put_set(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json");
-    let pairs = if content_type.starts_with("text/plain") {
-        let text = std::str::from_utf8(&bytes).map_err(|_| {
-            AppError::validation(crate::validate::FieldError {
-                field: "body".into(),
-                message: "the body is not valid UTF-8 text".into(),
-            })
-        })?;
-        parse_pairs(text)?
-    } else if content_type.starts_with("application/json") {
-        let body: body::PutSecrets = serde_json::from_slice(&bytes).map_err(|e| {
-            // serde's message could quote the input; say where, not what.
-            AppError::validation(crate::validate::FieldError {
-                field: "body".into(),
-                message: format!(
-                    "the body must be JSON like {{\"secrets\":[{{\"key\":\"K\",\"value\":\"V\"}}]}} \
-                     (problem at line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
-            })
-        })?;
-        validate_pairs(body.secrets.iter().map(|p| (p.key.as_str(), p.value.0.as_str())))?
-    } else {
-        return Err(AppError::validation(crate::validate::FieldError {
-            field: "content-type".into(),
-            message: "send application/json or text/plain (KEY=value pairs)".into(),
-        }));
-    };
+        .unwrap_or("application/json")
+        .to_owned();
+    // Reading up to 8 MiB of pairs is CPU work: off the async workers.
+    let pairs = secrets::off_workers(move || pairs_of(&bytes, &content_type)).await?;
     let result = secrets::write(&state, &who, &name, pairs, if_match(&headers)?).await?;
     let detail = secrets::detail(&state, &who, name.as_str()).await?;
     let mut set = body::SetBody::from(&detail);
@@ -388,7 +373,7 @@ async fn get_version(
 ) -> Result<Json<body::VersionKeys>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     let version = version_number(&version)?;
-    let keys = history::version_keys(&state, &who, &set, version).await?;
+    let keys = history::side(&state, &who, &set, Some(version)).await?;
     Ok(Json(body::VersionKeys {
         version,
         keys: keys.iter().map(Into::into).collect(),
@@ -425,9 +410,11 @@ async fn restore_set(
     body: Body,
 ) -> Result<Response, AppError> {
     let who = authorize(&state, &headers, &org).await?;
+    // The role first: a body is read only for someone who may restore (or preview).
+    secrets::may_change(&who)?;
     let req: body::RestoreRequest = json_body(
         body,
-        MAX_BODY_BYTES,
+        CONTROL_BODY_BYTES,
         r#"{"set":"prod","version":3,"keys":["API_KEY"]}"#,
     )
     .await?;
@@ -523,10 +510,28 @@ async fn check_value(
 ) -> Result<Json<body::Checked>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     who.require(crate::model::Role::Member, "comparing values")?;
-    let req: body::CheckValue =
-        json_body(body, MAX_BODY_BYTES, r#"{"set":"prod","key":"K","value":"V"}"#).await?;
+    let req: body::CheckValue = json_body(
+        body,
+        ONE_VALUE_BODY_BYTES,
+        r#"{"set":"prod","key":"K","value":"V"}"#,
+    )
+    .await?;
     let matches = crate::server::compare::check(&state, &who, &req.set, &req.key, req.value.0).await?;
     Ok(Json(body::Checked { matches }))
+}
+
+/// `{"keep": N}` (owners): every set keeps only its newest N versions.
+async fn prune_versions(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<body::Pruned>, AppError> {
+    let who = authorize(&state, &headers, &org).await?;
+    who.require(crate::model::Role::Owner, "pruning secret history")?;
+    let req: body::Prune = small_json(body, r#"{"keep":10}"#).await?;
+    let pruned = history::prune_now(&state, &who, req.keep).await?;
+    Ok(Json(body::Pruned { pruned }))
 }
 
 /// `{"value"}` (admins): every place in the organization holding exactly that value.
@@ -538,9 +543,10 @@ async fn find_value(
 ) -> Result<Json<body::Found>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
     who.require(crate::model::Role::Admin, "finding where a value is used")?;
-    let req: body::FindValue = json_body(body, MAX_BODY_BYTES, r#"{"value":"the leaked value"}"#).await?;
-    let places = crate::server::compare::find(&state, &who, req.value.0).await?;
-    Ok(Json(body::Found { places }))
+    let req: body::FindValue =
+        json_body(body, ONE_VALUE_BODY_BYTES, r#"{"value":"the leaked value"}"#).await?;
+    let (places, total) = crate::server::compare::find(&state, &who, req.value.0).await?;
+    Ok(Json(body::Found { places, total }))
 }
 
 async fn list_deleted(
@@ -567,6 +573,7 @@ async fn undelete(
     body: Body,
 ) -> Result<Response, AppError> {
     let who = authorize(&state, &headers, &org).await?;
+    who.require(crate::model::Role::Member, "restoring deleted secret sets")?;
     let id = deleted_id(&id)?;
     let bytes = axum::body::to_bytes(body, 64 * 1024)
         .await
@@ -627,6 +634,7 @@ async fn rollback(
     body: Body,
 ) -> Result<Json<body::RolledBack>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
+    who.require(crate::model::Role::Member, "changing deployments")?;
     let req: body::Rollback = small_json(body, r#"{"revision":3}"#).await?;
     let revision = crate::server::deployments::rollback(&state, &who, &name, req.revision).await?;
     Ok(Json(body::RolledBack {
@@ -655,6 +663,7 @@ async fn create_pull_secret(
     body: Body,
 ) -> Result<Response, AppError> {
     let who = authorize(&state, &headers, &org).await?;
+    who.require(crate::model::Role::Admin, "managing image pull secrets")?;
     let bytes = axum::body::to_bytes(body, 64 * 1024)
         .await
         .map_err(|_| AppError::TooLarge("the request body is over 64 KiB".into()))?;
@@ -746,6 +755,7 @@ async fn put_deployment(
 ) -> Result<Response, AppError> {
     use crate::server::deployments::{deploy, merge_spec, parse_deploy_file, DeployFields};
     let who = authorize(&state, &headers, &org).await?;
+    who.require(crate::model::Role::Member, "changing deployments")?;
     let bytes = axum::body::to_bytes(body, 64 * 1024)
         .await
         .map_err(|_| AppError::TooLarge("the request body is over 64 KiB".into()))?;
@@ -844,13 +854,49 @@ async fn runtime_env(
     Ok(Json(body::RuntimeEnv { revision, env }))
 }
 
+/// The pairs of a `PUT …/secrets/{set}` body: `KEY=value` text or JSON.
+fn pairs_of(bytes: &[u8], content_type: &str) -> Result<Vec<crate::validate::Pair>, AppError> {
+    Ok(if content_type.starts_with("text/plain") {
+        let text = std::str::from_utf8(bytes).map_err(|_| {
+            AppError::validation(crate::validate::FieldError {
+                field: "body".into(),
+                message: "the body is not valid UTF-8 text".into(),
+            })
+        })?;
+        parse_pairs(text)?
+    } else if content_type.starts_with("application/json") {
+        let body: body::PutSecrets = serde_json::from_slice(bytes).map_err(|e| {
+            // serde's message could quote the input; say where, not what.
+            AppError::validation(crate::validate::FieldError {
+                field: "body".into(),
+                message: format!(
+                    "the body must be JSON like {{\"secrets\":[{{\"key\":\"K\",\"value\":\"V\"}}]}} \
+                     (problem at line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            })
+        })?;
+        validate_pairs(body.secrets.iter().map(|p| (p.key.as_str(), p.value.0.as_str())))?
+    } else {
+        return Err(AppError::validation(crate::validate::FieldError {
+            field: "content-type".into(),
+            message: "send application/json or text/plain (KEY=value pairs)".into(),
+        }));
+    })
+}
+
 /// Reads a small JSON body into `T`, saying where it went wrong (never echoing it).
-async fn small_json<T: serde::de::DeserializeOwned>(body: Body, example: &str) -> Result<T, AppError> {
+async fn small_json<T: serde::de::DeserializeOwned + Send + 'static>(
+    body: Body,
+    example: &str,
+) -> Result<T, AppError> {
     json_body(body, 64 * 1024, example).await
 }
 
-/// A JSON body of at most `limit` bytes; refusals show `example`.
-async fn json_body<T: serde::de::DeserializeOwned>(
+/// A JSON body of at most `limit` bytes; refusals show `example`. A large body is
+/// parsed off the async workers.
+async fn json_body<T: serde::de::DeserializeOwned + Send + 'static>(
     body: Body,
     limit: usize,
     example: &str,
@@ -858,7 +904,11 @@ async fn json_body<T: serde::de::DeserializeOwned>(
     let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| AppError::TooLarge(format!("the request body is over {limit} bytes")))?;
-    parse_json(&bytes, example)
+    if bytes.len() <= 64 * 1024 {
+        return parse_json(&bytes, example);
+    }
+    let example = example.to_owned();
+    secrets::off_workers(move || parse_json(&bytes, &example)).await
 }
 
 /// `bytes` as JSON; a refusal says where the problem is and shows `example`, never
@@ -962,6 +1012,7 @@ async fn create_invite(
     body: Body,
 ) -> Result<Response, AppError> {
     let who = authorize(&state, &headers, &org).await?;
+    who.require(crate::model::Role::Admin, "managing members")?;
     let new: body::NewInvite = small_json(body, r#"{"email":"a@example.com","role":"member"}"#).await?;
     let role = crate::model::Role::parse(&new.role)?;
     let token = crate::server::orgs::invite(&state, &who, &new.email, role).await?;

@@ -94,12 +94,35 @@ async fn session_gate(State(state): State<AppState>, mut req: Request, next: Nex
         let public = PUBLIC_SERVER_FNS.contains(&name);
         return server_fn_gate(&state, req, next, public).await;
     }
+    /// Whether `path` names a file of the built site, which anyone may fetch: the pkg
+    /// dir (the WASM, JS and CSS), or a file that exists under the site root (the
+    /// copied `public/` assets). Only a last segment with a `.` can name such a file,
+    /// but not every such path does: `/orgs/acme/secrets/a.b` is a page.
+    async fn is_site_file(options: &leptos::config::LeptosOptions, path: &str) -> bool {
+        let pkg = options.site_pkg_dir.trim_matches('/');
+        let in_pkg = !pkg.is_empty()
+            && path
+                .strip_prefix('/')
+                .and_then(|p| p.strip_prefix(pkg))
+                .is_some_and(|rest| rest.starts_with('/'));
+        if in_pkg {
+            return true;
+        }
+        let relative = path.trim_start_matches('/');
+        let plain = relative.rsplit('/').next().is_some_and(|last| last.contains('.'))
+            && relative.split('/').all(|segment| {
+                !segment.is_empty() && segment != "." && segment != ".." && !segment.contains(['\\', '%'])
+            });
+        plain
+            && tokio::fs::metadata(std::path::Path::new(&*options.site_root).join(relative))
+                .await
+                .is_ok_and(|m| m.is_file())
+    }
     let path = req.uri().path();
     let is_page = req.method() == axum::http::Method::GET
         && !path.starts_with("/api/")
-        && !path.starts_with("/pkg/")
         && path != "/healthz"
-        && !path.rsplit('/').next().unwrap_or("").contains('.');
+        && !is_site_file(&state.leptos_options, path).await;
     if !is_page {
         return next.run(req).await;
     }
@@ -340,16 +363,17 @@ async fn healthz(State(state): State<AppState>) -> Response {
 /// one-shot message cookies: a page that was sent the flash or a revealed credential
 /// shows it, and its response removes the cookie, so it is shown exactly once.
 async fn security_headers(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    use super::auth::{cookie_value, is_secure, message_cookie_for};
     use crate::api::{FLASH_COOKIE, REVEAL_COOKIE};
     let is_static = req.uri().path().starts_with("/pkg/");
     let nonce = new_nonce();
     req.extensions_mut().insert(CspNonce(nonce.clone()));
     let page_view = req.method() == axum::http::Method::GET;
-    let had_flash = cookie_value(req.headers(), FLASH_COOKIE).is_some_and(|v| !v.is_empty());
-    let had_reveal = cookie_value(req.headers(), REVEAL_COOKIE).is_some_and(|v| !v.is_empty());
-    let secure = is_secure(&state, req.headers());
     let path = req.uri().path().to_owned();
+    let clear = super::auth::clear_message_cookies(
+        &state,
+        req.headers(),
+        &[(FLASH_COOKIE, "/"), (REVEAL_COOKIE, &path)],
+    );
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
@@ -363,14 +387,7 @@ async fn security_headers(State(state): State<AppState>, mut req: Request, next:
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     if is_html && page_view {
-        let clear = [
-            (had_flash, message_cookie_for(FLASH_COOKIE, "", "/", 0, secure)),
-            (
-                had_reveal,
-                message_cookie_for(REVEAL_COOKIE, "", &path, 0, secure),
-            ),
-        ];
-        for (_, cookie) in clear.into_iter().filter(|(had, _)| *had) {
+        for cookie in clear {
             if let Ok(v) = HeaderValue::from_str(&cookie) {
                 h.append(header::SET_COOKIE, v);
             }

@@ -61,6 +61,7 @@ pub async fn write(
     expected: Option<i64>,
 ) -> Result<PutResult, AppError> {
     may_change(who)?;
+    count_write(state, who).await?;
     let org = who.org.id;
     let mut entries = Vec::with_capacity(pairs.len());
     for pair in pairs {
@@ -68,7 +69,7 @@ pub async fn write(
         let value = SecretValue::new(pair.value);
         entries.push(SealedEntry {
             sealed: state.crypto.seal(org, set.as_str(), &key, &value)?,
-            fingerprint: state.crypto.fingerprint(org, &value),
+            mac: state.crypto.value_mac(org, &value),
             value_len: value.expose().len(),
             key,
         });
@@ -89,7 +90,7 @@ pub async fn write(
     // A key written again with an equal value is not a change in its history.
     let opened: Vec<SealedEntry> = entries
         .iter()
-        .filter(|e| existing.get(&e.key) != Some(&e.fingerprint))
+        .filter(|e| existing.get(&e.key) != Some(&e.mac))
         .cloned()
         .collect();
     sets::upsert(&mut tx, row.id, org, &entries, now).await?;
@@ -127,7 +128,7 @@ pub async fn write(
         changed: &changed,
         removed: &[],
     };
-    history::record(&mut tx, &change, &audit, state.config.retention).await?;
+    record_version(&mut tx, state, &change, &audit).await?;
     let result = store::finish(tx, audit, result).await?;
     tracing::info!(
         org = %who.org.name, user = who.user_id, set = %set,
@@ -145,13 +146,61 @@ pub async fn page(
     state.store.set_page(who.org.id, q).await
 }
 
-/// A set with its keys; `NotFound` if missing.
+/// A set with its keys and shown fingerprints; `NotFound` if missing.
 pub async fn detail(state: &AppState, who: &Principal, set: &str) -> Result<SetDetail, AppError> {
+    let stored = stored(state, who, set).await?;
+    Ok(SetDetail {
+        keys: shown_keys(state, who, &stored.name, stored.protected, &stored.keys),
+        name: stored.name,
+        revision: stored.revision,
+        created_at: stored.created_at,
+        updated_at: stored.updated_at,
+        protected: stored.protected,
+    })
+}
+
+/// A set with its keys' MACs, for decisions on the server; `NotFound` if missing.
+pub(crate) async fn stored(
+    state: &AppState,
+    who: &Principal,
+    set: &str,
+) -> Result<sets::StoredSet, AppError> {
     state
         .store
         .get_set(who.org.id, set)
         .await?
         .ok_or_else(|| set_not_found(set))
+}
+
+/// Whether `who` may read the values of a set (protected or not): members read, and
+/// a protected set's values are for admins.
+pub(crate) fn may_read(who: &Principal, protected: bool) -> bool {
+    who.role >= Role::Member && (!protected || who.role >= Role::Admin)
+}
+
+/// Whether `who` sees the fingerprints of a set's values: everyone, but a protected
+/// set's only from admins up (a fingerprint says when a value changes back).
+pub(crate) fn shows_fingerprints(who: &Principal, protected: bool) -> bool {
+    !protected || who.role >= Role::Admin
+}
+
+/// Stored keys of set `set` as `who` sees them: each with the fingerprint bound to its
+/// place, or none where [`shows_fingerprints`] says so.
+pub(crate) fn shown_keys(
+    state: &AppState,
+    who: &Principal,
+    set: &str,
+    protected: bool,
+    keys: &[store::StoredKey],
+) -> Vec<crate::model::KeyInfo> {
+    let show = shows_fingerprints(who, protected);
+    keys.iter()
+        .map(|k| crate::model::KeyInfo {
+            key: k.key.clone(),
+            fingerprint: show.then(|| state.crypto.shown_fingerprint(who.org.id, set, &k.key, &k.mac)),
+            updated_at: k.updated_at,
+        })
+        .collect()
 }
 
 /// Removes one key from a set; returns the set's new revision.
@@ -164,6 +213,7 @@ pub async fn unset(
 ) -> Result<i64, AppError> {
     may_change(who)?;
     let key = SecretKey::parse(key)?;
+    count_write(state, who).await?;
     let mut tx = state.store.write().await?;
     let row = sets::lock_set(&mut tx, who.org.id, set)
         .await?
@@ -195,7 +245,7 @@ pub async fn unset(
         changed: &[],
         removed: &[key.to_string()],
     };
-    history::record(&mut tx, &change, &audit, state.config.retention).await?;
+    record_version(&mut tx, state, &change, &audit).await?;
     let revision = store::finish(tx, audit, revision).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, set, key = %key, "secret unset");
     Ok(revision)
@@ -273,7 +323,7 @@ pub async fn reveal(
     key: &str,
 ) -> Result<SecretValue, AppError> {
     who.require(Role::Member, "reading secret values")?;
-    if detail(state, who, set).await?.protected {
+    if stored(state, who, set).await?.protected {
         who.require(Role::Admin, "reading the values of a protected set")?;
     }
     let sealed = state
@@ -303,4 +353,103 @@ pub fn stale(set: &str, expected: i64, actual: i64) -> AppError {
 
 pub fn set_not_found(set: &str) -> AppError {
     AppError::NotFound(format!("secret set \"{set}\" not found"))
+}
+
+/// Meta key recording that every stored MAC is a full one.
+const FULL_MACS: &str = "value_macs_full";
+
+/// Recomputes the short MACs of a database from before security round 3 from the
+/// sealed values, in batches (a crash resumes where it stopped: a row is upgraded or
+/// not), then records that none are left so later starts skip the scan. Runs before
+/// the server answers, so no decision is ever made on a short MAC.
+pub async fn upgrade_macs(state: &AppState) -> Result<usize, AppError> {
+    use super::store::macs::Table;
+    if state.store.get_meta(FULL_MACS).await?.is_some() {
+        return Ok(0);
+    }
+    let mut upgraded = 0;
+    for table in Table::ALL {
+        loop {
+            let batch = state.store.short_macs(table, 500).await?;
+            if batch.is_empty() {
+                break;
+            }
+            let mut macs = Vec::with_capacity(batch.len());
+            for row in &batch {
+                let value = state
+                    .crypto
+                    .open(row.org_id, &row.sealed_for, &row.key, &row.sealed)?;
+                macs.push((row, state.crypto.value_mac(row.org_id, &value)));
+            }
+            state.store.set_macs(table, &macs).await?;
+            upgraded += batch.len();
+        }
+    }
+    state.store.init_meta(FULL_MACS, b"1").await?;
+    if upgraded > 0 {
+        tracing::info!(values = upgraded, "stored value MACs upgraded to full length");
+    }
+    Ok(upgraded)
+}
+
+/// Records `change` as a new version of its set (see `history::record`), in the
+/// change's transaction, then refuses the whole change if its organization is now over
+/// a quota: more versions in a day than `versions_per_day`, or (for a change that keeps
+/// new values) more history than `history_max_bytes`. A hard cap that does not wait for
+/// retention: an owner prunes, or the operator raises the setting.
+pub(crate) async fn record_version(
+    tx: &mut super::store::db::Db,
+    state: &AppState,
+    change: &Change<'_>,
+    audit: &store::Audit,
+) -> Result<(), AppError> {
+    history::record(tx, change, audit, state.config.retention).await?;
+    let quotas = state.config.quotas;
+    let (bytes, versions) = history::usage(tx, change.org_id, super::now() - 86_400).await?;
+    if versions > quotas.versions_per_day {
+        return Err(AppError::Quota(format!(
+            "this organization made {} set versions in the last 24 hours, its quota \
+             (versions_per_day); try again later or ask the operator to raise it",
+            quotas.versions_per_day
+        )));
+    }
+    if !change.opened.is_empty() && bytes > quotas.history_bytes {
+        return Err(AppError::Quota(format!(
+            "this change would keep {bytes} bytes of secret history in this organization, over \
+             its quota of {} (history_max_bytes); an owner can prune old versions, or the \
+             operator can raise the quota",
+            quotas.history_bytes
+        )));
+    }
+    Ok(())
+}
+
+/// Counts a write of `who` toward the per-account write rate (`writes_per_minute`),
+/// refusing it beyond.
+pub(crate) async fn count_write(state: &AppState, who: &Principal) -> Result<(), AppError> {
+    let now = super::now();
+    let limit = state.config.quotas.writes_per_minute;
+    let scope = format!("write:{}", who.user_id);
+    match state
+        .store
+        .reserve_login_attempt(&[scope], now, 60, limit)
+        .await?
+    {
+        super::auth::LoginAttempt::Counted(_) => Ok(()),
+        super::auth::LoginAttempt::Refused { until } => Err(AppError::Quota(format!(
+            "more than {limit} secret writes a minute (writes_per_minute); try again in {} seconds",
+            (until - now).max(1)
+        ))),
+    }
+}
+
+/// Runs CPU-heavy input work (reading a paste or a large JSON body) on the blocking
+/// pool instead of the async workers, so a long paste never holds up other requests
+/// (`/healthz` among them).
+pub async fn off_workers<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| AppError::Internal)?
 }

@@ -6,9 +6,10 @@
 
 use super::crypto::{new_token, token_hash};
 use super::state::AppState;
-use super::store::Org;
+use super::store::{people, Org};
 use crate::error::AppError;
-use crate::validate::{check_email, FieldError, ResourceName};
+use crate::model::Role;
+use crate::validate::{check_email, FieldError};
 
 /// Makes a setup code if the instance has no account yet; returns the link to print.
 pub async fn offer(state: &AppState) -> Result<Option<String>, AppError> {
@@ -93,9 +94,7 @@ pub async fn claim(
 async fn create_owner(state: &AppState, email: &str, password: &str, org: &str) -> Result<Claimed, AppError> {
     let mut problems = Vec::new();
     let email = check_email(email).map_err(|e| problems.push(e)).ok();
-    let org = ResourceName::parse_as("organization name", org.trim())
-        .map_err(|e| problems.push(e))
-        .ok();
+    let org = super::orgs::new_org_name(org).map_err(|e| problems.push(e)).ok();
     if password.chars().count() < super::auth::MIN_PASSWORD_LEN {
         problems.push(FieldError {
             field: "password".into(),
@@ -111,32 +110,33 @@ async fn create_owner(state: &AppState, email: &str, password: &str, org: &str) 
     if !problems.is_empty() {
         return Err(problems.into());
     }
+    let hash = super::auth::new_password_hash(state, password).await?;
+    let now = super::now();
+    // The account, its organization and personal workspace, and the audit entry: all
+    // or nothing.
+    let mut tx = state.store.write().await?;
     // Instances sharing a database each print their own code: a claim made through
     // another instance meanwhile closes this one.
-    if state.store.first_user_id().await?.is_some() {
+    if people::first_user(&mut tx).await?.is_some() {
         return Err(invalid());
     }
-    let hash = super::auth::new_password_hash(state, password).await?;
-    let user_id = state.store.create_user(&email, &hash, None).await?;
-    let now = super::now();
-    let audit = {
-        let email = email.clone();
-        Box::new(move |org: &Org| {
-            let object = format!("org:{}", org.name);
-            super::audit::entry_as(
-                org.id,
-                &email,
-                "ui",
-                "instance.setup",
-                &object,
-                &[],
-                "first owner",
-            )
-        })
-    };
-    // The organization first: the personal workspace then takes whatever name is free.
-    let org = state.store.create_org(org.as_str(), user_id, now, audit).await?;
-    super::orgs::add_personal_workspace(state, user_id, &email).await?;
+    let user_id = people::insert_user(&mut tx, &email, &hash, now).await?;
+    let org = people::insert_org(&mut tx, org.as_str(), now, None)
+        .await?
+        .ok_or_else(|| super::orgs::org_exists(org.as_str()))?;
+    people::insert_membership(&mut tx, org.id, user_id, Role::Owner, now).await?;
+    super::orgs::add_personal_workspace(&mut tx, state, user_id, &email, now).await?;
+    let object = format!("org:{}", org.name);
+    let audit = super::audit::entry_as(
+        org.id,
+        &email,
+        "ui",
+        "instance.setup",
+        &object,
+        &[],
+        "first owner",
+    );
+    let org = super::store::finish(tx, audit, org).await?;
     let session = new_token("cks_");
     state
         .store

@@ -63,7 +63,7 @@ impl AppState {
             .site_pkg_dir("pkg")
             .build();
         leptos_options.site_addr = config.site_addr;
-        Ok(Self {
+        let state = Self {
             leptos_options,
             store,
             crypto: Arc::new(crypto),
@@ -72,7 +72,11 @@ impl AppState {
             password_work: Arc::new(tokio::sync::Semaphore::new(password_workers())),
             password_checks: Arc::default(),
             setup_code: Arc::default(),
-        })
+        };
+        super::secrets::upgrade_macs(&state)
+            .await
+            .map_err(|e| format!("could not upgrade the stored value MACs: {e}"))?;
+        Ok(state)
     }
 
     /// Whether the database answers (for `/healthz`).

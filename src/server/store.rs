@@ -10,6 +10,7 @@ mod connect;
 pub mod db;
 pub(crate) mod deployments;
 pub(crate) mod history;
+pub(crate) mod macs;
 pub(crate) mod people;
 mod sessions;
 pub(crate) mod sets;
@@ -17,6 +18,7 @@ pub(crate) mod sets;
 pub(crate) use crate::server::audit::{Audit, AuditFor, AuditWith};
 use db::{Begin, Db, Row, ToArg};
 
+use super::crypto::ValueMac;
 use crate::error::AppError;
 use crate::model::Role;
 
@@ -55,8 +57,29 @@ pub struct InviteRecord {
 pub struct SealedEntry {
     pub key: String,
     pub sealed: Vec<u8>,
-    pub fingerprint: String,
+    pub mac: ValueMac,
     pub value_len: usize,
+}
+
+impl ToArg for ValueMac {
+    fn arg(&self) -> db::Arg<'_> {
+        db::Arg::Text(self.as_stored())
+    }
+}
+
+impl db::FromValue for ValueMac {
+    fn from_value(v: &db::Value) -> Option<Self> {
+        String::from_value(v).map(ValueMac::stored)
+    }
+}
+
+/// A key as stored: its value's MAC (never shown; see `crypto`), and when it was
+/// written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub key: String,
+    pub mac: ValueMac,
+    pub updated_at: i64,
 }
 
 impl std::fmt::Debug for SealedEntry {
@@ -92,9 +115,9 @@ pub struct RuntimeEnv {
     pub org: String,
     pub deployment: String,
     pub revision: i64,
-    /// The protected set the deployment uses, when whoever last saw its runtime token
-    /// is no longer an admin or owner there: the token must be rotated before it reads
-    /// anything (see [`TOKEN_LOCKED`]).
+    /// The set the deployment uses, when whoever last saw its runtime token may no
+    /// longer read it: the token must be rotated before it reads anything (see
+    /// [`TOKEN_LOCKED`]).
     pub locked_by: Option<String>,
     /// (key, the set it was snapshotted from, sealed value).
     pub entries: Vec<(String, String, Vec<u8>)>,
@@ -114,13 +137,17 @@ impl std::fmt::Debug for RuntimeEnv {
 }
 
 /// SQL (both backends) that is true for a deployment row `d` whose runtime token may not
-/// read its set: the set is protected and whoever last saw the token is not (or no
-/// longer) an admin or owner of the organization. A protected set is read only through
-/// tokens an admin holds, whoever changes the deployment or the roles afterwards.
-pub(crate) const TOKEN_LOCKED: &str = "(EXISTS (SELECT 1 FROM secret_sets ps \
-     WHERE ps.org_id = d.org_id AND ps.name = d.secret_set AND ps.protected) \
-     AND NOT EXISTS (SELECT 1 FROM memberships pm WHERE pm.org_id = d.org_id \
-     AND pm.user_id = d.token_seen_by AND pm.role IN ('admin', 'owner')))";
+/// read its set now: whoever last saw the token is no longer a member with a role that
+/// may read that set (members read, a protected set is for admins and owners; viewers
+/// and people removed read nothing). Checked at every read, so a removal, a demotion or
+/// a set becoming protected stops the token at once, whoever changes the deployment or
+/// the roles afterwards. A token from before its holder was recorded
+/// (`token_seen_by` NULL) is stopped only by protection.
+pub(crate) const TOKEN_LOCKED: &str = "(CASE WHEN d.token_seen_by IS NULL THEN \
+     EXISTS (SELECT 1 FROM secret_sets ps WHERE ps.org_id = d.org_id AND ps.name = d.secret_set AND ps.protected) \
+     ELSE NOT EXISTS (SELECT 1 FROM memberships pm WHERE pm.org_id = d.org_id AND pm.user_id = d.token_seen_by \
+       AND (pm.role IN ('admin', 'owner') OR (pm.role = 'member' AND NOT EXISTS (SELECT 1 FROM secret_sets ps \
+         WHERE ps.org_id = d.org_id AND ps.name = d.secret_set AND ps.protected)))) END)";
 
 /// Storage for everything Cloakroom keeps, on SQLite or PostgreSQL. Each operation is
 /// written once (in the files of this module, by concern) over [`db::Db`]. Every method
@@ -234,16 +261,29 @@ impl NamePage {
 }
 
 /// The distinct three-character pieces of a search text, as the index holds them
-/// (`substr` counts characters on both databases).
+/// (`substr` counts characters on both databases), in the order they first appear.
+/// Linear in the text (a set of the pieces seen, not a scan of the list); a search
+/// reaches here at most [`crate::validate::NAME_MAX_LEN`] characters long (see
+/// [`crate::model::ListQuery::search`]), and a query uses at most [`PROBES`] pieces.
 pub(crate) fn trigrams(text: &str) -> Vec<String> {
+    trigrams_counting(text).0
+}
+
+/// [`trigrams`], and the steps it took (every character, every window and every lookup
+/// of a piece already seen), so a test can check that work grows linearly with the text.
+fn trigrams_counting(text: &str) -> (Vec<String>, usize) {
     let chars: Vec<char> = text.chars().collect();
+    let mut steps = chars.len();
+    let mut seen: std::collections::HashSet<[char; 3]> = std::collections::HashSet::new();
     let mut out: Vec<String> = Vec::new();
-    for piece in chars.windows(3).map(|w| w.iter().collect::<String>()) {
-        if !out.contains(&piece) {
-            out.push(piece);
+    for w in chars.windows(3) {
+        steps += 2;
+        let piece = [w[0], w[1], w[2]];
+        if seen.insert(piece) {
+            out.push(piece.iter().collect());
         }
     }
-    out
+    (out, steps)
 }
 
 /// Pieces whose index rows are counted (up to [`PROBE_ROWS`] each) to pick the piece
@@ -373,5 +413,71 @@ mod tests {
         assert_eq!(super::trigrams("aaaa"), ["aaa"]);
         // Characters, not bytes, as `substr` counts them on both databases.
         assert_eq!(super::trigrams("é-ü1"), ["é-ü", "-ü1"]);
+    }
+
+    fn search(q: &str) -> crate::model::Search {
+        crate::model::ListQuery {
+            q: Some(q.to_owned()),
+            ..Default::default()
+        }
+        .search()
+    }
+
+    #[test]
+    fn a_search_longer_than_any_name_matches_nothing_and_the_longest_name_is_still_found() {
+        use crate::model::Search::{Containing, NoName};
+        use crate::validate::NAME_MAX_LEN;
+        let longest = "a".repeat(NAME_MAX_LEN);
+        assert_eq!(
+            search(&format!("  {}\t", longest.to_uppercase())),
+            Containing(longest.clone())
+        );
+        assert_eq!(search(&format!("{longest}a")), NoName);
+        assert_eq!(search(&"ab-".repeat(20_000)), NoName);
+        // Not ASCII: no name holds it, short or long.
+        assert_eq!(search("é"), NoName);
+        assert_eq!(search(&"é".repeat(40)), NoName);
+    }
+
+    const NAME_CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789-";
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Steps, not seconds: the split of a text four times as long (any characters a
+        /// name may hold, so up to 37³ distinct pieces) costs at most about four times as much.
+        #[test]
+        fn four_times_the_search_text_costs_at_most_about_four_times_the_steps(
+            picks in proptest::collection::vec(0..NAME_CHARS.len(), 800..4000),
+        ) {
+            let text: String = picks.iter().map(|&i| char::from(NAME_CHARS[i])).collect();
+            let quarter = &text[..text.len() / 4];
+            let (s, l) = (super::trigrams_counting(quarter).1, super::trigrams_counting(&text).1);
+            proptest::prop_assert!(
+                l <= 5 * s + 16,
+                "{} chars: {s} steps; {} chars: {l} steps",
+                quarter.len(),
+                text.len()
+            );
+        }
+    }
+
+    #[test]
+    fn a_60000_character_search_text_is_split_in_a_few_steps_per_character() {
+        // Name characters in a pseudo-random order: tens of thousands of distinct pieces,
+        // the worst case of a scan of the pieces found so far.
+        let mut x: u32 = 1;
+        let text: String = (0..60_000)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                char::from(NAME_CHARS[(x >> 16) as usize % NAME_CHARS.len()])
+            })
+            .collect();
+        let (pieces, steps) = super::trigrams_counting(&text);
+        eprintln!("60,000 characters: {} pieces, {steps} steps", pieces.len());
+        assert!(
+            steps <= 4 * text.len(),
+            "{steps} steps for {} characters",
+            text.len()
+        );
     }
 }

@@ -37,13 +37,20 @@ use std::collections::HashMap;
 /// `problems`. An error that leaves the rest of the text unreadable (a quote never
 /// closed) is returned alone as `Err`.
 pub(super) fn read(text: &str, problems: &mut Problems) -> Result<Vec<(String, String)>, FieldError> {
+    read_counting(text, problems).0
+}
+
+/// [`read`], and the steps it took: the characters it visited plus every lookup and
+/// every element of a scan, so a test can check that work grows linearly with the text.
+fn read_counting(text: &str, problems: &mut Problems) -> (Result<Vec<(String, String)>, FieldError>, usize) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if let Some(at) = text.find('\0') {
         let line = text[..at].matches('\n').count() + 1;
-        return Err(FieldError::new(
+        let e = FieldError::new(
             format!("line {line}"),
             format!("line {line}: the text holds a NUL character, which a shell drops; remove it"),
-        ));
+        );
+        return (Err(e), text.len());
     }
     let normalized;
     let text = if text.contains("\r\n") {
@@ -52,7 +59,9 @@ pub(super) fn read(text: &str, problems: &mut Problems) -> Result<Vec<(String, S
     } else {
         text
     };
-    Reader {
+    let mut reader = Reader {
+        // The checks above each pass over the text once.
+        steps: 2 * text.len(),
         rest: text,
         line: 1,
         counted_line: 0,
@@ -62,12 +71,15 @@ pub(super) fn read(text: &str, problems: &mut Problems) -> Result<Vec<(String, S
         problems,
         out: Vec::new(),
         seen: HashMap::new(),
-        pending: Vec::new(),
-    }
-    .run()
+        pending: HashMap::new(),
+    };
+    let out = reader.run();
+    (out, reader.steps)
 }
 
 struct Reader<'t, 'p> {
+    /// Work done so far (see [`read_counting`]).
+    steps: usize,
     rest: &'t str,
     line: usize,
     // Which line the last word was counted on, and how many words that line has so far.
@@ -82,8 +94,9 @@ struct Reader<'t, 'p> {
     out: Vec<(String, String)>,
     /// The line each key was given on.
     seen: HashMap<String, usize>,
-    /// What the current `export` command assigns, set once the command ends.
-    pending: Vec<(String, String)>,
+    /// What the current `export` command assigns, set once the command ends (its keys
+    /// are distinct: a key given twice is refused before it gets here).
+    pending: HashMap<String, String>,
 }
 
 /// One word after quote removal and replacements.
@@ -193,6 +206,7 @@ impl Reader<'_, '_> {
 
     fn bump(&mut self) -> Option<char> {
         let c = self.peek()?;
+        self.steps += 1;
         self.rest = &self.rest[c.len_utf8()..];
         if c == '\n' {
             self.line += 1;
@@ -211,6 +225,7 @@ impl Reader<'_, '_> {
     /// else, so `$\⏎A`, `A=\⏎~` and `$A\⏎B` read as `$A`, `A=~` and `$AB`.
     fn skip_joins(&mut self) {
         while let Some(rest) = self.rest.strip_prefix("\\\n") {
+            self.steps += 1;
             self.rest = rest;
             self.line += 1;
         }
@@ -219,10 +234,11 @@ impl Reader<'_, '_> {
     /// Skips to the end of the current line (not past its line feed).
     fn skip_line(&mut self) {
         let end = self.rest.find('\n').unwrap_or(self.rest.len());
+        self.steps += end;
         self.rest = &self.rest[end..];
     }
 
-    fn run(mut self) -> Result<Vec<(String, String)>, Fatal> {
+    fn run(&mut self) -> Result<Vec<(String, String)>, Fatal> {
         // One command per iteration.
         loop {
             let mut words = 0usize;
@@ -250,7 +266,7 @@ impl Reader<'_, '_> {
                         }
                         self.end_command();
                         match self.bump() {
-                            None => return Ok(self.out),
+                            None => return Ok(std::mem::take(&mut self.out)),
                             Some(_) => break,
                         }
                     }
@@ -318,7 +334,7 @@ impl Reader<'_, '_> {
                     line,
                     "options of `export` are not supported; write export KEY=value",
                 );
-            } else if !self.defined.contains_key(&text) && !self.pending.iter().any(|(k, _)| *k == text) {
+            } else if !self.is_set(&text) {
                 // A shell would export whatever it has under that name: its own
                 // variables (HOSTNAME, BASH_VERSION, …) or its environment's.
                 self.problem(
@@ -387,7 +403,7 @@ impl Reader<'_, '_> {
             if export {
                 // `export` expands all its words before it assigns any: `export A=1
                 // B=$A` reads the A from before the line.
-                self.pending.push((key.to_owned(), value.to_owned()));
+                self.pending.insert(key.to_owned(), value.to_owned());
             } else {
                 self.defined.insert(key.to_owned(), value.to_owned());
             }
@@ -395,8 +411,16 @@ impl Reader<'_, '_> {
         self.out.push((key.to_owned(), value.to_owned()));
     }
 
+    /// Whether `name` was set earlier in the text or by the current `export` command:
+    /// two lookups, never a scan (one command may hold a hundred thousand words).
+    fn is_set(&mut self, name: &str) -> bool {
+        self.steps += 2;
+        self.defined.contains_key(name) || self.pending.contains_key(name)
+    }
+
     /// Ends a command: what `export` assigned is now set for later commands.
     fn end_command(&mut self) {
+        self.steps += self.pending.len();
         for (k, v) in std::mem::take(&mut self.pending) {
             self.defined.insert(k, v);
         }
@@ -564,6 +588,7 @@ impl Reader<'_, '_> {
                     w.spoiled = true;
                     return Ok(());
                 };
+                self.steps += end;
                 let inner = self.rest[1..end].to_owned();
                 self.rest = &self.rest[end + 1..];
                 if is_shell_name(&inner) {
@@ -654,6 +679,7 @@ impl Reader<'_, '_> {
             return;
         }
         self.expanded += value.len();
+        self.steps += value.len();
         w.text.push_str(value);
     }
 
@@ -873,6 +899,162 @@ impl BraceWatch {
 
     fn quoted(&mut self) {
         self.last_dot = false;
+    }
+}
+
+/// Work grows linearly with the text, whatever its shape: the reader's step count (every
+/// character visited, every lookup, every element of any scan) for a text made of `4n`
+/// copies of a pattern is at most about four times that of `n` copies. Steps, not
+/// seconds, so the check is exact on any machine.
+#[cfg(test)]
+mod linear {
+    use super::super::Problems;
+    use proptest::prelude::*;
+
+    fn steps(text: &str) -> usize {
+        super::read_counting(text, &mut Problems::default()).1
+    }
+
+    /// One word of a pattern; `r` is the copy, `i` the word's place in the pattern, so
+    /// every key is new.
+    #[derive(Debug, Clone, Copy)]
+    enum Piece {
+        Assign,
+        /// `export`'s bare name of the key the command assigned last.
+        BareOfThisCommand,
+        /// A bare name set on the first line.
+        BareOfEarlier,
+        /// A bare name never set (refused, and read on).
+        BareUnknown,
+        /// A value that replaces a name set earlier.
+        Reference,
+        /// A long word.
+        Long(usize),
+        Quoted,
+        /// A brace expansion (refused, and read on).
+        Braces,
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum Layout {
+        /// Every copy in one `export` command.
+        OneExport,
+        /// One `export` line per copy.
+        ExportLines,
+        /// One command per copy, separated by `;` on one line.
+        Semicolons,
+    }
+
+    fn render(pattern: &[Piece], layout: Layout, copies: usize) -> String {
+        let mut out = String::from("E=1\n");
+        if let Layout::OneExport | Layout::Semicolons = layout {
+            out.push_str("export");
+        }
+        for r in 0..copies {
+            match layout {
+                Layout::OneExport => {}
+                Layout::ExportLines => out.push_str("export"),
+                Layout::Semicolons => {
+                    if r > 0 {
+                        out.push_str("; export");
+                    }
+                }
+            }
+            let mut last = None;
+            for (i, piece) in pattern.iter().enumerate() {
+                let key = format!("K{r}_{i}");
+                let word = match piece {
+                    Piece::Assign => {
+                        last = Some(key.clone());
+                        format!("{key}=v{r}")
+                    }
+                    Piece::BareOfThisCommand => last.clone().unwrap_or_else(|| format!("U{r}_{i}")),
+                    Piece::BareOfEarlier => "E".to_owned(),
+                    Piece::BareUnknown => format!("U{r}_{i}"),
+                    Piece::Reference => format!("{key}=\"$E-${{E}}\""),
+                    Piece::Long(n) => format!("{key}={}", "x".repeat(*n)),
+                    Piece::Quoted => format!("{key}='a b'\"c d\"\\ e"),
+                    Piece::Braces => format!("{key}={{a,b}}"),
+                };
+                out.push(' ');
+                out.push_str(&word);
+            }
+            if let Layout::ExportLines = layout {
+                out.push('\n');
+            }
+        }
+        out.push('\n');
+        out
+    }
+
+    fn piece() -> impl Strategy<Value = Piece> {
+        prop_oneof![
+            4 => Just(Piece::Assign),
+            3 => Just(Piece::BareOfThisCommand),
+            1 => Just(Piece::BareOfEarlier),
+            2 => Just(Piece::BareUnknown),
+            1 => Just(Piece::Reference),
+            1 => (1usize..200).prop_map(Piece::Long),
+            1 => Just(Piece::Quoted),
+            1 => Just(Piece::Braces),
+        ]
+    }
+
+    fn layout() -> impl Strategy<Value = Layout> {
+        prop_oneof![
+            Just(Layout::OneExport),
+            Just(Layout::ExportLines),
+            Just(Layout::Semicolons)
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn four_times_the_text_costs_at_most_about_four_times_the_steps(
+            pattern in proptest::collection::vec(piece(), 1..8),
+            layout in layout(),
+            n in 50usize..200,
+        ) {
+            let small = render(&pattern, layout, n);
+            let large = render(&pattern, layout, 4 * n);
+            let (s, l) = (steps(&small), steps(&large));
+            prop_assert!(
+                l <= 5 * s + 100,
+                "{n} copies: {s} steps for {} bytes; {} copies: {l} steps for {} bytes",
+                small.len(),
+                4 * n,
+                large.len()
+            );
+        }
+    }
+
+    /// The shape of the reported paste: 800 KB of `export` words, half of them bare names
+    /// of keys the same command assigns.
+    fn export_heavy_paste(bytes: usize) -> String {
+        let mut text = String::from("export");
+        let mut i = 0;
+        while text.len() < bytes {
+            text.push_str(&format!(" K{i}=v K{i}"));
+            i += 1;
+        }
+        text.push('\n');
+        text
+    }
+
+    #[test]
+    fn an_800_kb_export_heavy_paste_takes_a_few_steps_per_byte() {
+        let text = export_heavy_paste(800 * 1024);
+        let started = std::time::Instant::now();
+        let steps = steps(&text);
+        // Printed for the record; only the step count is asserted.
+        eprintln!(
+            "{} bytes: {steps} steps ({:.1} a byte), {:?}",
+            text.len(),
+            steps as f64 / text.len() as f64,
+            started.elapsed()
+        );
+        assert!(steps <= 4 * text.len(), "{steps} steps for {} bytes", text.len());
     }
 }
 

@@ -16,7 +16,7 @@ mod common;
 use cloakroom::model::Role;
 use cloakroom::server::{auth, secrets};
 use cloakroom::validate::{validate_pairs, ResourceName};
-use common::{spawn_app, user_with_role, Backend, TestApp};
+use common::{spawn_app_with, user_with_role, Backend, TestApp};
 use reqwest::Method;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -122,7 +122,7 @@ struct Figures {
 }
 
 async fn measure(backend: Backend) -> Figures {
-    let app = Arc::new(spawn_app(backend).await);
+    let app = Arc::new(spawn_app_with(backend, common::without_quotas).await);
     populate(app.clone()).await;
 
     // Check the answers once before timing them.

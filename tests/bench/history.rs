@@ -81,7 +81,7 @@ async fn sizes(backend: Backend) -> Sizes {
     let mut out = [0u64; 3];
     for (i, slot) in out.iter_mut().enumerate() {
         let db = TestDb::new(backend).await;
-        let state = db.state(9).await;
+        let state = db.state_without_quotas(9).await;
         let who = user(&state, "bench@example.com", "bench").await;
         write(&state, &who, "app", &pairs_for(0, 0..100)).await;
         for v in 1..1000 {
@@ -109,7 +109,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 /// set to a version where every value differs.
 async fn restore_times(backend: Backend) -> (Duration, Duration) {
     let db = TestDb::new(backend).await;
-    let state = db.state(9).await;
+    let state = db.state_without_quotas(9).await;
     let who = user(&state, "bench@example.com", "bench").await;
     let set = ResourceName::parse("big").unwrap();
     write(&state, &who, "big", &pairs_for(0, 0..1000)).await;

@@ -22,7 +22,7 @@ use cloakroom::model::{AuditFilter, DeploymentSpec};
 use cloakroom::server::auth::Principal;
 use cloakroom::server::{auth, deployments, secrets};
 use cloakroom::validate::{validate_pairs, ResourceName};
-use common::{spawn_app, user, Backend, TestApp, PASSWORD};
+use common::{spawn_app_with, user, Backend, TestApp, PASSWORD};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -300,7 +300,7 @@ async fn percentiles(app: &Arc<TestApp>, o: &Arc<Org>, e: &Arc<Endpoint>) -> (Du
 }
 
 async fn measure(backend: Backend) {
-    let app = Arc::new(spawn_app(backend).await);
+    let app = Arc::new(spawn_app_with(backend, common::without_quotas).await);
     let large_owner = app.principal.clone();
     let small_owner = user(&app.state, "small@example.com", "small").await;
     seed(&app, &small_owner, &SMALL).await;

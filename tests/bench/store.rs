@@ -81,7 +81,7 @@ where
 
 async fn measure(backend: Backend) -> Figures {
     let db = TestDb::new(backend).await;
-    let state = db.state(9).await;
+    let state = db.state_without_quotas(9).await;
     let who = user(&state, "bench@example.com", "bench").await;
     let big = ResourceName::parse("big").unwrap();
     let small = ResourceName::parse("small").unwrap();

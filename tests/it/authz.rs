@@ -70,7 +70,7 @@ fn rest_table(w: &WorldIds) -> Vec<(&'static str, String, Option<Value>, Row3)> 
             "POST",
             format!("{o}/secret-restores?dry_run=true"),
             Some(json!({"set": "s", "version": 1})),
-            READ,
+            w.writes_s(),
         ),
         (
             "POST",
@@ -78,7 +78,18 @@ fn rest_table(w: &WorldIds) -> Vec<(&'static str, String, Option<Value>, Row3)> 
             Some(json!({"set": "s", "version": 1})),
             w.writes_s(),
         ),
-        ("GET", format!("{o}/secrets-compare?a=s&b=s"), None, READ),
+        (
+            "POST",
+            format!("{o}/secret-versions-prune"),
+            Some(json!({"keep": 50})),
+            NOBODY,
+        ),
+        (
+            "GET",
+            format!("{o}/secrets-compare?a=s&b=s"),
+            None,
+            w.compares_s(),
+        ),
         (
             "POST",
             format!("{o}/secrets-compare"),
@@ -194,7 +205,7 @@ fn rest_table(w: &WorldIds) -> Vec<(&'static str, String, Option<Value>, Row3)> 
         ),
         ("DELETE", format!("{o}/invites/{}", w.invite_id), None, ADMIN),
         ("GET", format!("{o}/audit"), None, READ),
-        ("DELETE", format!("{o}/deployments/d"), None, MEMBER),
+        ("DELETE", format!("{o}/deployments/d"), None, w.deploys_s()),
     ]
 }
 
@@ -246,10 +257,14 @@ fn server_fn_table(w: &WorldIds) -> Vec<(&'static str, Fields, Row3)> {
         ("unset_key", f(&[("set", "s"), ("key", "X")]), w.writes_s()),
         ("list_set_versions", f(&[("set", "s")]), READ),
         ("get_set_version", f(&[("set", "s"), ("version", "1")]), READ),
-        ("preview_restore", f(&[("set", "s"), ("version", "1")]), READ),
+        (
+            "preview_restore",
+            f(&[("set", "s"), ("version", "1")]),
+            w.writes_s(),
+        ),
         ("restore_set", f(&[("set", "s"), ("version", "1")]), w.writes_s()),
         ("list_deleted_sets", f(&[]), READ),
-        ("compare_sets", f(&[("a", "s"), ("b", "s@1")]), READ),
+        ("compare_sets", f(&[("a", "s"), ("b", "s@1")]), w.compares_s()),
         ("find_value", f(&[("value", "guess")]), ADMIN),
         ("purge_set", f(&[("id", &deleted_id)]), NOBODY),
         ("undelete_set", f(&[("id", &deleted_id)]), w.writes_s()),
@@ -291,7 +306,7 @@ fn server_fn_table(w: &WorldIds) -> Vec<(&'static str, Fields, Row3)> {
             f(&[("name", "d"), ("revision", "1")]),
             w.deploys_s(),
         ),
-        ("delete_deployment", f(&[("name", "d")]), MEMBER),
+        ("delete_deployment", f(&[("name", "d")]), w.deploys_s()),
         ("list_members", f(&[]), READ),
         ("list_invites", f(&[]), ADMIN),
         (
@@ -359,8 +374,18 @@ impl WorldIds {
         self.deploys_s()
     }
 
-    /// Deploying `s` (and redeploying or rotating `d`, which uses it): members may
-    /// unless `s` is protected.
+    /// Comparing `s` with its own versions: everyone sees what its fingerprints show,
+    /// but a protected set's fingerprints and comparisons are for admins.
+    fn compares_s(&self) -> Row3 {
+        if self.protected {
+            ADMIN
+        } else {
+            READ
+        }
+    }
+
+    /// Deploying `s` (and redeploying, rotating or deleting `d`, which uses it):
+    /// members may unless `s` is protected.
     fn deploys_s(&self) -> Row3 {
         if self.protected {
             ADMIN
@@ -792,10 +817,51 @@ async fn roles_over_a_protected_set(backend: Backend) {
     each_role_gets_what_the_role_table_says(backend, true).await;
 }
 
+/// A member writes `s`'s own value, under its own key, into a set of their own: the
+/// fingerprint they see there never matches the one an admin sees in protected `s`,
+/// which they cannot see at all.
+async fn a_members_written_guess_never_matches_a_protected_fingerprint(backend: Backend) {
+    let w = world(backend, true).await;
+    let (viewer, member, admin) = (&w.tokens[0], &w.tokens[1], &w.tokens[2]);
+    async fn print(w: &World, token: &str, set: &str) -> Value {
+        let answer = rest_call(
+            w,
+            "GET",
+            &format!("/api/v1/orgs/acme/secrets/{set}"),
+            &None,
+            token,
+        )
+        .await;
+        // The answer's text is its headers, a line each, then its body.
+        let body = &answer.text[answer.text.find("\n{").unwrap() + 1..];
+        let v: Value = serde_json::from_str(body).unwrap();
+        v["keys"][0]["fingerprint"].clone()
+    }
+    let protected = print(&w, admin, "s").await;
+    assert!(protected.is_string(), "{protected}");
+    assert_eq!(print(&w, member, "s").await, Value::Null);
+    assert_eq!(print(&w, viewer, "s").await, Value::Null);
+    let guess = rest_call(
+        &w,
+        "PUT",
+        "/api/v1/orgs/acme/secrets/guess",
+        &Some(json!({"secrets": [{"key": "K", "value": SET_VALUE}]})),
+        member,
+    )
+    .await;
+    assert_eq!(guess.status, 201, "{}", guess.text);
+    for token in [viewer, member, admin] {
+        let seen = print(&w, token, "guess").await;
+        assert!(seen.is_string());
+        assert_ne!(seen, protected);
+    }
+}
+
 on_both_backends!(
     another_orgs_user_gets_404_from_every_endpoint,
     roles_over_an_unprotected_set,
     roles_over_a_protected_set,
+    a_members_written_guess_never_matches_a_protected_fingerprint,
 );
 
 /// `METHOD /path` for every route of the real router: each REST path it is built from,

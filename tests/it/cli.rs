@@ -848,10 +848,18 @@ async fn run_refuses_plain_http_to_another_machine_unless_told() {
     sh.sh_with("cloakroom run -- true", b"", &env)
         .await
         .fails(1, "over plain http");
-    // With --insecure it goes ahead (and here fails to reach the made-up host).
+    // With --insecure it goes ahead, here to 0.0.0.0: not loopback, yet a connection
+    // to it stays on this machine (and finds nothing listening).
+    let env = [
+        ("CLOAKROOM_SERVER", "http://0.0.0.0:1"),
+        ("CLOAKROOM_RUNTIME_TOKEN", "ckd_whatever"),
+    ];
+    sh.sh_with("cloakroom run -- true", b"", &env)
+        .await
+        .fails(1, "over plain http");
     sh.sh_with("cloakroom run --insecure -- true", b"", &env)
         .await
-        .fails(5, "secrets.example.invalid");
+        .fails(5, "could not reach http://0.0.0.0:1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1068,4 +1076,125 @@ async fn diff_and_check_exit_like_diff() {
     sh.sh("printf 'x' | cloakroom secrets check a NOPE")
         .await
         .fails(2, "NOPE");
+}
+
+/// Characters a terminal acts on rather than shows: ESC, BEL, a C1 CSI (U+009B), a
+/// right-to-left override. None may reach the terminal raw from the server.
+const TERMINAL_CONTROLS: [char; 4] = ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}'];
+
+#[track_caller]
+fn assert_no_terminal_controls(text: &str) {
+    for c in TERMINAL_CONTROLS {
+        assert!(!text.contains(c), "raw {c:?} reached the terminal: {text:?}");
+    }
+}
+
+/// An account whose address holds terminal escapes (the server's address check allows
+/// them: they are not whitespace) writes a set; everything the CLI then shows of it
+/// (tables, lines, the one-line error) escapes them visibly, and `--output json` still
+/// carries the exact text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_text_reaches_the_terminal_with_its_controls_escaped() {
+    use cloakroom::model::Role;
+    let sh = Shell::new().await;
+    // ESC ] 0 ; … BEL sets the window title, ESC [ 2 j and CSI 2 j clear the screen,
+    // U+202E turns the rest of the line around.
+    let hostile = "eve\u{1b}]0;pwned\u{7}\u{1b}[2j\u{9b}2j\u{202e}moc.live@example.com";
+    let eve = common::user_with_role(&sh.app.state, hostile, "acme", Role::Member).await;
+    let eve_token = cloakroom::server::auth::create_api_token(&sh.app.state, &eve, "eve")
+        .await
+        .unwrap();
+    let as_eve = [
+        ("CLOAKROOM_SERVER", sh.app.base.as_str()),
+        ("CLOAKROOM_TOKEN", eve_token.as_str()),
+    ];
+    let shown = r"eve\x1b]0;pwned\x07\x1b[2j\x9b2j\u{202e}moc.live@example.com";
+
+    // `login` shows the address the server knows the token by.
+    let out = sh
+        .sh_with(
+            &format!("cloakroom login --server {}", sh.app.base),
+            format!("{eve_token}\n").as_bytes(),
+            &[],
+        )
+        .await
+        .ok();
+    assert_no_terminal_controls(&out.stdout());
+    assert!(out.stdout().contains(shown), "{out:?}");
+
+    sh.sh_with("cloakroom secrets set app A=1 --yes", b"", &as_eve)
+        .await
+        .ok();
+    // A table: the history names eve as the author of version 1.
+    let out = sh.sh("cloakroom secrets history app").await.ok();
+    assert_no_terminal_controls(&out.stdout());
+    assert!(out.stdout().contains(shown), "{out:?}");
+    // JSON is for programs: the exact address, and still nothing raw on the terminal.
+    let out = sh.sh("cloakroom secrets history app --output json").await.ok();
+    assert_no_terminal_controls(&out.stdout());
+    assert_eq!(out.json()["versions"][0]["actor"], hostile);
+
+    // The server's refusal quotes the name it was given; the one-line error escapes it.
+    let out = sh
+        .sh(r"cloakroom secrets diff app $'x\e[2J\e]0;pwned\a'")
+        .await
+        .fails(1, r"x\x1b[2J\x1b]0;pwned\x07");
+    assert_no_terminal_controls(&out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "one line: {out:?}");
+}
+
+/// Every command, not only `run`, refuses to send its token over plain http to another
+/// machine before it asks or sends anything; `--insecure` lets it go ahead. The server
+/// used, 0.0.0.0, is not a loopback address, yet a connection to it would stay on this
+/// machine: the test cannot reach the network even if the check were missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_refuses_plain_http_to_another_machine_unless_told() {
+    let sh = Shell::new().await;
+    let remote = [
+        ("CLOAKROOM_SERVER", "http://0.0.0.0:1"),
+        ("CLOAKROOM_TOKEN", sh.app.token.as_str()),
+    ];
+    // `login` refuses before it asks for the token.
+    let out = sh
+        .sh_with(
+            "cloakroom login",
+            format!("{}\n", sh.app.token).as_bytes(),
+            &remote,
+        )
+        .await
+        .fails(1, "use https://");
+    assert!(out.stderr.contains("http://0.0.0.0:1"), "{out:?}");
+    assert!(!sh.config_file().exists());
+    for command in [
+        "cloakroom org",
+        "cloakroom org acme",
+        "cloakroom org create skunkworks",
+        "cloakroom secrets list",
+        "cloakroom secrets list app",
+        "cloakroom secrets set app A=1 --yes",
+        "cloakroom secrets unset app A --yes",
+        "cloakroom secrets delete app --yes",
+        "cloakroom secrets history app",
+        "cloakroom secrets deleted",
+        "cloakroom secrets diff a b",
+        "printf x | cloakroom secrets check app A",
+        "printf x | cloakroom secrets find",
+        "cloakroom secrets restore app --version 1 --yes",
+        "cloakroom secrets undelete app --yes",
+        "cloakroom secrets image-pull-secret reg registry.example.com u:p",
+        "cloakroom deploy web --image x/y:1 --yes",
+        "cloakroom deployments list",
+        "cloakroom deployments redeploy web",
+        "cloakroom deployments revisions web",
+        "cloakroom deployments rollback web --revision 1 --yes",
+        "CLOAKROOM_RUNTIME_TOKEN=ckd_x cloakroom run -- true",
+    ] {
+        sh.sh_with(command, b"", &remote).await.fails(1, "use https://");
+    }
+    // Told the network is trusted, it goes ahead (and finds nothing listening).
+    sh.sh_with("cloakroom secrets list --insecure", b"", &remote)
+        .await
+        .fails(5, "could not reach http://0.0.0.0:1");
+    // Loopback is this machine: no flag needed.
+    sh.sh("cloakroom secrets list").await.ok();
 }

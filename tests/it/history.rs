@@ -682,7 +682,7 @@ async fn history_begins_with_a_baseline(backend: Backend) {
     .await;
     put(&app, "app", &[("A", "canary 3")]).await;
     // Back to the schema before history (and the later migrations), keeping the data.
-    let drop = common::undo_search_index(backend).to_owned()
+    let drop = common::undo_search_index(backend)
         + " DROP INDEX audit_log_object; DROP INDEX audit_log_actor; \
                 DROP TABLE secret_versions; DROP TABLE secret_history; DROP TABLE deleted_sets; \
                 DROP TABLE deployment_revisions; DROP INDEX secrets_org_fingerprint; \

@@ -15,4 +15,5 @@ mod multi_instance;
 mod orgs;
 mod pull_secrets;
 mod rest;
+mod round3;
 mod store;

@@ -741,8 +741,8 @@ async fn password_changes_end_other_sessions_and_owners_delete_organizations(bac
 }
 
 /// Someone holding a session (a laptop left open) must not learn the password by
-/// guessing it on the account page: the current-password check counts against the same
-/// per-account limit as signing in.
+/// guessing it on the account page: the current-password check has its own limit per
+/// session holder, and counts toward the account-wide slowing of sign-ins.
 async fn guessing_the_current_password_is_limited_like_signing_in(backend: Backend) {
     use cloakroom::server::auth::{login, LOGIN_FAILURES_ALLOWED};
     let app = spawn_app(backend).await;
@@ -774,11 +774,10 @@ async fn guessing_the_current_password_is_limited_like_signing_in(backend: Backe
         StatusCode::TOO_MANY_REQUESTS,
         "past the limit even the right password is not checked"
     );
-    // The same limit holds for signing in to the account, from anywhere.
-    let err = login(&app.state, "owner@example.com", common::PASSWORD, "elsewhere")
+    // Guesses on the account page never lock the owner out of signing in.
+    login(&app.state, "owner@example.com", common::PASSWORD, "elsewhere")
         .await
-        .unwrap_err();
-    assert_eq!(err.status_code(), 429);
+        .unwrap();
 }
 
 on_both_backends!(

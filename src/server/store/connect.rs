@@ -20,6 +20,7 @@ const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/sqlite/0009_scale.sql"),
     include_str!("../../../migrations/sqlite/0010_writes.sql"),
     include_str!("../../../migrations/sqlite/0011_search.sql"),
+    include_str!("../../../migrations/sqlite/0012_round3.sql"),
 ];
 
 const PG_MIGRATIONS: &[&str] = &[
@@ -34,6 +35,7 @@ const PG_MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/postgres/0009_scale.sql"),
     include_str!("../../../migrations/postgres/0010_writes.sql"),
     include_str!("../../../migrations/postgres/0011_search.sql"),
+    include_str!("../../../migrations/postgres/0012_round3.sql"),
 ];
 
 /// Arbitrary constant naming the PostgreSQL advisory lock that guards migrations.
@@ -74,9 +76,11 @@ fn open_sqlite(path: &Path) -> Result<Store, String> {
     let fail = |what: &str, e: rusqlite::Error| format!("could not {what} {}: {e}", path.display());
     // Foreign keys stay off while migrations rebuild tables (a table's DROP would
     // otherwise cascade), then are checked and turned on.
+    // secure_delete: SQLite overwrites what it deletes with zeros, so a purged value
+    // leaves no copy in the file's free pages (or in a copy of the file).
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-         PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 5000;",
+         PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON;",
     )
     .map_err(|e| fail("configure", e))?;
     migrate_sqlite(&mut conn).map_err(|e| fail("migrate", e))?;

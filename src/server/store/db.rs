@@ -591,3 +591,37 @@ mod tests {
         assert_eq!(params_list(3, 3), "$3, $4, $5");
     }
 }
+
+#[cfg(test)]
+mod sqlite_tests {
+    use crate::server::store::connect;
+
+    /// A deleted value leaves no copy in the database file's free space.
+    #[tokio::test]
+    async fn sqlite_overwrites_what_it_deletes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cloakroom.db");
+        let store = connect::open(&format!("sqlite://{}", path.display()), 1)
+            .await
+            .unwrap();
+        let mut c = store.conn().await.unwrap();
+        let on: i64 = c.value("PRAGMA secure_delete", &[]).await.unwrap();
+        assert_eq!(on, 1, "PRAGMA secure_delete is on");
+        drop(c);
+        let marker = b"purged-value-0123456789-purged-value".to_vec();
+        store.init_meta("round3-marker", &marker).await.unwrap();
+        let mut c = store.conn().await.unwrap();
+        c.execute("DELETE FROM meta WHERE key = $1", &[&"round3-marker"])
+            .await
+            .unwrap();
+        c.batch("PRAGMA wal_checkpoint(TRUNCATE)").await.unwrap();
+        drop(c);
+        for file in ["cloakroom.db", "cloakroom.db-wal"] {
+            let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
+            assert!(
+                !bytes.windows(marker.len()).any(|w| w == marker.as_slice()),
+                "{file} still holds the deleted value"
+            );
+        }
+    }
+}

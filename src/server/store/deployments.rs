@@ -1,10 +1,20 @@
 //! Deployments, their revisions (sealed snapshots of a set) and runtime tokens.
 
 use super::db::{Db, Row, ToArg};
-use super::{finish, Audit, RuntimeEnv, Store, TOKEN_LOCKED};
+use super::{RuntimeEnv, Store, StoredKey, TOKEN_LOCKED};
 use crate::error::AppError;
-use crate::model::{DeploymentSpec, DeploymentSummary, KeyInfo};
-use crate::server::deployments::deployment_not_found;
+use crate::model::{DeploymentSpec, DeploymentSummary};
+
+/// A deployment as stored: its running revision's environment (keys and MACs, taken
+/// from set `env_set`), its set's keys now, and whether either set is protected.
+#[derive(Debug, Clone)]
+pub struct StoredDeployment {
+    pub summary: DeploymentSummary,
+    pub env: Vec<StoredKey>,
+    pub env_set: Option<String>,
+    pub now: Vec<StoredKey>,
+    pub protected: bool,
+}
 
 /// Names of the deployments whose `column` (secret_set or pull_secret) is `name`.
 pub(crate) async fn users_of(
@@ -43,10 +53,10 @@ fn deployment(r: &Row) -> DeploymentSummary {
     }
 }
 
-fn key_info(r: &Row) -> KeyInfo {
-    KeyInfo {
+fn key_info(r: &Row) -> StoredKey {
+    StoredKey {
         key: r.get(0),
-        fingerprint: r.get(1),
+        mac: r.get(1),
         updated_at: r.get(2),
     }
 }
@@ -92,6 +102,34 @@ pub(crate) async fn protected_set_used(
             &[&org_id, &name],
         )
         .await?)
+}
+
+/// A protected set that deployment `name` uses or that one of its kept revisions was
+/// taken from, if any.
+pub(crate) async fn protected_set_in_history(
+    tx: &mut Db,
+    org_id: i64,
+    name: &str,
+) -> Result<Option<String>, AppError> {
+    Ok(tx
+        .opt_value(
+            "SELECT s.name FROM deployments d JOIN secret_sets s ON s.org_id = d.org_id AND s.protected \
+             AND (s.name = d.secret_set OR s.name IN (SELECT r.secret_set FROM deployment_revisions r \
+                  WHERE r.deployment_id = d.id)) \
+             WHERE d.org_id = $1 AND d.name = $2 ORDER BY s.name LIMIT 1",
+            &[&org_id, &name],
+        )
+        .await?)
+}
+
+/// Deletes deployment `name` with all its revisions (the caller locked it).
+pub(crate) async fn delete(tx: &mut Db, org_id: i64, name: &str) -> Result<(), AppError> {
+    tx.execute(
+        "DELETE FROM deployments WHERE org_id = $1 AND name = $2",
+        &[&org_id, &name],
+    )
+    .await?;
+    Ok(())
 }
 
 /// The columns of `spec` after its name, in table order.
@@ -171,8 +209,8 @@ pub(crate) async fn snapshot(
 ) -> Result<(), AppError> {
     if let Some((set_id, set_name)) = set {
         tx.execute(
-            "INSERT INTO deployment_env (deployment_id, revision, key, set_name, sealed, fingerprint) \
-             SELECT $1, $2, key, $3, sealed, fingerprint FROM secrets WHERE set_id = $4",
+            "INSERT INTO deployment_env (deployment_id, revision, key, set_name, sealed, value_mac) \
+             SELECT $1, $2, key, $3, sealed, value_mac FROM secrets WHERE set_id = $4",
             &[&id, &revision, &set_name, &set_id],
         )
         .await?;
@@ -298,7 +336,7 @@ impl Store {
         &self,
         org_id: i64,
         name: &str,
-    ) -> Result<Option<(DeploymentSummary, Vec<KeyInfo>, Vec<KeyInfo>)>, AppError> {
+    ) -> Result<Option<StoredDeployment>, AppError> {
         let mut tx = self.read().await?;
         let sql = format!(
             "SELECT {DEPLOYMENT_COLUMNS}, d.id FROM deployments d WHERE d.org_id = $1 AND d.name = $2"
@@ -308,41 +346,46 @@ impl Store {
         };
         let summary = deployment(&row);
         let id: i64 = row.get(12);
+        let mut env_set = None;
         let env = tx
-            .query(
-                "SELECT e.key, e.fingerprint, d.deployed_at FROM deployment_env e \
+            .rows(
+                "SELECT e.key, e.value_mac, d.deployed_at, e.set_name FROM deployment_env e \
                  JOIN deployments d ON d.id = e.deployment_id \
                  WHERE e.deployment_id = $1 AND e.revision = $2 ORDER BY e.key COLLATE \"C\"",
                 &[&id, &summary.revision],
+                |r| (key_info(r), r.get::<String>(3)),
             )
             .await?
-            .iter()
-            .map(key_info)
+            .into_iter()
+            .map(|(k, set)| {
+                env_set.get_or_insert(set);
+                k
+            })
             .collect::<Vec<_>>();
         let now = match &summary.spec.secret_set {
             Some(set) => tx
-                .rows("SELECT k.key, k.fingerprint, k.updated_at FROM secrets k JOIN secret_sets s ON s.id = k.set_id \
+                .rows("SELECT k.key, k.value_mac, k.updated_at FROM secrets k JOIN secret_sets s ON s.id = k.set_id \
                      WHERE s.org_id = $1 AND s.name = $2 ORDER BY k.key COLLATE \"C\"",
                     &[&org_id, set], key_info).await?,
             None => Vec::new(),
         };
-        tx.commit().await?;
-        Ok(Some((summary, env, now)))
-    }
-
-    /// Deletes a deployment and all its revisions; `NotFound` if missing.
-    pub async fn delete_deployment(&self, org_id: i64, name: &str, audit: Audit) -> Result<(), AppError> {
-        let mut tx = self.write().await?;
-        let n = tx
-            .execute(
-                "DELETE FROM deployments WHERE org_id = $1 AND name = $2",
-                &[&org_id, &name],
+        // Protected if the set its environment came from, or the set it is configured
+        // with, is protected now.
+        let protected = tx
+            .opt_value::<i64>(
+                "SELECT 1 FROM secret_sets WHERE org_id = $1 AND protected AND name IN ($2, $3)",
+                &[&org_id, &env_set, &summary.spec.secret_set],
             )
-            .await?;
-        if n == 0 {
-            return Err(deployment_not_found(name));
-        }
-        finish(tx, audit, ()).await
+            .await?
+            .is_some();
+        tx.commit().await?;
+        Ok(Some(StoredDeployment {
+            summary,
+            env,
+            env_set,
+            now,
+            protected,
+        }))
     }
 
     /// What the holder of a runtime token may read, or `None` for an unknown token.
@@ -350,7 +393,7 @@ impl Store {
         let mut tx = self.read().await?;
         let sql = format!(
             "SELECT d.id, d.org_id, o.name, d.name, d.revision, \
-             CASE WHEN {TOKEN_LOCKED} THEN d.secret_set END FROM deployments d \
+             CASE WHEN {TOKEN_LOCKED} THEN COALESCE(d.secret_set, '') END FROM deployments d \
              JOIN orgs o ON o.id = d.org_id WHERE d.runtime_token_hash = $1"
         );
         let Some(row) = tx.query_opt(&sql, &[&token_hash]).await? else {

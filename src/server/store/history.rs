@@ -11,8 +11,9 @@ use super::db::{Db, Row, ToArg};
 use super::sets::{execute_for_keys, CHUNK};
 use super::{Audit, SealedEntry, Store};
 use crate::error::AppError;
-use crate::model::{DeletedSet, DeploymentRevision, DeploymentSpec, KeyPrint, SetVersion};
+use crate::model::{DeletedSet, DeploymentRevision, DeploymentSpec, SetVersion};
 use crate::server::config::Retention;
+use crate::server::crypto::ValueMac;
 
 const DAY: i64 = 86_400;
 
@@ -104,12 +105,13 @@ async fn open_values(
     entries: &[SealedEntry],
 ) -> Result<(), AppError> {
     const INSERT: &str = "INSERT INTO secret_history (set_id, org_id, key, since, sealed_for, sealed, \
-         fingerprint, value_len) ";
+         value_mac, value_len) ";
     let lens: Vec<i64> = entries.iter().map(|e| e.value_len as i64).collect();
+    add_usage(tx, org_id, lens.iter().map(|l| l + SEAL_OVERHEAD).sum()).await?;
     if tx.is_postgres() {
         let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
         let sealed: Vec<&[u8]> = entries.iter().map(|e| e.sealed.as_slice()).collect();
-        let prints: Vec<&str> = entries.iter().map(|e| e.fingerprint.as_str()).collect();
+        let prints: Vec<&str> = entries.iter().map(|e| e.mac.as_stored()).collect();
         tx.execute(
             &format!(
                 "{INSERT} SELECT $1, $2, k, $3, $4, s, f, l \
@@ -131,7 +133,7 @@ async fn open_values(
             .collect();
         let mut args: Vec<&dyn ToArg> = vec![&set_id, &org_id, &version, &set_name];
         for (e, len) in chunk.iter().zip(lens) {
-            args.extend([&e.key as &dyn ToArg, &e.sealed, &e.fingerprint, len]);
+            args.extend([&e.key as &dyn ToArg, &e.sealed, &e.mac, len]);
         }
         tx.execute(&format!("{INSERT} VALUES {}", rows.join(", ")), &args)
             .await?;
@@ -179,16 +181,86 @@ async fn prune(
     Ok(doomed)
 }
 
+/// Removes every version of each of the organization's sets but its newest `keep`
+/// (and those a kept deployment revision was taken from), with the values no kept
+/// version holds; how many versions went.
+pub(crate) async fn prune_org(tx: &mut Db, org_id: i64, keep: i64, now: i64) -> Result<usize, AppError> {
+    let sets: Vec<(i64, i64)> = tx
+        .rows(
+            "SELECT id, revision FROM secret_sets WHERE org_id = $1 ORDER BY id FOR UPDATE",
+            &[&org_id],
+            |r| (r.get(0), r.get(1)),
+        )
+        .await?;
+    let retention = Retention {
+        versions_kept: keep,
+        version_days: 0,
+        ..Retention::default()
+    };
+    let mut pruned = 0;
+    for (set_id, newest) in sets {
+        pruned += prune(tx, set_id, newest, retention, now + 1).await?.len();
+    }
+    Ok(pruned)
+}
+
 /// Deletes the set's replaced values that no kept version holds.
 async fn forget_unheld(tx: &mut Db, set_id: i64) -> Result<(), AppError> {
+    let gone = tx
+        .rows(
+            "DELETE FROM secret_history WHERE set_id = $1 AND until IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM secret_versions v WHERE v.set_id = secret_history.set_id \
+                 AND v.version >= secret_history.since AND v.version < secret_history.until) \
+             RETURNING org_id, value_len",
+            &[&set_id],
+            |r| (r.get::<i64>(0), r.get::<i64>(1)),
+        )
+        .await?;
+    if let Some(&(org_id, _)) = gone.first() {
+        add_usage(
+            tx,
+            org_id,
+            -gone.iter().map(|(_, l)| l + SEAL_OVERHEAD).sum::<i64>(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// What a sealed value keeps beyond its length: its nonce and tag.
+const SEAL_OVERHEAD: i64 = 40;
+
+/// Adds `bytes` (negative: removes) to the history the organization keeps.
+async fn add_usage(tx: &mut Db, org_id: i64, bytes: i64) -> Result<(), AppError> {
+    if bytes == 0 {
+        return Ok(());
+    }
     tx.execute(
-        "DELETE FROM secret_history WHERE set_id = $1 AND until IS NOT NULL \
-         AND NOT EXISTS (SELECT 1 FROM secret_versions v WHERE v.set_id = secret_history.set_id \
-             AND v.version >= secret_history.since AND v.version < secret_history.until)",
-        &[&set_id],
+        "INSERT INTO org_usage (org_id, history_bytes) VALUES ($1, $2) \
+         ON CONFLICT (org_id) DO UPDATE SET history_bytes = org_usage.history_bytes + excluded.history_bytes",
+        &[&org_id, &bytes],
     )
     .await?;
     Ok(())
+}
+
+/// What an organization keeps and makes, for its quotas: the bytes of sealed values in
+/// its history, and how many set versions it made since `since`.
+pub(crate) async fn usage(tx: &mut Db, org_id: i64, since: i64) -> Result<(i64, i64), AppError> {
+    let bytes = tx
+        .opt_value::<i64>(
+            "SELECT history_bytes FROM org_usage WHERE org_id = $1",
+            &[&org_id],
+        )
+        .await?
+        .unwrap_or(0);
+    let versions = tx
+        .value::<i64>(
+            "SELECT COUNT(*) FROM secret_versions WHERE org_id = $1 AND at > $2",
+            &[&org_id, &since],
+        )
+        .await?;
+    Ok((bytes, versions))
 }
 
 /// A value of some version, sealed for the set name `sealed_for`.
@@ -197,8 +269,15 @@ pub(crate) struct HeldValue {
     pub key: String,
     pub sealed_for: String,
     pub sealed: Vec<u8>,
-    pub fingerprint: String,
+    pub mac: ValueMac,
     pub value_len: usize,
+}
+
+/// A key and its value's MAC: what a version or a set now holds, for comparing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMac {
+    pub key: String,
+    pub mac: ValueMac,
 }
 
 impl std::fmt::Debug for HeldValue {
@@ -226,35 +305,35 @@ pub(crate) async fn values_at(tx: &mut Db, set_id: i64, version: i64) -> Result<
     Ok(tx
         .rows(
             &format!(
-                "SELECT key, sealed_for, sealed, fingerprint, value_len {AT_VERSION} ORDER BY key COLLATE \"C\""
+                "SELECT key, sealed_for, sealed, value_mac, value_len {AT_VERSION} ORDER BY key COLLATE \"C\""
             ),
             &[&set_id, &version],
             |r| HeldValue {
                 key: r.get(0),
                 sealed_for: r.get(1),
                 sealed: r.get(2),
-                fingerprint: r.get(3),
+                mac: r.get(3),
                 value_len: r.get::<i64>(4) as usize,
             },
         )
         .await?)
 }
 
-/// The current keys of set `set_id` with their fingerprints.
-pub(crate) async fn prints_now(tx: &mut Db, set_id: i64) -> Result<Vec<KeyPrint>, AppError> {
+/// The current keys of set `set_id` with their values' MACs.
+pub(crate) async fn prints_now(tx: &mut Db, set_id: i64) -> Result<Vec<KeyMac>, AppError> {
     Ok(tx
         .rows(
-            "SELECT key, fingerprint FROM secrets WHERE set_id = $1 ORDER BY key COLLATE \"C\"",
+            "SELECT key, value_mac FROM secrets WHERE set_id = $1 ORDER BY key COLLATE \"C\"",
             &[&set_id],
             key_print,
         )
         .await?)
 }
 
-fn key_print(r: &Row) -> KeyPrint {
-    KeyPrint {
+fn key_print(r: &Row) -> KeyMac {
+    KeyMac {
         key: r.get(0),
-        fingerprint: r.get(1),
+        mac: r.get(1),
     }
 }
 
@@ -352,11 +431,14 @@ pub(crate) async fn purge(tx: &mut Db, org_id: i64, id: i64) -> Result<Option<St
         &[&id],
     )
     .await?;
-    tx.execute(
-        "DELETE FROM secret_history WHERE org_id = $1 AND set_id = $2",
-        &[&org_id, &id],
-    )
-    .await?;
+    let gone: Vec<i64> = tx
+        .rows(
+            "DELETE FROM secret_history WHERE org_id = $1 AND set_id = $2 RETURNING value_len",
+            &[&org_id, &id],
+            |r| r.get(0),
+        )
+        .await?;
+    add_usage(tx, org_id, -gone.iter().map(|l| l + SEAL_OVERHEAD).sum::<i64>()).await?;
     tx.execute(
         "DELETE FROM secret_versions WHERE org_id = $1 AND set_id = $2",
         &[&org_id, &id],
@@ -511,8 +593,8 @@ pub(crate) async fn revision_of(
 /// Copies revision `from`'s environment, sealed bytes as they are, to revision `to`.
 pub(crate) async fn copy_env(tx: &mut Db, deployment_id: i64, from: i64, to: i64) -> Result<(), AppError> {
     tx.execute(
-        "INSERT INTO deployment_env (deployment_id, revision, key, set_name, sealed, fingerprint) \
-         SELECT deployment_id, $3, key, set_name, sealed, fingerprint FROM deployment_env \
+        "INSERT INTO deployment_env (deployment_id, revision, key, set_name, sealed, value_mac) \
+         SELECT deployment_id, $3, key, set_name, sealed, value_mac FROM deployment_env \
          WHERE deployment_id = $1 AND revision = $2",
         &[&deployment_id, &from, &to],
     )
@@ -573,14 +655,14 @@ impl Store {
         }))
     }
 
-    /// The keys and fingerprints of version `version` of set `set`: `Ok(None)` if the
+    /// The keys and MACs of version `version` of set `set`: `Ok(None)` if the
     /// set is missing, `Ok(Some(None))` if the version is not kept.
     pub async fn set_version_keys(
         &self,
         org_id: i64,
         set: &str,
         version: i64,
-    ) -> Result<Option<Option<Vec<KeyPrint>>>, AppError> {
+    ) -> Result<Option<Option<Vec<KeyMac>>>, AppError> {
         let mut tx = self.read().await?;
         let Some((id, _)) = live_set(&mut tx, org_id, set).await? else {
             return Ok(None);
@@ -590,7 +672,7 @@ impl Store {
         }
         let keys = tx
             .rows(
-                &format!("SELECT key, fingerprint {AT_VERSION} ORDER BY key COLLATE \"C\""),
+                &format!("SELECT key, value_mac {AT_VERSION} ORDER BY key COLLATE \"C\""),
                 &[&id, &version],
                 key_print,
             )
@@ -659,29 +741,17 @@ impl Store {
     }
 }
 
-/// A stored value whose fingerprint matched, to be confirmed by opening it.
-pub(crate) struct Candidate {
-    pub place: crate::model::Place,
-    /// The set name the value is sealed for.
-    pub sealed_for: String,
-    pub sealed: Vec<u8>,
-}
-
-impl std::fmt::Debug for Candidate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Candidate({:?})", self.place)
-    }
-}
-
 impl Store {
-    /// Every place in the organization holding a value with fingerprint `fingerprint`:
-    /// sets now, kept set versions (of live and deleted sets) and kept deployment
-    /// revisions, found through the fingerprint indexes.
+    /// The places in the organization holding a value with MAC `mac` (the full MAC
+    /// decides: no value is opened): sets now, kept set versions (of live and deleted
+    /// sets) and kept deployment revisions, found through the MAC indexes, in that
+    /// order, at most `limit` of them; and how many there are in all.
     pub(crate) async fn places_with(
         &self,
         org_id: i64,
-        fingerprint: &str,
-    ) -> Result<Vec<Candidate>, AppError> {
+        mac: &ValueMac,
+        limit: usize,
+    ) -> Result<(Vec<crate::model::Place>, usize), AppError> {
         use crate::model::Place;
         let place = |kind: &str| Place {
             kind: kind.to_owned(),
@@ -692,69 +762,73 @@ impl Store {
             revision: None,
             deleted: false,
         };
+        const IN_SETS: &str = "FROM secrets k JOIN secret_sets s ON s.id = k.set_id \
+             WHERE k.org_id = $1 AND k.value_mac = $2";
+        const IN_VERSIONS: &str = "FROM secret_history h \
+             JOIN secret_versions v ON v.set_id = h.set_id AND v.version >= h.since \
+                 AND (h.until IS NULL OR v.version < h.until) \
+             LEFT JOIN secret_sets s ON s.id = h.set_id LEFT JOIN deleted_sets d ON d.id = h.set_id \
+             WHERE h.org_id = $1 AND h.value_mac = $2 AND COALESCE(s.name, d.name) IS NOT NULL";
+        const IN_DEPLOYMENTS: &str = "FROM deployment_env e JOIN deployments d ON d.id = e.deployment_id \
+             WHERE d.org_id = $1 AND e.value_mac = $2";
         let mut tx = self.read().await?;
+        let mut total = 0usize;
+        for from in [IN_SETS, IN_VERSIONS, IN_DEPLOYMENTS] {
+            let n: i64 = tx
+                .value(&format!("SELECT COUNT(*) {from}"), &[&org_id, mac])
+                .await?;
+            total += n as usize;
+        }
+        let left = |out: &Vec<Place>| (limit.saturating_sub(out.len())) as i64;
         let mut out = tx
             .rows(
-                "SELECT s.name, k.key, k.sealed FROM secrets k JOIN secret_sets s ON s.id = k.set_id \
-                 WHERE k.org_id = $1 AND k.fingerprint = $2 ORDER BY s.name COLLATE \"C\", k.key COLLATE \"C\"",
-                &[&org_id, &fingerprint],
-                |r| Candidate {
-                    place: Place {
-                        set: Some(r.get(0)),
-                        key: r.get(1),
-                        ..place("set")
-                    },
-                    sealed_for: r.get(0),
-                    sealed: r.get(2),
+                &format!("SELECT s.name, k.key {IN_SETS} ORDER BY s.name COLLATE \"C\", k.key COLLATE \"C\" LIMIT $3"),
+                &[&org_id, mac, &(limit as i64)],
+                |r| Place {
+                    set: Some(r.get(0)),
+                    key: r.get(1),
+                    ..place("set")
                 },
             )
             .await?;
+        let n = left(&out);
         out.extend(
             tx.rows(
-                "SELECT COALESCE(s.name, d.name), h.key, v.version, d.id IS NOT NULL, h.sealed_for, h.sealed \
-                 FROM secret_history h \
-                 JOIN secret_versions v ON v.set_id = h.set_id AND v.version >= h.since \
-                     AND (h.until IS NULL OR v.version < h.until) \
-                 LEFT JOIN secret_sets s ON s.id = h.set_id LEFT JOIN deleted_sets d ON d.id = h.set_id \
-                 WHERE h.org_id = $1 AND h.fingerprint = $2 AND COALESCE(s.name, d.name) IS NOT NULL \
-                 ORDER BY 1, h.key, v.version",
-                &[&org_id, &fingerprint],
-                |r| Candidate {
-                    place: Place {
-                        set: Some(r.get(0)),
-                        key: r.get(1),
-                        version: Some(r.get(2)),
-                        deleted: r.get(3),
-                        ..place("set_version")
-                    },
-                    sealed_for: r.get(4),
-                    sealed: r.get(5),
+                &format!(
+                    "SELECT COALESCE(s.name, d.name), h.key, v.version, d.id IS NOT NULL {IN_VERSIONS} \
+                     ORDER BY 1, h.key, v.version LIMIT $3"
+                ),
+                &[&org_id, mac, &n],
+                |r| Place {
+                    set: Some(r.get(0)),
+                    key: r.get(1),
+                    version: Some(r.get(2)),
+                    deleted: r.get(3),
+                    ..place("set_version")
                 },
             )
             .await?,
         );
+        let n = left(&out);
         out.extend(
             tx.rows(
-                "SELECT d.name, e.revision, e.key, e.set_name, e.sealed FROM deployment_env e \
-                 JOIN deployments d ON d.id = e.deployment_id \
-                 WHERE d.org_id = $1 AND e.fingerprint = $2 ORDER BY d.name COLLATE \"C\", e.revision, e.key",
-                &[&org_id, &fingerprint],
-                |r| Candidate {
-                    place: Place {
-                        deployment: Some(r.get(0)),
-                        revision: Some(r.get(1)),
-                        key: r.get(2),
-                        set: Some(r.get(3)),
-                        ..place("deployment_revision")
-                    },
-                    sealed_for: r.get(3),
-                    sealed: r.get(4),
+                &format!(
+                    "SELECT d.name, e.revision, e.key, e.set_name {IN_DEPLOYMENTS} \
+                     ORDER BY d.name COLLATE \"C\", e.revision, e.key LIMIT $3"
+                ),
+                &[&org_id, mac, &n],
+                |r| Place {
+                    deployment: Some(r.get(0)),
+                    revision: Some(r.get(1)),
+                    key: r.get(2),
+                    set: Some(r.get(3)),
+                    ..place("deployment_revision")
                 },
             )
             .await?,
         );
         tx.commit().await?;
-        Ok(out)
+        Ok((out, total))
     }
 }
 

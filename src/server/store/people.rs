@@ -136,6 +136,119 @@ pub(crate) async fn remove(tx: &mut Db, org_id: i64, user_id: i64) -> Result<(),
     Ok(())
 }
 
+/// Inserts an account; `Conflict` if the email (case-folded) has one already.
+pub(crate) async fn insert_user(
+    tx: &mut Db,
+    email: &str,
+    password_hash: &str,
+    now: i64,
+) -> Result<i64, AppError> {
+    let email = normalize_email(email);
+    let inserted = tx
+        .value(
+            "INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
+            &[&email, &password_hash, &now],
+        )
+        .await;
+    match inserted {
+        Ok(id) => Ok(id),
+        Err(e) if e.is_unique_violation() => Err(AppError::Conflict(format!(
+            "a user with email {email} already exists"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Inserts organization `name` (a personal workspace of `personal_user` when given);
+/// `None` if the name is taken. A taken name leaves the transaction usable.
+pub(crate) async fn insert_org(
+    tx: &mut Db,
+    name: &str,
+    now: i64,
+    personal_user: Option<i64>,
+) -> Result<Option<Org>, AppError> {
+    Ok(tx
+        .row(
+            "INSERT INTO orgs (name, created_at, personal_user_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO NOTHING RETURNING id, name",
+            &[&name, &now, &personal_user],
+            org,
+        )
+        .await?)
+}
+
+/// The organization named `name`, locked for a membership change, and whether it is
+/// someone's personal workspace.
+pub(crate) async fn lock_org_named(tx: &mut Db, name: &str) -> Result<Option<(Org, bool)>, AppError> {
+    Ok(tx
+        .row(
+            "SELECT id, name, personal_user_id IS NOT NULL FROM orgs WHERE name = $1 FOR UPDATE",
+            &[&name],
+            |r| (org(r), r.get(2)),
+        )
+        .await?)
+}
+
+/// The emails of the organization's owners, in order.
+pub(crate) async fn owner_emails(tx: &mut Db, org_id: i64) -> Result<Vec<String>, AppError> {
+    Ok(tx
+        .rows(
+            "SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id \
+             WHERE m.org_id = $1 AND m.role = 'owner' ORDER BY u.email COLLATE \"C\"",
+            &[&org_id],
+            |r| r.get(0),
+        )
+        .await?)
+}
+
+/// The id of the instance's first account, `None` while there is none.
+pub(crate) async fn first_user(tx: &mut Db) -> Result<Option<i64>, AppError> {
+    Ok(tx.value("SELECT MIN(id) FROM users", &[]).await?)
+}
+
+/// Makes `user_id` a member of `org_id` with `role`.
+pub(crate) async fn insert_membership(
+    tx: &mut Db,
+    org_id: i64,
+    user_id: i64,
+    role: Role,
+    now: i64,
+) -> Result<(), AppError> {
+    tx.execute(
+        "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
+        &[&org_id, &user_id, &role.as_str(), &now],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Marks the invitation used and makes `user_id` a member; `NotFound` if it is used,
+/// expired or unknown. Used at most once: the update only succeeds while it is unused.
+pub(crate) async fn use_invite(
+    tx: &mut Db,
+    token_hash: &[u8],
+    user_id: i64,
+    now: i64,
+) -> Result<InviteRecord, AppError> {
+    let used = tx
+        .execute(
+            "UPDATE invites SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+            &[&token_hash, &now],
+        )
+        .await?;
+    if used == 0 {
+        return Err(crate::server::orgs::invite_gone());
+    }
+    let found = invite(&tx.query_one(INVITE, &[&token_hash]).await?);
+    tx.execute(
+        "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (org_id, user_id) DO NOTHING",
+        &[&found.org.id, &user_id, &found.role.as_str(), &now],
+    )
+    .await?;
+    Ok(found)
+}
+
 impl Store {
     /// Reads a server-wide setting (e.g. the master key check).
     pub async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, AppError> {
@@ -202,37 +315,10 @@ impl Store {
         finish(tx, audit, org).await
     }
 
-    /// Creates the user's personal workspace (named `name`, or `name-ID` if taken) and
-    /// makes them its owner. Returns it.
-    pub async fn create_personal_org(&self, user_id: i64, name: &str, now: i64) -> Result<Org, AppError> {
-        let mut tx = self.write().await?;
-        let taken: bool = tx
-            .value("SELECT EXISTS (SELECT 1 FROM orgs WHERE name = $1)", &[&name])
-            .await?;
-        let name = if taken {
-            format!("{name}-{user_id}")
-        } else {
-            name.to_owned()
-        };
-        let id: i64 = tx
-            .value(
-                "INSERT INTO orgs (name, created_at, personal_user_id) VALUES ($1, $2, $3) RETURNING id",
-                &[&name, &now, &user_id],
-            )
-            .await?;
-        tx.execute(
-            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
-            &[&id, &user_id, &now],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Org { id, name })
-    }
-
     /// The id of the instance's first account (its first owner), `None` while there is
     /// no account at all.
     pub async fn first_user_id(&self) -> Result<Option<i64>, AppError> {
-        self.value("SELECT MIN(id) FROM users", &[]).await
+        first_user(&mut self.conn().await?).await
     }
 
     /// The organization named `name`, if it exists.
@@ -242,13 +328,17 @@ impl Store {
     }
 
     /// Deletes an organization and everything in it (its audit log stays). Sessions
-    /// whose home it was move to their user's personal workspace. `Conflict` for a
-    /// personal workspace.
+    /// whose home it was move to another organization of their user (the personal
+    /// workspace first, else the oldest membership); a user with none is signed out.
+    /// `Conflict` for a personal workspace.
     pub async fn delete_org(&self, org_id: i64, audit: Audit) -> Result<(), AppError> {
         let mut tx = self.write().await?;
         tx.execute(
-            "UPDATE sessions SET org_id = (SELECT o.id FROM orgs o WHERE o.personal_user_id = sessions.user_id) \
-             WHERE org_id = $1 AND EXISTS (SELECT 1 FROM orgs o WHERE o.personal_user_id = sessions.user_id)",
+            "UPDATE sessions SET org_id = (SELECT m.org_id FROM memberships m \
+             JOIN orgs o ON o.id = m.org_id WHERE m.user_id = sessions.user_id AND m.org_id <> $1 \
+             ORDER BY o.personal_user_id IS NULL, m.created_at, m.org_id LIMIT 1) \
+             WHERE org_id = $1 AND EXISTS (SELECT 1 FROM memberships m \
+             WHERE m.user_id = sessions.user_id AND m.org_id <> $1)",
             &[&org_id],
         )
         .await?;
@@ -264,43 +354,6 @@ impl Store {
             ));
         }
         finish(tx, audit, ()).await
-    }
-
-    /// Creates a user, a member of `membership`'s organization with its role when
-    /// given. `Conflict` if the email exists.
-    pub async fn create_user(
-        &self,
-        email: &str,
-        password_hash: &str,
-        membership: Option<(i64, Role)>,
-    ) -> Result<i64, AppError> {
-        let email = normalize_email(email);
-        let mut tx = self.write().await?;
-        let now = crate::server::now();
-        let inserted = tx
-            .query_one(
-                "INSERT INTO users (email, password_hash, created_at) VALUES ($1, $2, $3) RETURNING id",
-                &[&email, &password_hash, &now],
-            )
-            .await;
-        let id: i64 = match inserted {
-            Ok(row) => row.get(0),
-            Err(e) if e.is_unique_violation() => {
-                return Err(AppError::Conflict(format!(
-                    "a user with email {email} already exists"
-                )))
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if let Some((org_id, role)) = membership {
-            tx.execute(
-                "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)",
-                &[&org_id, &id, &role.as_str(), &now],
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(id)
     }
 
     /// Looks a user up by email (case-folded, see [`normalize_email`]).
@@ -472,23 +525,7 @@ impl Store {
         audit: AuditWith<InviteRecord>,
     ) -> Result<InviteRecord, AppError> {
         let mut tx = self.write().await?;
-        // Used at most once: the update only succeeds while the invitation is unused.
-        let used = tx
-            .execute(
-                "UPDATE invites SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
-                &[&token_hash, &now],
-            )
-            .await?;
-        if used == 0 {
-            return Err(crate::server::orgs::invite_gone());
-        }
-        let found = invite(&tx.query_one(INVITE, &[&token_hash]).await?);
-        tx.execute(
-            "INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (org_id, user_id) DO NOTHING",
-            &[&found.org.id, &user_id, &found.role.as_str(), &now],
-        )
-        .await?;
+        let found = use_invite(&mut tx, token_hash, user_id, now).await?;
         finish(tx, audit, found).await
     }
 

@@ -5,7 +5,7 @@ use super::people::role_of;
 use super::{finish, Audit, AuditWith, Org, Store};
 use crate::error::AppError;
 use crate::model::{Role, TokenInfo};
-use crate::server::auth::{login_refusal, LoginAttempt};
+use crate::server::auth::{limit_refusal, LoginAttempt, ScopeCount};
 use crate::server::auth::{Principal, Via};
 
 /// Reads `user id, email, org id, org name, role[, cap role]`: the principal acts with
@@ -191,11 +191,9 @@ impl Store {
         Ok(())
     }
 
-    /// Counts a sign-in attempt under every scope *before* its password is checked,
-    /// unless some scope already has `limit` attempts in the last `window` seconds; then
-    /// nothing is recorded. Atomic across connections and instances, so no more than
-    /// `limit` guesses per scope and window are ever checked. Attempts older than an
-    /// hour are forgotten.
+    /// Counts an attempt under every scope *before* its password is checked, unless
+    /// some scope already has `limit` attempts in the last `window` seconds; then nothing
+    /// is recorded. See [`Store::reserve_attempt`].
     pub async fn reserve_login_attempt(
         &self,
         scopes: &[String],
@@ -203,23 +201,45 @@ impl Store {
         window: i64,
         limit: i64,
     ) -> Result<LoginAttempt, AppError> {
-        let count = "SELECT COUNT(*), MIN(at) FROM login_failures WHERE scope = $1 AND at > $2";
+        self.reserve_attempt(scopes, now, window, |counts| {
+            limit_refusal(counts, now, window, limit)
+        })
+        .await
+    }
+
+    /// Counts an attempt under every scope *before* its password is checked, unless
+    /// `refuse` (the caller's rule, given each scope's attempts in the last `window`
+    /// seconds, in the order of `scopes`) answers a time to wait until; then nothing is
+    /// recorded. Atomic across connections and instances: the counts `refuse` sees are
+    /// read under the lock that the insert holds, so no more attempts get through than
+    /// the rule allows. Attempts older than an hour are forgotten.
+    pub async fn reserve_attempt(
+        &self,
+        scopes: &[String],
+        now: i64,
+        window: i64,
+        refuse: impl Fn(&[ScopeCount]) -> Option<i64> + Send + Sync,
+    ) -> Result<LoginAttempt, AppError> {
+        let count = "SELECT COUNT(*), MIN(at), MAX(at) FROM login_failures WHERE scope = $1 AND at > $2";
+        let read = |r: &Row| ScopeCount {
+            count: r.get(0),
+            oldest: r.get(1),
+            newest: r.get(2),
+        };
         // A refused attempt only reads: a flood of them never waits for the write lock.
         let mut counts = Vec::with_capacity(scopes.len());
         let mut c = self.conn().await?;
         for scope in scopes {
-            let r = c.query_one(count, &[scope, &(now - window)]).await?;
-            counts.push((r.get(0), r.get(1)));
+            counts.push(read(&c.query_one(count, &[scope, &(now - window)]).await?));
         }
         drop(c);
-        if let Some(refused) = login_refusal(&counts, now, window, limit) {
-            return Ok(refused);
+        if let Some(until) = refuse(&counts) {
+            return Ok(LoginAttempt::Refused { until });
         }
         let mut tx = self.write().await?;
         // Count again under the lock: SQLite's write lock, or on PostgreSQL one
         // transaction-scoped advisory lock per scope (in a fixed order, so two attempts
-        // never wait on each other crosswise). Nobody counts in between, so at most
-        // `limit` attempts per window get through.
+        // never wait on each other crosswise). Nobody counts in between.
         if tx.is_postgres() {
             let mut sorted: Vec<&String> = scopes.iter().collect();
             sorted.sort();
@@ -230,11 +250,10 @@ impl Store {
         }
         counts.clear();
         for scope in scopes {
-            let r = tx.query_one(count, &[scope, &(now - window)]).await?;
-            counts.push((r.get(0), r.get(1)));
+            counts.push(read(&tx.query_one(count, &[scope, &(now - window)]).await?));
         }
-        if let Some(refused) = login_refusal(&counts, now, window, limit) {
-            return Ok(refused);
+        if let Some(until) = refuse(&counts) {
+            return Ok(LoginAttempt::Refused { until });
         }
         tx.execute("DELETE FROM login_failures WHERE at < $1", &[&(now - 3600)])
             .await?;

@@ -5,15 +5,28 @@
 //! one transaction, with the rules (protection, revision, size limits) checked there.
 
 use super::db::{params_list, Db, ToArg};
-use super::{finish, Audit, AuditWith, PullSecretRecord, SealedEntry, Store};
+use super::{finish, Audit, AuditWith, PullSecretRecord, SealedEntry, Store, StoredKey};
 use crate::error::AppError;
-use crate::model::{KeyInfo, PullSecretSummary, SetDetail, SetSummary};
+use crate::model::{PullSecretSummary, SetSummary};
+use crate::server::crypto::ValueMac;
 use crate::server::pull_secrets::pull_secret_exists;
 use crate::server::secrets::set_not_found;
 
 /// Keys per statement when a write names many: well inside both databases' limits on
 /// parameters per statement.
 pub(crate) const CHUNK: usize = 500;
+
+/// A set with its keys as stored (MACs, never shown: the domain turns them into
+/// shown fingerprints).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSet {
+    pub name: String,
+    pub revision: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub keys: Vec<StoredKey>,
+    pub protected: bool,
+}
 
 /// A set's row, locked for the rest of the transaction.
 #[derive(Debug, Clone, Copy)]
@@ -111,15 +124,15 @@ pub(crate) async fn delete_key(tx: &mut Db, set_id: i64, key: &str) -> Result<bo
         > 0)
 }
 
-/// Which of `keys` the set holds already, with their values' fingerprints.
+/// Which of `keys` the set holds already, with their values' MACs.
 pub(crate) async fn existing_keys(
     tx: &mut Db,
     set_id: i64,
     keys: &[&str],
-) -> Result<std::collections::HashMap<String, String>, AppError> {
+) -> Result<std::collections::HashMap<String, ValueMac>, AppError> {
     Ok(rows_for_keys(
         tx,
-        "SELECT key, fingerprint FROM secrets WHERE set_id = $1 AND key {keys}",
+        "SELECT key, value_mac FROM secrets WHERE set_id = $1 AND key {keys}",
         &[&set_id],
         keys,
         |r| (r.get(0), r.get(1)),
@@ -193,9 +206,9 @@ pub(crate) async fn execute_for_keys(
     Ok(n)
 }
 
-const UPSERT: &str = "INSERT INTO secrets (set_id, org_id, key, sealed, fingerprint, value_len, updated_at) \
+const UPSERT: &str = "INSERT INTO secrets (set_id, org_id, key, sealed, value_mac, value_len, updated_at) \
      VALUES {rows} ON CONFLICT (set_id, key) DO UPDATE SET sealed = excluded.sealed, \
-     fingerprint = excluded.fingerprint, value_len = excluded.value_len, updated_at = excluded.updated_at";
+     value_mac = excluded.value_mac, value_len = excluded.value_len, updated_at = excluded.updated_at";
 
 /// Adds or replaces `entries` in the set: on PostgreSQL in one statement over arrays
 /// (its batch syntax), on SQLite many rows per statement.
@@ -210,16 +223,13 @@ pub(crate) async fn upsert(
     if tx.is_postgres() {
         let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
         let sealed: Vec<&[u8]> = entries.iter().map(|e| e.sealed.as_slice()).collect();
-        let fingerprints: Vec<&str> = entries.iter().map(|e| e.fingerprint.as_str()).collect();
+        let macs: Vec<&str> = entries.iter().map(|e| e.mac.as_stored()).collect();
         let sql = UPSERT.replace(
             "VALUES {rows}",
             "SELECT $1, $2, k, s, f, l, $3 FROM UNNEST($4::TEXT[], $5::BYTEA[], $6::TEXT[], $7::BIGINT[]) AS t(k, s, f, l)",
         );
-        tx.execute(
-            &sql,
-            &[&set_id, &org_id, &now, &keys, &sealed, &fingerprints, &lens],
-        )
-        .await?;
+        tx.execute(&sql, &[&set_id, &org_id, &now, &keys, &sealed, &macs, &lens])
+            .await?;
         return Ok(());
     }
     for (chunk, lens) in entries.chunks(CHUNK).zip(lens.chunks(CHUNK)) {
@@ -232,7 +242,7 @@ pub(crate) async fn upsert(
         let sql = UPSERT.replace("{rows}", &rows.join(", "));
         let mut args: Vec<&dyn ToArg> = vec![&set_id, &org_id, &now];
         for (e, len) in chunk.iter().zip(lens) {
-            args.extend([&e.key as &dyn ToArg, &e.sealed, &e.fingerprint, len]);
+            args.extend([&e.key as &dyn ToArg, &e.sealed, &e.mac, len]);
         }
         tx.execute(&sql, &args).await?;
     }
@@ -305,7 +315,7 @@ impl Store {
     }
 
     /// One set with its keys (no values), or `None`.
-    pub async fn get_set(&self, org_id: i64, set: &str) -> Result<Option<SetDetail>, AppError> {
+    pub async fn get_set(&self, org_id: i64, set: &str) -> Result<Option<StoredSet>, AppError> {
         // One snapshot for the set row and its keys.
         let mut tx = self.read().await?;
         let Some(row) = tx
@@ -323,19 +333,19 @@ impl Store {
             .rows(
                 // By set only: the set row above is the organization's, and an `org_id`
                 // condition tempts PostgreSQL (before it has statistics) to scan the
-                // organization's whole fingerprint index: 150 ms at a million keys.
-                "SELECT key, fingerprint, updated_at FROM secrets WHERE set_id = $1 \
+                // organization's whole MAC index: 150 ms at a million keys.
+                "SELECT key, value_mac, updated_at FROM secrets WHERE set_id = $1 \
                  ORDER BY key COLLATE \"C\"",
                 &[&id],
-                |r| KeyInfo {
+                |r| StoredKey {
                     key: r.get(0),
-                    fingerprint: r.get(1),
+                    mac: r.get(1),
                     updated_at: r.get(2),
                 },
             )
             .await?;
         tx.commit().await?;
-        Ok(Some(SetDetail {
+        Ok(Some(StoredSet {
             name: set.to_owned(),
             revision: row.get(1),
             created_at: row.get(2),

@@ -57,10 +57,15 @@ pub struct TestDb {
     pg_name: Option<String>,
 }
 
-/// SQL that takes out migration 11 (the search index of names) but not its record in
-/// the schema version, for tests that rebuild an older database.
-pub fn undo_search_index(backend: Backend) -> &'static str {
-    match backend {
+/// SQL that takes out migrations 11 (the search index of names) and 12 (full value
+/// MACs, quotas) but not their record in the schema version, for tests that rebuild an
+/// older database.
+pub fn undo_search_index(backend: Backend) -> String {
+    let round3 = "DROP TABLE org_usage; DROP INDEX secret_versions_org_at; \
+         ALTER TABLE secrets RENAME COLUMN value_mac TO fingerprint; \
+         ALTER TABLE secret_history RENAME COLUMN value_mac TO fingerprint; \
+         ALTER TABLE deployment_env RENAME COLUMN value_mac TO fingerprint; ";
+    let search = match backend {
         Backend::Sqlite => {
             "DROP TRIGGER secret_sets_trigrams_in; DROP TRIGGER secret_sets_trigrams_out; \
              DROP TRIGGER secret_sets_trigrams_rename; DROP TRIGGER deployments_trigrams_in; \
@@ -71,7 +76,8 @@ pub fn undo_search_index(backend: Backend) -> &'static str {
             "DROP TABLE name_trigrams; DROP FUNCTION name_trigrams_follow CASCADE; \
              DROP FUNCTION name_trigrams_of;"
         }
-    }
+    };
+    format!("{round3}{search}")
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -127,6 +133,16 @@ impl TestDb {
     /// Opens the app state on this database with a fixed master key.
     pub async fn state(&self, seed: u8) -> AppState {
         AppState::open_with_key(self.config(), Some(key_b64(seed)), None)
+            .await
+            .expect("state opens")
+    }
+
+    /// [`TestDb::state`] without quotas, for benchmarks that write far more than any
+    /// person or organization would.
+    pub async fn state_without_quotas(&self, seed: u8) -> AppState {
+        let mut config = self.config();
+        without_quotas(&mut config);
+        AppState::open_with_key(config, Some(key_b64(seed)), None)
             .await
             .expect("state opens")
     }
@@ -190,6 +206,15 @@ impl Drop for TestDb {
             .join();
         }
     }
+}
+
+/// Lifts every quota (see [`TestDb::state_without_quotas`]).
+pub fn without_quotas(config: &mut Config) {
+    config.quotas = cloakroom::server::config::Quotas {
+        history_bytes: i64::MAX,
+        versions_per_day: i64::MAX,
+        writes_per_minute: i64::MAX,
+    };
 }
 
 /// An owner of `org` (created if missing), made the way the admin command makes one.

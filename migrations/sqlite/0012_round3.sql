@@ -1,0 +1,20 @@
+-- Security round 3 (issue 30). A value's stored digest becomes its full HMAC under the
+-- organization's key (64 hex characters; rows from before hold 12 and are recomputed
+-- from their sealed values at start-up): it decides equality and is never shown.
+-- What pages show is a fingerprint bound to the value's place, derived when shown.
+ALTER TABLE secrets RENAME COLUMN fingerprint TO value_mac;
+ALTER TABLE secret_history RENAME COLUMN fingerprint TO value_mac;
+ALTER TABLE deployment_env RENAME COLUMN fingerprint TO value_mac;
+
+-- The versions-per-day quota counts an organization's newest versions.
+CREATE INDEX secret_versions_org_at ON secret_versions (org_id, at);
+
+-- Quotas: the bytes of sealed values each organization keeps in its history (each
+-- value's length and 40 bytes of nonce and tag), kept current by every change that
+-- adds or removes history, so checking the quota reads one row.
+CREATE TABLE org_usage (
+    org_id        INTEGER PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
+    history_bytes INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO org_usage (org_id, history_bytes)
+    SELECT org_id, SUM(value_len + 40) FROM secret_history GROUP BY org_id;
