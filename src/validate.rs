@@ -286,7 +286,9 @@ pub fn check_email(email: &str) -> Result<String, FieldError> {
     let folded = normalize_email(email);
     let email = folded.as_str();
     let valid = email.len() <= 254
-        && !email.chars().any(char::is_whitespace)
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || is_invisible_control(c))
         && email.matches('@').count() == 1
         && email.split_once('@').is_some_and(|(user, domain)| {
             !user.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
@@ -299,6 +301,14 @@ pub fn check_email(email: &str) -> Result<String, FieldError> {
             format!("{email:?} is not an email address"),
         ))
     }
+}
+
+/// Control characters and the Unicode formatting marks that reorder or hide text (bidi
+/// overrides and isolates): nothing a name or an address a person reads may hold, since
+/// a terminal or a page would act on them instead of showing them.
+pub fn is_invisible_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Checks a value's size for `key`. Values are otherwise free: any text, including
@@ -757,6 +767,7 @@ fn quoted(s: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
+            c if is_invisible_control(c) => out.extend(c.escape_unicode()),
             c => out.push(c),
         }
     }
@@ -768,6 +779,20 @@ fn quoted(s: &str) -> String {
 mod security_tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_email_with_control_or_bidi_characters_is_refused() {
+        for bad in [
+            "eve\u{1b}]0;x\u{7}@example.com",
+            "a\u{9b}2J@example.com",
+            "moc.\u{202e}@example.com",
+        ] {
+            let e = check_email(bad).unwrap_err();
+            assert!(!e.message.chars().any(is_invisible_control), "{:?}", e.message);
+        }
+        assert_eq!(check_email("Ann@Example.com").unwrap(), "ann@example.com");
+        assert_eq!(quoted("a\u{1b}[2J"), "\"a\\u{1b}[2J\"");
+    }
 
     #[test]
     fn a_paste_of_many_bad_words_reports_twenty_and_counts_the_rest() {

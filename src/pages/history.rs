@@ -259,18 +259,32 @@ pub fn SetVersionPage() -> impl IntoView {
                     };
                     let can_write = role >= Role::Admin || (role >= Role::Member && !set.protected);
                     let only = (!key.is_empty()).then(|| key.clone());
-                    let preview = preview_restore(org.clone(), name.clone(), version, key.clone()).await;
+                    // What a restore would do is a comparison too: only for whoever may restore.
+                    let preview = if can_write {
+                        Some(preview_restore(org.clone(), name.clone(), version, key.clone()).await)
+                    } else {
+                        None
+                    };
                     // Compared on the server, by the values' full MACs; refused (and
                     // left unsaid) where the caller may not compare this set.
                     let versus_now = compare_sets(org.clone(), format!("{name}@{version}"), name.clone())
                         .await
                         .ok();
                     let restore_box = match preview {
-                        Err(e) => {
+                        None => {
+                            let why = if role < Role::Member {
+                                "restoring needs the member role"
+                            } else {
+                                "restoring a protected set needs the admin role"
+                            };
+                            view! { <p class="meta">{format!("You can see this version, not restore it: {why}.")}</p> }
+                                .into_any()
+                        }
+                        Some(Err(e)) => {
                             super::set_status(e.status_code());
                             view! { <p class="problems">{e.to_string()}</p> }.into_any()
                         }
-                        Ok(p) => {
+                        Some(Ok(p)) => {
                             let what = match &only {
                                 Some(k) => format!("Restore {k} from version {version}"),
                                 None => format!("Restore version {version}"),

@@ -296,11 +296,13 @@ pub async fn login(
     // itself for this account. The address's and the account's other failures stay.
     state.store.release_login_attempt(&attempt).await?;
     state.store.clear_login_failures(&scopes[0]).await?;
-    let home = state
-        .store
-        .home_org(user.id)
-        .await?
-        .ok_or(AppError::BadCredentials)?;
+    // The right password, but no organization (removed from the last one, on an
+    // instance without personal workspaces): say so rather than "wrong password".
+    let home = state.store.home_org(user.id).await?.ok_or_else(|| {
+        AppError::Forbidden(
+            "this account belongs to no organization; ask an owner of one to invite you".into(),
+        )
+    })?;
     let (org, role) = state
         .store
         .membership(user.id, &home.name)
@@ -757,6 +759,9 @@ pub async fn create_api_token(
     Ok(issue_api_token(state, principal, name).await?.1)
 }
 
+/// API tokens one person may hold in one organization.
+pub const API_TOKENS_MAX: i64 = 100;
+
 /// Creates an API token acting with `principal`'s role at most, audited in the same
 /// transaction; returns its id and the token (shown once; only its hash is kept).
 pub async fn issue_api_token(
@@ -764,6 +769,17 @@ pub async fn issue_api_token(
     principal: &Principal,
     name: &str,
 ) -> Result<(i64, String), AppError> {
+    if state
+        .store
+        .api_token_count(principal.org.id, principal.user_id)
+        .await?
+        >= API_TOKENS_MAX
+    {
+        return Err(AppError::Quota(format!(
+            "you hold {API_TOKENS_MAX} API tokens in \"{}\", as many as one person may; revoke one first",
+            principal.org.name
+        )));
+    }
     let token = new_token("ckr_");
     let audit = {
         let (who, object) = (principal.clone(), format!("token:{name}"));

@@ -359,6 +359,9 @@ pub async fn remove_member(state: &AppState, who: &Principal, email: &str) -> Re
 
 /// Creates organization `name` with the caller as its owner. Anyone signed in may,
 /// unless the `org_creation` setting keeps it to the instance's first owner.
+/// Organizations one account may own (its personal workspace among them).
+pub const ORGS_OWNED_MAX: i64 = 20;
+
 pub async fn create_org(state: &AppState, who: &Principal, name: &str) -> Result<Org, AppError> {
     if state.config.org_creation == super::config::OrgCreation::FirstOwner
         && state.store.first_user_id().await? != Some(who.user_id)
@@ -366,6 +369,12 @@ pub async fn create_org(state: &AppState, who: &Principal, name: &str) -> Result
         return Err(AppError::Forbidden(
             "on this instance only its first owner creates organizations (setting org_creation)".into(),
         ));
+    }
+    // Quotas are per organization: without a cap, organizations would multiply them.
+    if state.store.owned_org_count(who.user_id).await? >= ORGS_OWNED_MAX {
+        return Err(AppError::Quota(format!(
+            "you own {ORGS_OWNED_MAX} organizations, as many as an account may; delete one first"
+        )));
     }
     let name = new_org_name(name)?;
     let audit = {

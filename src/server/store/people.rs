@@ -250,6 +250,26 @@ pub(crate) async fn use_invite(
 }
 
 impl Store {
+    /// How many organizations `user_id` owns.
+    pub async fn owned_org_count(&self, user_id: i64) -> Result<i64, AppError> {
+        self.value(
+            "SELECT COUNT(*) FROM memberships WHERE user_id = $1 AND role = 'owner'",
+            &[&user_id],
+        )
+        .await
+    }
+
+    /// How many API tokens `user_id` holds in organization `org_id`.
+    pub async fn api_token_count(&self, org_id: i64, user_id: i64) -> Result<i64, AppError> {
+        self.value(
+            "SELECT COUNT(*) FROM api_tokens WHERE org_id = $1 AND user_id = $2",
+            &[&org_id, &user_id],
+        )
+        .await
+    }
+}
+
+impl Store {
     /// Reads a server-wide setting (e.g. the master key check).
     pub async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, AppError> {
         self.row("SELECT value FROM meta WHERE key = $1", &[&key], |r| r.get(0))

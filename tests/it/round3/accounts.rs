@@ -25,6 +25,7 @@ on_both_backends!(
     the_admin_command_follows_the_personal_workspaces_setting,
     an_account_without_a_personal_workspace_works,
     first_owner_instances_give_new_accounts_no_personal_workspace,
+    an_account_in_no_organization_is_told_so_at_sign_in,
 );
 
 /// What a run of the real binary printed.
@@ -530,4 +531,28 @@ async fn first_owner_instances_give_new_accounts_no_personal_workspace(backend: 
         workspaces_of(&app.state, "liz@example.com").await.unwrap(),
         ["acme"]
     );
+}
+
+/// Without personal workspaces, someone removed from their last organization signs in
+/// with the right password and is told they belong to no organization, not that the
+/// password is wrong.
+async fn an_account_in_no_organization_is_told_so_at_sign_in(backend: Backend) {
+    let app = spawn_app_with(backend, |c| c.personal_workspaces = false).await;
+    let token = orgs::invite(&app.state, &app.principal, "lee@example.com", Role::Member)
+        .await
+        .unwrap();
+    orgs::accept(&app.state, &token, None, PASSWORD).await.unwrap();
+    orgs::remove_member(&app.state, &app.principal, "lee@example.com")
+        .await
+        .unwrap();
+    let err = cloakroom::server::auth::login(&app.state, "lee@example.com", PASSWORD, "127.0.0.1")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status_code(), 403, "{err}");
+    assert!(err.to_string().contains("belongs to no organization"), "{err}");
+    let wrong =
+        cloakroom::server::auth::login(&app.state, "lee@example.com", "not-the-password", "127.0.0.1")
+            .await
+            .unwrap_err();
+    assert_eq!(wrong, cloakroom::error::AppError::BadCredentials);
 }

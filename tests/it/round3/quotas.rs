@@ -89,4 +89,41 @@ on_both_backends!(
     writes_beyond_the_accounts_rate_are_refused,
     versions_beyond_the_days_quota_are_refused_and_change_nothing,
     history_beyond_its_bytes_is_refused_until_an_owner_prunes,
+    organizations_and_api_tokens_per_account_are_capped,
 );
+
+/// Quotas are per organization and tokens per person: neither multiplies without end.
+async fn organizations_and_api_tokens_per_account_are_capped(backend: Backend) {
+    use cloakroom::server::{auth, orgs};
+    let app = spawn_app_with(backend, |_| {}).await;
+    let owned = app
+        .state
+        .store
+        .owned_org_count(app.principal.user_id)
+        .await
+        .unwrap();
+    for i in owned..orgs::ORGS_OWNED_MAX {
+        orgs::create_org(&app.state, &app.principal, &format!("org-{i}"))
+            .await
+            .unwrap();
+    }
+    let err = orgs::create_org(&app.state, &app.principal, "one-too-many")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status_code(), 429, "{err}");
+    let held = app
+        .state
+        .store
+        .api_token_count(app.principal.org.id, app.principal.user_id)
+        .await
+        .unwrap();
+    for i in held..auth::API_TOKENS_MAX {
+        auth::create_api_token(&app.state, &app.principal, &format!("t{i}"))
+            .await
+            .unwrap();
+    }
+    let err = auth::create_api_token(&app.state, &app.principal, "one-too-many")
+        .await
+        .unwrap_err();
+    assert_eq!(err.status_code(), 429, "{err}");
+}
