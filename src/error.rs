@@ -34,6 +34,10 @@ pub enum AppError {
     /// Too many lookups that say whether a value is right; seconds to wait.
     #[error("too many value checks (at most 10 a minute, each an attempt at guessing a value); try again in {0} seconds")]
     LookupLimited(u64),
+    /// The server is too busy for this now (its queue of password checks is full);
+    /// seconds to wait.
+    #[error("the server is busy checking other sign-ins; try again in {0} seconds")]
+    Busy(u64),
     /// An organization or account is over a quota (history kept, versions a day, writes
     /// a minute); the message names the setting and what to do.
     #[error("{0}")]
@@ -80,6 +84,7 @@ impl AppError {
             AppError::RateLimited(_) | AppError::LookupLimited(_) | AppError::Quota(_) => 429,
             AppError::Forbidden(_) => 403,
             AppError::Internal => 500,
+            AppError::Busy(_) => 503,
             AppError::Transport(_) => 502,
         }
     }
@@ -134,6 +139,7 @@ impl AppError {
             ("RateLimited", P::Number(n)) => AppError::RateLimited(n),
             ("LookupLimited", P::Number(n)) => AppError::LookupLimited(n),
             ("Quota", P::Text(t)) => AppError::Quota(t),
+            ("Busy", P::Number(n)) => AppError::Busy(n),
             ("Unauthorized", P::None) => AppError::Unauthorized,
             ("BadCredentials", P::None) => AppError::BadCredentials,
             ("Internal", P::None) => AppError::Internal,
@@ -245,6 +251,7 @@ mod tests {
             AppError::RateLimited(30),
             AppError::LookupLimited(7),
             AppError::Quota("over".into()),
+            AppError::Busy(1),
             AppError::Forbidden("cross-site".into()),
             AppError::TooLarge("too big".into()),
             AppError::Internal,

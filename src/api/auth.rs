@@ -61,9 +61,9 @@ pub async fn login(
         let client = crate::server::auth::client_address(&state, &parts);
         let res = expect_context::<leptos_axum::ResponseOptions>();
         let (_, token) = match crate::server::auth::login(&state, &email, &password.0, &client).await {
-            Err(AppError::RateLimited(wait)) => {
+            Err(e @ (AppError::RateLimited(wait) | AppError::Busy(wait))) => {
                 res.insert_header(axum::http::header::RETRY_AFTER, wait.into());
-                return Err(AppError::RateLimited(wait));
+                return Err(e);
             }
             other => other?,
         };

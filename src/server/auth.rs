@@ -60,7 +60,7 @@ fn verify_password(hash: &str, password: &str) -> bool {
 pub struct PasswordSlot(std::sync::Arc<std::sync::atomic::AtomicUsize>);
 
 impl PasswordSlot {
-    /// A place in `state`'s queue of password work, or 429 at once when
+    /// A place in `state`'s queue of password work, or 503 at once when
     /// [`PASSWORD_QUEUE_PER_CORE`] per core are already waiting or running.
     pub fn take(state: &AppState) -> Result<Self, AppError> {
         use std::sync::atomic::Ordering;
@@ -68,7 +68,7 @@ impl PasswordSlot {
         static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
         let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let capacity = PASSWORD_QUEUE_PER_CORE * cores;
-        let in_queue = password_queue(state);
+        let in_queue = std::sync::Arc::clone(&state.password_queue);
         let taken = in_queue
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < capacity).then_some(n + 1)
@@ -76,7 +76,7 @@ impl PasswordSlot {
             .is_ok();
         if !taken {
             tracing::warn!("password check refused: {capacity} already waiting or running");
-            return Err(AppError::RateLimited(1));
+            return Err(AppError::Busy(1));
         }
         Ok(Self(in_queue))
     }
@@ -86,24 +86,6 @@ impl Drop for PasswordSlot {
     fn drop(&mut self) {
         self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
-}
-
-/// How many password checks of `state` are waiting or running. One counter per state
-/// (found by its semaphore, which every clone of the state shares), so two apps in one
-/// process (tests) keep separate queues.
-fn password_queue(state: &AppState) -> std::sync::Arc<std::sync::atomic::AtomicUsize> {
-    use std::sync::{Arc, Mutex, PoisonError, Weak};
-    type Queues = Vec<(Weak<tokio::sync::Semaphore>, Arc<std::sync::atomic::AtomicUsize>)>;
-    static QUEUES: Mutex<Queues> = Mutex::new(Vec::new());
-    let mut queues = QUEUES.lock().unwrap_or_else(PoisonError::into_inner);
-    queues.retain(|(semaphore, _)| semaphore.strong_count() > 0);
-    let mine = Arc::downgrade(&state.password_work);
-    if let Some((_, count)) = queues.iter().find(|(semaphore, _)| semaphore.ptr_eq(&mine)) {
-        return Arc::clone(count);
-    }
-    let count = Arc::default();
-    queues.push((mine, Arc::clone(&count)));
-    count
 }
 
 /// Runs argon2 work (19 MiB and tens of milliseconds each) on the blocking pool, at

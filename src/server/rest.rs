@@ -40,7 +40,7 @@ impl IntoResponse for AppError {
             }),
         )
             .into_response();
-        if let AppError::RateLimited(wait) | AppError::LookupLimited(wait) = self {
+        if let AppError::RateLimited(wait) | AppError::LookupLimited(wait) | AppError::Busy(wait) = self {
             res.headers_mut().insert(header::RETRY_AFTER, wait.into());
         }
         if status == StatusCode::UNAUTHORIZED {

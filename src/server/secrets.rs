@@ -61,7 +61,7 @@ pub async fn write(
     expected: Option<i64>,
 ) -> Result<PutResult, AppError> {
     may_change(who)?;
-    count_write(state, who).await?;
+    count_write(state, who, true).await?;
     let org = who.org.id;
     let mut entries = Vec::with_capacity(pairs.len());
     for pair in pairs {
@@ -213,7 +213,7 @@ pub async fn unset(
 ) -> Result<i64, AppError> {
     may_change(who)?;
     let key = SecretKey::parse(key)?;
-    count_write(state, who).await?;
+    count_write(state, who, false).await?;
     let mut tx = state.store.write().await?;
     let row = sets::lock_set(&mut tx, who.org.id, set)
         .await?
@@ -404,8 +404,14 @@ pub(crate) async fn record_version(
     audit: &store::Audit,
 ) -> Result<(), AppError> {
     history::record(tx, change, audit, state.config.retention).await?;
-    let quotas = state.config.quotas;
     let (bytes, versions) = history::usage(tx, change.org_id, super::now() - 86_400).await?;
+    check_quotas(state, bytes, versions, !change.opened.is_empty())
+}
+
+/// Refuses a change its organization is over a quota for: `versions` made in the last
+/// day, `bytes` of history kept (only for a change that keeps new values).
+fn check_quotas(state: &AppState, bytes: i64, versions: i64, keeps_values: bool) -> Result<(), AppError> {
+    let quotas = state.config.quotas;
     if versions > quotas.versions_per_day {
         return Err(AppError::Quota(format!(
             "this organization made {} set versions in the last 24 hours, its quota \
@@ -413,7 +419,7 @@ pub(crate) async fn record_version(
             quotas.versions_per_day
         )));
     }
-    if !change.opened.is_empty() && bytes > quotas.history_bytes {
+    if keeps_values && bytes > quotas.history_bytes {
         return Err(AppError::Quota(format!(
             "this change would keep {bytes} bytes of secret history in this organization, over \
              its quota of {} (history_max_bytes); an owner can prune old versions, or the \
@@ -424,10 +430,23 @@ pub(crate) async fn record_version(
     Ok(())
 }
 
-/// Counts a write of `who` toward the per-account write rate (`writes_per_minute`),
-/// refusing it beyond.
-pub(crate) async fn count_write(state: &AppState, who: &Principal) -> Result<(), AppError> {
+/// Admits a write of `who`, before any sealing or locking: counts it toward the
+/// per-account write rate (`writes_per_minute`), and refuses it at once when the
+/// organization is already at a quota (the exact check runs in the change's own
+/// transaction, [`record_version`]), so refused writes cost a read, not a write.
+pub(crate) async fn count_write(
+    state: &AppState,
+    who: &Principal,
+    keeps_values: bool,
+) -> Result<(), AppError> {
     let now = super::now();
+    let (bytes, versions) = {
+        let mut db = state.store.read().await?;
+        let usage = history::usage(&mut db, who.org.id, now - 86_400).await?;
+        db.commit().await?;
+        usage
+    };
+    check_quotas(state, bytes, versions + 1, keeps_values)?;
     let limit = state.config.quotas.writes_per_minute;
     let scope = format!("write:{}", who.user_id);
     match state
@@ -445,10 +464,16 @@ pub(crate) async fn count_write(state: &AppState, who: &Principal) -> Result<(),
 
 /// Runs CPU-heavy input work (reading a paste or a large JSON body) on the blocking
 /// pool instead of the async workers, so a long paste never holds up other requests
-/// (`/healthz` among them).
+/// (`/healthz` among them); at most one such job per core at once, so many large
+/// bodies at once wait their turn instead of each growing the memory in use.
 pub async fn off_workers<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, AppError> + Send + 'static,
 ) -> Result<T, AppError> {
+    static JOBS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let jobs = JOBS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    });
+    let _turn = jobs.acquire().await.map_err(|_| AppError::Internal)?;
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|_| AppError::Internal)?

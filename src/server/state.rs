@@ -24,6 +24,8 @@ pub struct AppState {
     /// How many argon2 verifications and hashes this process has run (for tests and
     /// operators: a flood of guesses must not raise it beyond the rate limit).
     pub password_checks: Arc<std::sync::atomic::AtomicU64>,
+    /// How many password checks are waiting or running (see `auth::PasswordSlot`).
+    pub password_queue: Arc<std::sync::atomic::AtomicUsize>,
     /// The one-time code of the setup link, while this instance has no account yet.
     pub setup_code: Arc<std::sync::Mutex<Option<String>>>,
 }
@@ -71,6 +73,7 @@ impl AppState {
             dummy_hash: dummy_hash.into(),
             password_work: Arc::new(tokio::sync::Semaphore::new(password_workers())),
             password_checks: Arc::default(),
+            password_queue: Arc::default(),
             setup_code: Arc::default(),
         };
         super::secrets::upgrade_macs(&state)
