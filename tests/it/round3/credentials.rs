@@ -2,38 +2,11 @@
 //! deleting a protected set's deployment), through the REST API on both backends.
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
-use crate::common::{self, spawn_app, Backend, TestApp};
+use super::{call, token_of};
+use crate::common::{spawn_app, Backend, TestApp};
 use cloakroom::model::Role;
-use cloakroom::server::auth::create_api_token;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-
-async fn token_of(app: &TestApp, email: &str, role: Role) -> String {
-    let who = common::user_with_role(&app.state, email, "acme", role).await;
-    create_api_token(&app.state, &who, "t").await.unwrap()
-}
-
-async fn call(
-    app: &TestApp,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let url = if path.starts_with("/api/") {
-        app.url(path)
-    } else {
-        app.url(&format!("/api/v1/orgs/acme{path}"))
-    };
-    let mut req = app.http.request(method, url).bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status();
-    let text = res.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 async fn put_set(app: &TestApp, set: &str, value: &str) {
     let body = json!({"secrets": [{"key": "K", "value": value}]});

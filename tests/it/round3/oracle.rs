@@ -2,37 +2,11 @@
 //! unbounded candidates), through the REST API on both backends.
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
+use super::{call, token_of};
 use crate::common::{self, spawn_app, Backend, TestApp, TestDb};
 use cloakroom::model::Role;
-use cloakroom::server::auth::create_api_token;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-
-/// A token of a new account that is `role` in the app's organization.
-async fn token_of(app: &TestApp, email: &str, role: Role) -> String {
-    let who = common::user_with_role(&app.state, email, "acme", role).await;
-    create_api_token(&app.state, &who, "t").await.unwrap()
-}
-
-async fn call(
-    app: &TestApp,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut req = app
-        .http
-        .request(method, app.url(&format!("/api/v1/orgs/acme{path}")))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status();
-    let text = res.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
 
 async fn put(app: &TestApp, token: &str, set: &str, pairs: &[(String, String)]) {
     let secrets: Vec<Value> = pairs.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
