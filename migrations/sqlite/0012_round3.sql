@@ -6,15 +6,15 @@ ALTER TABLE secrets RENAME COLUMN fingerprint TO value_mac;
 ALTER TABLE secret_history RENAME COLUMN fingerprint TO value_mac;
 ALTER TABLE deployment_env RENAME COLUMN fingerprint TO value_mac;
 
--- The versions-per-day quota counts an organization's newest versions.
-CREATE INDEX secret_versions_org_at ON secret_versions (org_id, at);
-
 -- Quotas: the bytes of sealed values each organization keeps in its history (each
 -- value's length and 40 bytes of nonce and tag), kept current by every change that
--- adds or removes history, so checking the quota reads one row.
+-- adds or removes history, and the set versions it made on UTC day `day` (days since
+-- 1970): the change that makes a version reads both back from this one row.
 CREATE TABLE org_usage (
     org_id        INTEGER PRIMARY KEY REFERENCES orgs(id) ON DELETE CASCADE,
-    history_bytes INTEGER NOT NULL DEFAULT 0
+    history_bytes INTEGER NOT NULL DEFAULT 0,
+    day           INTEGER NOT NULL DEFAULT 0,
+    versions      INTEGER NOT NULL DEFAULT 0
 );
 INSERT INTO org_usage (org_id, history_bytes)
     SELECT org_id, SUM(value_len + 40) FROM secret_history GROUP BY org_id;

@@ -17,7 +17,7 @@ pub const DEFAULT_DELETED_SET_DAYS: i64 = 30;
 
 /// History bytes each organization keeps across its set versions (64 MiB).
 pub const DEFAULT_HISTORY_MAX_BYTES: i64 = 64 * 1024 * 1024;
-/// New set versions each organization may make in a rolling 24 hours.
+/// New set versions each organization may make in a UTC day.
 pub const DEFAULT_VERSIONS_PER_DAY: i64 = 2_000;
 /// Secret writes each account may make in a minute.
 pub const DEFAULT_WRITES_PER_MINUTE: i64 = 600;
@@ -96,7 +96,7 @@ impl Default for Retention {
 
 /// Hard limits on what an organization stores and an account writes, whatever the
 /// retention: `history_bytes` of set versions kept per organization,
-/// `versions_per_day` new set versions per organization in a rolling 24 hours, and
+/// `versions_per_day` new set versions per organization in a UTC day, and
 /// `writes_per_minute` secret writes per account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quotas {

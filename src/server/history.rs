@@ -215,7 +215,7 @@ pub async fn restore(
             return Err(too_many_keys(keys.len()));
         }
     }
-    super::secrets::count_write(state, who, true).await?;
+    super::secrets::count_write(state, who)?;
     let (org, name) = (who.org.id, set.as_str());
     let now = super::now();
     let mut tx = state.store.write().await?;
@@ -333,7 +333,7 @@ pub async fn undelete(
     as_name: Option<&ResourceName>,
 ) -> Result<String, AppError> {
     who.require(Role::Member, "restoring deleted secret sets")?;
-    super::secrets::count_write(state, who, false).await?;
+    super::secrets::count_write(state, who)?;
     let (org, now) = (who.org.id, super::now());
     let mut tx = state.store.write().await?;
     let gone = history::take_deleted(&mut tx, org, id, now, state.config.retention)

@@ -61,7 +61,7 @@ pub async fn write(
     expected: Option<i64>,
 ) -> Result<PutResult, AppError> {
     may_change(who)?;
-    count_write(state, who, true).await?;
+    count_write(state, who)?;
     let org = who.org.id;
     let mut entries = Vec::with_capacity(pairs.len());
     for pair in pairs {
@@ -213,7 +213,7 @@ pub async fn unset(
 ) -> Result<i64, AppError> {
     may_change(who)?;
     let key = SecretKey::parse(key)?;
-    count_write(state, who, false).await?;
+    count_write(state, who)?;
     let mut tx = state.store.write().await?;
     let row = sets::lock_set(&mut tx, who.org.id, set)
         .await?
@@ -394,7 +394,7 @@ pub async fn upgrade_macs(state: &AppState) -> Result<usize, AppError> {
 
 /// Records `change` as a new version of its set (see `history::record`), in the
 /// change's transaction, then refuses the whole change if its organization is now over
-/// a quota: more versions in a day than `versions_per_day`, or (for a change that keeps
+/// a quota: more versions in a UTC day than `versions_per_day`, or (for a change that keeps
 /// new values) more history than `history_max_bytes`. A hard cap that does not wait for
 /// retention: an owner prunes, or the operator raises the setting.
 pub(crate) async fn record_version(
@@ -404,17 +404,17 @@ pub(crate) async fn record_version(
     audit: &store::Audit,
 ) -> Result<(), AppError> {
     history::record(tx, change, audit, state.config.retention).await?;
-    let (bytes, versions) = history::usage(tx, change.org_id, super::now() - 86_400).await?;
+    let day = super::now().div_euclid(86_400);
+    let (bytes, versions) = history::count_version(tx, change.org_id, day).await?;
     check_quotas(state, bytes, versions, !change.opened.is_empty())
 }
 
-/// Refuses a change its organization is over a quota for: `versions` made in the last
-/// day, `bytes` of history kept (only for a change that keeps new values).
+/// Refuses a change its organization is over a quota for: `versions` made today (UTC), `bytes` of history kept (only for a change that keeps new values).
 fn check_quotas(state: &AppState, bytes: i64, versions: i64, keeps_values: bool) -> Result<(), AppError> {
     let quotas = state.config.quotas;
     if versions > quotas.versions_per_day {
         return Err(AppError::Quota(format!(
-            "this organization made {} set versions in the last 24 hours, its quota \
+            "this organization made {} set versions today (UTC), its quota \
              (versions_per_day); try again later or ask the operator to raise it",
             quotas.versions_per_day
         )));
@@ -431,35 +431,32 @@ fn check_quotas(state: &AppState, bytes: i64, versions: i64, keeps_values: bool)
 }
 
 /// Admits a write of `who`, before any sealing or locking: counts it toward the
-/// per-account write rate (`writes_per_minute`), and refuses it at once when the
-/// organization is already at a quota (the exact check runs in the change's own
-/// transaction, [`record_version`]), so refused writes cost a read, not a write.
-pub(crate) async fn count_write(
-    state: &AppState,
-    who: &Principal,
-    keeps_values: bool,
-) -> Result<(), AppError> {
+/// per-account write rate (`writes_per_minute`). (The organization's quotas are
+/// checked in the change's own transaction, [`record_version`].)
+///
+/// The rate is counted in this process's memory, a minute at a time: it brakes one
+/// account's flood of writes without a database write of its own on every write
+/// (which cost single-key writes most of their throughput). With several instances
+/// each counts its own share; the organization quotas are exact across instances.
+pub(crate) fn count_write(state: &AppState, who: &Principal) -> Result<(), AppError> {
     let now = super::now();
-    let (bytes, versions) = {
-        let mut db = state.store.read().await?;
-        let usage = history::usage(&mut db, who.org.id, now - 86_400).await?;
-        db.commit().await?;
-        usage
-    };
-    check_quotas(state, bytes, versions + 1, keeps_values)?;
     let limit = state.config.quotas.writes_per_minute;
-    let scope = format!("write:{}", who.user_id);
-    match state
-        .store
-        .reserve_login_attempt(&[scope], now, 60, limit)
-        .await?
-    {
-        super::auth::LoginAttempt::Counted(_) => Ok(()),
-        super::auth::LoginAttempt::Refused { until } => Err(AppError::Quota(format!(
-            "more than {limit} secret writes a minute (writes_per_minute); try again in {} seconds",
-            (until - now).max(1)
-        ))),
+    let mut counts = state.write_counts.lock();
+    if counts.len() > 10_000 {
+        counts.retain(|_, (since, _)| now - *since < 60);
     }
+    let (since, writes) = counts.entry(who.user_id).or_insert((now, 0));
+    if now - *since >= 60 {
+        (*since, *writes) = (now, 0);
+    }
+    if *writes >= limit {
+        return Err(AppError::Quota(format!(
+            "more than {limit} secret writes a minute (writes_per_minute); try again in {} seconds",
+            (*since + 60 - now).max(1)
+        )));
+    }
+    *writes += 1;
+    Ok(())
 }
 
 /// Runs CPU-heavy input work (reading a paste or a large JSON body) on the blocking

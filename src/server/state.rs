@@ -26,6 +26,9 @@ pub struct AppState {
     pub password_checks: Arc<std::sync::atomic::AtomicU64>,
     /// How many password checks are waiting or running (see `auth::PasswordSlot`).
     pub password_queue: Arc<std::sync::atomic::AtomicUsize>,
+    /// Each account's secret writes in its current minute (see
+    /// `secrets::count_write`): (minute started at, writes).
+    pub write_counts: Arc<parking_lot::Mutex<std::collections::HashMap<i64, (i64, i64)>>>,
     /// The one-time code of the setup link, while this instance has no account yet.
     pub setup_code: Arc<std::sync::Mutex<Option<String>>>,
 }
@@ -74,6 +77,7 @@ impl AppState {
             password_work: Arc::new(tokio::sync::Semaphore::new(password_workers())),
             password_checks: Arc::default(),
             password_queue: Arc::default(),
+            write_counts: Arc::default(),
             setup_code: Arc::default(),
         };
         super::secrets::upgrade_macs(&state)

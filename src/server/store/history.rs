@@ -244,23 +244,21 @@ async fn add_usage(tx: &mut Db, org_id: i64, bytes: i64) -> Result<(), AppError>
     Ok(())
 }
 
-/// What an organization keeps and makes, for its quotas: the bytes of sealed values in
-/// its history, and how many set versions it made since `since`.
-pub(crate) async fn usage(tx: &mut Db, org_id: i64, since: i64) -> Result<(i64, i64), AppError> {
-    let bytes = tx
-        .opt_value::<i64>(
-            "SELECT history_bytes FROM org_usage WHERE org_id = $1",
-            &[&org_id],
+/// Counts one more set version of the organization on UTC day `day`, and answers what
+/// it keeps and makes, for its quotas: the bytes of sealed values in its history, and
+/// the versions it made that day (this one included). One statement on one row.
+pub(crate) async fn count_version(tx: &mut Db, org_id: i64, day: i64) -> Result<(i64, i64), AppError> {
+    Ok(tx
+        .query_one(
+            "INSERT INTO org_usage (org_id, day, versions) VALUES ($1, $2, 1) \
+             ON CONFLICT (org_id) DO UPDATE SET \
+                 versions = CASE WHEN org_usage.day = excluded.day THEN org_usage.versions + 1 ELSE 1 END, \
+                 day = excluded.day \
+             RETURNING history_bytes, versions",
+            &[&org_id, &day],
         )
-        .await?
-        .unwrap_or(0);
-    let versions = tx
-        .value::<i64>(
-            "SELECT COUNT(*) FROM secret_versions WHERE org_id = $1 AND at > $2",
-            &[&org_id, &since],
-        )
-        .await?;
-    Ok((bytes, versions))
+        .await
+        .map(|r| (r.get(0), r.get(1)))?)
 }
 
 /// A value of some version, sealed for the set name `sealed_for`.

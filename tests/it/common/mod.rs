@@ -61,7 +61,7 @@ pub struct TestDb {
 /// MACs, quotas) but not their record in the schema version, for tests that rebuild an
 /// older database.
 pub fn undo_search_index(backend: Backend) -> String {
-    let round3 = "DROP TABLE org_usage; DROP INDEX secret_versions_org_at; \
+    let round3 = "DROP TABLE org_usage; \
          ALTER TABLE secrets RENAME COLUMN value_mac TO fingerprint; \
          ALTER TABLE secret_history RENAME COLUMN value_mac TO fingerprint; \
          ALTER TABLE deployment_env RENAME COLUMN value_mac TO fingerprint; ";
