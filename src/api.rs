@@ -55,7 +55,7 @@ pub fn flash_value(flash: &Flash) -> String {
 
 #[cfg(feature = "ssr")]
 fn set_flash(flash: &Flash) {
-    use crate::server::auth::{message_cookie, set_cookie};
+    use crate::domain::auth::{message_cookie, set_cookie};
     set_cookie(&message_cookie(FLASH_COOKIE, &flash_value(flash), "/", 60));
 }
 
@@ -66,7 +66,7 @@ pub fn take_flash() -> Option<Flash> {
     {
         // The response of the page that shows it removes the cookie (see
         // `server::router::security_headers`).
-        let raw = crate::server::auth::request_cookie(FLASH_COOKIE)?;
+        let raw = crate::domain::auth::request_cookie(FLASH_COOKIE)?;
         let bytes = crate::validate::base64_decode(&raw)?;
         serde_json::from_slice(&bytes).ok()
     }
@@ -82,7 +82,7 @@ pub const REVEAL_COOKIE: &str = "cloakroom_reveal";
 /// cookie scoped to that page).
 #[cfg(feature = "ssr")]
 pub(crate) fn reveal_once(path: &str, secret: &str) {
-    use crate::server::auth::{message_cookie, set_cookie};
+    use crate::domain::auth::{message_cookie, set_cookie};
     set_cookie(&message_cookie(REVEAL_COOKIE, secret, path, 120));
 }
 
@@ -93,7 +93,7 @@ pub(crate) fn reveal_once(path: &str, secret: &str) {
 pub fn take_revealed(prefix: &str) -> Option<String> {
     #[cfg(feature = "ssr")]
     {
-        crate::server::auth::request_cookie(REVEAL_COOKIE).filter(|t| t.starts_with(prefix))
+        crate::domain::auth::request_cookie(REVEAL_COOKIE).filter(|t| t.starts_with(prefix))
     }
     #[cfg(not(feature = "ssr"))]
     {

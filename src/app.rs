@@ -13,7 +13,7 @@ use leptos_router::{path, SsrMode};
 /// The document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::server::router::use_response_nonce();
+    use_response_nonce();
     #[cfg(feature = "ssr")]
     let islands = leptos::prelude::use_context::<axum::http::request::Parts>()
         .is_none_or(|p| has_islands(p.uri.path()));
@@ -76,5 +76,22 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/orgs/:org/new-organization") view=NewOrgPage ssr=SsrMode::Async />
             </Routes>
         </Router>
+    }
+}
+
+#[cfg(feature = "ssr")]
+/// This response's CSP nonce, made by the router's security headers and handed to the page
+/// render through the request's extensions.
+#[derive(Clone)]
+pub struct CspNonce(pub String);
+
+#[cfg(feature = "ssr")]
+/// Called while a page renders: makes the inline scripts carry the nonce that
+/// the router's security headers puts in this response's Content-Security-Policy.
+pub fn use_response_nonce() {
+    let nonce = leptos::prelude::use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<CspNonce>().cloned());
+    if let Some(CspNonce(nonce)) = nonce {
+        leptos::prelude::provide_context(leptos::nonce::Nonce::from_value(nonce));
     }
 }

@@ -192,6 +192,40 @@ impl From<tokio::task::JoinError> for AppError {
     }
 }
 
+// The messages a missing or taken resource answers, named once for every floor.
+
+/// A secret set that does not exist (or was deleted).
+pub fn set_not_found(set: &str) -> AppError {
+    AppError::NotFound(format!("secret set \"{set}\" not found"))
+}
+
+/// An image pull secret name already taken.
+pub fn pull_secret_exists(name: &str) -> AppError {
+    AppError::Conflict(format!(
+        "image pull secret \"{name}\" already exists, and pull secrets cannot be changed: \
+         delete it and create it again (the dashboard's Replace does both in one step)"
+    ))
+}
+
+/// An organization name already taken.
+pub fn org_exists(name: &str) -> AppError {
+    AppError::Conflict(format!(
+        "an organization named \"{name}\" already exists; choose another name"
+    ))
+}
+
+/// An invitation link that cannot be accepted (any reason answers alike).
+pub fn invite_gone() -> AppError {
+    AppError::NotFound("this invitation link was already used, has expired or does not exist".into())
+}
+
+/// A version of a set that retention removed or that never existed.
+pub fn version_not_kept(set: &str, version: i64) -> AppError {
+    AppError::NotFound(format!(
+        "version {version} of secret set \"{set}\" is not kept (it never existed or retention removed it)"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

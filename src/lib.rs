@@ -13,12 +13,20 @@ pub mod pages;
 pub mod validate;
 
 #[cfg(feature = "ssr")]
+pub mod deploy_spec;
+#[cfg(feature = "ssr")]
 pub mod rest_types;
 
 #[cfg(feature = "ssr")]
+pub mod cli;
+#[cfg(feature = "ssr")]
 pub mod client;
 #[cfg(feature = "ssr")]
-pub mod server;
+pub mod domain;
+#[cfg(feature = "ssr")]
+pub mod store;
+#[cfg(feature = "ssr")]
+pub mod web;
 
 /// Entry point of the WASM bundle: wakes up the islands on a server-rendered page.
 #[cfg(feature = "hydrate")]

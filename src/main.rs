@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    cloakroom::server::cli::run().await
+    cloakroom::cli::run().await
 }

@@ -1,5 +1,6 @@
 //! Data shared by the server and the browser. None of these types carry secret values.
 
+use crate::validate::{quoted, FieldError, ResourceName, IMAGE_MAX_LEN, MAX_AGENTS};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -146,7 +147,7 @@ pub struct PullSecretSummary {
     pub used_by: Vec<String>,
 }
 
-/// What a deployment runs: checked with [`crate::validate::check_deployment`].
+/// What a deployment runs: checked with [`DeploymentSpec::check`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeploymentSpec {
     pub name: String,
@@ -156,6 +157,62 @@ pub struct DeploymentSpec {
     pub region: String,
     pub min_agents: i64,
     pub max_agents: i64,
+}
+
+impl DeploymentSpec {
+    /// Checks a deployment's fields, returning every problem at once.
+    pub fn check(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if let Err(e) = ResourceName::parse_as("deployment name", &self.name) {
+            errors.push(e);
+        }
+        let image = &self.image;
+        if image.is_empty() {
+            errors.push(FieldError::new("image", "the container image may not be empty"));
+        } else if image.len() > IMAGE_MAX_LEN || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            errors.push(FieldError::new(
+                "image",
+                format!(
+                    "image {}: at most {IMAGE_MAX_LEN} characters, without spaces",
+                    quoted(image)
+                ),
+            ));
+        }
+        if let Some(set) = &self.secret_set {
+            if let Err(e) = ResourceName::parse_as("secret set", set) {
+                errors.push(e);
+            }
+        }
+        if let Some(pull) = &self.pull_secret {
+            if let Err(e) = ResourceName::parse_as("image pull secret", pull) {
+                errors.push(e);
+            }
+        }
+        let region = &self.region;
+        if region.is_empty()
+            || region.len() > 63
+            || region.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            errors.push(FieldError::new(
+                "region",
+                format!("region {}: 1 to 63 characters, without spaces", quoted(region)),
+            ));
+        }
+        if self.min_agents < 0 || self.max_agents > MAX_AGENTS || self.min_agents > self.max_agents {
+            errors.push(FieldError::new(
+                "scaling",
+                format!(
+                    "scaling: need 0 ≤ min_agents ≤ max_agents ≤ {MAX_AGENTS} (got min {} and max {})",
+                    self.min_agents, self.max_agents
+                ),
+            ));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
 }
 
 /// One deployment as listed.

@@ -197,17 +197,7 @@ pub struct PutDeployment {
     pub fields: DeployFields,
 }
 
-/// Deployment fields given directly (form, request or command line).
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-pub struct DeployFields {
-    pub image: Option<String>,
-    pub secret_set: Option<String>,
-    #[serde(alias = "pull_secret")]
-    pub image_credentials: Option<String>,
-    pub region: Option<String>,
-    pub min_agents: Option<i64>,
-    pub max_agents: Option<i64>,
-}
+pub use crate::deploy_spec::DeployFields;
 
 /// The answer to `PUT …/deployments/{name}`; `runtime_token` only when it was created
 /// (shown once).

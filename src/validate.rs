@@ -37,7 +37,8 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    /// The error `message` for `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             message: message.into(),
@@ -541,54 +542,48 @@ pub const IMAGE_MAX_LEN: usize = 255;
 /// Most agents a deployment may scale to.
 pub const MAX_AGENTS: i64 = 1000;
 
-/// Checks a deployment's fields, returning every problem at once.
-pub fn check_deployment(spec: &crate::model::DeploymentSpec) -> Result<(), Vec<FieldError>> {
-    let mut errors = Vec::new();
-    if let Err(e) = ResourceName::parse_as("deployment name", &spec.name) {
-        errors.push(e);
-    }
-    let image = &spec.image;
-    if image.is_empty() {
-        errors.push(FieldError::new("image", "the container image may not be empty"));
-    } else if image.len() > IMAGE_MAX_LEN || image.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        errors.push(FieldError::new(
-            "image",
-            format!(
-                "image {}: at most {IMAGE_MAX_LEN} characters, without spaces",
-                quoted(image)
-            ),
-        ));
-    }
-    if let Some(set) = &spec.secret_set {
-        if let Err(e) = ResourceName::parse_as("secret set", set) {
-            errors.push(e);
-        }
-    }
-    if let Some(pull) = &spec.pull_secret {
-        if let Err(e) = ResourceName::parse_as("image pull secret", pull) {
-            errors.push(e);
-        }
-    }
-    let region = &spec.region;
-    if region.is_empty() || region.len() > 63 || region.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        errors.push(FieldError::new(
-            "region",
-            format!("region {}: 1 to 63 characters, without spaces", quoted(region)),
-        ));
-    }
-    if spec.min_agents < 0 || spec.max_agents > MAX_AGENTS || spec.min_agents > spec.max_agents {
-        errors.push(FieldError::new(
-            "scaling",
-            format!(
-                "scaling: need 0 ≤ min_agents ≤ max_agents ≤ {MAX_AGENTS} (got min {} and max {})",
-                spec.min_agents, spec.max_agents
-            ),
-        ));
-    }
-    if errors.is_empty() {
-        Ok(())
+/// A version or revision number from a path or form: a whole number from 1.
+pub fn version_number(text: &str) -> Result<i64, FieldError> {
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| FieldError {
+            field: "version".into(),
+            message: format!("a version is a whole number from 1, not {text:?}"),
+        })
+}
+
+/// Checks the input of a new image pull secret, reporting every problem at once: its
+/// name, its registry, and either `username` and `password` (with `encode`) or `auth`,
+/// an already base64-encoded `username:password`. Answers the name and the username
+/// (read from `auth` when it is given).
+pub fn check_new_pull_secret(
+    name: &str,
+    registry: &str,
+    username: &str,
+    password: &str,
+    auth: &str,
+    encode: bool,
+) -> Result<(ResourceName, String), Vec<FieldError>> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    let name = ResourceName::parse_as("pull secret name", name)
+        .map_err(|e| errors.push(e))
+        .ok();
+    let _ = check_registry(registry.trim()).map_err(|e| errors.push(e));
+    let username = if encode {
+        let _ = check_registry_username(username).map_err(|e| errors.push(e));
+        let _ = check_registry_password(password).map_err(|e| errors.push(e));
+        username.to_owned()
     } else {
-        Err(errors)
+        check_registry_auth(auth).unwrap_or_else(|e| {
+            errors.push(e);
+            String::new()
+        })
+    };
+    match name {
+        Some(name) if errors.is_empty() => Ok((name, username)),
+        _ => Err(errors),
     }
 }
 
@@ -756,7 +751,9 @@ pub fn base64_encode(bytes: &[u8]) -> String {
     out
 }
 
-fn quoted(s: &str) -> String {
+/// `s` in double quotes, with quotes, backslashes and invisible characters escaped, so
+/// that an error message shows exactly what was given.
+pub fn quoted(s: &str) -> String {
     // Keys and names are not secret; cap what we echo so a huge paste cannot flood a message.
     let mut out = String::from("\"");
     for (i, c) in s.chars().enumerate() {

@@ -22,8 +22,8 @@ pub async fn current_viewer(org: String) -> Result<Viewer, AppError> {
     {
         return Ok(hit);
     }
-    let (state, who) = crate::server::auth::caller(&org).await?;
-    let workspaces = crate::server::orgs::workspaces(&state, &who).await?;
+    let (state, who) = crate::domain::auth::caller(&org).await?;
+    let workspaces = crate::domain::orgs::workspaces(&state, &who).await?;
     let viewer = Viewer {
         email: who.email,
         org: who.org.name,
@@ -56,11 +56,11 @@ pub async fn login(
 ) -> Result<WriteOutcome, AppError> {
     let back = with_param("/login", "next", &safe_next(&next));
     let result = async {
-        let state = crate::server::state::app_state()?;
+        let state = crate::domain::state::app_state()?;
         let parts = use_context::<axum::http::request::Parts>().ok_or(AppError::Internal)?;
-        let client = crate::server::auth::client_address(&state, &parts);
+        let client = crate::domain::auth::client_address(&state, &parts);
         let res = expect_context::<leptos_axum::ResponseOptions>();
-        let (_, token) = match crate::server::auth::login(&state, &email, &password.0, &client).await {
+        let (_, token) = match crate::domain::auth::login(&state, &email, &password.0, &client).await {
             Err(e @ (AppError::RateLimited(wait) | AppError::Busy(wait))) => {
                 res.insert_header(axum::http::header::RETRY_AFTER, wait.into());
                 return Err(e);
@@ -68,8 +68,8 @@ pub async fn login(
             other => other?,
         };
         // A new session id at every sign-in; a session the browser still held ends.
-        crate::server::auth::end_session(&state, &parts.headers).await?;
-        crate::server::auth::give_session(&state, &token)?;
+        crate::domain::auth::end_session(&state, &parts.headers).await?;
+        crate::domain::auth::give_session(&state, &token)?;
         Ok(WriteOutcome {
             redirect: safe_next(&next),
             ..Default::default()
@@ -83,14 +83,14 @@ pub async fn login(
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<WriteOutcome, AppError> {
     let result = async {
-        let state = crate::server::state::app_state()?;
+        let state = crate::domain::state::app_state()?;
         let parts = use_context::<axum::http::request::Parts>().ok_or(AppError::Internal)?;
-        crate::server::auth::end_session(&state, &parts.headers).await?;
-        let secure = crate::server::auth::is_secure(&state, &parts.headers);
+        crate::domain::auth::end_session(&state, &parts.headers).await?;
+        let secure = crate::domain::auth::is_secure(&state, &parts.headers);
         let res = expect_context::<leptos_axum::ResponseOptions>();
         res.append_header(
             axum::http::header::SET_COOKIE,
-            axum::http::HeaderValue::from_str(&crate::server::auth::clearing_cookie(secure))
+            axum::http::HeaderValue::from_str(&crate::domain::auth::clearing_cookie(secure))
                 .map_err(|_| AppError::Internal)?,
         );
         Ok(WriteOutcome {

@@ -34,27 +34,27 @@ pub async fn list_deployment_page(
     after: Option<String>,
     limit: Option<u32>,
 ) -> Result<crate::model::DeploymentPage, AppError> {
-    let (state, who) = crate::server::auth::caller(&org).await?;
+    let (state, who) = crate::domain::auth::caller(&org).await?;
     let query = crate::model::ListQuery {
         q,
         after,
         // The store clamps it to `1..=MAX_PAGE_SIZE`.
         limit: limit.unwrap_or(crate::model::PAGE_SIZE),
     };
-    crate::server::deployments::page(&state, &who, &query).await
+    crate::domain::deployments::page(&state, &who, &query).await
 }
 
 /// The deployments that receive secret set `set`.
 #[server(endpoint = "deployments_using")]
 pub async fn deployments_using(org: String, set: String) -> Result<Vec<DeploymentSummary>, AppError> {
-    let (state, who) = crate::server::auth::caller(&org).await?;
-    crate::server::deployments::using(&state, &who, &set).await
+    let (state, who) = crate::domain::auth::caller(&org).await?;
+    crate::domain::deployments::using(&state, &who, &set).await
 }
 
 #[server(endpoint = "get_deployment")]
 pub async fn get_deployment(org: String, name: String) -> Result<DeploymentDetail, AppError> {
-    let (state, who) = crate::server::auth::caller(&org).await?;
-    crate::server::deployments::detail(&state, &who, &name).await
+    let (state, who) = crate::domain::auth::caller(&org).await?;
+    crate::domain::deployments::detail(&state, &who, &name).await
 }
 
 #[cfg(feature = "ssr")]
@@ -80,14 +80,14 @@ pub async fn deploy(
     #[server(default)]
     creating: String,
 ) -> Result<WriteOutcome, AppError> {
-    use crate::server::deployments::{merge_spec, parse_deploy_file, DeployFields};
+    use crate::deploy_spec::{merge_spec, parse_deploy_file, DeployFields};
     let back = if name.is_empty() || !creating.is_empty() {
         new_deployment_url(&org)
     } else {
         deployment_url(&org, &name)
     };
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
         let number = |what: &str, v: &str| -> Result<Option<i64>, AppError> {
             if v.trim().is_empty() {
                 return Ok(None);
@@ -115,7 +115,7 @@ pub async fn deploy(
             max_agents: number("max_agents", &max_agents)?,
         };
         let spec = merge_spec(&name, file, fields)?;
-        let outcome = crate::server::deployments::deploy(&state, &who, &spec).await?;
+        let outcome = crate::domain::deployments::deploy(&state, &who, &spec).await?;
         if let Some(token) = &outcome.runtime_token {
             reveal_once(&org, &spec.name, token);
         }
@@ -140,8 +140,8 @@ pub async fn deploy(
 #[server(endpoint = "redeploy")]
 pub async fn redeploy(org: String, name: String) -> Result<WriteOutcome, AppError> {
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
-        let revision = crate::server::deployments::redeploy(&state, &who, &name).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
+        let revision = crate::domain::deployments::redeploy(&state, &who, &name).await?;
         Ok(WriteOutcome {
             redirect: deployment_url(&org, &name),
             notice: format!("Redeployed \"{name}\" as revision {revision}."),
@@ -157,8 +157,8 @@ pub async fn redeploy(org: String, name: String) -> Result<WriteOutcome, AppErro
 #[server(endpoint = "rotate_runtime_token")]
 pub async fn rotate_runtime_token(org: String, name: String) -> Result<WriteOutcome, AppError> {
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
-        let token = crate::server::deployments::rotate_token(&state, &who, &name).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
+        let token = crate::domain::deployments::rotate_token(&state, &who, &name).await?;
         reveal_once(&org, &name, &token);
         Ok(WriteOutcome {
             redirect: deployment_url(&org, &name),
@@ -174,8 +174,8 @@ pub async fn rotate_runtime_token(org: String, name: String) -> Result<WriteOutc
 #[server(endpoint = "delete_deployment")]
 pub async fn delete_deployment(org: String, name: String) -> Result<WriteOutcome, AppError> {
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
-        crate::server::deployments::delete(&state, &who, &name).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
+        crate::domain::deployments::delete(&state, &who, &name).await?;
         Ok(WriteOutcome {
             redirect: deployments_url(&org),
             notice: format!("Deleted deployment \"{name}\"."),

@@ -30,8 +30,8 @@ pub async fn list_set_versions(
     set: String,
     before: Option<i64>,
 ) -> Result<crate::model::VersionPage, AppError> {
-    let (state, who) = crate::server::auth::caller(&org).await?;
-    crate::server::history::versions(&state, &who, &set, before, crate::model::PAGE_SIZE).await
+    let (state, who) = crate::domain::auth::caller(&org).await?;
+    crate::domain::history::versions(&state, &who, &set, before, crate::model::PAGE_SIZE).await
 }
 
 /// The keys and fingerprints of one version of a set (`None`: the set now).
@@ -41,8 +41,8 @@ pub async fn get_set_version(
     set: String,
     version: Option<i64>,
 ) -> Result<Vec<KeyPrint>, AppError> {
-    let (state, who) = crate::server::auth::caller(&org).await?;
-    crate::server::history::side(&state, &who, &set, version).await
+    let (state, who) = crate::domain::auth::caller(&org).await?;
+    crate::domain::history::side(&state, &who, &set, version).await
 }
 
 /// What restoring version `version` (only `key`, when given) would change now.
@@ -53,9 +53,9 @@ pub async fn preview_restore(
     version: i64,
     #[server(default)] key: String,
 ) -> Result<RestorePreview, AppError> {
-    let (state, who) = crate::server::auth::caller(&org).await?;
+    let (state, who) = crate::domain::auth::caller(&org).await?;
     let keys = (!key.is_empty()).then(|| vec![key]);
-    crate::server::history::preview(&state, &who, &set, version, keys.as_deref()).await
+    crate::domain::history::preview(&state, &who, &set, version, keys.as_deref()).await
 }
 
 /// Restores version `version` of a set (only `key`, when given) as a new version, if
@@ -74,13 +74,13 @@ pub async fn restore_set(
         back = super::with_param(&back, "key", &key);
     }
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
-        crate::server::secrets::may_change(&who)?;
-        let version = crate::server::rest::version_number(&version)?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
+        crate::domain::secrets::may_change(&who)?;
+        let version = crate::validate::version_number(&version).map_err(AppError::validation)?;
         let name = crate::validate::ResourceName::parse(&set)?;
         let keys = (!key.is_empty()).then(|| vec![key.clone()]);
         let done =
-            crate::server::history::restore(&state, &who, &name, version, keys.as_deref(), revision).await?;
+            crate::domain::history::restore(&state, &who, &name, version, keys.as_deref(), revision).await?;
         Ok(WriteOutcome {
             redirect: set_url(&org, &set),
             notice: restore_notice(&set, version, &done),
@@ -95,7 +95,7 @@ pub async fn restore_set(
 }
 
 #[cfg(feature = "ssr")]
-fn restore_notice(set: &str, version: i64, done: &crate::server::history::Restored) -> String {
+fn restore_notice(set: &str, version: i64, done: &crate::domain::history::Restored) -> String {
     let mut parts = Vec::new();
     for (what, keys) in [
         ("added back", &done.added),
@@ -126,8 +126,8 @@ fn restore_notice(set: &str, version: i64, done: &crate::server::history::Restor
 /// The organization's recently deleted sets.
 #[server(endpoint = "list_deleted_sets")]
 pub async fn list_deleted_sets(org: String) -> Result<Vec<DeletedSet>, AppError> {
-    let (state, who) = crate::server::auth::caller(&org).await?;
-    crate::server::history::deleted(&state, &who).await
+    let (state, who) = crate::domain::auth::caller(&org).await?;
+    crate::domain::history::deleted(&state, &who).await
 }
 
 /// Restores a deleted set, under `name` when given (else its old name).
@@ -138,16 +138,16 @@ pub async fn undelete_set(
     #[server(default)] name: String,
 ) -> Result<WriteOutcome, AppError> {
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
         let id = id
             .trim()
             .parse::<i64>()
-            .map_err(|_| crate::server::history::deleted_not_found_text(&id))?;
+            .map_err(|_| crate::domain::history::deleted_not_found_text(&id))?;
         let new_name = match name.trim() {
             "" => None,
             n => Some(crate::validate::ResourceName::parse(n)?),
         };
-        let restored = crate::server::history::undelete(&state, &who, id, new_name.as_ref()).await?;
+        let restored = crate::domain::history::undelete(&state, &who, id, new_name.as_ref()).await?;
         Ok(WriteOutcome {
             redirect: set_url(&org, &restored),
             notice: format!("Restored secret set \"{restored}\" with its keys and history."),
@@ -163,13 +163,13 @@ pub async fn undelete_set(
 #[server(endpoint = "purge_set")]
 pub async fn purge_set(org: String, id: String) -> Result<WriteOutcome, AppError> {
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
         who.require(crate::model::Role::Owner, "purging deleted secret sets")?;
         let id = id
             .trim()
             .parse::<i64>()
-            .map_err(|_| crate::server::history::deleted_not_found_text(&id))?;
-        let name = crate::server::history::purge(&state, &who, id).await?;
+            .map_err(|_| crate::domain::history::deleted_not_found_text(&id))?;
+        let name = crate::domain::history::purge(&state, &who, id).await?;
         Ok(WriteOutcome {
             redirect: deleted_url(&org),
             notice: format!("Purged \"{name}\": its values and history are gone for good."),
@@ -187,8 +187,8 @@ pub async fn list_deployment_revisions(
     org: String,
     name: String,
 ) -> Result<Vec<DeploymentRevision>, AppError> {
-    let (state, who) = crate::server::auth::caller(&org).await?;
-    crate::server::deployments::revisions(&state, &who, &name).await
+    let (state, who) = crate::domain::auth::caller(&org).await?;
+    crate::domain::deployments::revisions(&state, &who, &name).await
 }
 
 /// Makes a new revision of the deployment that serves revision `revision` again.
@@ -200,9 +200,9 @@ pub async fn rollback_deployment(
 ) -> Result<WriteOutcome, AppError> {
     let back = super::deployment_url(&org, &name);
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
-        let to = crate::server::rest::version_number(&revision)?;
-        let new = crate::server::deployments::rollback(&state, &who, &name, to).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
+        let to = crate::validate::version_number(&revision).map_err(AppError::validation)?;
+        let new = crate::domain::deployments::rollback(&state, &who, &name, to).await?;
         Ok(WriteOutcome {
             redirect: super::deployment_url(&org, &name),
             notice: format!("Rolled \"{name}\" back to revision {to}: it runs as revision {new} now."),
@@ -222,8 +222,8 @@ pub fn compare_url(org: &str) -> String {
 /// Two sides compared by fingerprint: `SET`, `SET@VERSION` or `deployment:NAME`.
 #[server(endpoint = "compare_sets")]
 pub async fn compare_sets(org: String, a: String, b: String) -> Result<crate::model::Comparison, AppError> {
-    use crate::server::compare::{compare, Side};
-    let (state, who) = crate::server::auth::caller(&org).await?;
+    use crate::domain::compare::{compare, Side};
+    let (state, who) = crate::domain::auth::caller(&org).await?;
     let (a, b) = (Side::parse("a", &a)?, Side::parse("b", &b)?);
     compare(&state, &who, &a, &b).await
 }
@@ -255,8 +255,8 @@ pub fn take_found() -> Option<FoundPlaces> {
 #[server(endpoint = "find_value")]
 pub async fn find_value(org: String, value: crate::model::Concealed) -> Result<WriteOutcome, AppError> {
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
-        let (mut places, total) = crate::server::compare::find(&state, &who, value.0).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
+        let (mut places, total) = crate::domain::compare::find(&state, &who, value.0).await?;
         // As many as fit in a cookie (the API and the CLI list up to 1,000): every place
         // takes at most its own JSON length plus a comma, so one pass finds the cut.
         let room = (super::FLASH_MAX_BYTES - FOUND_PREFIX.len()) / 4 * 3 - 160;

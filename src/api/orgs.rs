@@ -18,14 +18,14 @@ pub fn tokens_url(org: &str) -> String {
 
 #[server(endpoint = "list_members")]
 pub async fn list_members(org: String) -> Result<Vec<MemberInfo>, AppError> {
-    let (state, who) = crate::server::auth::caller(&org).await?;
-    crate::server::orgs::members(&state, &who).await
+    let (state, who) = crate::domain::auth::caller(&org).await?;
+    crate::domain::orgs::members(&state, &who).await
 }
 
 #[server(endpoint = "list_invites")]
 pub async fn list_invites(org: String) -> Result<Vec<InviteInfo>, AppError> {
-    let (state, who) = crate::server::auth::caller(&org).await?;
-    crate::server::orgs::invites(&state, &who).await
+    let (state, who) = crate::domain::auth::caller(&org).await?;
+    crate::domain::orgs::invites(&state, &who).await
 }
 
 /// Invites `email` with `role`; the link is shown once on the members page.
@@ -33,9 +33,9 @@ pub async fn list_invites(org: String) -> Result<Vec<InviteInfo>, AppError> {
 pub async fn invite_member(org: String, email: String, role: String) -> Result<WriteOutcome, AppError> {
     let back = members_url(&org);
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
         let role = Role::parse(&role)?;
-        let token = crate::server::orgs::invite(&state, &who, &email, role).await?;
+        let token = crate::domain::orgs::invite(&state, &who, &email, role).await?;
         reveal_once(&back, &token);
         Ok(WriteOutcome {
             redirect: back.clone(),
@@ -52,8 +52,8 @@ pub async fn invite_member(org: String, email: String, role: String) -> Result<W
 pub async fn revoke_invite(org: String, id: i64) -> Result<WriteOutcome, AppError> {
     let back = members_url(&org);
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
-        let email = crate::server::orgs::revoke_invite(&state, &who, id).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
+        let email = crate::domain::orgs::revoke_invite(&state, &who, id).await?;
         Ok(WriteOutcome {
             redirect: back.clone(),
             notice: format!("Withdrew the invitation of {email}: its link no longer works."),
@@ -68,9 +68,9 @@ pub async fn revoke_invite(org: String, id: i64) -> Result<WriteOutcome, AppErro
 pub async fn change_member_role(org: String, email: String, role: String) -> Result<WriteOutcome, AppError> {
     let back = members_url(&org);
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
         let role = Role::parse(&role)?;
-        crate::server::orgs::change_role(&state, &who, &email, role).await?;
+        crate::domain::orgs::change_role(&state, &who, &email, role).await?;
         Ok(WriteOutcome {
             redirect: back.clone(),
             notice: format!("{} is now {role}.", email.trim()),
@@ -85,8 +85,8 @@ pub async fn change_member_role(org: String, email: String, role: String) -> Res
 pub async fn remove_member(org: String, email: String) -> Result<WriteOutcome, AppError> {
     let back = members_url(&org);
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
-        crate::server::orgs::remove_member(&state, &who, &email).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
+        crate::domain::orgs::remove_member(&state, &who, &email).await?;
         Ok(WriteOutcome {
             redirect: back.clone(),
             notice: format!("Removed {} from \"{org}\".", email.trim()),
@@ -99,8 +99,8 @@ pub async fn remove_member(org: String, email: String) -> Result<WriteOutcome, A
 
 #[server(endpoint = "list_tokens")]
 pub async fn list_tokens(org: String) -> Result<Vec<TokenInfo>, AppError> {
-    let (state, who) = crate::server::auth::caller(&org).await?;
-    crate::server::orgs::tokens(&state, &who).await
+    let (state, who) = crate::domain::auth::caller(&org).await?;
+    crate::domain::orgs::tokens(&state, &who).await
 }
 
 /// Creates an API token; it is shown once on the tokens page.
@@ -108,8 +108,8 @@ pub async fn list_tokens(org: String) -> Result<Vec<TokenInfo>, AppError> {
 pub async fn create_token(org: String, name: String) -> Result<WriteOutcome, AppError> {
     let back = tokens_url(&org);
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
-        let (_, token) = crate::server::orgs::create_token(&state, &who, &name).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
+        let (_, token) = crate::domain::orgs::create_token(&state, &who, &name).await?;
         reveal_once(&back, &token);
         Ok(WriteOutcome {
             redirect: back.clone(),
@@ -128,8 +128,8 @@ pub async fn create_token(org: String, name: String) -> Result<WriteOutcome, App
 pub async fn revoke_token(org: String, id: i64) -> Result<WriteOutcome, AppError> {
     let back = tokens_url(&org);
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
-        crate::server::orgs::revoke_token(&state, &who, id).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
+        crate::domain::orgs::revoke_token(&state, &who, id).await?;
         Ok(WriteOutcome {
             redirect: back.clone(),
             notice: "Revoked the API token; it no longer works.".into(),
@@ -154,9 +154,9 @@ pub struct InviteView {
 
 #[server(endpoint = "invite_details")]
 pub async fn invite_details(token: String) -> Result<InviteView, AppError> {
-    let state = crate::server::state::app_state()?;
-    let (invite, has_account) = crate::server::orgs::pending_invite(&state, &token).await?;
-    let signed_in_as = crate::server::auth::signed_in().await.ok().map(|(_, p)| p.email);
+    let state = crate::domain::state::app_state()?;
+    let (invite, has_account) = crate::domain::orgs::pending_invite(&state, &token).await?;
+    let signed_in_as = crate::domain::auth::signed_in().await.ok().map(|(_, p)| p.email);
     Ok(InviteView {
         org: invite.org.name,
         email: invite.email,
@@ -175,11 +175,11 @@ pub async fn accept_invite(
 ) -> Result<WriteOutcome, AppError> {
     let back = format!("/invite/{token}");
     let result = async {
-        let state = crate::server::state::app_state()?;
-        let signed_in = crate::server::auth::signed_in().await.ok().map(|(_, p)| p);
-        let accepted = crate::server::orgs::accept(&state, &token, signed_in.as_ref(), &password.0).await?;
+        let state = crate::domain::state::app_state()?;
+        let signed_in = crate::domain::auth::signed_in().await.ok().map(|(_, p)| p);
+        let accepted = crate::domain::orgs::accept(&state, &token, signed_in.as_ref(), &password.0).await?;
         if let Some(session) = accepted.new_session {
-            crate::server::auth::give_session(&state, &session)?;
+            crate::domain::auth::give_session(&state, &session)?;
         }
         Ok(WriteOutcome {
             redirect: super::org_url(&accepted.org, "/secrets"),
@@ -204,8 +204,8 @@ pub async fn list_audit(
     org: String,
     #[server(default)] filter: crate::model::AuditFilter,
 ) -> Result<Vec<crate::model::AuditEntry>, AppError> {
-    let (state, who) = crate::server::auth::caller(&org).await?;
-    crate::server::audit::list(&state, &who, filter).await
+    let (state, who) = crate::domain::auth::caller(&org).await?;
+    crate::domain::audit::list(&state, &who, filter).await
 }
 
 /// Deletes the organization (owners only); `confirm` repeats its name.
@@ -213,8 +213,8 @@ pub async fn list_audit(
 pub async fn delete_org(org: String, #[server(default)] confirm: String) -> Result<WriteOutcome, AppError> {
     let back = members_url(&org);
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
-        crate::server::orgs::delete_org(&state, &who, &confirm).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
+        crate::domain::orgs::delete_org(&state, &who, &confirm).await?;
         Ok(WriteOutcome {
             redirect: "/secrets".into(),
             notice: format!("Deleted the organization \"{org}\" and everything in it."),
@@ -238,9 +238,9 @@ pub async fn change_password(
 ) -> Result<WriteOutcome, AppError> {
     let back = account_url(&org);
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
-        let session = crate::server::auth::change_password(&state, &who, &current.0, &new.0).await?;
-        crate::server::auth::give_session(&state, &session)?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
+        let session = crate::domain::auth::change_password(&state, &who, &current.0, &new.0).await?;
+        crate::domain::auth::give_session(&state, &session)?;
         Ok(WriteOutcome {
             redirect: back.clone(),
             notice: "Changed your password; you were signed out everywhere else.".into(),
@@ -255,8 +255,8 @@ pub async fn change_password(
 /// exists yet. Refused (403) otherwise.
 #[server(endpoint = "setup_open")]
 pub async fn setup_open(code: String) -> Result<(), AppError> {
-    let state = crate::server::state::app_state()?;
-    if crate::server::setup::is_open(&state, &code).await? {
+    let state = crate::domain::state::app_state()?;
+    if crate::domain::setup::is_open(&state, &code).await? {
         Ok(())
     } else {
         crate::pages::set_status(403);
@@ -280,9 +280,9 @@ pub async fn setup_instance(
 ) -> Result<WriteOutcome, AppError> {
     let back = super::with_param("/setup", "code", &code.0);
     let result = async {
-        let state = crate::server::state::app_state()?;
-        let claimed = crate::server::setup::claim(&state, &code.0, &email, &password.0, &org).await?;
-        crate::server::auth::give_session(&state, &claimed.session)?;
+        let state = crate::domain::state::app_state()?;
+        let claimed = crate::domain::setup::claim(&state, &code.0, &email, &password.0, &org).await?;
+        crate::domain::auth::give_session(&state, &claimed.session)?;
         Ok(WriteOutcome {
             redirect: super::org_url(&claimed.org.name, "/secrets"),
             notice: format!(
@@ -306,8 +306,8 @@ pub fn new_org_url(org: &str) -> String {
 pub async fn create_org(org: String, name: String) -> Result<WriteOutcome, AppError> {
     let back = new_org_url(&org);
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
-        let created = crate::server::orgs::create_org(&state, &who, &name).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
+        let created = crate::domain::orgs::create_org(&state, &who, &name).await?;
         Ok(WriteOutcome {
             redirect: super::org_url(&created.name, "/secrets"),
             notice: format!("Created organization \"{}\": you are its owner.", created.name),

@@ -19,8 +19,8 @@ pub fn pull_secrets_url(org: &str) -> String {
 /// The signed-in organization's image pull secrets (never their credentials).
 #[server(endpoint = "list_pull_secrets")]
 pub async fn list_pull_secrets(org: String) -> Result<Vec<PullSecretSummary>, AppError> {
-    let (state, who) = crate::server::auth::caller(&org).await?;
-    crate::server::pull_secrets::list(&state, &who).await
+    let (state, who) = crate::domain::auth::caller(&org).await?;
+    crate::domain::pull_secrets::list(&state, &who).await
 }
 
 /// Creates an image pull secret, or with `replace` (and its confirmation) deletes and
@@ -44,14 +44,14 @@ pub async fn create_pull_secret(
         pull_secrets_url(&org)
     };
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
         if replacing && confirm_replace.is_none() {
             return Err(AppError::validation(crate::validate::FieldError {
                 field: "confirm_replace".into(),
                 message: format!("confirm that the current credentials of \"{name}\" are to be deleted"),
             }));
         }
-        let new = crate::server::pull_secrets::validate_new(
+        let new = crate::domain::pull_secrets::validate_new(
             &name,
             &registry,
             &username,
@@ -59,7 +59,7 @@ pub async fn create_pull_secret(
             &auth.0,
             encode.is_some(),
         )?;
-        let (created, replaced) = crate::server::pull_secrets::create(&state, &who, new, replacing).await?;
+        let (created, replaced) = crate::domain::pull_secrets::create(&state, &who, new, replacing).await?;
         let notice = if replaced {
             format!("Replaced image pull secret \"{}\".", created.name)
         } else {
@@ -81,8 +81,8 @@ pub async fn create_pull_secret(
 #[server(endpoint = "delete_pull_secret")]
 pub async fn delete_pull_secret(org: String, name: String) -> Result<WriteOutcome, AppError> {
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
-        crate::server::pull_secrets::delete(&state, &who, &name).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
+        crate::domain::pull_secrets::delete(&state, &who, &name).await?;
         Ok(WriteOutcome {
             redirect: pull_secrets_url(&org),
             notice: format!("Deleted image pull secret \"{name}\"."),

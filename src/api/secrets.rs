@@ -17,30 +17,30 @@ pub async fn list_set_page(
     after: Option<String>,
     limit: Option<u32>,
 ) -> Result<SetPage, AppError> {
-    let (state, who) = crate::server::auth::caller(&org).await?;
+    let (state, who) = crate::domain::auth::caller(&org).await?;
     let query = crate::model::ListQuery {
         q,
         after,
         // The store clamps it to `1..=MAX_PAGE_SIZE`.
         limit: limit.unwrap_or(crate::model::PAGE_SIZE),
     };
-    crate::server::secrets::page(&state, &who, &query).await
+    crate::domain::secrets::page(&state, &who, &query).await
 }
 
 /// One set with its keys and fingerprints (never values).
 #[server(endpoint = "get_set")]
 pub async fn get_set(org: String, set: String) -> Result<SetDetail, AppError> {
-    let (state, who) = crate::server::auth::caller(&org).await?;
-    crate::server::secrets::detail(&state, &who, &set).await
+    let (state, who) = crate::domain::auth::caller(&org).await?;
+    crate::domain::secrets::detail(&state, &who, &set).await
 }
 
 /// Creates an empty set.
 #[server(endpoint = "create_set")]
 pub async fn create_set(org: String, name: String) -> Result<WriteOutcome, AppError> {
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
         let set = crate::validate::ResourceName::parse(name.trim())?;
-        crate::server::secrets::create(&state, &who, &set).await?;
+        crate::domain::secrets::create(&state, &who, &set).await?;
         Ok(WriteOutcome {
             set: set.to_string(),
             created: true,
@@ -74,8 +74,8 @@ pub async fn save_rows(
     let back = set_url(&org, &set);
     let result = async {
         // Who may write comes before any look at the input.
-        let (state, who) = crate::server::auth::caller(&org).await?;
-        crate::server::secrets::may_change(&who)?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
+        crate::domain::secrets::may_change(&who)?;
         let rows: Vec<&RowInput> = rows
             .iter()
             .filter(|r| !(r.key.is_empty() && r.value.0.is_empty()))
@@ -99,10 +99,10 @@ pub async fn save_paste(
     let back = set_url(&org, &set);
     let result = async {
         // Who may write comes before any look at the input.
-        let (state, who) = crate::server::auth::caller(&org).await?;
-        crate::server::secrets::may_change(&who)?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
+        crate::domain::secrets::may_change(&who)?;
         // Browsers submit textarea line breaks as CRLF; the user typed LF.
-        let pairs = crate::server::secrets::off_workers(move || {
+        let pairs = crate::domain::secrets::off_workers(move || {
             Ok(crate::validate::parse_pairs(&text.0.replace("\r\n", "\n"))?)
         })
         .await?;
@@ -115,14 +115,14 @@ pub async fn save_paste(
 #[cfg(feature = "ssr")]
 /// Writes validated pairs, demanding the revision the page was loaded at (if it says).
 async fn write_pairs(
-    state: &crate::server::state::AppState,
-    who: &crate::server::auth::Principal,
+    state: &crate::domain::state::AppState,
+    who: &crate::domain::principal::Principal,
     set: &str,
     pairs: Vec<crate::validate::Pair>,
     revision: Option<i64>,
 ) -> Result<WriteOutcome, AppError> {
     let name = crate::validate::ResourceName::parse(set)?;
-    let r = crate::server::secrets::write(state, who, &name, pairs, revision).await?;
+    let r = crate::domain::secrets::write(state, who, &name, pairs, revision).await?;
     let org = &who.org.name;
     Ok(WriteOutcome {
         redirect: set_url(org, set),
@@ -139,8 +139,8 @@ async fn write_pairs(
 pub async fn unset_key(org: String, set: String, key: String) -> Result<WriteOutcome, AppError> {
     let back = set_url(&org, &set);
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
-        crate::server::secrets::unset(&state, &who, &set, &key, None).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
+        crate::domain::secrets::unset(&state, &who, &set, &key, None).await?;
         Ok(WriteOutcome {
             redirect: set_url(&org, &set),
             notice: format!("Unset {key} from \"{set}\"."),
@@ -157,9 +157,9 @@ pub async fn unset_key(org: String, set: String, key: String) -> Result<WriteOut
 pub async fn protect_set(org: String, set: String, protected: String) -> Result<WriteOutcome, AppError> {
     let back = set_url(&org, &set);
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
         let protected = protected == "true";
-        crate::server::secrets::protect(&state, &who, &set, protected).await?;
+        crate::domain::secrets::protect(&state, &who, &set, protected).await?;
         Ok(WriteOutcome {
             redirect: set_url(&org, &set),
             notice: if protected {
@@ -184,14 +184,14 @@ pub async fn delete_set(
 ) -> Result<WriteOutcome, AppError> {
     let back = set_url(&org, &set);
     let result = async {
-        let (state, who) = crate::server::auth::caller(&org).await?;
+        let (state, who) = crate::domain::auth::caller(&org).await?;
         if confirm.trim() != set {
             return Err(AppError::validation(crate::validate::FieldError {
                 field: "confirm".into(),
                 message: format!("type the set name \"{set}\" to confirm deleting it"),
             }));
         }
-        crate::server::secrets::delete(&state, &who, &set).await?;
+        crate::domain::secrets::delete(&state, &who, &set).await?;
         Ok(WriteOutcome {
             redirect: super::org_url(&org, "/secrets"),
             notice: format!("Deleted secret set \"{set}\"."),

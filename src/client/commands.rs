@@ -1112,7 +1112,8 @@ async fn image_pull_secret(
         String::new()
     };
     // The server's own checks, run here first for an immediate answer.
-    crate::server::pull_secrets::validate_new(name, host, &username, &password, &auth, !base64encode)?;
+    crate::validate::check_new_pull_secret(name, host, &username, &password, &auth, !base64encode)
+        .map_err(|errors| crate::error::AppError::Validation(errors.into()))?;
     let api = ctx.api()?;
     let org = ctx.org(&api).await?;
     let (username, password, auth) = if base64encode {
@@ -1143,7 +1144,7 @@ async fn image_pull_secret(
 }
 
 async fn deploy(ctx: &Ctx, args: DeployArgs) -> Result<(), Failure> {
-    use crate::server::deployments::{merge_spec, parse_deploy_file, DeployFields};
+    use crate::deploy_spec::{merge_spec, parse_deploy_file, DeployFields};
     let file_text = match std::fs::read_to_string("pcc-deploy.toml") {
         Ok(t) => Some(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,

@@ -685,7 +685,7 @@ pub fn deploy_problems(field: impl Fn(&str) -> String) -> Vec<String> {
             min_agents: lo,
             max_agents: hi,
         };
-        if let Err(errs) = validate::check_deployment(&probe) {
+        if let Err(errs) = probe.check() {
             live.extend(errs.into_iter().map(|e| e.message));
         }
     }

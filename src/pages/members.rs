@@ -28,8 +28,8 @@ fn role_select(selected: Role, can_grant_owner: bool, label: String) -> impl Int
 fn invite_link(token: &str) -> String {
     #[cfg(feature = "ssr")]
     {
-        if let Ok(state) = crate::server::state::app_state() {
-            let link = crate::server::orgs::invite_link(&state, token);
+        if let Ok(state) = crate::domain::state::app_state() {
+            let link = crate::domain::orgs::invite_link(&state, token);
             if link.starts_with("http") {
                 return link;
             }
@@ -39,7 +39,7 @@ fn invite_link(token: &str) -> String {
                     .get(axum::http::header::HOST)
                     .and_then(|h| h.to_str().ok())
                     .unwrap_or("");
-                let scheme = if crate::server::auth::is_secure(&state, &parts.headers) {
+                let scheme = if crate::domain::auth::is_secure(&state, &parts.headers) {
                     "https"
                 } else {
                     "http"

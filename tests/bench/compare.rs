@@ -13,8 +13,8 @@
 #[path = "../it/common/mod.rs"]
 mod common;
 
+use cloakroom::domain::{auth, secrets};
 use cloakroom::model::Role;
-use cloakroom::server::{auth, secrets};
 use cloakroom::validate::{validate_pairs, ResourceName};
 use common::{spawn_app_with, user_with_role, Backend, TestApp};
 use reqwest::Method;

@@ -12,7 +12,7 @@
 #[path = "../it/common/mod.rs"]
 mod common;
 
-use cloakroom::server::{history, secrets};
+use cloakroom::domain::{history, secrets};
 use cloakroom::validate::{validate_pairs, ResourceName};
 use common::{user, Backend, TestDb};
 use std::time::{Duration, Instant};
@@ -28,8 +28,8 @@ fn pairs_for(round: usize, keys: std::ops::Range<usize>) -> Vec<(String, String)
 }
 
 async fn write(
-    state: &cloakroom::server::state::AppState,
-    who: &cloakroom::server::auth::Principal,
+    state: &cloakroom::domain::state::AppState,
+    who: &cloakroom::domain::principal::Principal,
     set: &str,
     raw: &[(String, String)],
 ) {

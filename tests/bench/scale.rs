@@ -18,9 +18,9 @@
 #[path = "../it/common/mod.rs"]
 mod common;
 
+use cloakroom::domain::principal::Principal;
+use cloakroom::domain::{auth, deployments, secrets};
 use cloakroom::model::{AuditFilter, DeploymentSpec};
-use cloakroom::server::auth::Principal;
-use cloakroom::server::{auth, deployments, secrets};
 use cloakroom::validate::{validate_pairs, ResourceName};
 use common::{spawn_app_with, user, Backend, TestApp, PASSWORD};
 use std::sync::Arc;
@@ -97,7 +97,7 @@ async fn seed(app: &Arc<TestApp>, who: &Principal, size: &Size) {
         deployments::deploy(&app.state, who, &spec).await.unwrap();
     }
     let (org, rows, sets) = (who.org.id, size.audit, size.sets);
-    let start = cloakroom::server::now() - 30 * 86_400;
+    let start = cloakroom::domain::now() - 30 * 86_400;
     let sql = match app.db.backend {
         Backend::Sqlite => format!(
             "INSERT INTO audit_log (org_id, at, actor, source, action, object, keys, detail) \

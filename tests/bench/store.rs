@@ -13,7 +13,7 @@
 #[path = "../it/common/mod.rs"]
 mod common;
 
-use cloakroom::server::secrets;
+use cloakroom::domain::secrets;
 use cloakroom::validate::{validate_pairs, ResourceName};
 use common::{user, Backend, TestDb};
 use std::time::{Duration, Instant};

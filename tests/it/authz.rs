@@ -458,7 +458,7 @@ async fn world(backend: Backend, protected: bool) -> World {
     let invite_id = app.state.store.invites(app.principal.org.id, 0).await.unwrap()[0].id;
     let res = app.api(Method::DELETE, "/secrets/gone").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let deleted_id = cloakroom::server::history::deleted(&app.state, &app.principal)
+    let deleted_id = cloakroom::domain::history::deleted(&app.state, &app.principal)
         .await
         .unwrap()[0]
         .id;
@@ -467,14 +467,14 @@ async fn world(backend: Backend, protected: bool) -> World {
     for (role, email) in ROLES {
         let who = common::user_with_role(&app.state, email, "acme", role).await;
         tokens.push(
-            cloakroom::server::auth::create_api_token(&app.state, &who, "t")
+            cloakroom::domain::auth::create_api_token(&app.state, &who, "t")
                 .await
                 .unwrap(),
         );
         cookies.push(app.session(email).await);
     }
     let outsider = common::user(&app.state, "outsider@example.com", "other").await;
-    let outsider_token = cloakroom::server::auth::create_api_token(&app.state, &outsider, "o")
+    let outsider_token = cloakroom::domain::auth::create_api_token(&app.state, &outsider, "o")
         .await
         .unwrap();
     World {
@@ -869,7 +869,7 @@ on_both_backends!(
 async fn declared_rest_routes() -> Vec<String> {
     let app = spawn_app(Backend::Sqlite).await;
     let mut out = Vec::new();
-    for path in cloakroom::server::rest::PATHS {
+    for path in cloakroom::web::rest::PATHS {
         let concrete = path
             .split('/')
             .map(|part| if part.starts_with('{') { "x" } else { part })
@@ -937,7 +937,7 @@ async fn every_rest_route_is_in_the_table() {
 #[test]
 fn every_server_function_is_in_the_table() {
     // Registering the app's routes registers its server functions.
-    let _ = cloakroom::server::router::server_fn_paths();
+    let _ = cloakroom::web::router::server_fn_paths();
     let ids = WorldIds {
         owner_token_id: 1,
         invite_id: 1,
@@ -949,7 +949,7 @@ fn every_server_function_is_in_the_table() {
         .map(|(e, _, _)| format!("/api/{e}"))
         .chain(SERVER_FN_UNSCOPED.iter().map(|(e, _)| format!("/api/{e}")))
         .collect();
-    let registered = cloakroom::server::router::server_fn_paths();
+    let registered = cloakroom::web::router::server_fn_paths();
     assert!(
         registered.len() >= 25,
         "too few server functions found: {registered:?}"

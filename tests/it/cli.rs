@@ -1110,7 +1110,7 @@ async fn server_text_reaches_the_terminal_with_its_controls_escaped() {
         ))
         .await;
     eve.email = hostile.into();
-    let eve_token = cloakroom::server::auth::create_api_token(&sh.app.state, &eve, "eve")
+    let eve_token = cloakroom::domain::auth::create_api_token(&sh.app.state, &eve, "eve")
         .await
         .unwrap();
     let as_eve = [

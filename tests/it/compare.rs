@@ -134,7 +134,7 @@ async fn given_pairs_and_single_values_are_checked_on_the_server(backend: Backen
     assert_eq!(check("NOPE", "x").await.0, StatusCode::NOT_FOUND);
     // A viewer may not ask.
     let viewer = common::user_with_role(&app.state, "v@example.com", "acme", Role::Viewer).await;
-    let e = cloakroom::server::compare::check(&app.state, &viewer, "prod", "A", CANARY.into())
+    let e = cloakroom::domain::compare::check(&app.state, &viewer, "prod", "A", CANARY.into())
         .await
         .unwrap_err();
     assert_eq!(e.status_code(), 403);
@@ -154,7 +154,7 @@ async fn given_pairs_and_single_values_are_checked_on_the_server(backend: Backen
     // The limit is per person: someone else still may.
     let member = common::user_with_role(&app.state, "m@example.com", "acme", Role::Member).await;
     assert!(
-        cloakroom::server::compare::check(&app.state, &member, "prod", "A", CANARY.into())
+        cloakroom::domain::compare::check(&app.state, &member, "prod", "A", CANARY.into())
             .await
             .unwrap()
     );
@@ -245,7 +245,7 @@ async fn a_value_is_found_wherever_it_lives(backend: Backend) {
     // Members and viewers may not look.
     for role in [Role::Member, Role::Viewer] {
         let who = common::user_with_role(&app.state, &format!("{role}@example.com"), "acme", role).await;
-        let e = cloakroom::server::compare::find(&app.state, &who, leaked.into())
+        let e = cloakroom::domain::compare::find(&app.state, &who, leaked.into())
             .await
             .unwrap_err();
         assert_eq!(e.status_code(), 403);

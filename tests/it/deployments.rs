@@ -144,7 +144,7 @@ async fn runtime_tokens_are_the_only_way_in_and_can_be_rotated(backend: Backend)
     // Neither an API token nor a session opens the runtime route.
     assert_eq!(runtime(&app, &app.token).await.status(), StatusCode::UNAUTHORIZED);
     let (_, session) =
-        cloakroom::server::auth::login(&app.state, "owner@example.com", common::PASSWORD, "127.0.0.1")
+        cloakroom::domain::auth::login(&app.state, "owner@example.com", common::PASSWORD, "127.0.0.1")
             .await
             .unwrap();
     let res = app

@@ -165,7 +165,7 @@ async fn sign_in_is_rate_limited_per_account_and_per_address(backend: Backend) {
     let app = spawn_app_with(backend, |c| c.trust_proxy = true).await;
     // Per account and address: five failures from one address, then even the right
     // password waits there (from another address it goes through: round3::signin).
-    for i in 1..=cloakroom::server::auth::LOGIN_FAILURES_ALLOWED {
+    for i in 1..=cloakroom::domain::auth::LOGIN_FAILURES_ALLOWED {
         let res = sign_in(&app, "owner@example.com", "wrong-password", "10.0.1.1").await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
     }
@@ -183,7 +183,7 @@ async fn sign_in_is_rate_limited_per_account_and_per_address(backend: Backend) {
     );
 
     // Per address: failures for many accounts from one address block that address only.
-    for i in 1..=cloakroom::server::auth::ADDRESS_FAILURES_ALLOWED {
+    for i in 1..=cloakroom::domain::auth::ADDRESS_FAILURES_ALLOWED {
         let res = sign_in(
             &app,
             &format!("guess{i}@example.com"),

@@ -41,12 +41,12 @@ async fn unset(app: &TestApp, set: &str, key: &str) {
 
 /// Every value of the set, decrypted on the server (as the tests' window on storage).
 async fn values(app: &TestApp, set: &str) -> Vec<(String, String)> {
-    let detail = cloakroom::server::secrets::detail(&app.state, &app.principal, set)
+    let detail = cloakroom::domain::secrets::detail(&app.state, &app.principal, set)
         .await
         .unwrap();
     let mut out = Vec::new();
     for k in detail.keys {
-        let v = cloakroom::server::secrets::reveal(&app.state, &app.principal, set, &k.key)
+        let v = cloakroom::domain::secrets::reveal(&app.state, &app.principal, set, &k.key)
             .await
             .unwrap();
         out.push((k.key, v.expose().to_owned()));
@@ -311,7 +311,7 @@ async fn history_words_are_ordinary_keys(backend: Backend) {
 }
 
 async fn set_id(app: &TestApp, name: &str) -> i64 {
-    cloakroom::server::history::deleted(&app.state, &app.principal)
+    cloakroom::domain::history::deleted(&app.state, &app.principal)
         .await
         .unwrap()
         .into_iter()
@@ -409,7 +409,7 @@ async fn undelete_rename_and_purge(backend: Backend) {
     // Purge: owners only, and every sealed value of the set leaves the database.
     send(app.api(Method::DELETE, "/secrets/renamed")).await;
     let admin = common::user_with_role(&app.state, "admin@example.com", "acme", Role::Admin).await;
-    let refused = cloakroom::server::history::purge(&app.state, &admin, id)
+    let refused = cloakroom::domain::history::purge(&app.state, &admin, id)
         .await
         .unwrap_err();
     assert_eq!(refused.status_code(), 403);
@@ -443,16 +443,16 @@ async fn undelete_rename_and_purge(backend: Backend) {
     put(&app, "later", &[("K", "canary later")]).await;
     send(app.api(Method::DELETE, "/secrets/later")).await;
     let later = set_id(&app, "later").await;
-    let now = cloakroom::server::now();
+    let now = cloakroom::domain::now();
     assert_eq!(
-        cloakroom::server::history::purge_expired(&app.state, now)
+        cloakroom::domain::history::purge_expired(&app.state, now)
             .await
             .unwrap(),
         0
     );
     let month = now + 31 * 86_400;
     assert_eq!(
-        cloakroom::server::history::purge_expired(&app.state, month)
+        cloakroom::domain::history::purge_expired(&app.state, month)
             .await
             .unwrap(),
         1
@@ -534,7 +534,7 @@ async fn restore_follows_the_write_rules(backend: Backend) {
     let name = cloakroom::validate::ResourceName::parse("s").unwrap();
     let viewer = common::user_with_role(&app.state, "v@example.com", "acme", Role::Viewer).await;
     let member = common::user_with_role(&app.state, "m@example.com", "acme", Role::Member).await;
-    let e = cloakroom::server::history::restore(&app.state, &viewer, &name, 1, None, None)
+    let e = cloakroom::domain::history::restore(&app.state, &viewer, &name, 1, None, None)
         .await
         .unwrap_err();
     assert_eq!(e.status_code(), 403);
@@ -543,7 +543,7 @@ async fn restore_follows_the_write_rules(backend: Backend) {
             .json(&json!({"protected": true})),
     )
     .await;
-    let e = cloakroom::server::history::restore(&app.state, &member, &name, 1, None, None)
+    let e = cloakroom::domain::history::restore(&app.state, &member, &name, 1, None, None)
         .await
         .unwrap_err();
     assert_eq!(e.status_code(), 403);
@@ -553,7 +553,7 @@ async fn restore_follows_the_write_rules(backend: Backend) {
             .json(&json!({"protected": false})),
     )
     .await;
-    cloakroom::server::history::restore(&app.state, &member, &name, 1, None, None)
+    cloakroom::domain::history::restore(&app.state, &member, &name, 1, None, None)
         .await
         .unwrap();
     assert_eq!(values(&app, "s").await, pairs(&[("A", "1")]));
@@ -589,11 +589,11 @@ async fn rollback_follows_the_set_it_was_built_from(backend: Backend) {
     let member = common::user_with_role(&app.state, "m@example.com", "acme", Role::Member).await;
     let name = cloakroom::validate::ResourceName::parse("prod").unwrap();
     let pairs = cloakroom::validate::validate_pairs([("OTHER", "1")]).unwrap();
-    cloakroom::server::secrets::write(&app.state, &member, &name, pairs, None)
+    cloakroom::domain::secrets::write(&app.state, &member, &name, pairs, None)
         .await
         .unwrap();
     for who in [&member, &app.principal] {
-        let e = cloakroom::server::deployments::rollback(&app.state, who, "bot", 1)
+        let e = cloakroom::domain::deployments::rollback(&app.state, who, "bot", 1)
             .await
             .unwrap_err();
         assert_eq!(e.status_code(), 400, "{e}");
@@ -608,7 +608,7 @@ async fn rollback_follows_the_set_it_was_built_from(backend: Backend) {
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{text}");
-    let e = cloakroom::server::deployments::rollback(&app.state, &member, "bot", 1)
+    let e = cloakroom::domain::deployments::rollback(&app.state, &member, "bot", 1)
         .await
         .unwrap_err();
     assert_eq!(e.status_code(), 403, "{e}");
@@ -653,11 +653,11 @@ async fn deploys_and_rollbacks_at_once_never_fail(backend: Backend) {
         let (state, who) = (app.state.clone(), app.principal.clone());
         tasks.push(tokio::spawn(async move {
             if i % 2 == 0 {
-                cloakroom::server::deployments::rollback(&state, &who, "d", 1)
+                cloakroom::domain::deployments::rollback(&state, &who, "d", 1)
                     .await
                     .map(|_| ())
             } else {
-                cloakroom::server::deployments::redeploy(&state, &who, "d")
+                cloakroom::domain::deployments::redeploy(&state, &who, "d")
                     .await
                     .map(|_| ())
             }
@@ -699,7 +699,7 @@ async fn history_begins_with_a_baseline(backend: Backend) {
         }
     }
     let state = app.db.state(7).await;
-    let versions = cloakroom::server::history::versions(&state, &app.principal, "app", None, 50)
+    let versions = cloakroom::domain::history::versions(&state, &app.principal, "app", None, 50)
         .await
         .unwrap()
         .versions;
@@ -709,7 +709,7 @@ async fn history_begins_with_a_baseline(backend: Backend) {
         (2, "baseline")
     );
     assert_eq!(versions[0].added, ["A", "B"]);
-    let revisions = cloakroom::server::deployments::revisions(&state, &app.principal, "web")
+    let revisions = cloakroom::domain::deployments::revisions(&state, &app.principal, "web")
         .await
         .unwrap();
     assert_eq!(revisions.len(), 1);
@@ -721,13 +721,13 @@ async fn history_begins_with_a_baseline(backend: Backend) {
     // History goes on from there.
     let name = cloakroom::validate::ResourceName::parse("app").unwrap();
     let pairs = cloakroom::validate::validate_pairs([("A", "canary 4")]).unwrap();
-    cloakroom::server::secrets::write(&state, &app.principal, &name, pairs, None)
+    cloakroom::domain::secrets::write(&state, &app.principal, &name, pairs, None)
         .await
         .unwrap();
-    cloakroom::server::history::restore(&state, &app.principal, &name, 2, None, None)
+    cloakroom::domain::history::restore(&state, &app.principal, &name, 2, None, None)
         .await
         .unwrap();
-    let a = cloakroom::server::secrets::reveal(&state, &app.principal, "app", "A")
+    let a = cloakroom::domain::secrets::reveal(&state, &app.principal, "app", "A")
         .await
         .unwrap();
     assert_eq!(a.expose(), "canary 3");

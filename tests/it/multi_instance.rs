@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use cloakroom::server::{auth, secrets};
+use cloakroom::domain::{auth, secrets};
 use common::{http_client, serve, user, Backend, TestDb};
 use reqwest::StatusCode;
 use serde_json::{json, Value};

@@ -166,7 +166,7 @@ async fn invitations_are_single_use_and_make_members(backend: Backend) {
         "signed in as someone else"
     );
     let (_, existing) =
-        cloakroom::server::auth::login(&app.state, "existing@example.com", common::PASSWORD, "t")
+        cloakroom::domain::auth::login(&app.state, "existing@example.com", common::PASSWORD, "t")
             .await
             .unwrap();
     let existing = format!("cloakroom_session={existing}");
@@ -243,12 +243,12 @@ async fn invitations_are_single_use_and_make_members(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    let who = cloakroom::server::auth::Principal {
+    let who = cloakroom::domain::principal::Principal {
         org: personal.0,
         role: personal.1,
         ..app.principal.clone()
     };
-    let err = cloakroom::server::orgs::invite(&app.state, &who, "x@example.com", Role::Member)
+    let err = cloakroom::domain::orgs::invite(&app.state, &who, "x@example.com", Role::Member)
         .await
         .unwrap_err();
     assert_eq!(err.status_code(), 409);
@@ -257,11 +257,11 @@ async fn invitations_are_single_use_and_make_members(backend: Backend) {
 async fn roles_keep_an_owner_and_tokens_carry_at_most_their_creators_role(backend: Backend) {
     let app = spawn_app(backend).await;
     let admin = common::user_with_role(&app.state, "admin@example.com", "acme", Role::Admin).await;
-    let admin_token = cloakroom::server::auth::create_api_token(&app.state, &admin, "a")
+    let admin_token = cloakroom::domain::auth::create_api_token(&app.state, &admin, "a")
         .await
         .unwrap();
     let member = common::user_with_role(&app.state, "member@example.com", "acme", Role::Member).await;
-    let member_token = cloakroom::server::auth::create_api_token(&app.state, &member, "m")
+    let member_token = cloakroom::domain::auth::create_api_token(&app.state, &member, "m")
         .await
         .unwrap();
 
@@ -345,11 +345,11 @@ async fn roles_keep_an_owner_and_tokens_carry_at_most_their_creators_role(backen
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (signed_in, _) =
-        cloakroom::server::auth::login(&app.state, "member@example.com", common::PASSWORD, "test")
+        cloakroom::domain::auth::login(&app.state, "member@example.com", common::PASSWORD, "test")
             .await
             .unwrap();
     assert_eq!(signed_in.role, Role::Viewer);
-    let (_, viewer_made) = cloakroom::server::orgs::create_token(&app.state, &signed_in, "as viewer")
+    let (_, viewer_made) = cloakroom::domain::orgs::create_token(&app.state, &signed_in, "as viewer")
         .await
         .unwrap();
     send(
@@ -441,7 +441,7 @@ async fn the_audit_log_records_changes_never_values_and_only_grows(backend: Back
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let (_, session) = cloakroom::server::auth::login(&app.state, "owner@example.com", common::PASSWORD, "t")
+    let (_, session) = cloakroom::domain::auth::login(&app.state, "owner@example.com", common::PASSWORD, "t")
         .await
         .unwrap();
     let cookie = format!("cloakroom_session={session}");
@@ -453,7 +453,7 @@ async fn the_audit_log_records_changes_never_values_and_only_grows(backend: Back
     )
     .await;
     assert_eq!(res.status(), StatusCode::FOUND);
-    let _ = cloakroom::server::auth::login(&app.state, "owner@example.com", "wrong-password", "t").await;
+    let _ = cloakroom::domain::auth::login(&app.state, "owner@example.com", "wrong-password", "t").await;
     // Failed sign-ins are recorded just after the answer (so they take no longer).
     let failed = cloakroom::model::AuditFilter {
         action: Some("login.failed".into()),
@@ -565,7 +565,7 @@ async fn the_audit_log_records_changes_never_values_and_only_grows(backend: Back
     let (_, future) = send(
         &app,
         Method::GET,
-        &format!("/audit?since={}", cloakroom::server::now() + 3600),
+        &format!("/audit?since={}", cloakroom::domain::now() + 3600),
         &app.token,
         None,
     )
@@ -601,7 +601,7 @@ async fn password_changes_end_other_sessions_and_owners_delete_organizations(bac
     let login = |password: &'static str| {
         let state = app.state.clone();
         async move {
-            cloakroom::server::auth::login(&state, "owner@example.com", password, "t")
+            cloakroom::domain::auth::login(&state, "owner@example.com", password, "t")
                 .await
                 .map(|(_, s)| format!("cloakroom_session={s}"))
         }
@@ -729,12 +729,12 @@ async fn password_changes_end_other_sessions_and_owners_delete_organizations(bac
         .await
         .unwrap()
         .unwrap();
-    let who = cloakroom::server::auth::Principal {
+    let who = cloakroom::domain::principal::Principal {
         org: personal.0,
         role: personal.1,
         ..app.principal.clone()
     };
-    let err = cloakroom::server::orgs::delete_org(&app.state, &who, "owner-personal")
+    let err = cloakroom::domain::orgs::delete_org(&app.state, &who, "owner-personal")
         .await
         .unwrap_err();
     assert_eq!(err.status_code(), 409);
@@ -744,7 +744,7 @@ async fn password_changes_end_other_sessions_and_owners_delete_organizations(bac
 /// guessing it on the account page: the current-password check has its own limit per
 /// session holder, and counts toward the account-wide slowing of sign-ins.
 async fn guessing_the_current_password_is_limited_like_signing_in(backend: Backend) {
-    use cloakroom::server::auth::{login, LOGIN_FAILURES_ALLOWED};
+    use cloakroom::domain::auth::{login, LOGIN_FAILURES_ALLOWED};
     let app = spawn_app(backend).await;
     let (_, session) = login(&app.state, "owner@example.com", common::PASSWORD, "t")
         .await

@@ -171,8 +171,8 @@ async fn an_already_encoded_auth_is_checked_and_stored_as_is(backend: Backend) {
 async fn other_orgs_cannot_see_or_export(backend: Backend) {
     let app = spawn_app(backend).await;
     let other = common::user(&app.state, "x@example.com", "other").await;
-    let new = cloakroom::server::pull_secrets::validate_new("theirs", "ghcr.io", "u", "p", "", true).unwrap();
-    cloakroom::server::pull_secrets::create(&app.state, &other, new, false)
+    let new = cloakroom::domain::pull_secrets::validate_new("theirs", "ghcr.io", "u", "p", "", true).unwrap();
+    cloakroom::domain::pull_secrets::create(&app.state, &other, new, false)
         .await
         .unwrap();
     for path in [
@@ -204,20 +204,20 @@ async fn replace_swaps_credentials_in_one_step(backend: Backend) {
     let app = spawn_app(backend).await;
     let who = &app.principal;
     let first =
-        cloakroom::server::pull_secrets::validate_new("r", "ghcr.io", "old", "one", "", true).unwrap();
-    cloakroom::server::pull_secrets::create(&app.state, who, first, false)
+        cloakroom::domain::pull_secrets::validate_new("r", "ghcr.io", "old", "one", "", true).unwrap();
+    cloakroom::domain::pull_secrets::create(&app.state, who, first, false)
         .await
         .unwrap();
     let second =
-        cloakroom::server::pull_secrets::validate_new("r", "quay.io", "new", "two", "", true).unwrap();
-    let (s, replaced) = cloakroom::server::pull_secrets::create(&app.state, who, second, true)
+        cloakroom::domain::pull_secrets::validate_new("r", "quay.io", "new", "two", "", true).unwrap();
+    let (s, replaced) = cloakroom::domain::pull_secrets::create(&app.state, who, second, true)
         .await
         .unwrap();
     assert!(replaced);
     assert_eq!((s.registry.as_str(), s.username.as_str()), ("quay.io", "new"));
     let list = app.state.store.list_pull_secrets(who.org.id).await.unwrap();
     assert_eq!(list.len(), 1);
-    let json = cloakroom::server::pull_secrets::export(&app.state, who, "r")
+    let json = cloakroom::domain::pull_secrets::export(&app.state, who, "r")
         .await
         .unwrap();
     let v: Value = serde_json::from_str(&json).unwrap();

@@ -69,7 +69,7 @@ async fn put_creates_then_modifies_and_get_lists_keys_without_values(backend: Ba
         .map(|k| k["key"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(keys, vec!["DB_URL", "EMPTY", "NEW"]);
-    let stored = cloakroom::server::secrets::reveal(&app.state, &app.principal, "prod", "DB_URL")
+    let stored = cloakroom::domain::secrets::reveal(&app.state, &app.principal, "prod", "DB_URL")
         .await
         .unwrap();
     assert_eq!(stored.expose(), "changed value");
@@ -100,7 +100,7 @@ async fn invalid_pairs_answer_400_listing_each_and_change_nothing(backend: Backe
         ])
     );
     assert!(v["error"].as_str().unwrap().starts_with("2 problems"));
-    let a = cloakroom::server::secrets::reveal(&app.state, &app.principal, "s", "A")
+    let a = cloakroom::domain::secrets::reveal(&app.state, &app.principal, "s", "A")
         .await
         .unwrap();
     assert_eq!(a.expose(), "1");
@@ -115,7 +115,7 @@ async fn invalid_pairs_answer_400_listing_each_and_change_nothing(backend: Backe
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let v = body(res).await;
     assert_eq!(v["details"][0].as_str().unwrap(), "line 2, word 2: expected KEY=value but this word has no \"=\" (put quotes around a value that contains spaces)");
-    let a = cloakroom::server::secrets::reveal(&app.state, &app.principal, "s", "A")
+    let a = cloakroom::domain::secrets::reveal(&app.state, &app.principal, "s", "A")
         .await
         .unwrap();
     assert_eq!(a.expose(), "1");
@@ -184,7 +184,7 @@ async fn too_large_answers_413(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("at most 1048576"));
-    let huge = "y".repeat(cloakroom::server::rest::MAX_BODY_BYTES + 1);
+    let huge = "y".repeat(cloakroom::web::rest::MAX_BODY_BYTES + 1);
     let res = app
         .api(Method::PUT, "/secrets/big")
         .header("content-type", "text/plain")
@@ -235,7 +235,7 @@ async fn credentials_are_required_and_other_orgs_look_missing(backend: Backend) 
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // A dashboard session cookie is not an API credential.
     let (_, session) =
-        cloakroom::server::auth::login(&app.state, "owner@example.com", common::PASSWORD, "127.0.0.1")
+        cloakroom::domain::auth::login(&app.state, "owner@example.com", common::PASSWORD, "127.0.0.1")
             .await
             .unwrap();
     let res = app
@@ -248,7 +248,7 @@ async fn credentials_are_required_and_other_orgs_look_missing(backend: Backend) 
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     // Another organization, existing or not, is simply not found.
     let other = common::user(&app.state, "x@example.com", "other").await;
-    cloakroom::server::secrets::create(
+    cloakroom::domain::secrets::create(
         &app.state,
         &other,
         &cloakroom::validate::ResourceName::parse("theirs").unwrap(),
@@ -382,7 +382,7 @@ async fn a_no_js_write_redirects_back_with_the_result_and_values_stay_out_of_htm
         "messages never travel in the URL"
     );
     let flash = flash_cookie(&res);
-    let v = cloakroom::server::secrets::reveal(&app.state, &app.principal, "web", "TOKEN")
+    let v = cloakroom::domain::secrets::reveal(&app.state, &app.principal, "web", "TOKEN")
         .await
         .unwrap();
     assert_eq!(
@@ -462,7 +462,7 @@ async fn a_no_js_write_redirects_back_with_the_result_and_values_stay_out_of_htm
         .await
         .unwrap();
     assert!(!html.contains("evil.example") && !html.contains("session expired"));
-    let v = cloakroom::server::secrets::reveal(&app.state, &app.principal, "web", "TOKEN")
+    let v = cloakroom::domain::secrets::reveal(&app.state, &app.principal, "web", "TOKEN")
         .await
         .unwrap();
     assert_eq!(v.expose(), "s3cret-html-check");
@@ -576,7 +576,7 @@ async fn if_match_guards_against_lost_updates(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("changed since you loaded it (revision 1, now 2)"));
-    let a = cloakroom::server::secrets::reveal(&app.state, &app.principal, "s", "A")
+    let a = cloakroom::domain::secrets::reveal(&app.state, &app.principal, "s", "A")
         .await
         .unwrap();
     assert_eq!(a.expose(), "1");
@@ -613,7 +613,7 @@ async fn lists_of_sets_come_in_pages_with_a_search(backend: Backend) {
         .map(|i| format!("{}-{i:03}", if i % 3 == 0 { "prod" } else { "staging" }))
         .collect();
     for name in &names {
-        cloakroom::server::secrets::create(
+        cloakroom::domain::secrets::create(
             &app.state,
             &app.principal,
             &cloakroom::validate::ResourceName::parse(name).unwrap(),
@@ -707,7 +707,7 @@ async fn lists_of_sets_come_in_pages_with_a_search(backend: Backend) {
 async fn deployments_come_in_pages_and_a_set_names_only_its_users(backend: Backend) {
     let app = spawn_app(backend).await;
     let set = cloakroom::validate::ResourceName::parse("app").unwrap();
-    cloakroom::server::secrets::create(&app.state, &app.principal, &set)
+    cloakroom::domain::secrets::create(&app.state, &app.principal, &set)
         .await
         .unwrap();
     let mut names = Vec::new();
@@ -722,7 +722,7 @@ async fn deployments_come_in_pages_and_a_set_names_only_its_users(backend: Backe
             min_agents: 0,
             max_agents: 1,
         };
-        cloakroom::server::deployments::deploy(&app.state, &app.principal, &spec)
+        cloakroom::domain::deployments::deploy(&app.state, &app.principal, &spec)
             .await
             .unwrap();
         names.push(name);
@@ -792,7 +792,7 @@ async fn pickers_stay_bounded_in_a_large_organization(backend: Backend) {
         let (state, who) = (app.state.clone(), app.principal.clone());
         async move {
             let name = cloakroom::validate::ResourceName::parse(&format!("s-{i:03}")).unwrap();
-            cloakroom::server::secrets::create(&state, &who, &name)
+            cloakroom::domain::secrets::create(&state, &who, &name)
                 .await
                 .unwrap();
         }
@@ -896,7 +896,7 @@ async fn a_refused_deploy_returns_to_the_form_it_came_from(backend: Backend) {
 /// none of the organization's set names.
 async fn viewers_get_no_deploy_form(backend: Backend) {
     let app = spawn_app(backend).await;
-    cloakroom::server::secrets::create(
+    cloakroom::domain::secrets::create(
         &app.state,
         &app.principal,
         &cloakroom::validate::ResourceName::parse("app-env").unwrap(),
@@ -943,7 +943,7 @@ on_both_backends!(
 async fn oversized_bodies_are_refused_on_every_route() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app(Backend::Sqlite).await;
-    let too_big = cloakroom::server::router::MAX_REQUEST_BYTES + 1;
+    let too_big = cloakroom::web::router::MAX_REQUEST_BYTES + 1;
     for path in ["/api/save_paste", "/api/login", "/api/v1/orgs/acme/secrets/s"] {
         // Announce the size and send no body: the limit is enforced from the header,
         // before anything is read.

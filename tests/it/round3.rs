@@ -17,7 +17,7 @@ use serde_json::Value;
 /// An API token of a new account that is `role` in the app's organization (`acme`).
 async fn token_of(app: &TestApp, email: &str, role: Role) -> String {
     let who = common::user_with_role(&app.state, email, "acme", role).await;
-    cloakroom::server::auth::create_api_token(&app.state, &who, "t")
+    cloakroom::domain::auth::create_api_token(&app.state, &who, "t")
         .await
         .unwrap()
 }

@@ -6,8 +6,9 @@
 
 use crate::common;
 
+use cloakroom::domain::principal::Principal;
+use cloakroom::domain::secrets;
 use cloakroom::error::AppError;
-use cloakroom::server::secrets;
 use cloakroom::validate::{validate_pairs, ResourceName, SET_MAX_BYTES, VALUE_MAX_BYTES};
 use common::{user, Backend, TestDb};
 
@@ -226,7 +227,7 @@ async fn a_ciphertext_copied_to_another_row_does_not_decrypt(backend: Backend) {
 async fn a_wrong_master_key_refuses_to_start(backend: Backend) {
     let db = TestDb::new(backend).await;
     drop(db.state(1).await);
-    let err = cloakroom::server::state::AppState::open_with_key(db.config(), Some(common::key_b64(2)), None)
+    let err = cloakroom::domain::state::AppState::open_with_key(db.config(), Some(common::key_b64(2)), None)
         .await
         .err()
         .expect("a different key must be refused");
@@ -348,21 +349,22 @@ async fn unset_and_delete_say_what_is_missing(backend: Backend) {
 }
 
 async fn sessions_and_tokens_resolve_to_their_user_and_org(backend: Backend) {
-    use cloakroom::server::crypto::token_hash;
+    use cloakroom::domain::crypto::token_hash;
     let db = TestDb::new(backend).await;
     let state = db.state(1).await;
     let who = user(&state, "a@example.com", "acme").await;
-    let (p, session) = cloakroom::server::auth::login(&state, "A@Example.com", common::PASSWORD, "127.0.0.1")
+    let (p, session) = cloakroom::domain::auth::login(&state, "A@Example.com", common::PASSWORD, "127.0.0.1")
         .await
         .unwrap();
     assert_eq!(p, who);
-    let now = cloakroom::server::now();
+    let now = cloakroom::domain::now();
     assert_eq!(
         state
             .store
             .principal_for_session(&token_hash(&session), now, now - 60)
             .await
-            .unwrap(),
+            .unwrap()
+            .map(|a| Principal::acting(a, who.via)),
         Some(who.clone())
     );
     let ttl = state.config.session_ttl_secs;
@@ -385,14 +387,14 @@ async fn sessions_and_tokens_resolve_to_their_user_and_org(backend: Backend) {
         "unused since before the idle cut-off"
     );
     assert!(matches!(
-        cloakroom::server::auth::login(&state, "a@example.com", "wrong", "127.0.0.1").await,
+        cloakroom::domain::auth::login(&state, "a@example.com", "wrong", "127.0.0.1").await,
         Err(AppError::BadCredentials)
     ));
     assert!(matches!(
-        cloakroom::server::auth::login(&state, "nobody@example.com", "wrong", "127.0.0.1").await,
+        cloakroom::domain::auth::login(&state, "nobody@example.com", "wrong", "127.0.0.1").await,
         Err(AppError::BadCredentials)
     ));
-    let token = cloakroom::server::auth::create_api_token(&state, &who, "ci")
+    let token = cloakroom::domain::auth::create_api_token(&state, &who, "ci")
         .await
         .unwrap();
     assert!(token.starts_with("ckr_"));
@@ -401,7 +403,8 @@ async fn sessions_and_tokens_resolve_to_their_user_and_org(backend: Backend) {
             .store
             .principal_for_token(&token_hash(&token), now)
             .await
-            .unwrap(),
+            .unwrap()
+            .map(|a| Principal::acting(a, who.via)),
         Some(who)
     );
     assert_eq!(
@@ -490,8 +493,8 @@ async fn concurrent_writers_to_different_keys_of_one_set_all_land(backend: Backe
 /// Every page of a search of the sets list, following the cursor with `limit` names a
 /// page.
 async fn searched(
-    state: &cloakroom::server::state::AppState,
-    who: &cloakroom::server::auth::Principal,
+    state: &cloakroom::domain::state::AppState,
+    who: &cloakroom::domain::principal::Principal,
     q: &str,
     limit: u32,
 ) -> Vec<String> {
@@ -567,9 +570,9 @@ async fn search_finds_exactly_the_names_containing_the_text(backend: Backend) {
     secrets::delete(&state, &who, "svc-014").await.unwrap();
     names.retain(|n| n != "svc-014");
     check(names.clone()).await;
-    let gone = cloakroom::server::history::deleted(&state, &who).await.unwrap();
+    let gone = cloakroom::domain::history::deleted(&state, &who).await.unwrap();
     let id = gone.iter().find(|d| d.name == "svc-014").unwrap().id;
-    cloakroom::server::history::undelete(&state, &who, id, Some(&name("restored-014")))
+    cloakroom::domain::history::undelete(&state, &who, id, Some(&name("restored-014")))
         .await
         .unwrap();
     names.push("restored-014".into());
@@ -628,8 +631,8 @@ on_both_backends!(
 /// audit filter all treat `Ünal@…` and `ünal@…` as one address; addresses stored
 /// before the rule are folded when the store opens.
 async fn email_addresses_are_one_address_in_any_letter_case(backend: Backend) {
+    use cloakroom::domain::{audit, auth, orgs};
     use cloakroom::model::{AuditFilter, Role};
-    use cloakroom::server::{audit, auth, orgs};
     let db = TestDb::new(backend).await;
     let state = db.state(1).await;
     let owner = user(&state, "owner@example.com", "acme").await;

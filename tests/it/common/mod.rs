@@ -5,11 +5,11 @@
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
 use base64::Engine;
+use cloakroom::domain::auth;
+use cloakroom::domain::config::Config;
+use cloakroom::domain::principal::Principal;
+use cloakroom::domain::state::AppState;
 use cloakroom::model::Role;
-use cloakroom::server::auth;
-use cloakroom::server::auth::Principal;
-use cloakroom::server::config::Config;
-use cloakroom::server::state::AppState;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tempfile::TempDir;
 
@@ -105,7 +105,7 @@ impl TestDb {
                     "cloakroom_test_{}_{}_{}",
                     std::process::id(),
                     COUNTER.fetch_add(1, Ordering::SeqCst),
-                    cloakroom::server::now()
+                    cloakroom::domain::now()
                 );
                 pg_admin()
                     .await
@@ -210,7 +210,7 @@ impl Drop for TestDb {
 
 /// Lifts every quota (see [`TestDb::state_without_quotas`]).
 pub fn without_quotas(config: &mut Config) {
-    config.quotas = cloakroom::server::config::Quotas {
+    config.quotas = cloakroom::domain::config::Quotas {
         history_bytes: i64::MAX,
         versions_per_day: i64::MAX,
         writes_per_minute: i64::MAX,
@@ -224,9 +224,13 @@ pub async fn user(state: &AppState, email: &str, org: &str) -> Principal {
 
 /// A new account (with its personal workspace) that is `role` in `org`.
 pub async fn user_with_role(state: &AppState, email: &str, org: &str, role: Role) -> Principal {
-    let org = state.store.ensure_org(org).await.unwrap();
+    let org = state
+        .store
+        .ensure_org(org, cloakroom::domain::now())
+        .await
+        .unwrap();
     let hash = auth::hash_password(PASSWORD).unwrap();
-    let id = cloakroom::server::orgs::create_account(state, email, &hash, Some((&org, role)))
+    let id = cloakroom::domain::orgs::create_account(state, email, &hash, Some((&org, role)))
         .await
         .unwrap();
     Principal {
@@ -234,7 +238,7 @@ pub async fn user_with_role(state: &AppState, email: &str, org: &str, role: Role
         email: email.into(),
         org,
         role,
-        via: cloakroom::server::auth::Via::Ui,
+        via: cloakroom::domain::principal::Via::Ui,
     }
 }
 
@@ -293,11 +297,11 @@ impl TestApp {
 
 /// Serves the real router for `state` on a free port; returns its base URL.
 pub async fn serve(state: AppState) -> String {
-    let app = cloakroom::server::router::router(state);
+    let app = cloakroom::web::router::router(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
-        let _ = cloakroom::server::router::serve(listener, app).await;
+        let _ = cloakroom::web::router::serve(listener, app).await;
     });
     base
 }

@@ -6,7 +6,7 @@
 //! Needs PostgreSQL's server binaries (`/usr/lib/postgresql/*/bin`); run as root, the
 //! server runs as the `postgres` OS user.
 
-use cloakroom::server::store::{self, Store};
+use cloakroom::store::{self, Store};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
@@ -237,7 +237,10 @@ async fn open_err(url: &str) -> String {
 
 /// The store works on the connection and every connection it made is encrypted.
 async fn assert_works_over_tls(pg: &TlsPostgres, store: &Store) {
-    store.ensure_org("acme").await.expect("a write over TLS");
+    store
+        .ensure_org("acme", cloakroom::domain::now())
+        .await
+        .expect("a write over TLS");
     let org = store.org_by_name("acme").await.expect("a read over TLS");
     assert!(org.is_some());
     let (connections, encrypted) = pg.client_connections().await;

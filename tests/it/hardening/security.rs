@@ -54,9 +54,9 @@ async fn server_functions_refuse_callers_without_a_session_before_reading_the_bo
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/login");
     // Every non-public server function is behind the same gate.
-    for path in cloakroom::server::router::server_fn_paths() {
+    for path in cloakroom::web::router::server_fn_paths() {
         let name = path.trim_start_matches("/api/");
-        if cloakroom::server::router::PUBLIC_SERVER_FNS.contains(&name) {
+        if cloakroom::web::router::PUBLIC_SERVER_FNS.contains(&name) {
             continue;
         }
         let res = app
@@ -169,7 +169,7 @@ async fn a_paste_of_a_million_bad_words_gets_twenty_problems_and_a_count() {
 async fn writes_check_the_callers_role_before_looking_at_the_input() {
     let app = spawn_app(Backend::Sqlite).await;
     let viewer = common::user_with_role(&app.state, "viewer@example.com", "acme", Role::Viewer).await;
-    let token = cloakroom::server::auth::create_api_token(&app.state, &viewer, "v")
+    let token = cloakroom::domain::auth::create_api_token(&app.state, &viewer, "v")
         .await
         .unwrap();
     // Junk that would be a 400 if it were parsed: a viewer gets 403 first.
@@ -237,7 +237,7 @@ async fn parallel_wrong_sign_ins_reach_argon2_only_the_allowed_number_of_times(b
         .iter()
         .filter(|s| **s == StatusCode::UNAUTHORIZED)
         .count();
-    let allowed = cloakroom::server::auth::LOGIN_FAILURES_ALLOWED as usize;
+    let allowed = cloakroom::domain::auth::LOGIN_FAILURES_ALLOWED as usize;
     assert_eq!((wrong, refused), (allowed, 50 - allowed), "{statuses:?}");
     assert_eq!(
         checks() - before,
@@ -383,21 +383,21 @@ async fn a_redirect_target_that_cannot_be_a_header_is_a_bad_request() {
 async fn a_new_workspace_never_shows_a_deleted_organizations_audit_log(backend: Backend) {
     let app = spawn_app(backend).await;
     let owner = app.principal.clone();
-    let newest = cloakroom::server::orgs::create_org(&app.state, &owner, "doomed")
+    let newest = cloakroom::domain::orgs::create_org(&app.state, &owner, "doomed")
         .await
         .unwrap();
-    let doomed = cloakroom::server::auth::Principal {
+    let doomed = cloakroom::domain::principal::Principal {
         org: newest.clone(),
         ..owner.clone()
     };
-    cloakroom::server::secrets::create(
+    cloakroom::domain::secrets::create(
         &app.state,
         &doomed,
         &cloakroom::validate::ResourceName::parse("private").unwrap(),
     )
     .await
     .unwrap();
-    cloakroom::server::orgs::delete_org(&app.state, &doomed, "doomed")
+    cloakroom::domain::orgs::delete_org(&app.state, &doomed, "doomed")
         .await
         .unwrap();
     // The next organization made (a new user's personal workspace) is a new id.
@@ -465,10 +465,14 @@ async fn migrating_an_old_sqlite_database_skips_ids_the_audit_log_still_names() 
     }
     let state = db.state(7).await;
     assert_eq!(state.store.org_by_name("kept").await.unwrap().unwrap().id, 3);
-    let org = state.store.ensure_org("fresh").await.unwrap();
+    let org = state
+        .store
+        .ensure_org("fresh", cloakroom::domain::now())
+        .await
+        .unwrap();
     assert_eq!(org.id, 8, "past every id the audit log names");
     let owner = common::user(&state, "owner@example.com", "kept").await;
-    let (id, _) = cloakroom::server::auth::issue_api_token(&state, &owner, "t")
+    let (id, _) = cloakroom::domain::auth::issue_api_token(&state, &owner, "t")
         .await
         .unwrap();
     assert_eq!(id, 42, "past the revoked token the audit log names");
@@ -482,9 +486,9 @@ async fn the_data_directory_database_and_key_are_private_from_the_start() {
     use std::os::unix::fs::PermissionsExt;
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("fresh").join("data");
-    let mut config = cloakroom::server::config::Config::for_tests(&data, "target/site");
+    let mut config = cloakroom::domain::config::Config::for_tests(&data, "target/site");
     config.database_url = format!("sqlite://{}", data.join("cloakroom.db").display());
-    let state = cloakroom::server::state::AppState::open_with_key(config, None, None)
+    let state = cloakroom::domain::state::AppState::open_with_key(config, None, None)
         .await
         .unwrap();
     // A write, so the WAL and shared-memory files exist.
@@ -508,7 +512,7 @@ async fn of_two_instances_with_different_keys_exactly_one_starts(backend: Backen
     let open = |seed: u8| {
         let config = db.config();
         async move {
-            cloakroom::server::state::AppState::open_with_key(config, Some(common::key_b64(seed)), None).await
+            cloakroom::domain::state::AppState::open_with_key(config, Some(common::key_b64(seed)), None).await
         }
     };
     let (a, b) = tokio::join!(open(1), open(2));
@@ -667,7 +671,7 @@ async fn a_change_whose_audit_entry_fails_is_not_made(backend: Backend) {
 async fn invitations_can_be_withdrawn_and_end_with_their_senders_access(backend: Backend) {
     let app = spawn_app(backend).await;
     let admin = common::user_with_role(&app.state, "admin@example.com", "acme", Role::Admin).await;
-    let admin_token = cloakroom::server::auth::create_api_token(&app.state, &admin, "a")
+    let admin_token = cloakroom::domain::auth::create_api_token(&app.state, &admin, "a")
         .await
         .unwrap();
     let invite = |email: &'static str, role: &'static str| {
@@ -695,8 +699,8 @@ async fn invitations_can_be_withdrawn_and_end_with_their_senders_access(backend:
             state
                 .store
                 .invite(
-                    &cloakroom::server::crypto::token_hash(&token),
-                    cloakroom::server::now(),
+                    &cloakroom::domain::crypto::token_hash(&token),
+                    cloakroom::domain::now(),
                 )
                 .await
                 .unwrap()
@@ -761,7 +765,7 @@ async fn invitations_can_be_withdrawn_and_end_with_their_senders_access(backend:
 async fn a_removed_members_runtime_tokens_are_flagged_until_rotated(backend: Backend) {
     let app = spawn_app(backend).await;
     let member = common::user_with_role(&app.state, "member@example.com", "acme", Role::Member).await;
-    let token = cloakroom::server::auth::create_api_token(&app.state, &member, "m")
+    let token = cloakroom::domain::auth::create_api_token(&app.state, &member, "m")
         .await
         .unwrap();
     let put = |path: &str, body: Value| {
@@ -824,10 +828,10 @@ async fn protected_sets_are_deployed_only_by_admins(backend: Backend) {
     let app = spawn_app(backend).await;
     let member = common::user_with_role(&app.state, "member@example.com", "acme", Role::Member).await;
     let admin = common::user_with_role(&app.state, "admin@example.com", "acme", Role::Admin).await;
-    let member_token = cloakroom::server::auth::create_api_token(&app.state, &member, "m")
+    let member_token = cloakroom::domain::auth::create_api_token(&app.state, &member, "m")
         .await
         .unwrap();
-    let admin_token = cloakroom::server::auth::create_api_token(&app.state, &admin, "a")
+    let admin_token = cloakroom::domain::auth::create_api_token(&app.state, &admin, "a")
         .await
         .unwrap();
     let call = |token: &str, method: Method, path: &str, body: Option<Value>| {
@@ -997,13 +1001,13 @@ async fn protected_sets_are_deployed_only_by_admins(backend: Backend) {
         .unwrap();
     assert_eq!(d["rotate_token"], true);
     // Revealing a protected set's values is for admins too.
-    let refused = cloakroom::server::secrets::reveal(&app.state, &member, "prod", "K").await;
+    let refused = cloakroom::domain::secrets::reveal(&app.state, &member, "prod", "K").await;
     assert!(
         matches!(refused, Err(cloakroom::error::AppError::Forbidden(_))),
         "{refused:?}"
     );
     let owner = app.principal.clone();
-    let revealed = cloakroom::server::secrets::reveal(&app.state, &owner, "prod", "K")
+    let revealed = cloakroom::domain::secrets::reveal(&app.state, &owner, "prod", "K")
         .await
         .unwrap();
     assert_eq!(revealed.expose(), "prod-value");
@@ -1015,7 +1019,7 @@ async fn protected_sets_are_deployed_only_by_admins(backend: Backend) {
 async fn a_fresh_instance_is_claimed_only_through_its_setup_link() {
     let db = TestDb::new(Backend::Sqlite).await;
     let state = db.state(3).await;
-    let link = cloakroom::server::setup::offer(&state).await.unwrap().unwrap();
+    let link = cloakroom::domain::setup::offer(&state).await.unwrap().unwrap();
     let code = link.rsplit("code=").next().unwrap().to_owned();
     let base = common::serve(state.clone()).await;
     let http = common::browser_like_client(&base);
@@ -1077,19 +1081,19 @@ async fn a_fresh_instance_is_claimed_only_through_its_setup_link() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     // A restarted server with an account offers no link at all.
-    assert_eq!(cloakroom::server::setup::offer(&state).await.unwrap(), None);
+    assert_eq!(cloakroom::domain::setup::offer(&state).await.unwrap(), None);
 }
 
 async fn anyone_signed_in_creates_organizations_unless_restricted(backend: Backend) {
     for restricted in [false, true] {
         let app = spawn_app_with(backend, |c| {
             if restricted {
-                c.org_creation = cloakroom::server::config::OrgCreation::FirstOwner;
+                c.org_creation = cloakroom::domain::config::OrgCreation::FirstOwner;
             }
         })
         .await;
         let member = common::user_with_role(&app.state, "m@example.com", "acme", Role::Member).await;
-        let member_token = cloakroom::server::auth::create_api_token(&app.state, &member, "m")
+        let member_token = cloakroom::domain::auth::create_api_token(&app.state, &member, "m")
             .await
             .unwrap();
         let create = |token: &str, name: &str| {

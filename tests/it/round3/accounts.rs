@@ -5,10 +5,10 @@
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
 use crate::common::{self, spawn_app, spawn_app_with, Backend, TestApp, TestDb, PASSWORD};
+use cloakroom::domain::config::OrgCreation;
+use cloakroom::domain::orgs;
+use cloakroom::domain::state::AppState;
 use cloakroom::model::Role;
-use cloakroom::server::config::OrgCreation;
-use cloakroom::server::orgs;
-use cloakroom::server::state::AppState;
 use reqwest::StatusCode;
 use std::process::Stdio;
 use tokio::io::AsyncWriteExt;
@@ -307,7 +307,7 @@ async fn an_account_whose_workspace_fails_is_not_made(backend: Backend) {
     let app = spawn_app(backend).await;
     let (refuse, allow) = refuse_personal_workspaces(backend);
     app.db.execute(refuse).await;
-    let hash = cloakroom::server::auth::hash_password(PASSWORD).unwrap();
+    let hash = cloakroom::domain::auth::hash_password(PASSWORD).unwrap();
     let acme = app.principal.org.clone();
     orgs::create_account(
         &app.state,
@@ -367,7 +367,7 @@ async fn an_invited_account_is_made_whole_or_not_at_all(backend: Backend) {
 /// And for the setup link: a failed claim leaves no half-made instance and the link
 /// still works.
 async fn setting_up_the_instance_is_whole_or_not_at_all(backend: Backend) {
-    use cloakroom::server::setup;
+    use cloakroom::domain::setup;
     let db = TestDb::new(backend).await;
     let state = db.state(7).await;
     let link = setup::offer(&state).await.unwrap().expect("a setup link");
@@ -545,13 +545,13 @@ async fn an_account_in_no_organization_is_told_so_at_sign_in(backend: Backend) {
     orgs::remove_member(&app.state, &app.principal, "lee@example.com")
         .await
         .unwrap();
-    let err = cloakroom::server::auth::login(&app.state, "lee@example.com", PASSWORD, "127.0.0.1")
+    let err = cloakroom::domain::auth::login(&app.state, "lee@example.com", PASSWORD, "127.0.0.1")
         .await
         .unwrap_err();
     assert_eq!(err.status_code(), 403, "{err}");
     assert!(err.to_string().contains("belongs to no organization"), "{err}");
     let wrong =
-        cloakroom::server::auth::login(&app.state, "lee@example.com", "not-the-password", "127.0.0.1")
+        cloakroom::domain::auth::login(&app.state, "lee@example.com", "not-the-password", "127.0.0.1")
             .await
             .unwrap_err();
     assert_eq!(wrong, cloakroom::error::AppError::BadCredentials);

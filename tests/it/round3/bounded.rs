@@ -29,7 +29,7 @@ async fn a_search_longer_than_any_name_answers_an_empty_page_without_the_databas
     let app = spawn_app(backend).await;
     let longest = format!("{}-end", "a".repeat(NAME_MAX_LEN - 4));
     for name in [longest.as_str(), "short"] {
-        cloakroom::server::secrets::create(&app.state, &app.principal, &ResourceName::parse(name).unwrap())
+        cloakroom::domain::secrets::create(&app.state, &app.principal, &ResourceName::parse(name).unwrap())
             .await
             .unwrap();
     }

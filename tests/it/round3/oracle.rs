@@ -149,7 +149,7 @@ async fn comparisons_beyond_what_a_caller_can_read_are_counted(backend: Backend)
 /// Equality is decided by full MACs: a database whose MACs are short (as before) is
 /// upgraded at start-up, and a write of the same value is still no change.
 async fn short_macs_are_upgraded_at_start_up(backend: Backend) {
-    use cloakroom::server::secrets;
+    use cloakroom::domain::secrets;
     let db = TestDb::new(backend).await;
     let state = db.state(3).await;
     let who = common::user(&state, "o@example.com", "acme").await;
@@ -182,7 +182,7 @@ async fn short_macs_are_upgraded_at_start_up(backend: Backend) {
     let again = secrets::write(&state, &who, &set, pairs(&[("A", "one"), ("B", "changed")]), None)
         .await
         .unwrap();
-    let versions = cloakroom::server::history::versions(&state, &who, "s", None, 10)
+    let versions = cloakroom::domain::history::versions(&state, &who, "s", None, 10)
         .await
         .unwrap();
     let newest = versions

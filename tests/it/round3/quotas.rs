@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
 use crate::common::{spawn_app_with, Backend, TestApp};
-use cloakroom::server::config::Quotas;
+use cloakroom::domain::config::Quotas;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -94,7 +94,7 @@ on_both_backends!(
 
 /// Quotas are per organization and tokens per person: neither multiplies without end.
 async fn organizations_and_api_tokens_per_account_are_capped(backend: Backend) {
-    use cloakroom::server::{auth, orgs};
+    use cloakroom::domain::{auth, orgs};
     let app = spawn_app_with(backend, |_| {}).await;
     let owned = app
         .state

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
 
 use crate::common::{self, spawn_app_with, Backend, TestApp};
-use cloakroom::server::auth::{
+use cloakroom::domain::auth::{
     ACCOUNT_FAILURES_BEFORE_SLOWING, ADDRESS_FAILURES_ALLOWED, LOGIN_FAILURES_ALLOWED,
 };
 use reqwest::StatusCode;

@@ -2,16 +2,13 @@
 //! records a revision with an immutable snapshot of the set; the runtime token of a
 //! deployment reads exactly that snapshot and nothing else.
 
-use super::auth::Principal;
 use super::crypto::{new_token, token_hash};
+use super::principal::Principal;
 use super::state::AppState;
-use super::store::db::Db;
-use super::store::deployments::StoredDeployment;
-use super::store::{self, deployments as rows, sets, StoredKey};
 use crate::error::AppError;
 use crate::model::{DeploymentDetail, DeploymentRevision, DeploymentSpec, DeploymentSummary, Role};
-use crate::validate::{check_deployment, FieldError};
-use serde::Deserialize;
+use crate::store::deployments::StoredDeployment;
+use crate::store::{self, deployments as rows, sets, StoredKey};
 
 /// The result of a deploy. `runtime_token` is set only when the deployment was
 /// created: it is shown once and only its hash is stored.
@@ -32,66 +29,7 @@ impl std::fmt::Debug for DeployOutcome {
     }
 }
 
-/// `pcc-deploy.toml`, as the Pipecat Cloud CLI writes it. Unknown keys are refused.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeployFile {
-    pub agent_name: Option<String>,
-    pub image: Option<String>,
-    pub secret_set: Option<String>,
-    pub image_credentials: Option<String>,
-    pub region: Option<String>,
-    pub scaling: Option<Scaling>,
-}
-
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Scaling {
-    pub min_agents: Option<i64>,
-    pub max_agents: Option<i64>,
-}
-
-/// Parses a `pcc-deploy.toml`; errors name the line and the offending key.
-pub fn parse_deploy_file(text: &str) -> Result<DeployFile, AppError> {
-    toml::from_str(text).map_err(|e| {
-        AppError::validation(FieldError {
-            field: "pcc-deploy.toml".into(),
-            message: format!("pcc-deploy.toml: {}", e.message()),
-        })
-    })
-}
-
-pub use crate::rest_types::DeployFields;
-
-/// The spec for deployment `name` from an optional file and direct fields.
-pub fn merge_spec(
-    name: &str,
-    file: Option<DeployFile>,
-    fields: DeployFields,
-) -> Result<DeploymentSpec, AppError> {
-    let file = file.unwrap_or_default();
-    if let Some(agent) = file.agent_name.as_deref().filter(|a| *a != name) {
-        return Err(AppError::validation(FieldError {
-            field: "agent_name".into(),
-            message: format!("pcc-deploy.toml names agent \"{agent}\", but this is deployment \"{name}\""),
-        }));
-    }
-    let blank_is_none = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    let scaling = file.scaling.unwrap_or_default();
-    let spec = DeploymentSpec {
-        name: name.to_owned(),
-        image: blank_is_none(fields.image).or(file.image).unwrap_or_default(),
-        secret_set: blank_is_none(fields.secret_set).or(blank_is_none(file.secret_set)),
-        pull_secret: blank_is_none(fields.image_credentials).or(blank_is_none(file.image_credentials)),
-        region: blank_is_none(fields.region)
-            .or(blank_is_none(file.region))
-            .unwrap_or_else(|| "default".into()),
-        min_agents: fields.min_agents.or(scaling.min_agents).unwrap_or(0),
-        max_agents: fields.max_agents.or(scaling.max_agents).unwrap_or(1),
-    };
-    check_deployment(&spec)?;
-    Ok(spec)
-}
+pub use crate::deploy_spec::{merge_spec, parse_deploy_file, DeployFields, DeployFile};
 
 /// Whether `who` may deploy a protected set, redeploy or rotate the runtime token of a
 /// deployment that uses one: whoever holds a runtime token reads every value of its
@@ -107,7 +45,7 @@ pub async fn deploy(
     spec: &DeploymentSpec,
 ) -> Result<DeployOutcome, AppError> {
     who.require(Role::Member, "changing deployments")?;
-    check_deployment(spec)?;
+    spec.check()?;
     let token = new_token("ckd_");
     let (org_id, now, token_hash) = (who.org.id, super::now(), token_hash(&token));
     let mut tx = state.store.write().await?;
@@ -175,7 +113,7 @@ pub async fn deploy(
         state.config.deployment_revisions_kept,
     )
     .await?;
-    let record = super::store::history::RevisionRecord {
+    let record = crate::store::history::RevisionRecord {
         deployment_id: id,
         revision,
         spec,
@@ -184,7 +122,7 @@ pub async fn deploy(
         actor: &who.email,
         rollback_of: None,
     };
-    super::store::history::record_revision(&mut tx, &record).await?;
+    crate::store::history::record_revision(&mut tx, &record).await?;
     let created = existing.is_none();
     let action = if created {
         "deployment.create"
@@ -207,23 +145,6 @@ pub async fn deploy(
         revision,
         runtime_token: created.then_some(token),
     })
-}
-
-/// Refuses to delete a set or pull secret (`what`, named by deployments' `column`)
-/// while deployments use it, naming them. Runs in the deletion's transaction, after the
-/// row is locked.
-pub(crate) async fn refuse_if_used(
-    tx: &mut Db,
-    org_id: i64,
-    column: &str,
-    what: &str,
-    name: &str,
-) -> Result<(), AppError> {
-    let users = rows::users_of(tx, org_id, column, name).await?;
-    if users.is_empty() {
-        return Ok(());
-    }
-    Err(in_use(&format!("{what} \"{name}\""), &users))
 }
 
 /// One page of the organization's deployments, by name.
@@ -303,7 +224,7 @@ pub async fn revisions(
 /// and its environment's sealed bytes exactly (not the set as it is now). The new
 /// revision number.
 pub async fn rollback(state: &AppState, who: &Principal, name: &str, to: i64) -> Result<i64, AppError> {
-    use super::store::history;
+    use crate::store::history;
     who.require(Role::Member, "changing deployments")?;
     let (org_id, now) = (who.org.id, super::now());
     let not_kept = || {
@@ -537,16 +458,6 @@ pub fn missing_reference(what: &str, name: &str) -> crate::validate::FieldError 
 
 pub fn deployment_not_found(name: &str) -> AppError {
     AppError::NotFound(format!("deployment \"{name}\" not found"))
-}
-
-/// Refusal to delete something deployments still use.
-pub fn in_use(what: &str, users: &[String]) -> AppError {
-    AppError::Conflict(format!(
-        "{what} is used by deployment{} {}; change or delete {} first",
-        if users.len() == 1 { "" } else { "s" },
-        users.join(", "),
-        if users.len() == 1 { "it" } else { "them" }
-    ))
 }
 
 #[cfg(test)]

@@ -1,14 +1,15 @@
 //! Image pull secrets: registry credentials, encrypted at rest, immutable, exported as
 //! the Kubernetes `kubernetes.io/dockerconfigjson` Secret that kubectl would write.
 
-use super::auth::Principal;
 use super::crypto::SecretValue;
+use super::principal::Principal;
 use super::state::AppState;
-use super::store::{self, sets, PullSecretRecord};
+pub use crate::error::pull_secret_exists;
 use crate::error::AppError;
 use crate::model::PullSecretSummary;
 use crate::model::Role;
-use crate::validate::{self, FieldError, ResourceName};
+use crate::store::{self, sets, PullSecretRecord};
+use crate::validate::{self, ResourceName};
 use serde::Serialize;
 
 /// A validated new pull secret. `Debug` shows no credentials (`SecretValue` prints `***`).
@@ -32,35 +33,20 @@ pub fn validate_new(
     auth: &str,
     encode: bool,
 ) -> Result<NewPullSecret, AppError> {
-    let mut errors: Vec<FieldError> = Vec::new();
-    let name = ResourceName::parse_as("pull secret name", name)
-        .map_err(|e| errors.push(e))
-        .ok();
-    let registry = registry.trim();
-    let _ = validate::check_registry(registry).map_err(|e| errors.push(e));
-    let (username, auth) = if encode {
-        let _ = validate::check_registry_username(username).map_err(|e| errors.push(e));
-        let _ = validate::check_registry_password(password).map_err(|e| errors.push(e));
+    let (name, username) = validate::check_new_pull_secret(name, registry, username, password, auth, encode)
+        .map_err(|errors| AppError::Validation(errors.into()))?;
+    let auth = if encode {
         let joined = zeroize::Zeroizing::new(format!("{username}:{password}"));
-        (username.to_owned(), validate::base64_encode(joined.as_bytes()))
+        validate::base64_encode(joined.as_bytes())
     } else {
-        match validate::check_registry_auth(auth) {
-            Ok(user) => (user, auth.trim().to_owned()),
-            Err(e) => {
-                errors.push(e);
-                (String::new(), String::new())
-            }
-        }
+        auth.trim().to_owned()
     };
-    match name {
-        Some(name) if errors.is_empty() => Ok(NewPullSecret {
-            name,
-            registry: registry.to_owned(),
-            username,
-            auth: SecretValue::new(auth),
-        }),
-        _ => Err(AppError::Validation(errors.into())),
-    }
+    Ok(NewPullSecret {
+        name,
+        registry: registry.trim().to_owned(),
+        username,
+        auth: SecretValue::new(auth),
+    })
 }
 
 fn summary(r: &PullSecretRecord) -> PullSecretSummary {
@@ -125,7 +111,7 @@ pub async fn delete(state: &AppState, who: &Principal, name: &str) -> Result<(),
     if !sets::lock_named(&mut tx, "image_pull_secrets", who.org.id, name).await? {
         return Err(pull_secret_not_found(name));
     }
-    super::deployments::refuse_if_used(&mut tx, who.org.id, "pull_secret", "image pull secret", name).await?;
+    super::secrets::refuse_if_used(&mut tx, who.org.id, "pull_secret", "image pull secret", name).await?;
     sets::delete_named(&mut tx, "image_pull_secrets", who.org.id, name).await?;
     store::finish(tx, audit, ()).await?;
     tracing::info!(org = %who.org.name, user = who.user_id, name, "image pull secret deleted");
@@ -250,13 +236,6 @@ pub async fn list(state: &AppState, who: &Principal) -> Result<Vec<PullSecretSum
 
 pub fn pull_secret_not_found(name: &str) -> AppError {
     AppError::NotFound(format!("image pull secret \"{name}\" not found"))
-}
-
-pub fn pull_secret_exists(name: &str) -> AppError {
-    AppError::Conflict(format!(
-        "image pull secret \"{name}\" already exists, and pull secrets cannot be changed: \
-         delete it and create it again (the dashboard's Replace does both in one step)"
-    ))
 }
 
 #[cfg(test)]

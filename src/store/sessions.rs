@@ -5,17 +5,25 @@ use super::people::role_of;
 use super::{finish, Audit, AuditWith, Org, Store};
 use crate::error::AppError;
 use crate::model::{Role, TokenInfo};
-use crate::server::auth::{limit_refusal, LoginAttempt, ScopeCount};
-use crate::server::auth::{Principal, Via};
 
-/// Reads `user id, email, org id, org name, role[, cap role]`: the principal acts with
+/// A member acting in an organization, as a session or token finds them: the domain
+/// makes a principal of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acting {
+    pub user_id: i64,
+    pub email: String,
+    pub org: Org,
+    pub role: Role,
+}
+
+/// Reads `user id, email, org id, org name, role[, cap role]`: the member acts with
 /// the lower of the two roles (a token never outranks its creator's current role).
-fn principal(r: &Row) -> Principal {
+fn principal(r: &Row) -> Acting {
     let mut role = role_of(&r.get::<String>(4));
     if r.len() > 5 {
         role = role.min(role_of(&r.get::<String>(5)));
     }
-    Principal {
+    Acting {
         user_id: r.get(0),
         email: r.get(1),
         org: Org {
@@ -23,7 +31,6 @@ fn principal(r: &Row) -> Principal {
             name: r.get(3),
         },
         role,
-        via: Via::Ui,
     }
 }
 
@@ -99,11 +106,7 @@ impl Store {
 
     /// Finds who a token acts for (with the lower of the token's role and the user's
     /// current one), and records its use at most once a minute (reads stay reads).
-    pub async fn principal_for_token(
-        &self,
-        token_hash: &[u8],
-        now: i64,
-    ) -> Result<Option<Principal>, AppError> {
+    pub async fn principal_for_token(&self, token_hash: &[u8], now: i64) -> Result<Option<Acting>, AppError> {
         let mut c = self.conn().await?;
         let found = c
             .row(
@@ -162,7 +165,7 @@ impl Store {
         id_hash: &[u8],
         now: i64,
         idle_since: i64,
-    ) -> Result<Option<Principal>, AppError> {
+    ) -> Result<Option<Acting>, AppError> {
         let mut c = self.conn().await?;
         let p = c
             .row(
@@ -291,4 +294,32 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// The answer to [`Store::reserve_login_attempt`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginAttempt {
+    /// The attempt is counted (as a failure until released); these are its rows.
+    Counted(Vec<i64>),
+    /// A scope is at its limit until this time (Unix seconds); nothing was recorded.
+    Refused { until: i64 },
+}
+
+/// One scope's attempts within the window of [`Store::reserve_attempt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScopeCount {
+    pub count: i64,
+    /// When the oldest and the newest of them were made (Unix seconds).
+    pub oldest: Option<i64>,
+    pub newest: Option<i64>,
+}
+
+/// The plain rule: refused while some scope has `limit` attempts in the window, until
+/// its oldest leaves the window.
+pub fn limit_refusal(counts: &[ScopeCount], now: i64, window: i64, limit: i64) -> Option<i64> {
+    counts
+        .iter()
+        .filter(|c| c.count >= limit)
+        .map(|c| c.oldest.unwrap_or(now) + window)
+        .max()
 }

@@ -594,7 +594,7 @@ mod tests {
 
 #[cfg(test)]
 mod sqlite_tests {
-    use crate::server::store::connect;
+    use crate::store::connect;
 
     /// A deleted value leaves no copy in the database file's free space.
     #[tokio::test]

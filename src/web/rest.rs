@@ -1,15 +1,15 @@
 //! REST API v1: JSON over `Authorization: Bearer <token>`. Organizations a token does not
 //! belong to answer 404, exactly like missing ones.
 
-use super::auth::bearer_principal;
-use super::auth::Principal;
-use super::history;
-use super::secrets;
-use super::state::AppState;
+use crate::domain::auth::bearer_principal;
+use crate::domain::history;
+use crate::domain::principal::Principal;
+use crate::domain::secrets;
+use crate::domain::state::AppState;
 use crate::error::AppError;
 use crate::model::rfc3339;
 use crate::rest_types as body;
-use crate::validate::{parse_pairs, validate_pairs, ResourceName};
+use crate::validate::{parse_pairs, validate_pairs, version_number, ResourceName};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -148,7 +148,7 @@ async fn create_org(
 ) -> Result<Response, AppError> {
     let who = bearer_principal(&state, &headers).await?;
     let new: body::NewOrg = small_json(body, r#"{"name":"acme"}"#).await?;
-    let org = crate::server::orgs::create_org(&state, &who, &new.name).await?;
+    let org = crate::domain::orgs::create_org(&state, &who, &new.name).await?;
     let created = body::OrgCreated {
         name: org.name,
         role: crate::model::Role::Owner,
@@ -242,7 +242,7 @@ async fn list_sets(
     headers: HeaderMap,
 ) -> Result<Json<body::SetList>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let page = crate::server::secrets::page(&state, &who, &page.query()?).await?;
+    let page = crate::domain::secrets::page(&state, &who, &page.query()?).await?;
     Ok(Json(body::SetList {
         sets: page.sets.iter().map(Into::into).collect(),
         next: page.next,
@@ -380,20 +380,6 @@ async fn get_version(
     }))
 }
 
-/// A version or revision number from a path or form: a whole number from 1.
-pub fn version_number(text: &str) -> Result<i64, AppError> {
-    text.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n >= 1)
-        .ok_or_else(|| {
-            AppError::validation(crate::validate::FieldError {
-                field: "version".into(),
-                message: format!("a version is a whole number from 1, not {text:?}"),
-            })
-        })
-}
-
 #[derive(serde::Deserialize)]
 struct DryRun {
     #[serde(default)]
@@ -469,7 +455,7 @@ async fn compare_sides(
     axum::extract::Query(q): axum::extract::Query<Sides>,
     headers: HeaderMap,
 ) -> Result<Json<crate::model::Comparison>, AppError> {
-    use crate::server::compare::{compare, Side};
+    use crate::domain::compare::{compare, Side};
     let who = authorize(&state, &headers, &org).await?;
     let (a, b) = (Side::parse("a", &q.a)?, Side::parse("b", &q.b)?);
     Ok(Json(compare(&state, &who, &a, &b).await?))
@@ -491,7 +477,7 @@ async fn compare_values(
     )
     .await?;
     let pairs = validate_pairs(req.secrets.iter().map(|p| (p.key.as_str(), p.value.0.as_str())))?;
-    let out = crate::server::compare::compare_values(&state, &who, &req.a, pairs).await?;
+    let out = crate::domain::compare::compare_values(&state, &who, &req.a, pairs).await?;
     Ok(Json(body::ValuesCompared {
         set: req.a,
         same: out.same,
@@ -516,7 +502,7 @@ async fn check_value(
         r#"{"set":"prod","key":"K","value":"V"}"#,
     )
     .await?;
-    let matches = crate::server::compare::check(&state, &who, &req.set, &req.key, req.value.0).await?;
+    let matches = crate::domain::compare::check(&state, &who, &req.set, &req.key, req.value.0).await?;
     Ok(Json(body::Checked { matches }))
 }
 
@@ -545,7 +531,7 @@ async fn find_value(
     who.require(crate::model::Role::Admin, "finding where a value is used")?;
     let req: body::FindValue =
         json_body(body, ONE_VALUE_BODY_BYTES, r#"{"value":"the leaked value"}"#).await?;
-    let (places, total) = crate::server::compare::find(&state, &who, req.value.0).await?;
+    let (places, total) = crate::domain::compare::find(&state, &who, req.value.0).await?;
     Ok(Json(body::Found { places, total }))
 }
 
@@ -613,8 +599,8 @@ async fn list_revisions(
     headers: HeaderMap,
 ) -> Result<Json<body::RevisionList>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let current = crate::server::deployments::detail(&state, &who, &name).await?;
-    let list = crate::server::deployments::revisions(&state, &who, &name).await?;
+    let current = crate::domain::deployments::detail(&state, &who, &name).await?;
+    let list = crate::domain::deployments::revisions(&state, &who, &name).await?;
     let revision = current.summary.revision;
     Ok(Json(body::RevisionList {
         name,
@@ -636,7 +622,7 @@ async fn rollback(
     let who = authorize(&state, &headers, &org).await?;
     who.require(crate::model::Role::Member, "changing deployments")?;
     let req: body::Rollback = small_json(body, r#"{"revision":3}"#).await?;
-    let revision = crate::server::deployments::rollback(&state, &who, &name, req.revision).await?;
+    let revision = crate::domain::deployments::rollback(&state, &who, &name, req.revision).await?;
     Ok(Json(body::RolledBack {
         name,
         revision,
@@ -650,7 +636,7 @@ async fn list_pull_secrets(
     headers: HeaderMap,
 ) -> Result<Json<body::PullSecretList>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let list = crate::server::pull_secrets::list(&state, &who).await?;
+    let list = crate::domain::pull_secrets::list(&state, &who).await?;
     Ok(Json(body::PullSecretList {
         image_pull_secrets: list.iter().map(Into::into).collect(),
     }))
@@ -680,7 +666,7 @@ async fn create_pull_secret(
     })?;
     let encode = body.auth.is_none();
     let auth = body.auth.map(|a| a.0).unwrap_or_default();
-    let new = crate::server::pull_secrets::validate_new(
+    let new = crate::domain::pull_secrets::validate_new(
         &body.name,
         &body.registry,
         &body.username,
@@ -688,7 +674,7 @@ async fn create_pull_secret(
         &auth,
         encode,
     )?;
-    let (created, _) = crate::server::pull_secrets::create(&state, &who, new, false).await?;
+    let (created, _) = crate::domain::pull_secrets::create(&state, &who, new, false).await?;
     Ok((StatusCode::CREATED, Json(body::PullSecretItem::from(&created))).into_response())
 }
 
@@ -698,7 +684,7 @@ async fn delete_pull_secret(
     headers: HeaderMap,
 ) -> Result<StatusCode, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    crate::server::pull_secrets::delete(&state, &who, &name).await?;
+    crate::domain::pull_secrets::delete(&state, &who, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -708,7 +694,7 @@ async fn export_pull_secret(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let json = crate::server::pull_secrets::export(&state, &who, &name).await?;
+    let json = crate::domain::pull_secrets::export(&state, &who, &name).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
@@ -719,7 +705,7 @@ async fn list_deployments(
     headers: HeaderMap,
 ) -> Result<Json<body::DeploymentList>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let page = crate::server::deployments::page(&state, &who, &page.query()?).await?;
+    let page = crate::domain::deployments::page(&state, &who, &page.query()?).await?;
     Ok(Json(body::DeploymentList {
         deployments: page.deployments.iter().map(Into::into).collect(),
         next: page.next,
@@ -732,7 +718,7 @@ async fn get_deployment(
     headers: HeaderMap,
 ) -> Result<Json<body::DeploymentBody>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let d = crate::server::deployments::detail(&state, &who, &name).await?;
+    let d = crate::domain::deployments::detail(&state, &who, &name).await?;
     Ok(Json(body::DeploymentBody {
         deployment: (&d.summary).into(),
         env: d.env.iter().map(|k| body::KeyItem::new(k, false)).collect(),
@@ -753,7 +739,8 @@ async fn put_deployment(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    use crate::server::deployments::{deploy, merge_spec, parse_deploy_file, DeployFields};
+    use crate::deploy_spec::{merge_spec, parse_deploy_file, DeployFields};
+    use crate::domain::deployments::deploy;
     let who = authorize(&state, &headers, &org).await?;
     who.require(crate::model::Role::Member, "changing deployments")?;
     let bytes = axum::body::to_bytes(body, 64 * 1024)
@@ -787,7 +774,7 @@ async fn put_deployment(
     };
     let spec = merge_spec(&name, file, fields)?;
     let outcome = deploy(&state, &who, &spec).await?;
-    let d = crate::server::deployments::detail(&state, &who, &name).await?;
+    let d = crate::domain::deployments::detail(&state, &who, &name).await?;
     let mut deployment = body::DeploymentItem::from(&d.summary);
     deployment.revision = outcome.revision;
     let deployed = body::Deployed {
@@ -809,7 +796,7 @@ async fn redeploy(
     headers: HeaderMap,
 ) -> Result<Json<body::Redeployed>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let revision = crate::server::deployments::redeploy(&state, &who, &name).await?;
+    let revision = crate::domain::deployments::redeploy(&state, &who, &name).await?;
     Ok(Json(body::Redeployed { name, revision }))
 }
 
@@ -819,7 +806,7 @@ async fn rotate_runtime_token(
     headers: HeaderMap,
 ) -> Result<Json<body::RuntimeToken>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let runtime_token = crate::server::deployments::rotate_token(&state, &who, &name).await?;
+    let runtime_token = crate::domain::deployments::rotate_token(&state, &who, &name).await?;
     Ok(Json(body::RuntimeToken { name, runtime_token }))
 }
 
@@ -829,7 +816,7 @@ async fn delete_deployment(
     headers: HeaderMap,
 ) -> Result<StatusCode, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    crate::server::deployments::delete(&state, &who, &name).await?;
+    crate::domain::deployments::delete(&state, &who, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -846,7 +833,7 @@ async fn runtime_env(
         .map(str::trim)
         .filter(|t| t.starts_with("ckd_"))
         .ok_or(AppError::Unauthorized)?;
-    let (revision, env) = crate::server::deployments::runtime_env(&state, token).await?;
+    let (revision, env) = crate::domain::deployments::runtime_env(&state, token).await?;
     let env = env
         .iter()
         .map(|(k, v)| (k.clone(), v.expose().to_owned()))
@@ -932,7 +919,7 @@ async fn list_tokens(
     headers: HeaderMap,
 ) -> Result<Json<body::TokenList>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let tokens = crate::server::orgs::tokens(&state, &who).await?;
+    let tokens = crate::domain::orgs::tokens(&state, &who).await?;
     Ok(Json(body::TokenList {
         tokens: tokens.iter().map(Into::into).collect(),
     }))
@@ -945,9 +932,9 @@ async fn create_token(
     body: Body,
 ) -> Result<Response, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    crate::server::orgs::may_create_tokens(&who)?;
+    crate::domain::orgs::may_create_tokens(&who)?;
     let new: body::NewToken = small_json(body, r#"{"name":"ci"}"#).await?;
-    let (id, token) = crate::server::orgs::create_token(&state, &who, &new.name).await?;
+    let (id, token) = crate::domain::orgs::create_token(&state, &who, &new.name).await?;
     let created = body::TokenCreated {
         id,
         name: new.name.trim().to_owned(),
@@ -966,7 +953,7 @@ async fn revoke_token(
     let id = id
         .parse::<i64>()
         .map_err(|_| AppError::NotFound(format!("no API token {id} in \"{org}\"")))?;
-    crate::server::orgs::revoke_token(&state, &who, id).await?;
+    crate::domain::orgs::revoke_token(&state, &who, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -976,7 +963,7 @@ async fn list_members(
     headers: HeaderMap,
 ) -> Result<Json<body::MemberList>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let members = crate::server::orgs::members(&state, &who).await?;
+    let members = crate::domain::orgs::members(&state, &who).await?;
     Ok(Json(body::MemberList {
         members: members.iter().map(Into::into).collect(),
     }))
@@ -991,7 +978,7 @@ async fn change_member(
     let who = authorize(&state, &headers, &org).await?;
     let body: body::RoleChange = small_json(body, r#"{"role":"member"}"#).await?;
     let role = crate::model::Role::parse(&body.role)?;
-    crate::server::orgs::change_role(&state, &who, &email, role).await?;
+    crate::domain::orgs::change_role(&state, &who, &email, role).await?;
     Ok(Json(body::RoleChanged { email, role }))
 }
 
@@ -1001,7 +988,7 @@ async fn remove_member(
     headers: HeaderMap,
 ) -> Result<StatusCode, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    crate::server::orgs::remove_member(&state, &who, &email).await?;
+    crate::domain::orgs::remove_member(&state, &who, &email).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -1015,13 +1002,13 @@ async fn create_invite(
     who.require(crate::model::Role::Admin, "managing members")?;
     let new: body::NewInvite = small_json(body, r#"{"email":"a@example.com","role":"member"}"#).await?;
     let role = crate::model::Role::parse(&new.role)?;
-    let token = crate::server::orgs::invite(&state, &who, &new.email, role).await?;
-    let expires = crate::server::now() + crate::server::orgs::INVITE_TTL_SECS;
+    let token = crate::domain::orgs::invite(&state, &who, &new.email, role).await?;
+    let expires = crate::domain::now() + crate::domain::orgs::INVITE_TTL_SECS;
     let created = body::InviteCreated {
         email: new.email.trim().to_owned(),
         role,
         expires_at: rfc3339(expires),
-        invite_url: crate::server::orgs::invite_link(&state, &token),
+        invite_url: crate::domain::orgs::invite_link(&state, &token),
     };
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
@@ -1032,7 +1019,7 @@ async fn list_invites(
     headers: HeaderMap,
 ) -> Result<Json<body::InviteList>, AppError> {
     let who = authorize(&state, &headers, &org).await?;
-    let invites = crate::server::orgs::invites(&state, &who).await?;
+    let invites = crate::domain::orgs::invites(&state, &who).await?;
     Ok(Json(body::InviteList {
         invites: invites.iter().map(Into::into).collect(),
     }))
@@ -1047,7 +1034,7 @@ async fn revoke_invite(
     let id = id
         .parse::<i64>()
         .map_err(|_| AppError::NotFound(format!("no pending invitation {id} in \"{org}\"")))?;
-    crate::server::orgs::revoke_invite(&state, &who, id).await?;
+    crate::domain::orgs::revoke_invite(&state, &who, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -1080,7 +1067,7 @@ async fn list_audit(
         until: q.until,
         limit: q.limit.unwrap_or(0),
     };
-    let entries = crate::server::audit::list(&state, &who, filter).await?;
+    let entries = crate::domain::audit::list(&state, &who, filter).await?;
     Ok(Json(body::AuditPage {
         next_before: entries.last().map(|e| e.id),
         entries: entries.iter().map(Into::into).collect(),

@@ -6,9 +6,9 @@
 
 use super::crypto::{new_token, token_hash};
 use super::state::AppState;
-use super::store::{people, Org};
 use crate::error::AppError;
 use crate::model::Role;
+use crate::store::{people, Org};
 use crate::validate::{check_email, FieldError};
 
 /// Makes a setup code if the instance has no account yet; returns the link to print.
@@ -136,7 +136,7 @@ async fn create_owner(state: &AppState, email: &str, password: &str, org: &str) 
         &[],
         "first owner",
     );
-    let org = super::store::finish(tx, audit, org).await?;
+    let org = crate::store::finish(tx, audit, org).await?;
     let session = new_token("cks_");
     state
         .store

@@ -5,20 +5,21 @@
 //! secrets), `store/deployments.rs` and `store/audit.rs`. Values arrive already sealed:
 //! the store never sees plaintext.
 
-mod audit;
+pub mod audit;
 mod connect;
 pub mod db;
 pub(crate) mod deployments;
 pub(crate) mod history;
 pub(crate) mod macs;
 pub(crate) mod people;
-mod sessions;
+pub mod pg_tls;
+pub mod sessions;
 pub(crate) mod sets;
 
-pub(crate) use crate::server::audit::{Audit, AuditFor, AuditWith};
+pub use audit::{Audit, AuditFor, AuditWith};
+pub use connect::{create_private_dir, create_private_file};
 use db::{Begin, Db, Row, ToArg};
 
-use super::crypto::ValueMac;
 use crate::error::AppError;
 use crate::model::Role;
 
@@ -59,6 +60,41 @@ pub struct SealedEntry {
     pub sealed: Vec<u8>,
     pub mac: ValueMac,
     pub value_len: usize,
+}
+
+/// The full MAC of a value (made by `domain::crypto`): decides equality, never leaves the
+/// server. Compared in constant time; printed as `ValueMac(***)`; not serializable.
+#[derive(Clone)]
+pub struct ValueMac(String);
+
+impl ValueMac {
+    /// Length of a MAC as stored: 64 hex characters. Older databases stored 12.
+    pub const STORED_LEN: usize = 64;
+
+    /// A MAC as read back from storage.
+    pub fn stored(text: String) -> Self {
+        Self(text)
+    }
+
+    /// The text to store.
+    pub fn as_stored(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq for ValueMac {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl Eq for ValueMac {}
+
+impl std::fmt::Debug for ValueMac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ValueMac(***)")
+    }
 }
 
 impl ToArg for ValueMac {

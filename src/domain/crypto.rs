@@ -17,6 +17,9 @@
 //!   or key shows another fingerprint and says nothing.
 
 use crate::error::AppError;
+pub use crate::store::ValueMac;
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -118,7 +121,7 @@ fn decode_key(b64: &str) -> Result<Zeroizing<[u8; 32]>, String> {
 fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        super::create_private_dir(dir)?;
+        crate::store::create_private_dir(dir)?;
     }
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -269,7 +272,7 @@ impl Crypto {
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(org_key.as_ref()).expect("HMAC accepts keys of any length");
         mac.update(value.expose().as_bytes());
-        ValueMac(hex::encode(mac.finalize().into_bytes()))
+        ValueMac::stored(hex::encode(mac.finalize().into_bytes()))
     }
 
     /// The fingerprint shown for the value with MAC `mac` at key `key` of set `set`:
@@ -281,44 +284,9 @@ impl Crypto {
         h.update(&Self::aad_in(
             b"cloakroom/shown-fingerprint/v2",
             org_id,
-            &[set, key, &mac.0],
+            &[set, key, mac.as_stored()],
         ));
         hex::encode(&h.finalize().into_bytes()[..6])
-    }
-}
-
-/// The full MAC of a value (see the module's doc): decides equality, never leaves the
-/// server. Compared in constant time; printed as `ValueMac(***)`; not serializable.
-#[derive(Clone)]
-pub struct ValueMac(String);
-
-impl ValueMac {
-    /// Length of a MAC as stored: 64 hex characters. Older databases stored 12.
-    pub const STORED_LEN: usize = 64;
-
-    /// A MAC as read back from storage.
-    pub fn stored(text: String) -> Self {
-        Self(text)
-    }
-
-    /// The text to store.
-    pub fn as_stored(&self) -> &str {
-        &self.0
-    }
-}
-
-impl PartialEq for ValueMac {
-    fn eq(&self, other: &Self) -> bool {
-        use subtle::ConstantTimeEq;
-        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
-    }
-}
-
-impl Eq for ValueMac {}
-
-impl fmt::Debug for ValueMac {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ValueMac(***)")
     }
 }
 
@@ -370,6 +338,21 @@ pub fn new_token(prefix: &str) -> String {
         "{prefix}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     )
+}
+
+/// argon2id with the crate's defaults (19 MiB, 2 passes, 1 lane: OWASP's recommendation).
+pub fn hash_password(password: &str) -> Result<String, AppError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|_| AppError::Internal)
+}
+
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The audit log.
 
 use super::db::{Db, Row, ToArg};
-use super::{Audit, Store};
+use super::Store;
 use crate::error::AppError;
 use crate::model::{AuditEntry, AuditFilter};
 
@@ -116,5 +116,35 @@ impl Store {
         args.push(&limit);
         sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", args.len()));
         Ok(db.rows(&sql, &args, entry).await?)
+    }
+}
+
+/// An audit log entry for organization `org_id`.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    pub org_id: i64,
+    pub entry: AuditEntry,
+}
+
+/// How a change makes its audit entry from its own outcome (a revision, an id). Every
+/// change method writes its entry in the change's own transaction: both commit, or
+/// neither does.
+pub type AuditWith<T> = Box<dyn FnOnce(&T) -> Audit + Send>;
+
+/// Either kind of audit argument: a fixed [`Audit`], or an [`AuditWith`] that is
+/// made from the change's outcome.
+pub trait AuditFor<T>: Send + 'static {
+    fn make(self, outcome: &T) -> Audit;
+}
+
+impl<T> AuditFor<T> for Audit {
+    fn make(self, _: &T) -> Audit {
+        self
+    }
+}
+
+impl<T: 'static> AuditFor<T> for AuditWith<T> {
+    fn make(self, outcome: &T) -> Audit {
+        self(outcome)
     }
 }

@@ -2,10 +2,11 @@
 //! keys, never a value. The application only ever appends (the database refuses
 //! updates and deletes of its rows).
 
-use super::auth::Principal;
+use super::principal::Principal;
 use super::state::AppState;
 use crate::error::AppError;
 use crate::model::{AuditEntry, AuditFilter, Role};
+pub use crate::store::audit::{Audit, AuditFor, AuditWith};
 
 /// Most entries one request lists.
 pub const MAX_LIMIT: usize = 500;
@@ -109,34 +110,4 @@ pub async fn list(
     filter.actor = blank(filter.actor);
     filter.action = blank(filter.action);
     state.store.audit(who.org.id, &filter).await
-}
-
-/// An audit log entry for organization `org_id`.
-#[derive(Debug, Clone)]
-pub struct Audit {
-    pub org_id: i64,
-    pub entry: AuditEntry,
-}
-
-/// How a change makes its audit entry from its own outcome (a revision, an id). Every
-/// change method writes its entry in the change's own transaction: both commit, or
-/// neither does.
-pub type AuditWith<T> = Box<dyn FnOnce(&T) -> Audit + Send>;
-
-/// Either kind of audit argument: a fixed [`Audit`], or an [`AuditWith`] that is
-/// made from the change's outcome.
-pub trait AuditFor<T>: Send + 'static {
-    fn make(self, outcome: &T) -> Audit;
-}
-
-impl<T> AuditFor<T> for Audit {
-    fn make(self, _: &T) -> Audit {
-        self
-    }
-}
-
-impl<T: 'static> AuditFor<T> for AuditWith<T> {
-    fn make(self, outcome: &T) -> Audit {
-        self(outcome)
-    }
 }

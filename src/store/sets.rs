@@ -5,12 +5,12 @@
 //! one transaction, with the rules (protection, revision, size limits) checked there.
 
 use super::db::{params_list, Db, ToArg};
+use super::ValueMac;
 use super::{finish, Audit, AuditWith, PullSecretRecord, SealedEntry, Store, StoredKey};
+use crate::error::pull_secret_exists;
+use crate::error::set_not_found;
 use crate::error::AppError;
 use crate::model::{PullSecretSummary, SetSummary};
-use crate::server::crypto::ValueMac;
-use crate::server::pull_secrets::pull_secret_exists;
-use crate::server::secrets::set_not_found;
 
 /// Keys per statement when a write names many: well inside both databases' limits on
 /// parameters per statement.

@@ -9,13 +9,23 @@
 
 use super::db::{Db, Row, ToArg};
 use super::sets::{execute_for_keys, CHUNK};
+use super::ValueMac;
 use super::{Audit, SealedEntry, Store};
 use crate::error::AppError;
 use crate::model::{DeletedSet, DeploymentRevision, DeploymentSpec, SetVersion};
-use crate::server::config::Retention;
-use crate::server::crypto::ValueMac;
 
 const DAY: i64 = 86_400;
+
+/// How long the history of sets is kept. A set version goes once it is both older than
+/// `version_days` and not among the newest `versions_kept`, and never while a kept
+/// deployment revision was taken from it. A deleted set can be restored for
+/// `deleted_days`, then it is purged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub versions_kept: i64,
+    pub version_days: i64,
+    pub deleted_days: i64,
+}
 
 /// One change to a set, as its new version records it.
 pub(crate) struct Change<'a> {
@@ -195,7 +205,7 @@ pub(crate) async fn prune_org(tx: &mut Db, org_id: i64, keep: i64, now: i64) -> 
     let retention = Retention {
         versions_kept: keep,
         version_days: 0,
-        ..Retention::default()
+        deleted_days: 0,
     };
     let mut pruned = 0;
     for (set_id, newest) in sets {
@@ -840,7 +850,7 @@ mod tests {
     async fn prune_reads_versions_by_time() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("plan.db").display());
-        let store = crate::server::store::open(&url, 1).await.unwrap();
+        let store = crate::store::open(&url, 1).await.unwrap();
         let mut db = store.conn().await.unwrap();
         let plan: Vec<String> = db
             .rows(

@@ -2,8 +2,8 @@
 
 use super::config::Config;
 use super::crypto::{self, Crypto, KeySource};
-use super::store::{self, Store};
 use crate::error::AppError;
+use crate::store::{self, Store};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -60,7 +60,7 @@ impl AppState {
         drop(key);
         let store = store::open(&config.database_url, config.db_pool_size).await?;
         Self::check_key(store.as_ref(), &crypto, &source).await?;
-        let dummy_hash = super::auth::hash_password("not a real password, only for timing")
+        let dummy_hash = super::crypto::hash_password("not a real password, only for timing")
             .map_err(|_| "could not initialise password hashing".to_string())?;
         let mut leptos_options = LeptosOptions::builder()
             .output_name("cloakroom")
@@ -80,7 +80,7 @@ impl AppState {
             write_counts: Arc::default(),
             setup_code: Arc::default(),
         };
-        super::secrets::upgrade_macs(&state)
+        upgrade_macs(&state)
             .await
             .map_err(|e| format!("could not upgrade the stored value MACs: {e}"))?;
         Ok(state)
@@ -132,4 +132,41 @@ pub fn app_state() -> Result<AppState, AppError> {
         tracing::error!("AppState missing from the Leptos context");
         AppError::Internal
     })
+}
+
+/// Meta key recording that every stored MAC is a full one.
+const FULL_MACS: &str = "value_macs_full";
+
+/// Recomputes the short MACs of a database from before security round 3 from the
+/// sealed values, in batches (a crash resumes where it stopped: a row is upgraded or
+/// not), then records that none are left so later starts skip the scan. Runs before
+/// the server answers, so no decision is ever made on a short MAC.
+pub(crate) async fn upgrade_macs(state: &AppState) -> Result<usize, AppError> {
+    use crate::store::macs::Table;
+    if state.store.get_meta(FULL_MACS).await?.is_some() {
+        return Ok(0);
+    }
+    let mut upgraded = 0;
+    for table in Table::ALL {
+        loop {
+            let batch = state.store.short_macs(table, 500).await?;
+            if batch.is_empty() {
+                break;
+            }
+            let mut macs = Vec::with_capacity(batch.len());
+            for row in &batch {
+                let value = state
+                    .crypto
+                    .open(row.org_id, &row.sealed_for, &row.key, &row.sealed)?;
+                macs.push((row, state.crypto.value_mac(row.org_id, &value)));
+            }
+            state.store.set_macs(table, &macs).await?;
+            upgraded += batch.len();
+        }
+    }
+    state.store.init_meta(FULL_MACS, b"1").await?;
+    if upgraded > 0 {
+        tracing::info!(values = upgraded, "stored value MACs upgraded to full length");
+    }
+    Ok(upgraded)
 }

@@ -1,11 +1,11 @@
 //! Upgrading stored value MACs: databases from before security round 3 stored 12 hex
 //! characters of a MAC; each such row is recomputed from its sealed value, in batches,
-//! by [`crate::server::secrets::upgrade_macs`] at start-up.
+//! by `domain::state::upgrade_macs` at start-up.
 
 use super::db::Row;
 use super::Store;
+use super::ValueMac;
 use crate::error::AppError;
-use crate::server::crypto::ValueMac;
 
 /// Where a stored value lives, as its table identifies the row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,33 +9,33 @@ use std::path::Path;
 use std::sync::Arc;
 
 const SQLITE_MIGRATIONS: &[&str] = &[
-    include_str!("../../../migrations/sqlite/0001_init.sql"),
-    include_str!("../../../migrations/sqlite/0002_image_pull_secrets.sql"),
-    include_str!("../../../migrations/sqlite/0003_deployments.sql"),
-    include_str!("../../../migrations/sqlite/0004_hardening.sql"),
-    include_str!("../../../migrations/sqlite/0005_organizations.sql"),
-    include_str!("../../../migrations/sqlite/0006_security.sql"),
-    include_str!("../../../migrations/sqlite/0007_one_store.sql"),
-    include_str!("../../../migrations/sqlite/0008_history.sql"),
-    include_str!("../../../migrations/sqlite/0009_scale.sql"),
-    include_str!("../../../migrations/sqlite/0010_writes.sql"),
-    include_str!("../../../migrations/sqlite/0011_search.sql"),
-    include_str!("../../../migrations/sqlite/0012_round3.sql"),
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_image_pull_secrets.sql"),
+    include_str!("../../migrations/sqlite/0003_deployments.sql"),
+    include_str!("../../migrations/sqlite/0004_hardening.sql"),
+    include_str!("../../migrations/sqlite/0005_organizations.sql"),
+    include_str!("../../migrations/sqlite/0006_security.sql"),
+    include_str!("../../migrations/sqlite/0007_one_store.sql"),
+    include_str!("../../migrations/sqlite/0008_history.sql"),
+    include_str!("../../migrations/sqlite/0009_scale.sql"),
+    include_str!("../../migrations/sqlite/0010_writes.sql"),
+    include_str!("../../migrations/sqlite/0011_search.sql"),
+    include_str!("../../migrations/sqlite/0012_round3.sql"),
 ];
 
 const PG_MIGRATIONS: &[&str] = &[
-    include_str!("../../../migrations/postgres/0001_init.sql"),
-    include_str!("../../../migrations/postgres/0002_image_pull_secrets.sql"),
-    include_str!("../../../migrations/postgres/0003_deployments.sql"),
-    include_str!("../../../migrations/postgres/0004_hardening.sql"),
-    include_str!("../../../migrations/postgres/0005_organizations.sql"),
-    include_str!("../../../migrations/postgres/0006_security.sql"),
-    include_str!("../../../migrations/postgres/0007_one_store.sql"),
-    include_str!("../../../migrations/postgres/0008_history.sql"),
-    include_str!("../../../migrations/postgres/0009_scale.sql"),
-    include_str!("../../../migrations/postgres/0010_writes.sql"),
-    include_str!("../../../migrations/postgres/0011_search.sql"),
-    include_str!("../../../migrations/postgres/0012_round3.sql"),
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0002_image_pull_secrets.sql"),
+    include_str!("../../migrations/postgres/0003_deployments.sql"),
+    include_str!("../../migrations/postgres/0004_hardening.sql"),
+    include_str!("../../migrations/postgres/0005_organizations.sql"),
+    include_str!("../../migrations/postgres/0006_security.sql"),
+    include_str!("../../migrations/postgres/0007_one_store.sql"),
+    include_str!("../../migrations/postgres/0008_history.sql"),
+    include_str!("../../migrations/postgres/0009_scale.sql"),
+    include_str!("../../migrations/postgres/0010_writes.sql"),
+    include_str!("../../migrations/postgres/0011_search.sql"),
+    include_str!("../../migrations/postgres/0012_round3.sql"),
 ];
 
 /// Arbitrary constant naming the PostgreSQL advisory lock that guards migrations.
@@ -67,11 +67,9 @@ pub async fn open(database_url: &str, pool_size: usize) -> Result<Arc<Store>, St
 /// file of the database is ever readable by others, not even for a moment.
 fn open_sqlite(path: &Path) -> Result<Store, String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        crate::server::create_private_dir(dir)
-            .map_err(|e| format!("could not create {}: {e}", dir.display()))?;
+        create_private_dir(dir).map_err(|e| format!("could not create {}: {e}", dir.display()))?;
     }
-    crate::server::create_private_file(path)
-        .map_err(|e| format!("could not create {}: {e}", path.display()))?;
+    create_private_file(path).map_err(|e| format!("could not create {}: {e}", path.display()))?;
     let mut conn = Connection::open(path).map_err(|e| format!("could not open {}: {e}", path.display()))?;
     let fail = |what: &str, e: rusqlite::Error| format!("could not {what} {}: {e}", path.display());
     // Foreign keys stay off while migrations rebuild tables (a table's DROP would
@@ -122,7 +120,7 @@ fn migrate_sqlite(conn: &mut Connection) -> rusqlite::Result<()> {
 /// `sslrootcert` for TLS: see `server/pg_tls.rs`) and migrates the schema.
 async fn open_postgres(url: &str, pool_size: usize) -> Result<Store, String> {
     use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-    let (tls, url) = crate::server::pg_tls::PgTls::from_url(url)?;
+    let (tls, url) = crate::store::pg_tls::PgTls::from_url(url)?;
     let mut config: tokio_postgres::Config = url
         .parse()
         .map_err(|e| format!("DATABASE_URL is not a valid PostgreSQL URL: {e}"))?;
@@ -182,4 +180,30 @@ impl Store {
             Backend::Pg(pool) => Db::postgres(pool.get().await?, begin).await,
         }
     }
+}
+
+/// Creates `dir` (and missing parents) readable by this user only (0700 on Unix) from
+/// the moment it exists; an existing directory is left as it is.
+pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Creates the empty file `path` readable by this user only (0600 on Unix) if it does
+/// not exist yet; an existing file is left as it is.
+pub fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path).map(drop)
 }

@@ -1,9 +1,9 @@
 //! The axum application: pages, server functions, the REST API, static files, and the
 //! layers around them (session gate, security headers, compression).
 
-use super::auth::session_principal;
-use super::state::AppState;
-use crate::app::{shell, App};
+use crate::app::{shell, App, CspNonce};
+use crate::domain::auth::session_principal;
+use crate::domain::state::AppState;
 use crate::error::AppError;
 use axum::extract::{Request, State};
 use axum::handler::Handler;
@@ -17,8 +17,8 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 /// Largest request body any route accepts. The REST API reads at most
-/// [`super::rest::MAX_BODY_BYTES`] of it; forms are far smaller.
-pub const MAX_REQUEST_BYTES: usize = super::rest::MAX_BODY_BYTES + 64 * 1024;
+/// [`crate::web::rest::MAX_BODY_BYTES`] of it; forms are far smaller.
+pub const MAX_REQUEST_BYTES: usize = crate::web::rest::MAX_BODY_BYTES + 64 * 1024;
 
 /// Builds the whole application around `state`. Tests call this too.
 pub fn router(state: AppState) -> Router {
@@ -33,7 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/deployments/{*rest}", get(home_redirect))
         .route("/new-deployment", get(home_redirect))
         .route("/healthz", get(healthz))
-        .merge(super::rest::routes())
+        .merge(crate::web::rest::routes())
         .leptos_routes_with_context(
             &state,
             routes,
@@ -250,7 +250,7 @@ fn expected_origin(state: &AppState, headers: &axum::http::HeaderMap) -> Option<
         .then(|| headers.get("x-forwarded-host"))
         .flatten();
     let host = forwarded.or_else(|| headers.get(header::HOST))?.to_str().ok()?;
-    let scheme = if super::auth::is_secure(state, headers) {
+    let scheme = if crate::domain::auth::is_secure(state, headers) {
         "https"
     } else {
         "http"
@@ -295,21 +295,6 @@ pub fn page_csp(nonce: &str) -> String {
 /// Everything that is not a page (JSON, redirects, files) may load nothing at all.
 const NON_PAGE_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-/// This response's CSP nonce, made by [`security_headers`] and handed to the page
-/// render through the request's extensions.
-#[derive(Clone)]
-pub struct CspNonce(pub String);
-
-/// Called while a page renders: makes the inline scripts carry the nonce that
-/// [`security_headers`] puts in this response's Content-Security-Policy.
-pub fn use_response_nonce() {
-    let nonce = leptos::prelude::use_context::<axum::http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<CspNonce>().cloned());
-    if let Some(CspNonce(nonce)) = nonce {
-        leptos::prelude::provide_context(leptos::nonce::Nonce::from_value(nonce));
-    }
-}
-
 fn new_nonce() -> String {
     use base64::Engine;
     use rand::RngCore;
@@ -322,7 +307,7 @@ fn new_nonce() -> String {
 /// The short paths (`/`, `/secrets/…`, `/deployments/…`) lead to the same page of the
 /// signed-in user's home organization (the session gate has made sure there is one).
 async fn home_redirect(req: Request) -> Response {
-    let Some(who) = req.extensions().get::<super::auth::Principal>() else {
+    let Some(who) = req.extensions().get::<crate::domain::principal::Principal>() else {
         return Redirect::to("/login").into_response();
     };
     let path = match req.uri().path() {
@@ -369,7 +354,7 @@ async fn security_headers(State(state): State<AppState>, mut req: Request, next:
     req.extensions_mut().insert(CspNonce(nonce.clone()));
     let page_view = req.method() == axum::http::Method::GET;
     let path = req.uri().path().to_owned();
-    let clear = super::auth::clear_message_cookies(
+    let clear = crate::domain::auth::clear_message_cookies(
         &state,
         req.headers(),
         &[(FLASH_COOKIE, "/"), (REVEAL_COOKIE, &path)],

@@ -3,13 +3,14 @@
 //! sealed throughout: a value leaves the database only to be sealed again for another
 //! set name, on the server.
 
-use super::auth::Principal;
+use super::principal::Principal;
 use super::secrets::{check_limits, check_revision, may_change, may_change_set, set_not_found, sorted};
 use super::state::AppState;
-use super::store::history::{self, Change, HeldValue, KeyMac};
-use super::store::{self, sets, SealedEntry};
+pub use crate::error::version_not_kept;
 use crate::error::AppError;
 use crate::model::{Comparison, DeletedSet, KeyPrint, RestorePreview, Role};
+use crate::store::history::{self, Change, HeldValue, KeyMac};
+use crate::store::{self, sets, SealedEntry};
 use crate::validate::{FieldError, Problems, ResourceName, SecretKey, SET_MAX_KEYS};
 use std::collections::HashSet;
 
@@ -28,35 +29,6 @@ pub async fn versions(
         .ok_or_else(|| set_not_found(set))
 }
 
-/// The keys of one version of the set (`None`: the set now) with their values' MACs,
-/// and whether the set is protected.
-pub(crate) async fn side_macs(
-    state: &AppState,
-    who: &Principal,
-    set: &str,
-    version: Option<i64>,
-) -> Result<(Vec<KeyMac>, bool), AppError> {
-    let now = super::secrets::stored(state, who, set).await?;
-    let Some(version) = version else {
-        let keys = now
-            .keys
-            .into_iter()
-            .map(|k| KeyMac {
-                key: k.key,
-                mac: k.mac,
-            })
-            .collect();
-        return Ok((keys, now.protected));
-    };
-    let keys = state
-        .store
-        .set_version_keys(who.org.id, set, version)
-        .await?
-        .ok_or_else(|| set_not_found(set))?
-        .ok_or_else(|| version_not_kept(set, version))?;
-    Ok((keys, now.protected))
-}
-
 /// One side of a comparison within a set, as `who` sees it: a version (`None`: the set
 /// now) with each key's shown fingerprint.
 pub async fn side(
@@ -65,7 +37,7 @@ pub async fn side(
     set: &str,
     version: Option<i64>,
 ) -> Result<Vec<KeyPrint>, AppError> {
-    let (keys, protected) = side_macs(state, who, set, version).await?;
+    let (keys, protected) = super::compare::side_macs(state, who, set, version).await?;
     let show = super::secrets::shows_fingerprints(who, protected);
     Ok(keys
         .into_iter()
@@ -456,12 +428,6 @@ pub fn purge_hourly(state: AppState) {
 fn too_many_keys(n: usize) -> AppError {
     AppError::TooLarge(format!(
         "a restore names {n} keys; it may name at most {SET_MAX_KEYS} (a set holds no more)"
-    ))
-}
-
-pub fn version_not_kept(set: &str, version: i64) -> AppError {
-    AppError::NotFound(format!(
-        "version {version} of secret set \"{set}\" is not kept (it never existed or retention removed it)"
     ))
 }
 

@@ -1,14 +1,15 @@
 //! Secret set operations shared by server functions, the REST API and tests: validated
 //! input in, sealed values to the store.
 
-use super::auth::Principal;
 use super::crypto::SecretValue;
+use super::principal::Principal;
 use super::state::AppState;
-use super::store::history::{self, Change};
-use super::store::{self, sets, SealedEntry};
+pub use crate::error::set_not_found;
 use crate::error::AppError;
 use crate::model::Role;
 use crate::model::SetDetail;
+use crate::store::history::{self, Change};
+use crate::store::{self, sets, SealedEntry};
 use crate::validate::{Pair, ResourceName, SecretKey, SET_MAX_BYTES, SET_MAX_KEYS};
 
 /// Refuses (403) callers who may not change secret sets. Entry points call it before
@@ -267,7 +268,7 @@ pub async fn delete(state: &AppState, who: &Principal, set: &str) -> Result<(), 
     let row = sets::lock_set(&mut tx, who.org.id, set)
         .await?
         .ok_or_else(|| set_not_found(set))?;
-    super::deployments::refuse_if_used(&mut tx, who.org.id, "secret_set", "secret set", set).await?;
+    refuse_if_used(&mut tx, who.org.id, "secret_set", "secret set", set).await?;
     let deleting = history::Deleting {
         id: row.id,
         org_id: who.org.id,
@@ -351,54 +352,13 @@ pub fn stale(set: &str, expected: i64, actual: i64) -> AppError {
     ))
 }
 
-pub fn set_not_found(set: &str) -> AppError {
-    AppError::NotFound(format!("secret set \"{set}\" not found"))
-}
-
-/// Meta key recording that every stored MAC is a full one.
-const FULL_MACS: &str = "value_macs_full";
-
-/// Recomputes the short MACs of a database from before security round 3 from the
-/// sealed values, in batches (a crash resumes where it stopped: a row is upgraded or
-/// not), then records that none are left so later starts skip the scan. Runs before
-/// the server answers, so no decision is ever made on a short MAC.
-pub async fn upgrade_macs(state: &AppState) -> Result<usize, AppError> {
-    use super::store::macs::Table;
-    if state.store.get_meta(FULL_MACS).await?.is_some() {
-        return Ok(0);
-    }
-    let mut upgraded = 0;
-    for table in Table::ALL {
-        loop {
-            let batch = state.store.short_macs(table, 500).await?;
-            if batch.is_empty() {
-                break;
-            }
-            let mut macs = Vec::with_capacity(batch.len());
-            for row in &batch {
-                let value = state
-                    .crypto
-                    .open(row.org_id, &row.sealed_for, &row.key, &row.sealed)?;
-                macs.push((row, state.crypto.value_mac(row.org_id, &value)));
-            }
-            state.store.set_macs(table, &macs).await?;
-            upgraded += batch.len();
-        }
-    }
-    state.store.init_meta(FULL_MACS, b"1").await?;
-    if upgraded > 0 {
-        tracing::info!(values = upgraded, "stored value MACs upgraded to full length");
-    }
-    Ok(upgraded)
-}
-
 /// Records `change` as a new version of its set (see `history::record`), in the
 /// change's transaction, then refuses the whole change if its organization is now over
 /// a quota: more versions in a UTC day than `versions_per_day`, or (for a change that keeps
 /// new values) more history than `history_max_bytes`. A hard cap that does not wait for
 /// retention: an owner prunes, or the operator raises the setting.
 pub(crate) async fn record_version(
-    tx: &mut super::store::db::Db,
+    tx: &mut crate::store::db::Db,
     state: &AppState,
     change: &Change<'_>,
     audit: &store::Audit,
@@ -474,4 +434,30 @@ pub async fn off_workers<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|_| AppError::Internal)?
+}
+
+/// Refuses to delete a set or pull secret (`what`, named by deployments' `column`)
+/// while deployments use it, naming them. Runs in the deletion's transaction, after the
+/// row is locked.
+pub(crate) async fn refuse_if_used(
+    tx: &mut crate::store::db::Db,
+    org_id: i64,
+    column: &str,
+    what: &str,
+    name: &str,
+) -> Result<(), AppError> {
+    let users = crate::store::deployments::users_of(tx, org_id, column, name).await?;
+    if users.is_empty() {
+        return Ok(());
+    }
+    Err(in_use(&format!("{what} \"{name}\""), &users))
+}
+/// Refusal to delete something deployments still use.
+pub fn in_use(what: &str, users: &[String]) -> AppError {
+    AppError::Conflict(format!(
+        "{what} is used by deployment{} {}; change or delete {} first",
+        if users.len() == 1 { "" } else { "s" },
+        users.join(", "),
+        if users.len() == 1 { "it" } else { "them" }
+    ))
 }

@@ -1,8 +1,8 @@
 //! The `cloakroom` command: `serve` (the default), the `admin` bootstrap commands and
 //! the client commands of [`crate::client`].
 
-use super::config::Config;
-use super::state::AppState;
+use crate::domain::config::Config;
+use crate::domain::state::AppState;
 use crate::validate::ResourceName;
 use clap::{Parser, Subcommand};
 use std::io::{BufRead, IsTerminal};
@@ -112,7 +112,8 @@ fn fail(message: &str) -> ExitCode {
 
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_new(super::config::log_filter()).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_new(crate::domain::config::log_filter()).unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -122,20 +123,23 @@ fn init_logging() {
 async fn serve(config: Config) -> Result<(), String> {
     let addr = config.site_addr;
     let state = AppState::open(config).await?;
-    if let Some(link) = super::setup::offer(&state).await.map_err(|e| e.to_string())? {
+    if let Some(link) = crate::domain::setup::offer(&state)
+        .await
+        .map_err(|e| e.to_string())?
+    {
         // Like Jenkins' initial admin password: only someone who can read this log
         // can claim the instance.
         tracing::warn!("no account exists yet: open this one-time link to create the owner: {link}");
         eprintln!("\n    Set up Cloakroom: {link}\n");
     }
-    super::history::purge_hourly(state.clone());
-    let app = super::router::router(state);
+    crate::domain::history::purge_hourly(state.clone());
+    let app = crate::web::router::router(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("could not listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!("Cloakroom listening on http://{local}");
-    super::router::serve(listener, app)
+    crate::web::router::serve(listener, app)
         .await
         .map_err(|e| e.to_string())
 }
@@ -160,10 +164,10 @@ fn read_password() -> Result<zeroize::Zeroizing<String>, String> {
         let trimmed = line.trim_end_matches(['\n', '\r']).to_owned();
         zeroize::Zeroizing::new(trimmed)
     };
-    if password.chars().count() < super::auth::MIN_PASSWORD_LEN {
+    if password.chars().count() < crate::domain::auth::MIN_PASSWORD_LEN {
         return Err(format!(
             "the password must be at least {} characters",
-            super::auth::MIN_PASSWORD_LEN
+            crate::domain::auth::MIN_PASSWORD_LEN
         ));
     }
     Ok(password)
@@ -174,8 +178,8 @@ async fn create_user(config: Config, email: &str, org: &str, join_existing: bool
     let org = ResourceName::parse_as("organization name", org).map_err(|e| e.message)?;
     let password = read_password()?;
     let state = AppState::open(config).await?;
-    let hash = super::auth::hash_password(&password).map_err(|e| e.to_string())?;
-    let made = super::orgs::admin_create_user(&state, &email, &hash, org.as_str(), join_existing)
+    let hash = crate::domain::auth::hash_password(&password).map_err(|e| e.to_string())?;
+    let made = crate::domain::orgs::admin_create_user(&state, &email, &hash, org.as_str(), join_existing)
         .await
         .map_err(|e| e.to_string())?;
     let personal = match &made.personal {
@@ -208,11 +212,11 @@ async fn create_token(config: Config, email: &str, org: &str, name: &str) -> Res
     }
     let state = AppState::open(config).await?;
     let missing = || format!("no user {email} in organization {org}");
-    let principal = super::orgs::member_principal(&state, email, org)
+    let principal = crate::domain::orgs::member_principal(&state, email, org)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(missing)?;
-    let token = super::auth::create_api_token(&state, &principal, name)
+    let token = crate::domain::auth::create_api_token(&state, &principal, name)
         .await
         .map_err(|e| e.to_string())?;
     eprintln!(

@@ -3,9 +3,9 @@
 
 use super::db::{params_list, Db, Row, ToArg};
 use super::{finish, Audit, AuditWith, InviteRecord, Org, Store, UserRecord, TOKEN_LOCKED};
+use crate::error::org_exists;
 use crate::error::AppError;
 use crate::model::{InviteInfo, MemberInfo, Role, Workspace};
-use crate::server::orgs::org_exists;
 use crate::validate::normalize_email;
 
 /// A stored role name; anything unknown reads as the weakest role.
@@ -237,7 +237,7 @@ pub(crate) async fn use_invite(
         )
         .await?;
     if used == 0 {
-        return Err(crate::server::orgs::invite_gone());
+        return Err(crate::error::invite_gone());
     }
     let found = invite(&tx.query_one(INVITE, &[&token_hash]).await?);
     tx.execute(
@@ -293,12 +293,12 @@ impl Store {
         Ok(stored)
     }
 
-    /// Returns the organization named `name`, creating it if missing.
-    pub async fn ensure_org(&self, name: &str) -> Result<Org, AppError> {
+    /// Returns the organization named `name`, creating it (at `now`) if missing.
+    pub async fn ensure_org(&self, name: &str, now: i64) -> Result<Org, AppError> {
         let mut c = self.conn().await?;
         c.execute(
             "INSERT INTO orgs (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-            &[&name, &crate::server::now()],
+            &[&name, &now],
         )
         .await?;
         Ok(org(&c

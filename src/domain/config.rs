@@ -1,6 +1,7 @@
 //! Runtime settings: built-in defaults, then `Leptos.toml` (the file a self-hoster
 //! edits), then environment variables, each overriding the one before.
 
+pub use crate::store::history::Retention;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -71,17 +72,6 @@ impl std::fmt::Debug for Config {
             .field("master_key_file", &self.master_key_file)
             .finish_non_exhaustive()
     }
-}
-
-/// How long the history of sets is kept. A set version goes once it is both older than
-/// `version_days` and not among the newest `versions_kept`, and never while a kept
-/// deployment revision was taken from it. A deleted set can be restored for
-/// `deleted_days`, then it is purged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retention {
-    pub versions_kept: i64,
-    pub version_days: i64,
-    pub deleted_days: i64,
 }
 
 impl Default for Retention {

@@ -2,13 +2,15 @@
 //! invitations and API tokens. Server functions, the REST API and the admin command all
 //! go through here, so the role rules live in one place.
 
-use super::auth::Principal;
 use super::crypto::{new_token, token_hash};
+use super::principal::Principal;
 use super::state::AppState;
-use super::store::db::Db;
-use super::store::{self, people, InviteRecord, Org};
+pub use crate::error::invite_gone;
+pub use crate::error::org_exists;
 use crate::error::AppError;
 use crate::model::{InviteInfo, MemberInfo, Role, TokenInfo, Workspace};
+use crate::store::db::Db;
+use crate::store::{self, people, InviteRecord, Org};
 use crate::validate::normalize_email;
 use crate::validate::{check_email, FieldError, ResourceName};
 
@@ -489,10 +491,6 @@ pub async fn delete_org(state: &AppState, who: &Principal, confirm: &str) -> Res
     state.store.delete_org(who.org.id, audit).await
 }
 
-pub fn invite_gone() -> AppError {
-    AppError::NotFound("this invitation link was already used, has expired or does not exist".into())
-}
-
 /// The outcome of accepting an invitation.
 pub struct Accepted {
     pub org: String,
@@ -504,9 +502,9 @@ pub struct Accepted {
 /// Accepts the invitation behind `token`: for the signed-in user when that is the
 /// invited email, else by creating the invited account with `password`. Single use.
 /// The audit entry of `email` joining the invitation's organization.
-fn joined(email: &str, note: &'static str) -> super::store::AuditWith<super::store::InviteRecord> {
+fn joined(email: &str, note: &'static str) -> crate::store::AuditWith<crate::store::InviteRecord> {
     let email = email.to_owned();
-    Box::new(move |invite: &super::store::InviteRecord| {
+    Box::new(move |invite: &crate::store::InviteRecord| {
         let object = format!("member:{email}");
         let detail = format!("role {}{note}", invite.role);
         super::audit::entry_as(invite.org.id, &email, "ui", "member.join", &object, &[], &detail)
@@ -574,12 +572,6 @@ pub async fn accept(
         role: accepted.role,
         new_session: Some(session),
     })
-}
-
-pub fn org_exists(name: &str) -> AppError {
-    AppError::Conflict(format!(
-        "an organization named \"{name}\" already exists; choose another name"
-    ))
 }
 
 /// Who `email` acts as in organization `org` (on the admin command line), if they are a

@@ -3,18 +3,45 @@
 //! pairs a caller holds with a set's stored values, in constant time, on the server;
 //! check one value. Only keys and verdicts ever leave.
 
-use super::auth::Principal;
 use super::crypto::SecretValue;
+use super::principal::Principal;
 use super::state::AppState;
-use super::store::history::KeyMac;
-use crate::error::AppError;
+use crate::error::{set_not_found, version_not_kept, AppError};
 use crate::model::{Comparison, Role};
+use crate::store::history::KeyMac;
 use crate::validate::{FieldError, Pair, ResourceName};
 use subtle::ConstantTimeEq;
 
-/// Lookups that answer whether a value is right (checks, file comparisons) each person
-/// may make per minute: each is an oracle for guessing values.
-pub const ORACLE_LOOKUPS_PER_MINUTE: i64 = 10;
+pub use super::auth::ORACLE_LOOKUPS_PER_MINUTE;
+
+/// The keys of one version of the set (`None`: the set now) with their values' MACs,
+/// and whether the set is protected.
+pub(crate) async fn side_macs(
+    state: &AppState,
+    who: &Principal,
+    set: &str,
+    version: Option<i64>,
+) -> Result<(Vec<KeyMac>, bool), AppError> {
+    let now = super::secrets::stored(state, who, set).await?;
+    let Some(version) = version else {
+        let keys = now
+            .keys
+            .into_iter()
+            .map(|k| KeyMac {
+                key: k.key,
+                mac: k.mac,
+            })
+            .collect();
+        return Ok((keys, now.protected));
+    };
+    let keys = state
+        .store
+        .set_version_keys(who.org.id, set, version)
+        .await?
+        .ok_or_else(|| set_not_found(set))?
+        .ok_or_else(|| version_not_kept(set, version))?;
+    Ok((keys, now.protected))
+}
 
 /// One side of a comparison, as written in `?a=` and `?b=`: `SET`, `SET@VERSION` or
 /// `deployment:NAME` (its running revision).
@@ -98,7 +125,7 @@ async fn held(state: &AppState, who: &Principal, side: &Side) -> Result<Held, Ap
             });
         }
     };
-    let (keys, protected) = super::history::side_macs(state, who, set, version).await?;
+    let (keys, protected) = side_macs(state, who, set, version).await?;
     Ok(Held {
         keys,
         set: Some(set.clone()),
