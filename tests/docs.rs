@@ -19,7 +19,7 @@ fn documents() -> Vec<(PathBuf, String)> {
     let mut dirs = vec![Path::new(ROOT).join("docs")];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-            let path = entry.unwrap().path();
+            let path = entry.expect("a directory entry").path();
             if path.is_dir() {
                 dirs.push(path);
             } else if path.extension().is_some_and(|e| e == "md") {
@@ -41,11 +41,16 @@ fn shown(path: &Path) -> String {
     path.strip_prefix(ROOT).unwrap_or(path).display().to_string()
 }
 
+/// Numbered lines.
+type Lines = Vec<(usize, String)>;
+/// A fenced block: its first line's number, its info string, its lines.
+type Block = (usize, String, Lines);
+
 /// A Markdown file split into what the checks read: fenced code blocks (their info
 /// string and lines), and prose lines with their inline code spans and links.
 struct Parsed {
     /// (line number, info string, lines of the block with their numbers)
-    blocks: Vec<(usize, String, Vec<(usize, String)>)>,
+    blocks: Vec<Block>,
     /// (line number, text) of every line outside code blocks
     prose: Vec<(usize, String)>,
 }
@@ -53,14 +58,15 @@ struct Parsed {
 fn parse(text: &str) -> Parsed {
     let mut blocks = Vec::new();
     let mut prose = Vec::new();
-    let mut open: Option<(usize, String, String, Vec<(usize, String)>)> = None;
+    // The open block and its fence.
+    let mut open: Option<(usize, String, String, Lines)> = None;
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         let trimmed = line.trim_start();
         let fence = ["```", "~~~"].into_iter().find(|f| trimmed.starts_with(f));
         match (&mut open, fence) {
             (Some((_, _, f, _)), Some(g)) if *f == g && trimmed.trim_end() == g => {
-                let (start, info, _, lines) = open.take().unwrap();
+                let (start, info, _, lines) = open.take().expect("a block is open");
                 blocks.push((start, info, lines));
             }
             (Some((_, _, _, lines)), _) => lines.push((n, line.to_owned())),
@@ -406,11 +412,11 @@ fn rust_files(dir: &Path) -> Vec<(PathBuf, String)> {
             continue;
         };
         for entry in entries {
-            let path = entry.unwrap().path();
+            let path = entry.expect("a directory entry").path();
             if path.is_dir() {
                 dirs.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") {
-                let text = std::fs::read_to_string(&path).unwrap();
+                let text = std::fs::read_to_string(&path).expect("a readable source file");
                 out.push((path, text));
             }
         }
@@ -455,7 +461,7 @@ fn known_keys() -> BTreeSet<String> {
             continue;
         };
         let body = &text[start..];
-        let body = &body[..body.find('}').unwrap()];
+        let body = &body[..body.find('}').expect("the struct ends")];
         for line in body.lines().skip(1) {
             if let Some((name, _)) = line.trim().split_once(':') {
                 keys.insert(name.trim().trim_start_matches("pub ").to_owned());
