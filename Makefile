@@ -29,13 +29,14 @@ lint:
 unit:
 	cargo test --features ssr
 
-# A fresh data directory and a generated key for every run. The build runs on its own
+# A fresh data directory and a generated key for every run; a retention other than the
+# default, so the pages are seen to say the configured number of days. The build runs on its own
 # first because a failed build inside `cargo leptos end-to-end` can still exit 0; the
 # last step fails unless Playwright's report shows tests that ran and all passed.
 e2e: clean-e2e
 	cargo leptos build
 	env -u CLOAKROOM_MASTER_KEY -u CLOAKROOM_MASTER_KEY_FILE -u DATABASE_URL \
-	  CLOAKROOM_DATA_DIR=$(E2E_DATA) cargo leptos end-to-end
+	  CLOAKROOM_DATA_DIR=$(E2E_DATA) CLOAKROOM_DELETED_SET_DAYS=21 cargo leptos end-to-end
 	node .ci/check-e2e end2end/.state/results.json
 
 clean-e2e:

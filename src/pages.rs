@@ -133,6 +133,44 @@ pub(crate) async fn role_in(org: &str) -> crate::model::Role {
         .unwrap_or_default()
 }
 
+/// Days a deleted set stays restorable on this server (`deleted_set_days`, from the
+/// configuration in force). Pages render on the server; the browser build never asks.
+pub(crate) fn deleted_set_days() -> i64 {
+    #[cfg(feature = "ssr")]
+    {
+        crate::server::state::app_state().map_or(crate::server::config::DEFAULT_DELETED_SET_DAYS, |s| {
+            s.config.retention.deleted_days
+        })
+    }
+    #[cfg(not(feature = "ssr"))]
+    0
+}
+
+/// What deleting a set does, on a server keeping deleted sets for `days`: the text
+/// before the link to Recently deleted and the text after it (where it can be restored
+/// and for how long), or, when nothing is kept, one text saying it cannot be undone.
+pub(crate) fn delete_set_text(days: i64) -> (String, Option<String>) {
+    if days == 0 {
+        return (
+            "Removes the set and every value in it at once: this server keeps no deleted sets \
+             (deleted_set_days is 0), so this cannot be undone."
+                .to_owned(),
+            None,
+        );
+    }
+    let period = if days == 1 {
+        "1 day".to_owned()
+    } else {
+        format!("{days} days")
+    };
+    (
+        "Moves the set, its values and its history to ".to_owned(),
+        Some(format!(
+            ", where it can be restored for {period}. After that it is purged, and that cannot be undone."
+        )),
+    )
+}
+
 /// Sets the HTTP status of the page being rendered.
 pub(crate) fn set_status(code: u16) {
     #[cfg(feature = "ssr")]
@@ -180,6 +218,22 @@ pub fn NotFound() -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_delete_card_says_how_long_a_set_stays_restorable() {
+        let (lead, tail) = super::delete_set_text(30);
+        let tail = tail.unwrap();
+        assert!(
+            lead.ends_with("to ") && tail.contains("restored for 30 days"),
+            "{lead}{tail}"
+        );
+        assert!(super::delete_set_text(1).1.unwrap().contains("for 1 day."));
+        // "Cannot be undone" is said of the purge, and of the deletion only when no
+        // deleted set is kept.
+        assert!(tail.contains("purged, and that cannot be undone"));
+        let (now, none) = super::delete_set_text(0);
+        assert!(now.contains("at once") && now.contains("cannot be undone") && none.is_none());
+    }
+
     #[test]
     fn escaping_keeps_every_other_character_whole() {
         let mut out = String::from("x");

@@ -848,6 +848,13 @@ async fn secrets_find(ctx: &Ctx) -> Result<(), Failure> {
             &["KIND", "SET", "KEY", "VERSION", "DEPLOYMENT", "REVISION"],
             &rows,
         );
+        if found.total > found.places.len() {
+            note!(
+                "{} places hold the value in all; the server lists the first {}",
+                found.total,
+                found.places.len()
+            );
+        }
     }
     if found.places.is_empty() {
         return Err(Failure::new(

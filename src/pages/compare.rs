@@ -137,7 +137,7 @@ pub fn FindValuePage() -> impl IntoView {
                         (0, _) => "The value is in no set, kept set version or kept deployment revision.".to_owned(),
                         (n, true) => format!("Found in {n} place{}.", if n == 1 { "" } else { "s" }),
                         (n, false) => format!(
-                            "Found in {n} places; the first {shown} are listed (cloakroom secrets find and the API list them all)."
+                            "Found in {n} places; the first {shown} are listed here (cloakroom secrets find and the API list up to 1,000)."
                         ),
                     };
                     view! {

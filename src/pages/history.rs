@@ -46,6 +46,12 @@ fn side_label(set: &str, side: Option<i64>) -> String {
     }
 }
 
+/// The version before the newest of `numbers` (newest first; the newest is what the
+/// set holds now), else the only one.
+fn previous_version(numbers: &[i64]) -> Option<i64> {
+    numbers.get(1).or(numbers.first()).copied()
+}
+
 /// One `<select>` of the compare form.
 fn side_select(
     id: &'static str,
@@ -103,6 +109,9 @@ pub fn SetHistoryPage() -> impl IntoView {
                         Err(e) => return load_error(e, org_url(&org, "/secrets"), "Back to secret sets"),
                     };
                     let (versions, numbers) = (page.versions, page.numbers);
+                    // Until a comparison is asked for, the form offers the one worth
+                    // making: the version before the newest (the set now) with now.
+                    let form_a = if comparing { a } else { previous_version(&numbers) };
                     let older = page.next.map(|n| with_param(&here, "before", &n.to_string()));
                     let newest = before.is_some().then(|| here.clone());
                     let pages = view! {
@@ -142,7 +151,7 @@ pub fn SetHistoryPage() -> impl IntoView {
                         <section class="card" aria-labelledby="compare-heading">
                             <h2 id="compare-heading">"Compare two versions"</h2>
                             <form method="get" action=here.clone() class="inline-form">
-                                {side_select("a", "Compare", &numbers, a)}
+                                {side_select("a", "Compare", &numbers, form_a)}
                                 {side_select("b", "with", &numbers, b)}
                                 <button type="submit">"Compare"</button>
                             </form>
@@ -555,5 +564,15 @@ pub fn DeletedSetsPage() -> impl IntoView {
                 })}
             </Suspense>
         </Layout>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_compare_form_starts_with_the_previous_version_and_now() {
+        assert_eq!(super::previous_version(&[7, 5, 4]), Some(5));
+        assert_eq!(super::previous_version(&[1]), Some(1));
+        assert_eq!(super::previous_version(&[]), None);
     }
 }

@@ -15,6 +15,7 @@ pub fn SecretSetPage() -> impl IntoView {
     let org = route_org();
     let sets_url = org_url(&org, "/secrets");
     let title = format!("{name} · Secret sets · Cloakroom");
+    let deleted_days = super::deleted_set_days();
     view! {
         <Title text=title />
         <Layout>
@@ -238,7 +239,16 @@ pub fn SecretSetPage() -> impl IntoView {
                                         view! {
                                             <section class="card danger-zone">
                                                 <h2>"Delete this set"</h2>
-                                                <p>"Removes the set and every value in it. This cannot be undone."</p>
+                                                {
+                                                    let (lead, tail) = super::delete_set_text(deleted_days);
+                                                    let link = tail.map(|tail| {
+                                                        view! {
+                                                            <a href=crate::api::deleted_url(&org)>"Recently deleted"</a>
+                                                            {tail}
+                                                        }
+                                                    });
+                                                    view! { <p class="delete-effect">{lead} {link}</p> }
+                                                }
                                                 <DeleteSetForm org=org.clone() set=set.name.clone() />
                                             </section>
                                         }
