@@ -224,3 +224,16 @@ mod tests {
         assert_eq!(with_param("/a?b=1", "n", "é"), "/a?b=1&n=%C3%A9");
     }
 }
+
+/// Sets the HTTP status of the page being rendered.
+pub(crate) fn set_status(code: u16) {
+    #[cfg(feature = "ssr")]
+    if let (Some(res), Ok(status)) = (
+        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+        axum::http::StatusCode::from_u16(code),
+    ) {
+        res.set_status(status);
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = code;
+}

@@ -404,3 +404,8 @@ pub fn ComparisonView(
         </section>
     }
 }
+
+/// The organization in the page's URL (`/orgs/:org/...`).
+pub(crate) fn route_org() -> String {
+    leptos_router::hooks::use_params_map().with_untracked(|p| p.get("org").unwrap_or_default())
+}

@@ -31,6 +31,8 @@ pub use secret_sets::SecretSetsPage;
 pub use setup::SetupPage;
 pub use tokens::TokensPage;
 
+pub(crate) use crate::api::set_status;
+pub(crate) use crate::components::route_org;
 use leptos::prelude::*;
 
 /// Appends `text` to HTML written by hand, escaped for element text and for a
@@ -119,11 +121,6 @@ impl ListPlace {
     }
 }
 
-/// The organization in the page's URL (`/orgs/:org/...`).
-pub(crate) fn route_org() -> String {
-    leptos_router::hooks::use_params_map().with_untracked(|p| p.get("org").unwrap_or_default())
-}
-
 /// The signed-in user's role in `org` (the weakest role if it cannot be read, so a
 /// page never offers more than the server allows).
 pub(crate) async fn role_in(org: &str) -> crate::model::Role {
@@ -138,7 +135,7 @@ pub(crate) async fn role_in(org: &str) -> crate::model::Role {
 pub(crate) fn deleted_set_days() -> i64 {
     #[cfg(feature = "ssr")]
     {
-        crate::server::state::app_state().map_or(crate::server::config::DEFAULT_DELETED_SET_DAYS, |s| {
+        crate::domain::state::app_state().map_or(crate::domain::config::DEFAULT_DELETED_SET_DAYS, |s| {
             s.config.retention.deleted_days
         })
     }
@@ -169,19 +166,6 @@ pub(crate) fn delete_set_text(days: i64) -> (String, Option<String>) {
             ", where it can be restored for {period}. After that it is purged, and that cannot be undone."
         )),
     )
-}
-
-/// Sets the HTTP status of the page being rendered.
-pub(crate) fn set_status(code: u16) {
-    #[cfg(feature = "ssr")]
-    if let (Some(res), Ok(status)) = (
-        use_context::<leptos_axum::ResponseOptions>(),
-        axum::http::StatusCode::from_u16(code),
-    ) {
-        res.set_status(status);
-    }
-    #[cfg(not(feature = "ssr"))]
-    let _ = code;
 }
 
 /// A page's data could not be loaded: the message, the matching status, and (for a

@@ -259,7 +259,7 @@ pub async fn setup_open(code: String) -> Result<(), AppError> {
     if crate::domain::setup::is_open(&state, &code).await? {
         Ok(())
     } else {
-        crate::pages::set_status(403);
+        crate::api::set_status(403);
         Err(AppError::Forbidden(
             "this setup link is not valid: use the one the server printed when it started, \
              or sign in if the instance is set up already"

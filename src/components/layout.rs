@@ -10,7 +10,7 @@ use leptos::server_fn::ServerFn;
 /// exist, and nothing of the page is rendered.
 #[component]
 pub fn Layout(children: Children) -> impl IntoView {
-    let org = crate::pages::route_org();
+    let org = crate::components::route_org();
     let link = {
         let org = org.clone();
         move |path: &str| org_url(&org, path)
@@ -45,7 +45,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 let v = match current_viewer(org.clone()).await {
                     Ok(v) => v,
                     Err(e) => {
-                        crate::pages::set_status(e.status_code());
+                        crate::api::set_status(e.status_code());
                         return view! {
                             <main class="narrow" id="main" tabindex="-1">
                                 <h1>"Not found"</h1>

@@ -11,6 +11,7 @@ mod compare;
 mod deployments;
 mod hardening;
 mod history;
+mod layers;
 mod multi_instance;
 mod orgs;
 mod pull_secrets;
