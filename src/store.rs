@@ -196,9 +196,7 @@ pub struct Store {
 }
 
 enum Backend {
-    /// One connection: SQLite runs one writer at a time anyway, and reads on one
-    /// connection see every committed write at once.
-    Sqlite(std::sync::Arc<parking_lot::Mutex<rusqlite::Connection>>),
+    Sqlite(connect::Sqlite),
     Pg(deadpool_postgres::Pool),
 }
 
@@ -208,7 +206,8 @@ impl Store {
         Ok(self.begin(Begin::None).await?)
     }
 
-    /// A consistent snapshot for several reads.
+    /// A consistent snapshot for several reads (on SQLite, on a read-only connection of
+    /// its own: reads never wait for a write).
     pub(crate) async fn read(&self) -> Result<Db, AppError> {
         Ok(self.begin(Begin::Read).await?)
     }

@@ -88,7 +88,7 @@ impl AppState {
 
     /// Whether the database answers (for `/healthz`).
     pub async fn check_database(&self) -> Result<(), AppError> {
-        self.store.get_meta(KEY_CHECK).await.map(drop)
+        self.store.ping().await
     }
 
     /// Compares the key with the check value stored with the database. An empty

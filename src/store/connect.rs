@@ -2,10 +2,12 @@
 //! migrations (the schema is the one place the two are written separately: their
 //! types and table rebuilds differ).
 
-use super::db::{Begin, Db, DbError};
+use super::db::{lock_sqlite, Begin, Db, DbError, SqliteExec};
 use super::{Backend, Store};
+use crate::error::AppError;
 use rusqlite::Connection;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 const SQLITE_MIGRATIONS: &[&str] = &[
@@ -95,9 +97,48 @@ fn open_sqlite(path: &Path) -> Result<Store, String> {
     conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA case_sensitive_like = ON;")
         .map_err(|e| fail("configure", e))?;
     conn.set_prepared_statement_cache_capacity(256);
+    let readers = (0..SQLITE_READERS)
+        .map(|_| open_sqlite_reader(path).map(|r| Arc::new(parking_lot::Mutex::new(r))))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail("open for reading", e))?;
     Ok(Store {
-        backend: Backend::Sqlite(Arc::new(parking_lot::Mutex::new(conn))),
+        backend: Backend::Sqlite(Sqlite {
+            writer: Arc::new(parking_lot::Mutex::new(conn)),
+            readers,
+            next_reader: AtomicUsize::new(0),
+            on_workers: AtomicBool::new(false),
+        }),
     })
+}
+
+/// Read-only connections beside the writer: in WAL mode a reader sees the last commit
+/// and never waits for a writer, so a long write (or a slow read) holds up only what
+/// waits for the same connection.
+const SQLITE_READERS: usize = 4;
+
+/// The connections of a SQLite store: one writer (SQLite runs one writer at a time
+/// anyway) and [`SQLITE_READERS`] readers for read transactions.
+pub(crate) struct Sqlite {
+    writer: Arc<parking_lot::Mutex<Connection>>,
+    readers: Vec<Arc<parking_lot::Mutex<Connection>>>,
+    next_reader: AtomicUsize,
+    /// Statements run on the async workers instead of in place (for the executor
+    /// benchmark only; see [`SqliteExec`]).
+    on_workers: AtomicBool,
+}
+
+fn open_sqlite_reader(path: &Path) -> rusqlite::Result<Connection> {
+    use rusqlite::OpenFlags;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+    )?;
+    // The writer's reading rules: LIKE compares case-sensitively, as PostgreSQL's does.
+    conn.execute_batch(
+        "PRAGMA busy_timeout = 5000; PRAGMA case_sensitive_like = ON; PRAGMA query_only = ON;",
+    )?;
+    conn.set_prepared_statement_cache_capacity(256);
+    Ok(conn)
 }
 
 /// Applies the missing migrations, each in its own write transaction that reads the
@@ -173,10 +214,47 @@ async fn migrate_postgres(store: &Store) -> Result<(), DbError> {
 }
 
 impl Store {
+    /// Where SQLite statements run: in place (the default) or on the async workers,
+    /// for the executor benchmark's comparison. No effect on PostgreSQL.
+    pub fn set_sqlite_exec(&self, exec: SqliteExec) {
+        if let Backend::Sqlite(sqlite) = &self.backend {
+            sqlite
+                .on_workers
+                .store(exec == SqliteExec::OnWorkers, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the database answers, read on a connection of its own (for `/healthz`).
+    pub async fn ping(&self) -> Result<(), AppError> {
+        let mut c = self.read().await?;
+        c.value::<i64>("SELECT 1", &[]).await?;
+        Ok(())
+    }
+
     /// A connection for this operation, in a transaction as `begin` says.
     pub(crate) async fn begin(&self, begin: Begin) -> Result<Db, DbError> {
         match &self.backend {
-            Backend::Sqlite(conn) => Db::sqlite(conn.lock_arc(), begin).await,
+            Backend::Sqlite(sqlite) => {
+                let exec = if sqlite.on_workers.load(Ordering::Relaxed) {
+                    SqliteExec::OnWorkers
+                } else {
+                    SqliteExec::InPlace
+                };
+                let conn = match begin {
+                    Begin::Read if !sqlite.readers.is_empty() => {
+                        let free = sqlite.readers.iter().find_map(|r| r.try_lock_arc());
+                        match free {
+                            Some(held) => held,
+                            None => {
+                                let next = sqlite.next_reader.fetch_add(1, Ordering::Relaxed);
+                                lock_sqlite(&sqlite.readers[next % sqlite.readers.len()]).await?
+                            }
+                        }
+                    }
+                    _ => lock_sqlite(&sqlite.writer).await?,
+                };
+                Db::sqlite(conn, exec, begin).await
+            }
             Backend::Pg(pool) => Db::postgres(pool.get().await?, begin).await,
         }
     }

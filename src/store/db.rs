@@ -1,12 +1,17 @@
 //! One executor over both databases, so every storage operation is written once.
 //!
 //! SQL is written in PostgreSQL's form (`$1` parameters, `FOR UPDATE`, `COLLATE "C"`)
-//! using only what both databases understand (and no `$` inside a string literal: the
-//! rewrite below is textual; values always travel as parameters); for SQLite, [`sqlite_sql`] turns `$N`
-//! into `?N` and drops the row-lock and collation clauses, which SQLite does not need:
-//! a write transaction there is `BEGIN IMMEDIATE`, which already runs writers one at a
-//! time, and its default collation already orders text by bytes. Where the two differ
-//! beyond that, the operation asks [`Db::is_postgres`].
+//! using only what both databases understand. SQLite reads `$1` as a parameter *named*
+//! `$1`, so its parameters are bound by name, never rewritten ([`sqlite_run`]); the one
+//! rewrite, [`sqlite_sql`], drops the row-lock and collation clauses, which SQLite does
+//! not need: a write transaction there is `BEGIN IMMEDIATE`, which already runs writers
+//! one at a time, and its default collation already orders text by bytes. Where the two
+//! differ beyond that, the operation asks [`Db::is_postgres`].
+//!
+//! SQLite's statements never run on the async workers: the connection is waited for on
+//! a blocking thread (at most [`SQLITE_WAIT`], then 503 busy), and each statement runs
+//! where the runtime allows blocking ([`SqliteExec`]), so one slow statement delays only
+//! the requests that need the database, never `/healthz` or static files.
 //!
 //! Parameters are [`Arg`]s (integers bind to whatever integer width PostgreSQL declared
 //! for the parameter) and rows come back as [`Row`]s of [`Value`]s.
@@ -143,6 +148,8 @@ impl Row {
 #[derive(Debug)]
 pub struct DbError {
     unique: bool,
+    /// The connection stayed taken for longer than [`SQLITE_WAIT`].
+    busy: bool,
     message: String,
 }
 
@@ -154,7 +161,15 @@ impl DbError {
     fn other(message: impl Into<String>) -> Self {
         Self {
             unique: false,
+            busy: false,
             message: message.into(),
+        }
+    }
+
+    pub(crate) fn busy() -> Self {
+        Self {
+            busy: true,
+            ..Self::other("the database stayed busy")
         }
     }
 }
@@ -167,6 +182,10 @@ impl std::fmt::Display for DbError {
 
 impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
+        if e.busy {
+            tracing::warn!("the database connection stayed taken; answering busy");
+            return AppError::Busy(1);
+        }
         tracing::error!(error = %e, "database error");
         AppError::Internal
     }
@@ -182,6 +201,7 @@ impl From<rusqlite::Error> for DbError {
         );
         Self {
             unique,
+            busy: false,
             message: e.to_string(),
         }
     }
@@ -191,6 +211,7 @@ impl From<tokio_postgres::Error> for DbError {
     fn from(e: tokio_postgres::Error) -> Self {
         Self {
             unique: e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION),
+            busy: false,
             message: e.to_string(),
         }
     }
@@ -202,18 +223,61 @@ impl From<deadpool_postgres::PoolError> for DbError {
     }
 }
 
-/// SQLite's one connection, held for one operation. Its lock is taken without yielding
-/// (a fair async lock made tasks queue behind one another: a woken waiter held the
-/// connection while it waited for a worker), and no operation awaits anything but its
-/// own statements while it holds it, which never wait: so no worker waits for long.
+/// A SQLite connection, held for one operation (see [`lock_sqlite`]).
 pub(crate) type SqliteConn = parking_lot::ArcMutexGuard<parking_lot::RawMutex, rusqlite::Connection>;
+
+/// Longest wait for a SQLite connection before the request is answered 503 busy.
+pub const SQLITE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Takes a SQLite connection: at once when it is free, else waiting on a blocking
+/// thread (never on an async worker) for at most [`SQLITE_WAIT`]. The lock is
+/// parking_lot's: a fair async lock made tasks queue behind one another.
+pub(crate) async fn lock_sqlite(
+    conn: &std::sync::Arc<parking_lot::Mutex<rusqlite::Connection>>,
+) -> Result<SqliteConn, DbError> {
+    if let Some(held) = conn.try_lock_arc() {
+        return Ok(held);
+    }
+    let conn = conn.clone();
+    tokio::task::spawn_blocking(move || conn.try_lock_arc_for(SQLITE_WAIT))
+        .await
+        .map_err(|e| DbError::other(format!("waiting for the database: {e}")))?
+        .ok_or_else(DbError::busy)
+}
+
+/// Where a SQLite statement runs (see `docs/adr/0001-one-executor.md` for the measured
+/// choice).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SqliteExec {
+    /// On the async worker that awaits it: the fastest, but a slow statement holds a
+    /// worker, and with it every task queued there.
+    OnWorkers,
+    /// On the same thread, which first hands its other tasks to another worker
+    /// (`tokio::task::block_in_place`): nothing waits behind a slow statement.
+    #[default]
+    InPlace,
+}
+
+/// Runs `f`, a SQLite statement, as `exec` says; on a runtime that cannot block in
+/// place (a test's single thread) it runs directly.
+fn sqlite_exec<T>(exec: SqliteExec, f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match exec {
+        SqliteExec::InPlace
+            if Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread) =>
+        {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
 
 #[allow(
     clippy::large_enum_variant,
     reason = "one per operation, on its stack; boxing would add an allocation to every statement"
 )]
 enum Conn {
-    Sqlite(SqliteConn),
+    Sqlite(SqliteConn, SqliteExec),
     /// `None` only while a dropped transaction's connection is being rolled back.
     Pg(Option<deadpool_postgres::Object>),
 }
@@ -237,9 +301,9 @@ pub struct Db {
 }
 
 impl Db {
-    pub(crate) async fn sqlite(conn: SqliteConn, begin: Begin) -> Result<Self, DbError> {
+    pub(crate) async fn sqlite(conn: SqliteConn, exec: SqliteExec, begin: Begin) -> Result<Self, DbError> {
         let mut db = Self {
-            conn: Conn::Sqlite(conn),
+            conn: Conn::Sqlite(conn, exec),
             in_tx: false,
         };
         db.begin(begin, "BEGIN", "BEGIN IMMEDIATE").await?;
@@ -275,7 +339,7 @@ impl Db {
     /// Runs statements without parameters or results (transaction control, migrations).
     pub async fn batch(&mut self, sql: &str) -> Result<(), DbError> {
         match &mut self.conn {
-            Conn::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Conn::Sqlite(c, exec) => Ok(sqlite_exec(*exec, || c.execute_batch(sql))?),
             Conn::Pg(c) => Ok(pg(c)?.batch_execute(sql).await?),
         }
     }
@@ -338,7 +402,7 @@ impl Db {
 
     async fn run(&mut self, sql: &str, args: &[&dyn ToArg], rows: bool) -> Result<(Vec<Row>, u64), DbError> {
         match &mut self.conn {
-            Conn::Sqlite(c) => sqlite_run(c, sql, args),
+            Conn::Sqlite(c, exec) => sqlite_exec(*exec, || sqlite_run(c, sql, args)),
             Conn::Pg(c) => {
                 let c = pg(c)?;
                 let stmt = c.prepare_cached(sql).await?;
@@ -383,7 +447,7 @@ impl Drop for Db {
             return;
         }
         match &mut self.conn {
-            Conn::Sqlite(c) => {
+            Conn::Sqlite(c, _) => {
                 if let Err(e) = c.execute_batch("ROLLBACK") {
                     tracing::error!(error = %e, "rolling back");
                 }
@@ -413,21 +477,17 @@ fn pg(c: &mut Option<deadpool_postgres::Object>) -> Result<&mut deadpool_postgre
         .ok_or_else(|| DbError::other("the connection was already given back"))
 }
 
-/// SQL in PostgreSQL's form as SQLite reads it (see the module comment).
+/// The clauses SQLite does without (see the module's doc).
+const POSTGRES_ONLY: [&str; 3] = [" FOR UPDATE", " FOR SHARE", " COLLATE \"C\""];
+
+/// SQL in PostgreSQL's form as SQLite reads it: without the row-lock and collation
+/// clauses (see the module comment). Parameters stay as they are.
 pub fn sqlite_sql(sql: &str) -> Cow<'_, str> {
-    if !sql.contains(['$', 'F', 'C']) {
+    if !POSTGRES_ONLY.iter().any(|clause| sql.contains(clause)) {
         return Cow::Borrowed(sql);
     }
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            out.push('?');
-        } else {
-            out.push(c);
-        }
-    }
-    for clause in [" FOR UPDATE", " FOR SHARE", " COLLATE \"C\""] {
+    let mut out = sql.to_owned();
+    for clause in POSTGRES_ONLY {
         if out.contains(clause) {
             out = out.replace(clause, "");
         }
@@ -435,10 +495,20 @@ pub fn sqlite_sql(sql: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Runs one statement on SQLite, binding each parameter by its name: `$3` is the third
+/// argument wherever it stands, as on PostgreSQL (SQLite itself numbers parameters in
+/// the order they first appear).
 fn sqlite_run(c: &rusqlite::Connection, sql: &str, args: &[&dyn ToArg]) -> Result<(Vec<Row>, u64), DbError> {
     let mut stmt = c.prepare_cached(&sqlite_sql(sql))?;
-    for (i, a) in args.iter().enumerate() {
-        stmt.raw_bind_parameter(i + 1, SqliteArg(a.arg()))?;
+    for index in 1..=stmt.parameter_count() {
+        let name = stmt.parameter_name(index).unwrap_or("?");
+        let arg = name
+            .strip_prefix('$')
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|n| args.get(n))
+            .ok_or_else(|| DbError::other(format!("parameter {name} has no argument in: {sql}")))?;
+        stmt.raw_bind_parameter(index, SqliteArg(arg.arg()))?;
     }
     let width = stmt.column_count();
     let mut rows = Vec::new();
@@ -578,17 +648,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sqlite_sql_rewrites_only_what_sqlite_reads_differently() {
+    fn sqlite_sql_drops_only_the_clauses_sqlite_does_without() {
         assert_eq!(
             sqlite_sql("SELECT id FROM t WHERE a = $1 AND b = $12 FOR UPDATE"),
-            "SELECT id FROM t WHERE a = ?1 AND b = ?12"
+            "SELECT id FROM t WHERE a = $1 AND b = $12"
         );
         assert_eq!(
             sqlite_sql("SELECT name FROM t ORDER BY name COLLATE \"C\""),
             "SELECT name FROM t ORDER BY name"
         );
-        assert_eq!(sqlite_sql("SELECT 1"), "SELECT 1");
+        // A statement with nothing to drop is not copied, capital C and F included.
+        for sql in ["SELECT COUNT(*) FROM Foo WHERE Fee = $1", "SELECT 1"] {
+            assert!(matches!(sqlite_sql(sql), Cow::Borrowed(s) if s == sql), "{sql}");
+        }
         assert_eq!(params_list(3, 3), "$3, $4, $5");
+    }
+
+    /// `$N` binds the Nth argument wherever it stands and however often, `$` inside a
+    /// literal stays text, and a parameter without an argument is an error, not NULL.
+    #[test]
+    fn sqlite_binds_parameters_by_name() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        let (rows, _) = sqlite_run(&c, "SELECT $2, '$1 costs $3', $1, $2 + 1", &[&"first", &41i64]).unwrap();
+        assert_eq!(rows[0].get::<i64>(0), 41);
+        assert_eq!(rows[0].get::<String>(1), "$1 costs $3");
+        assert_eq!(rows[0].get::<String>(2), "first");
+        assert_eq!(rows[0].get::<i64>(3), 42);
+        let missing = sqlite_run(&c, "SELECT $1, $3", &[&1i64, &2i64]);
+        assert!(missing.is_err_and(|e| e.message.contains("$3")));
     }
 }
 

@@ -2,7 +2,7 @@
 //! a file of assignments (`set -a; . ./file`), without ever running anything or
 //! reading anything from outside the text.
 //!
-//! The grammar, in full (the README's "The `KEY=value` and `.env` grammar" says the same
+//! The grammar, in full (`docs/dotenv.md` says the same
 //! for users):
 //!
 //! - A UTF-8 byte order mark at the very start is skipped, and every carriage return
@@ -1063,7 +1063,7 @@ mod linear {
 /// the file's first line says: `same`, `refused` (both refuse; ours names bash's line),
 /// `crlf` (ours equals bash on the file with LF line ends), or one of the documented
 /// differences `cloakroom refuses: TAG` / `cloakroom accepts: TAG`, whose tags the
-/// README's grammar section lists.
+/// grammar document (`docs/dotenv.md`) lists.
 #[cfg(test)]
 mod corpus {
     use std::collections::BTreeMap;
@@ -1137,7 +1137,7 @@ mod corpus {
         first.split("line ").nth(1)?.split(':').next()?.parse().ok()
     }
 
-    /// The tags of documented differences; the README's grammar section names each.
+    /// The tags of documented differences; the grammar document (`docs/dotenv.md`) names each.
     const TAGS: &[&str] = &[
         "environment",
         "commands",
@@ -1152,7 +1152,7 @@ mod corpus {
     #[test]
     fn every_file_reads_as_bash_reads_it_or_as_the_readme_says() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let readme = std::fs::read_to_string(root.join("docs/dotenv.md")).unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let baseline = bash(tmp.path(), b"").env;
         let mut paths: Vec<_> = std::fs::read_dir(root.join("tests/dotenv"))
@@ -1258,7 +1258,7 @@ mod corpus {
         }
         for tag in TAGS {
             if !readme.contains(&format!("`{tag}`")) {
-                failures.push(format!("the README's grammar section does not explain `{tag}`"));
+                failures.push(format!("docs/dotenv.md does not explain `{tag}`"));
             }
         }
         assert!(
