@@ -220,13 +220,7 @@ pub async fn restore(
     }
     sets::upsert(&mut tx, row.id, org, &entries, now).await?;
     let gone: Vec<&str> = removed.iter().map(String::as_str).collect();
-    sets::execute_for_keys(
-        &mut tx,
-        "DELETE FROM secrets WHERE set_id = $1 AND key {keys}",
-        &[&row.id],
-        &gone,
-    )
-    .await?;
+    sets::delete_keys(&mut tx, row.id, &gone).await?;
     check_limits(name, sets::size(&mut tx, row.id).await?)?;
     let revision = sets::bump(&mut tx, row.id, now).await?;
     let detail = match keys {

@@ -78,7 +78,7 @@ impl Store {
         let action_like = f.action.as_deref().map(action_pattern);
         let actor = f.actor.as_deref().map(crate::validate::normalize_email);
         let limit = f.limit as i64;
-        let mut db = self.conn().await?;
+        let mut db = self.read().await?;
         // SQLite is told the index: with statistics gathered while the log was small it
         // would otherwise walk the whole table backwards by id to find an organization
         // whose entries are all old (seen at a million rows: 1.3 s for one page).

@@ -331,6 +331,18 @@ impl Db {
         Ok(())
     }
 
+    /// The test that `column` is one of the texts bound as parameter `$n` (a
+    /// `Vec<&str>`): `= ANY($n)` on PostgreSQL; SQLite, which has no arrays, is given the
+    /// list as a JSON array and reads it with `json_each`. One statement text for any
+    /// number of items, so it is prepared once.
+    pub fn in_list(&self, column: &str, n: usize) -> String {
+        if self.is_postgres() {
+            format!("{column} = ANY(${n})")
+        } else {
+            format!("{column} IN (SELECT value FROM json_each(${n}))")
+        }
+    }
+
     /// Whether this is PostgreSQL (for the few statements that differ).
     pub fn is_postgres(&self) -> bool {
         matches!(self.conn, Conn::Pg(_))
@@ -547,13 +559,22 @@ impl rusqlite::ToSql for SqliteArg<'_> {
             Arg::Bool(b) => ValueRef::Integer(i64::from(b)),
             Arg::Text(t) => ValueRef::Text(t.as_bytes()),
             Arg::Bytes(b) => ValueRef::Blob(b),
-            Arg::Texts(_) | Arg::BlobList(_) | Arg::Ints(_) => {
+            // A list is a JSON array for `json_each` (see [`Db::in_list`]).
+            Arg::Texts(v) => return json_list(v),
+            Arg::Ints(v) => return json_list(v),
+            Arg::BlobList(_) => {
                 return Err(rusqlite::Error::ToSqlConversionFailure(
-                    "SQLite has no arrays: this statement is PostgreSQL's".into(),
+                    "SQLite has no arrays of bytes: this statement is PostgreSQL's".into(),
                 ))
             }
         }))
     }
+}
+
+fn json_list<T: serde::Serialize>(items: &[T]) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'static>> {
+    serde_json::to_string(items)
+        .map(|json| rusqlite::types::ToSqlOutput::Owned(rusqlite::types::Value::Text(json)))
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
 }
 
 #[derive(Debug)]

@@ -8,7 +8,7 @@
 //! falls in.
 
 use super::db::{Db, Row, ToArg};
-use super::sets::{execute_for_keys, CHUNK};
+use super::sets::CHUNK;
 use super::ValueMac;
 use super::{Audit, SealedEntry, Store};
 use crate::error::AppError;
@@ -58,13 +58,14 @@ pub(crate) async fn record(
         .chain(change.removed)
         .map(String::as_str)
         .collect();
-    execute_for_keys(
-        tx,
-        "UPDATE secret_history SET until = $2 WHERE set_id = $1 AND until IS NULL AND key {keys}",
-        &[&change.set_id, &change.version],
-        &closing,
-    )
-    .await?;
+    if !closing.is_empty() {
+        let sql = format!(
+            "UPDATE secret_history SET until = $2 WHERE set_id = $1 AND until IS NULL AND {}",
+            tx.in_list("key", 3)
+        );
+        tx.execute(&sql, &[&change.set_id, &change.version, &closing])
+            .await?;
+    }
     open_values(
         tx,
         (change.set_id, change.org_id, change.set_name),

@@ -4,7 +4,7 @@
 //! A write to a set is composed by `server::secrets` from the row operations here, in
 //! one transaction, with the rules (protection, revision, size limits) checked there.
 
-use super::db::{params_list, Db, ToArg};
+use super::db::{Db, ToArg};
 use super::ValueMac;
 use super::{finish, Audit, AuditWith, PullSecretRecord, SealedEntry, Store, StoredKey};
 use crate::error::pull_secret_exists;
@@ -130,80 +130,25 @@ pub(crate) async fn existing_keys(
     set_id: i64,
     keys: &[&str],
 ) -> Result<std::collections::HashMap<String, ValueMac>, AppError> {
-    Ok(rows_for_keys(
-        tx,
-        "SELECT key, value_mac FROM secrets WHERE set_id = $1 AND key {keys}",
-        &[&set_id],
-        keys,
-        |r| (r.get(0), r.get(1)),
-    )
-    .await?
-    .into_iter()
-    .collect())
+    let sql = format!(
+        "SELECT key, value_mac FROM secrets WHERE set_id = $1 AND {}",
+        tx.in_list("key", 2)
+    );
+    let keys = keys.to_vec();
+    Ok(tx
+        .rows(&sql, &[&set_id, &keys], |r| (r.get(0), r.get(1)))
+        .await?
+        .into_iter()
+        .collect())
 }
 
-/// `sql` with `{keys}` made a test for `keys` bound after `before` arguments: on
-/// PostgreSQL one array parameter, on SQLite an `IN` list for each chunk of keys.
-fn keys_sql(tx: &Db, sql: &str, before: usize, n: usize) -> String {
-    let test = if tx.is_postgres() {
-        format!("= ANY(${})", before + 1)
-    } else {
-        format!("IN ({})", params_list(before + 1, n))
-    };
-    sql.replace("{keys}", &test)
-}
-
-/// Every row `sql` (see [`keys_sql`]) reads for `keys`, by `f`.
-pub(crate) async fn rows_for_keys<T>(
-    tx: &mut Db,
-    sql: &str,
-    before: &[&dyn ToArg],
-    keys: &[&str],
-    mut f: impl FnMut(&super::db::Row) -> T,
-) -> Result<Vec<T>, AppError> {
-    let mut out = Vec::new();
-    if tx.is_postgres() {
-        let keys = keys.to_vec();
-        let sql = keys_sql(tx, sql, before.len(), 1);
-        let mut args = before.to_vec();
-        args.push(&keys);
-        out.extend(tx.rows(&sql, &args, &mut f).await?);
-        return Ok(out);
-    }
-    for chunk in keys.chunks(CHUNK) {
-        let sql = keys_sql(tx, sql, before.len(), chunk.len());
-        let mut args = before.to_vec();
-        args.extend(chunk.iter().map(|k| k as &dyn ToArg));
-        out.extend(tx.rows(&sql, &args, &mut f).await?);
-    }
-    Ok(out)
-}
-
-/// Runs `sql` (see [`keys_sql`]) for `keys`; the rows it changed.
-pub(crate) async fn execute_for_keys(
-    tx: &mut Db,
-    sql: &str,
-    before: &[&dyn ToArg],
-    keys: &[&str],
-) -> Result<u64, AppError> {
+/// Deletes `keys` from the set; how many it held.
+pub(crate) async fn delete_keys(tx: &mut Db, set_id: i64, keys: &[&str]) -> Result<u64, AppError> {
     if keys.is_empty() {
         return Ok(0);
     }
-    if tx.is_postgres() {
-        let keys = keys.to_vec();
-        let sql = keys_sql(tx, sql, before.len(), 1);
-        let mut args = before.to_vec();
-        args.push(&keys);
-        return Ok(tx.execute(&sql, &args).await?);
-    }
-    let mut n = 0;
-    for chunk in keys.chunks(CHUNK) {
-        let sql = keys_sql(tx, sql, before.len(), chunk.len());
-        let mut args = before.to_vec();
-        args.extend(chunk.iter().map(|k| k as &dyn ToArg));
-        n += tx.execute(&sql, &args).await?;
-    }
-    Ok(n)
+    let sql = format!("DELETE FROM secrets WHERE set_id = $1 AND {}", tx.in_list("key", 2));
+    Ok(tx.execute(&sql, &[&set_id, &keys.to_vec()]).await?)
 }
 
 const UPSERT: &str = "INSERT INTO secrets (set_id, org_id, key, sealed, value_mac, value_len, updated_at) \
