@@ -147,7 +147,10 @@ pub(crate) async fn delete_keys(tx: &mut Db, set_id: i64, keys: &[&str]) -> Resu
     if keys.is_empty() {
         return Ok(0);
     }
-    let sql = format!("DELETE FROM secrets WHERE set_id = $1 AND {}", tx.in_list("key", 2));
+    let sql = format!(
+        "DELETE FROM secrets WHERE set_id = $1 AND {}",
+        tx.in_list("key", 2)
+    );
     Ok(tx.execute(&sql, &[&set_id, &keys.to_vec()]).await?)
 }
 
