@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 /// Every refusal: the message, and for invalid input each problem.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: String,
     #[serde(default)]
@@ -20,6 +21,7 @@ pub struct ErrorBody {
 
 /// `GET /api/v1/whoami`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WhoAmI {
     pub email: String,
     pub org: String,
@@ -28,11 +30,14 @@ pub struct WhoAmI {
 
 /// `POST /api/v1/orgs` (`{"name"}`), and its answer with the caller's role there.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewOrg {
     pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OrgCreated {
     pub name: String,
     pub role: Role,
@@ -40,6 +45,7 @@ pub struct OrgCreated {
 
 /// One set in `GET …/secrets`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SetItem {
     pub name: String,
     pub key_count: u32,
@@ -48,6 +54,7 @@ pub struct SetItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SetList {
     pub sets: Vec<SetItem>,
     /// The `after` of the next page, or `null` on the last one.
@@ -57,6 +64,7 @@ pub struct SetList {
 
 /// A key of a set or of a deployment's revision: never its value.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KeyItem {
     pub key: String,
     /// Bound to this set and key; `null` where the caller may not see it (a protected
@@ -69,6 +77,7 @@ pub struct KeyItem {
 
 /// `GET …/secrets/{set}` (and the body of `PATCH`); `PUT` adds [`SetWritten`]'s fields.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SetBody {
     pub name: String,
     pub revision: i64,
@@ -79,6 +88,7 @@ pub struct SetBody {
 
 /// `PUT …/secrets/{set}`: the set after the write, and what the write did.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SetWritten {
     #[serde(flatten)]
     pub set: SetBody,
@@ -89,11 +99,15 @@ pub struct SetWritten {
 
 /// `PUT …/secrets/{set}` as JSON: `{"secrets":[{"key","value"}]}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct PutSecrets {
     pub secrets: Vec<PutSecret>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct PutSecret {
     pub key: String,
     pub value: Concealed,
@@ -101,12 +115,15 @@ pub struct PutSecret {
 
 /// `PATCH …/secrets/{set}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct PatchSet {
     pub protected: bool,
 }
 
 /// One image pull secret (never its credentials).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PullSecretItem {
     pub name: String,
     pub used_by: Vec<String>,
@@ -116,6 +133,7 @@ pub struct PullSecretItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PullSecretList {
     pub image_pull_secrets: Vec<PullSecretItem>,
 }
@@ -123,6 +141,8 @@ pub struct PullSecretList {
 /// `POST …/image-pull-secrets`: `username` and `password`, or `auth` (an already
 /// base64-encoded `username:password`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewPullSecret {
     pub name: String,
     pub registry: String,
@@ -139,6 +159,7 @@ fn concealed_is_empty(c: &Concealed) -> bool {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Scaling {
     pub min_agents: i64,
     pub max_agents: i64,
@@ -146,6 +167,7 @@ pub struct Scaling {
 
 /// One deployment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeploymentItem {
     pub name: String,
     pub image: String,
@@ -163,6 +185,7 @@ pub struct DeploymentItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeploymentList {
     pub deployments: Vec<DeploymentItem>,
     /// The `after` of the next page, or `null` on the last one.
@@ -172,6 +195,7 @@ pub struct DeploymentList {
 
 /// Keys of a deployment's set added, removed or changed since its revision was taken.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SinceRevision {
     pub added: Vec<String>,
     pub removed: Vec<String>,
@@ -180,6 +204,7 @@ pub struct SinceRevision {
 
 /// `GET …/deployments/{name}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeploymentBody {
     #[serde(flatten)]
     pub deployment: DeploymentItem,
@@ -188,13 +213,55 @@ pub struct DeploymentBody {
 }
 
 /// `PUT …/deployments/{name}`: the fields (each overriding the file's) and optionally
-/// `pcc_deploy_toml`, the file's text.
+/// `pcc_deploy_toml`, the file's text. The fields are [`DeployFields`]'s, spelled out
+/// here because an unknown field must be refused (serde cannot refuse one beside
+/// `flatten`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct PutDeployment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pcc_deploy_toml: Option<String>,
-    #[serde(flatten)]
-    pub fields: DeployFields,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_set: Option<String>,
+    /// The image pull secret (also accepted as `pull_secret`).
+    #[serde(default, alias = "pull_secret", skip_serializing_if = "Option::is_none")]
+    pub image_credentials: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_agents: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_agents: Option<i64>,
+}
+
+impl PutDeployment {
+    /// A request of the file's text (if any) and the fields overriding it.
+    pub fn new(pcc_deploy_toml: Option<String>, fields: DeployFields) -> Self {
+        Self {
+            pcc_deploy_toml,
+            image: fields.image,
+            secret_set: fields.secret_set,
+            image_credentials: fields.image_credentials,
+            region: fields.region,
+            min_agents: fields.min_agents,
+            max_agents: fields.max_agents,
+        }
+    }
+
+    /// The fields given, as the deployment file's merge takes them.
+    pub fn fields(&self) -> DeployFields {
+        DeployFields {
+            image: self.image.clone(),
+            secret_set: self.secret_set.clone(),
+            image_credentials: self.image_credentials.clone(),
+            region: self.region.clone(),
+            min_agents: self.min_agents,
+            max_agents: self.max_agents,
+        }
+    }
 }
 
 pub use crate::deploy_spec::DeployFields;
@@ -202,6 +269,7 @@ pub use crate::deploy_spec::DeployFields;
 /// The answer to `PUT …/deployments/{name}`; `runtime_token` only when it was created
 /// (shown once).
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Deployed {
     #[serde(flatten)]
     pub deployment: DeploymentItem,
@@ -212,6 +280,7 @@ pub struct Deployed {
 
 /// `POST …/deployments/{name}/redeploy`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Redeployed {
     pub name: String,
     pub revision: i64,
@@ -219,6 +288,7 @@ pub struct Redeployed {
 
 /// `POST …/deployments/{name}/runtime-token`.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RuntimeToken {
     pub name: String,
     pub runtime_token: String,
@@ -226,6 +296,7 @@ pub struct RuntimeToken {
 
 /// `GET /api/v1/runtime/env`: the one body that carries secret values.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RuntimeEnv {
     pub revision: i64,
     pub env: BTreeMap<String, String>,
@@ -233,6 +304,7 @@ pub struct RuntimeEnv {
 
 /// One API token (never the token itself).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TokenItem {
     pub id: i64,
     pub name: String,
@@ -243,17 +315,21 @@ pub struct TokenItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TokenList {
     pub tokens: Vec<TokenItem>,
 }
 
 /// `POST …/tokens` (`{"name"}`) and its answer, with the token (shown once).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewToken {
     pub name: String,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TokenCreated {
     pub id: i64,
     pub name: String,
@@ -262,6 +338,7 @@ pub struct TokenCreated {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MemberItem {
     pub email: String,
     pub role: Role,
@@ -269,17 +346,21 @@ pub struct MemberItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MemberList {
     pub members: Vec<MemberItem>,
 }
 
 /// `PATCH …/members/{email}` (`{"role"}`) and its answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct RoleChange {
     pub role: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RoleChanged {
     pub email: String,
     pub role: Role,
@@ -287,12 +368,15 @@ pub struct RoleChanged {
 
 /// `POST …/invites` (`{"email","role"}`) and its answer with the link (shown once).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewInvite {
     pub email: String,
     pub role: String,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InviteCreated {
     pub email: String,
     pub role: Role,
@@ -301,6 +385,7 @@ pub struct InviteCreated {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InviteItem {
     pub id: i64,
     pub email: String,
@@ -309,11 +394,13 @@ pub struct InviteItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InviteList {
     pub invites: Vec<InviteItem>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditItem {
     pub id: i64,
     pub at: String,
@@ -327,6 +414,7 @@ pub struct AuditItem {
 
 /// `GET …/audit`: a page of entries, newest first; `next_before` asks for the next one.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditPage {
     pub entries: Vec<AuditItem>,
     pub next_before: Option<i64>,
@@ -374,6 +462,7 @@ impl KeyItem {
 
 /// One version in `GET …/secret-versions/{set}`: what it changed, never a value.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VersionItem {
     pub version: i64,
     pub actor: String,
@@ -388,6 +477,7 @@ pub struct VersionItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VersionList {
     pub versions: Vec<VersionItem>,
     /// The `after` of the next (older) page, or `null` on the last one.
@@ -397,6 +487,7 @@ pub struct VersionList {
 
 /// `GET …/secret-versions/{set}/{n}`: the keys of one version with their fingerprints.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VersionKeys {
     pub version: i64,
     pub keys: Vec<KeyItem>,
@@ -404,6 +495,7 @@ pub struct VersionKeys {
 
 /// `POST …/secret-restores`: restore a whole version of a set, or only `keys` of it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RestoreRequest {
     pub set: String,
@@ -415,6 +507,7 @@ pub struct RestoreRequest {
 /// The answer to `POST …/secret-restores`: the set as `GET` shows it after the restore,
 /// and what the restore changed (nothing when the set held those values already).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RestoreDone {
     #[serde(flatten)]
     pub set: SetBody,
@@ -427,6 +520,7 @@ pub struct RestoreDone {
 /// The answer to `POST …/secret-restores?dry_run=true`: what the restore would change,
 /// at which revision of the set, and the deployments that would need a redeploy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RestorePlan {
     pub set: String,
     pub version: i64,
@@ -439,6 +533,7 @@ pub struct RestorePlan {
 
 /// One set in `GET …/deleted-secrets`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeletedItem {
     pub id: i64,
     pub name: String,
@@ -452,12 +547,14 @@ pub struct DeletedItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeletedList {
     pub deleted: Vec<DeletedItem>,
 }
 
 /// `POST …/deleted-secrets/{id}/restore`: optionally under a new name.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Undelete {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -466,6 +563,7 @@ pub struct Undelete {
 
 /// One revision in `GET …/deployments/{name}/revisions`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RevisionItem {
     pub revision: i64,
     pub current: bool,
@@ -482,6 +580,7 @@ pub struct RevisionItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RevisionList {
     pub name: String,
     pub revision: i64,
@@ -490,6 +589,7 @@ pub struct RevisionList {
 
 /// `POST …/deployments/{name}/rollback`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rollback {
     pub revision: i64,
@@ -497,6 +597,7 @@ pub struct Rollback {
 
 /// The answer to a rollback: the new revision and the one it serves again.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RolledBack {
     pub name: String,
     pub revision: i64,
@@ -506,6 +607,7 @@ pub struct RolledBack {
 /// `POST …/secrets-compare`: pairs held by the caller, compared with set `a`'s values on
 /// the server (nothing is stored).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CompareValues {
     pub a: String,
@@ -515,6 +617,7 @@ pub struct CompareValues {
 /// The answer: per key only a verdict. `missing`: in the set, not given; `extra`: given,
 /// not in the set.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ValuesCompared {
     pub set: String,
     pub same: Vec<String>,
@@ -525,6 +628,7 @@ pub struct ValuesCompared {
 
 /// `POST …/secret-checks`: is `value` the value of `key` in `set`?
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CheckValue {
     pub set: String,
@@ -534,12 +638,14 @@ pub struct CheckValue {
 
 /// `POST …/secrets-find`: where does this value live?
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FindValue {
     pub value: Concealed,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Found {
     /// The first places found (at most 1,000).
     pub places: Vec<crate::model::Place>,
@@ -550,6 +656,7 @@ pub struct Found {
 
 /// `POST …/secret-versions-prune`: each set keeps its newest `keep` versions.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Prune {
     pub keep: i64,
@@ -557,11 +664,13 @@ pub struct Prune {
 
 /// The answer: how many versions went.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Pruned {
     pub pruned: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Checked {
     #[serde(rename = "match")]
     pub matches: bool,
