@@ -33,6 +33,7 @@ pub struct WhoAmI {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewOrg {
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
     pub name: String,
 }
 
@@ -102,6 +103,7 @@ pub struct SetWritten {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PutSecrets {
+    #[cfg_attr(feature = "ssr", schema(min_items = 1))]
     pub secrets: Vec<PutSecret>,
 }
 
@@ -109,7 +111,9 @@ pub struct PutSecrets {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PutSecret {
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[A-Za-z0-9_-]{1,64}$"))]
     pub key: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = String, max_length = 65536))]
     pub value: Concealed,
 }
 
@@ -144,14 +148,58 @@ pub struct PullSecretList {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewPullSecret {
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
     pub name: String,
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            pattern = r"^(https?://)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?){0,3}(:[1-9][0-9]{0,3})?(/[a-z0-9._-]{1,30}){0,3}$"
+        )
+    )]
     pub registry: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[^:\s\x00-\x1f\x7f-\x9f]{1,255}$"))]
     pub username: String,
     #[serde(default, skip_serializing_if = "concealed_is_empty")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String, pattern = r"^[^\x00-\x1f\x7f-\x9f]{1,4096}$"))]
     pub password: Concealed,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, pattern = r"^([A-Za-z0-9+/]{4}){0,100}([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"))]
     pub auth: Option<Concealed>,
+}
+
+/// A whole number, as JSON may spell it: `3` or `3.0` (JSON Schema's `integer` is
+/// either); `3.5` or one past `i64` is refused.
+fn whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    struct Whole;
+    impl serde::de::Visitor<'_> for Whole {
+        type Value = i64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::custom("a whole number too large"))
+        }
+        #[allow(clippy::cast_possible_truncation, reason = "checked whole and in range first")]
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+            if v.fract() == 0.0 && (-9.0e18..=9.0e18).contains(&v) {
+                Ok(v as i64)
+            } else {
+                Err(E::custom("a whole number, not a fraction"))
+            }
+        }
+    }
+    d.deserialize_any(Whole)
+}
+
+/// [`whole`], or nothing (`null` or absent).
+fn maybe_whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrapped(#[serde(deserialize_with = "whole")] i64);
+    Ok(Option::<Wrapped>::deserialize(d)?.map(|w| w.0))
 }
 
 fn concealed_is_empty(c: &Concealed) -> bool {
@@ -221,19 +269,37 @@ pub struct DeploymentBody {
 #[serde(deny_unknown_fields)]
 pub struct PutDeployment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = r#"^image = "[a-z0-9][a-z0-9./:_-]{0,99}"\n$"#)
+    )]
     pub pcc_deploy_toml: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[^\s\x00-\x1f\x7f-\x9f]{1,255}$"))]
     pub image: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
     pub secret_set: Option<String>,
     /// The image pull secret (also accepted as `pull_secret`).
     #[serde(default, alias = "pull_secret", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
     pub image_credentials: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[^\s\x00-\x1f\x7f-\x9f]{1,63}$"))]
     pub region: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "maybe_whole",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
     pub min_agents: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "maybe_whole",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 1000))]
     pub max_agents: Option<i64>,
 }
 
@@ -356,6 +422,7 @@ pub struct MemberList {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RoleChange {
+    #[cfg_attr(feature = "ssr", schema(value_type = Role))]
     pub role: String,
 }
 
@@ -371,7 +438,14 @@ pub struct RoleChanged {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewInvite {
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            pattern = r"^[^\s@\x00-\x1f\x7f-\x9f]{1,64}@[^\s@.\x00-\x1f\x7f-\x9f]{1,63}(\.[^\s@.\x00-\x1f\x7f-\x9f]{1,63}){1,4}$"
+        )
+    )]
     pub email: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = Role))]
     pub role: String,
 }
 
@@ -493,14 +567,33 @@ pub struct VersionKeys {
     pub keys: Vec<KeyItem>,
 }
 
+/// `PUT …/secrets/{set}` as `text/plain`: `KEY=value` lines (in a document: a plain
+/// subset of the grammar docs/dotenv.md describes).
+#[cfg(feature = "ssr")]
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, pattern = r"^([A-Z_][A-Z0-9_]{0,63}=[A-Za-z0-9_./:@+-]{0,100}\n){1,20}$")]
+#[allow(dead_code, reason = "only names a schema")]
+pub struct EnvText(String);
+
+/// A key of a set (in a document: the key rule as a pattern).
+#[cfg(feature = "ssr")]
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, pattern = r"^[A-Za-z0-9_-]{1,64}$")]
+#[allow(dead_code, reason = "only names a schema")]
+pub struct KeyName(String);
+
 /// `POST …/secret-restores`: restore a whole version of a set, or only `keys` of it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RestoreRequest {
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
     pub set: String,
+    #[cfg_attr(feature = "ssr", schema(minimum = 1))]
+    #[serde(deserialize_with = "whole")]
     pub version: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(inline, value_type = Option<Vec<KeyName>>))]
     pub keys: Option<Vec<String>>,
 }
 
@@ -558,6 +651,7 @@ pub struct DeletedList {
 #[serde(deny_unknown_fields)]
 pub struct Undelete {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
     pub name: Option<String>,
 }
 
@@ -592,6 +686,8 @@ pub struct RevisionList {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rollback {
+    #[cfg_attr(feature = "ssr", schema(minimum = 1))]
+    #[serde(deserialize_with = "whole")]
     pub revision: i64,
 }
 
@@ -610,7 +706,9 @@ pub struct RolledBack {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CompareValues {
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
     pub a: String,
+    #[cfg_attr(feature = "ssr", schema(min_items = 1))]
     pub secrets: Vec<PutSecret>,
 }
 
@@ -631,8 +729,11 @@ pub struct ValuesCompared {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CheckValue {
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
     pub set: String,
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[A-Za-z0-9_-]{1,64}$"))]
     pub key: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = String, max_length = 65536))]
     pub value: Concealed,
 }
 
@@ -641,6 +742,7 @@ pub struct CheckValue {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FindValue {
+    #[cfg_attr(feature = "ssr", schema(value_type = String, max_length = 65536))]
     pub value: Concealed,
 }
 
@@ -659,6 +761,8 @@ pub struct Found {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Prune {
+    #[cfg_attr(feature = "ssr", schema(minimum = 1))]
+    #[serde(deserialize_with = "whole")]
     pub keep: i64,
 }
 

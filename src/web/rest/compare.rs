@@ -28,9 +28,17 @@ impl JsonExample for body::FindValue {
 pub struct Sides {
     /// `SET`, `SET@VERSION` or `deployment:NAME`
     #[serde(default)]
+    #[param(
+        required = true,
+        pattern = r"^(deployment:[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(@[1-9][0-9]{0,17})?)$"
+    )]
     a: String,
     /// `SET`, `SET@VERSION` or `deployment:NAME`
     #[serde(default)]
+    #[param(
+        required = true,
+        pattern = r"^(deployment:[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(@[1-9][0-9]{0,17})?)$"
+    )]
     b: String,
 }
 

@@ -49,7 +49,7 @@ pub async fn list_deployments(
     path = "/api/v1/orgs/{org}/deployments/{name}",
     tag = "deployments",
     params(("org" = String, Path, description = "The organization"),
-        ("name" = String, Path, description = "The deployment's name")),
+        ("name" = String, Path, description = "The deployment's name", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "The deployment", body = body::DeploymentBody)),
 )]
 pub async fn get_deployment(
@@ -77,7 +77,7 @@ pub async fn get_deployment(
     path = "/api/v1/orgs/{org}/deployments/{name}",
     tag = "deployments",
     params(("org" = String, Path, description = "The organization"),
-        ("name" = String, Path, description = "The deployment's name")),
+        ("name" = String, Path, description = "The deployment's name", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     request_body(description = "The fields, or the pcc-deploy.toml file alone", content(
         (body::PutDeployment = "application/json"),
         (String = "application/toml"),
@@ -148,7 +148,7 @@ pub async fn put_deployment(
     path = "/api/v1/orgs/{org}/deployments/{name}/redeploy",
     tag = "deployments",
     params(("org" = String, Path, description = "The organization"),
-        ("name" = String, Path, description = "The deployment's name")),
+        ("name" = String, Path, description = "The deployment's name", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "Redeployed", body = body::Redeployed)),
 )]
 pub async fn redeploy(
@@ -166,7 +166,7 @@ pub async fn redeploy(
     path = "/api/v1/orgs/{org}/deployments/{name}/runtime-token",
     tag = "deployments",
     params(("org" = String, Path, description = "The organization"),
-        ("name" = String, Path, description = "The deployment's name")),
+        ("name" = String, Path, description = "The deployment's name", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "The new token, shown this once", body = body::RuntimeToken)),
 )]
 pub async fn rotate_runtime_token(
@@ -184,7 +184,7 @@ pub async fn rotate_runtime_token(
     path = "/api/v1/orgs/{org}/deployments/{name}",
     tag = "deployments",
     params(("org" = String, Path, description = "The organization"),
-        ("name" = String, Path, description = "The deployment's name")),
+        ("name" = String, Path, description = "The deployment's name", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 204, description = "Deleted")),
 )]
 pub async fn delete_deployment(
@@ -202,7 +202,7 @@ pub async fn delete_deployment(
     path = "/api/v1/orgs/{org}/deployments/{name}/revisions",
     tag = "deployments",
     params(("org" = String, Path, description = "The organization"),
-        ("name" = String, Path, description = "The deployment's name")),
+        ("name" = String, Path, description = "The deployment's name", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "The revisions", body = body::RevisionList)),
 )]
 pub async fn list_revisions(
@@ -229,7 +229,7 @@ pub async fn list_revisions(
     path = "/api/v1/orgs/{org}/deployments/{name}/rollback",
     tag = "deployments",
     params(("org" = String, Path, description = "The organization"),
-        ("name" = String, Path, description = "The deployment's name")),
+        ("name" = String, Path, description = "The deployment's name", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     request_body = body::Rollback,
     responses((status = 200, description = "Rolled back", body = body::RolledBack)),
 )]

@@ -30,7 +30,9 @@ impl JsonExample for body::Undelete {
     path = "/api/v1/orgs/{org}/secret-versions/{set}",
     tag = "history",
     params(("org" = String, Path, description = "The organization"),
-        ("set" = String, Path, description = "The set's name"), PageParams),
+        ("set" = String, Path, description = "The set's name", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("after" = Option<i64>, Query, description = "The `next` of the previous page: versions older than this", minimum = 1),
+        ("limit" = Option<u32>, Query, description = "At most this many (default 100)", minimum = 1, maximum = 1000)),
     responses((status = 200, description = "A page of versions, newest first", body = body::VersionList,
         links(("next_page" = (operation_id = "list_versions",
             parameters(("org" = "$request.path.org"), ("set" = "$request.path.set"),
@@ -66,7 +68,7 @@ pub async fn list_versions(
     path = "/api/v1/orgs/{org}/secret-versions/{set}/{version}",
     tag = "history",
     params(("org" = String, Path, description = "The organization"),
-        ("set" = String, Path, description = "The set's name"),
+        ("set" = String, Path, description = "The set's name", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
         ("version" = i64, Path, description = "The version number", minimum = 1)),
     responses((status = 200, description = "The version's keys", body = body::VersionKeys)),
 )]
@@ -99,7 +101,7 @@ pub struct DryRun {
     path = "/api/v1/orgs/{org}/secret-restores",
     tag = "history",
     params(("org" = String, Path, description = "The organization"), DryRun,
-        ("If-Match" = Option<String>, Header, description = "Restore only at this revision of the set")),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Restore only at this revision of the set", pattern = r#"^\s*(\*|(W/)*"*[0-9]{1,18}"*)\s*$"#)),
     request_body = body::RestoreRequest,
     responses(
         (status = 200, description = "Restored (`RestoreDone`), or with `dry_run` the plan (`RestorePlan`)",

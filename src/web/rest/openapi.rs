@@ -46,7 +46,28 @@ pub struct ApiDoc;
 pub fn json() -> String {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
     camel_case_links(&mut doc);
+    either_or(&mut doc);
     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// Rules between fields that the derive cannot say: a deployment needs an image, given
+/// directly or in its file; a pull secret needs a username and a password, or `auth`.
+fn either_or(doc: &mut serde_json::Value) {
+    let rules = [
+        (
+            "PutDeployment",
+            serde_json::json!([{"required": ["image"]}, {"required": ["pcc_deploy_toml"]}]),
+        ),
+        (
+            "NewPullSecret",
+            serde_json::json!([{"required": ["username", "password"]}, {"required": ["auth"]}]),
+        ),
+    ];
+    for (name, any_of) in rules {
+        if let Some(schema) = doc.pointer_mut(&format!("/components/schemas/{name}")) {
+            schema["anyOf"] = any_of;
+        }
+    }
 }
 
 /// utoipa 5.5 writes a link's fields in snake case (`operation_id`); OpenAPI spells them

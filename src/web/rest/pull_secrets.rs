@@ -69,7 +69,7 @@ pub async fn create_pull_secret(
     path = "/api/v1/orgs/{org}/image-pull-secrets/{name}",
     tag = "image pull secrets",
     params(("org" = String, Path, description = "The organization"),
-        ("name" = String, Path, description = "The pull secret's name")),
+        ("name" = String, Path, description = "The pull secret's name", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 204, description = "Deleted")),
 )]
 pub async fn delete_pull_secret(
@@ -87,7 +87,7 @@ pub async fn delete_pull_secret(
     path = "/api/v1/orgs/{org}/image-pull-secrets/{name}/dockerconfigjson",
     tag = "image pull secrets",
     params(("org" = String, Path, description = "The organization"),
-        ("name" = String, Path, description = "The pull secret's name")),
+        ("name" = String, Path, description = "The pull secret's name", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "A Docker config.json with the credentials",
         body = serde_json::Value, content_type = "application/json")),
 )]

@@ -49,7 +49,7 @@ pub async fn list_sets(
     path = "/api/v1/orgs/{org}/secrets/{set}",
     tag = "secret sets",
     params(("org" = String, Path, description = "The organization"),
-        ("set" = String, Path, description = "The set's name")),
+        ("set" = String, Path, description = "The set's name", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "The set", body = body::SetBody,
         headers(("ETag" = String, description = "The set's revision, for `If-Match`")))),
 )]
@@ -72,11 +72,11 @@ pub async fn get_set(
     path = "/api/v1/orgs/{org}/secrets/{set}",
     tag = "secret sets",
     params(("org" = String, Path, description = "The organization"),
-        ("set" = String, Path, description = "The set's name"),
-        ("If-Match" = Option<String>, Header, description = "Write only at this revision (`\"3\"`, `3` or `*`)")),
+        ("set" = String, Path, description = "The set's name", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Write only at this revision (`\"3\"`, `3` or `*`)", pattern = r#"^\s*(\*|(W/)*"*[0-9]{1,18}"*)\s*$"#)),
     request_body(description = "The pairs to write", content(
         (body::PutSecrets = "application/json"),
-        (String = "text/plain"))),
+        (body::EnvText = "text/plain"))),
     responses(
         (status = 200, description = "The set changed", body = body::SetWritten,
             headers(("ETag" = String, description = "The set's new revision"))),
@@ -127,7 +127,7 @@ pub async fn put_set(
     path = "/api/v1/orgs/{org}/secrets/{set}",
     tag = "secret sets",
     params(("org" = String, Path, description = "The organization"),
-        ("set" = String, Path, description = "The set's name")),
+        ("set" = String, Path, description = "The set's name", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     request_body = body::PatchSet,
     responses((status = 200, description = "The set", body = body::SetBody,
         headers(("ETag" = String, description = "The set's revision")))),
@@ -154,7 +154,7 @@ pub async fn patch_set(
     path = "/api/v1/orgs/{org}/secrets/{set}",
     tag = "secret sets",
     params(("org" = String, Path, description = "The organization"),
-        ("set" = String, Path, description = "The set's name")),
+        ("set" = String, Path, description = "The set's name", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 204, description = "Deleted")),
 )]
 pub async fn delete_set(
@@ -172,9 +172,9 @@ pub async fn delete_set(
     path = "/api/v1/orgs/{org}/secrets/{set}/{key}",
     tag = "secret sets",
     params(("org" = String, Path, description = "The organization"),
-        ("set" = String, Path, description = "The set's name"),
-        ("key" = String, Path, description = "The key"),
-        ("If-Match" = Option<String>, Header, description = "Remove only at this revision (`\"3\"`, `3` or `*`)")),
+        ("set" = String, Path, description = "The set's name", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"),
+        ("key" = String, Path, description = "The key", pattern = r"^[A-Za-z0-9_-]{1,64}$"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Remove only at this revision (`\"3\"`, `3` or `*`)", pattern = r#"^\s*(\*|(W/)*"*[0-9]{1,18}"*)\s*$"#)),
     responses((status = 204, description = "Removed",
         headers(("ETag" = String, description = "The set's new revision")))),
 )]
