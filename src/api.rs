@@ -214,17 +214,6 @@ pub fn write_notice(set: &str, added: &[String], updated: &[String]) -> String {
     notice
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn params_are_appended_and_encoded() {
-        assert_eq!(with_param("/a", "error", "x y&z"), "/a?error=x%20y%26z");
-        assert_eq!(with_param("/a?b=1", "n", "é"), "/a?b=1&n=%C3%A9");
-    }
-}
-
 /// Sets the HTTP status of the page being rendered.
 pub(crate) fn set_status(code: u16) {
     #[cfg(feature = "ssr")]
@@ -236,4 +225,15 @@ pub(crate) fn set_status(code: u16) {
     }
     #[cfg(not(feature = "ssr"))]
     let _ = code;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_are_appended_and_encoded() {
+        assert_eq!(with_param("/a", "error", "x y&z"), "/a?error=x%20y%26z");
+        assert_eq!(with_param("/a?b=1", "n", "é"), "/a?b=1&n=%C3%A9");
+    }
 }

@@ -36,6 +36,9 @@ enum ServerCommand {
     /// Bootstrap users and API tokens.
     #[command(subcommand)]
     Admin(Admin),
+    /// Print the REST API's OpenAPI 3.1 document (JSON), as the server serves it at
+    /// /api/v1/openapi.json.
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -83,6 +86,10 @@ pub async fn run() -> ExitCode {
         Some(Command::Server(server)) => server,
         None => ServerCommand::Serve,
     };
+    if let ServerCommand::Openapi = command {
+        println!("{}", crate::web::rest::openapi::json());
+        return ExitCode::SUCCESS;
+    }
     init_logging();
     let config = match Config::load(&cli.config) {
         Ok(c) => c,
@@ -90,6 +97,7 @@ pub async fn run() -> ExitCode {
     };
     let result = match command {
         ServerCommand::Serve => serve(config).await,
+        ServerCommand::Openapi => Ok(()),
         ServerCommand::Admin(Admin::CreateUser {
             email,
             org,

@@ -6,6 +6,7 @@ use std::fmt;
 
 /// Form text that may hold secret values: travels as a plain string, but `Debug`
 /// prints `***`, so logging a request's arguments can never reveal it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Concealed(pub String);
@@ -269,6 +270,7 @@ pub struct KeyPrint {
 
 /// Two sides' keys compared on the server by their values' full MACs, never shown.
 /// Each list is sorted.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Comparison {
     pub only_in_a: Vec<String>,
@@ -313,6 +315,7 @@ impl Comparison {
 
 /// A place where a value lives: a set now, a kept version of a set, or a kept
 /// deployment revision.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Place {
     /// `set`, `set_version` or `deployment_revision`.
@@ -398,6 +401,7 @@ pub struct WriteOutcome {
 }
 
 /// A person's role in an organization, weakest first (so roles compare with `<`).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 /// Every refusal: the message, and for invalid input each problem.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: String,
     #[serde(default)]
@@ -20,6 +21,7 @@ pub struct ErrorBody {
 
 /// `GET /api/v1/whoami`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WhoAmI {
     pub email: String,
     pub org: String,
@@ -28,11 +30,15 @@ pub struct WhoAmI {
 
 /// `POST /api/v1/orgs` (`{"name"}`), and its answer with the caller's role there.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewOrg {
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
     pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OrgCreated {
     pub name: String,
     pub role: Role,
@@ -40,6 +46,7 @@ pub struct OrgCreated {
 
 /// One set in `GET …/secrets`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SetItem {
     pub name: String,
     pub key_count: u32,
@@ -48,6 +55,7 @@ pub struct SetItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SetList {
     pub sets: Vec<SetItem>,
     /// The `after` of the next page, or `null` on the last one.
@@ -57,6 +65,7 @@ pub struct SetList {
 
 /// A key of a set or of a deployment's revision: never its value.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct KeyItem {
     pub key: String,
     /// Bound to this set and key; `null` where the caller may not see it (a protected
@@ -69,6 +78,7 @@ pub struct KeyItem {
 
 /// `GET …/secrets/{set}` (and the body of `PATCH`); `PUT` adds [`SetWritten`]'s fields.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SetBody {
     pub name: String,
     pub revision: i64,
@@ -79,6 +89,7 @@ pub struct SetBody {
 
 /// `PUT …/secrets/{set}`: the set after the write, and what the write did.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SetWritten {
     #[serde(flatten)]
     pub set: SetBody,
@@ -89,24 +100,34 @@ pub struct SetWritten {
 
 /// `PUT …/secrets/{set}` as JSON: `{"secrets":[{"key","value"}]}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct PutSecrets {
+    #[cfg_attr(feature = "ssr", schema(min_items = 1))]
     pub secrets: Vec<PutSecret>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct PutSecret {
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[A-Za-z0-9_-]{1,64}$"))]
     pub key: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = String, max_length = 65536))]
     pub value: Concealed,
 }
 
 /// `PATCH …/secrets/{set}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct PatchSet {
     pub protected: bool,
 }
 
 /// One image pull secret (never its credentials).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PullSecretItem {
     pub name: String,
     pub used_by: Vec<String>,
@@ -116,6 +137,7 @@ pub struct PullSecretItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PullSecretList {
     pub image_pull_secrets: Vec<PullSecretItem>,
 }
@@ -123,15 +145,61 @@ pub struct PullSecretList {
 /// `POST …/image-pull-secrets`: `username` and `password`, or `auth` (an already
 /// base64-encoded `username:password`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewPullSecret {
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
     pub name: String,
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            pattern = r"^(https?://)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?){0,3}(:[1-9][0-9]{0,3})?(/[a-z0-9._-]{1,30}){0,3}$"
+        )
+    )]
     pub registry: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[^:\s\x00-\x1f\x7f-\x9f]{1,255}$"))]
     pub username: String,
     #[serde(default, skip_serializing_if = "concealed_is_empty")]
+    #[cfg_attr(feature = "ssr", schema(value_type = String, pattern = r"^[^\x00-\x1f\x7f-\x9f]{1,4096}$"))]
     pub password: Concealed,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, pattern = r"^([A-Za-z0-9+/]{4}){0,100}([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"))]
     pub auth: Option<Concealed>,
+}
+
+/// A whole number, as JSON may spell it: `3` or `3.0` (JSON Schema's `integer` is
+/// either); `3.5` or one past `i64` is refused.
+fn whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    struct Whole;
+    impl serde::de::Visitor<'_> for Whole {
+        type Value = i64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::custom("a whole number too large"))
+        }
+        #[allow(clippy::cast_possible_truncation, reason = "checked whole and in range first")]
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+            if v.fract() == 0.0 && (-9.0e18..=9.0e18).contains(&v) {
+                Ok(v as i64)
+            } else {
+                Err(E::custom("a whole number, not a fraction"))
+            }
+        }
+    }
+    d.deserialize_any(Whole)
+}
+
+/// [`whole`], or nothing (`null` or absent).
+fn maybe_whole<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrapped(#[serde(deserialize_with = "whole")] i64);
+    Ok(Option::<Wrapped>::deserialize(d)?.map(|w| w.0))
 }
 
 fn concealed_is_empty(c: &Concealed) -> bool {
@@ -139,6 +207,7 @@ fn concealed_is_empty(c: &Concealed) -> bool {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Scaling {
     pub min_agents: i64,
     pub max_agents: i64,
@@ -146,6 +215,7 @@ pub struct Scaling {
 
 /// One deployment.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeploymentItem {
     pub name: String,
     pub image: String,
@@ -163,6 +233,7 @@ pub struct DeploymentItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeploymentList {
     pub deployments: Vec<DeploymentItem>,
     /// The `after` of the next page, or `null` on the last one.
@@ -172,6 +243,7 @@ pub struct DeploymentList {
 
 /// Keys of a deployment's set added, removed or changed since its revision was taken.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SinceRevision {
     pub added: Vec<String>,
     pub removed: Vec<String>,
@@ -180,6 +252,7 @@ pub struct SinceRevision {
 
 /// `GET …/deployments/{name}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeploymentBody {
     #[serde(flatten)]
     pub deployment: DeploymentItem,
@@ -188,13 +261,73 @@ pub struct DeploymentBody {
 }
 
 /// `PUT …/deployments/{name}`: the fields (each overriding the file's) and optionally
-/// `pcc_deploy_toml`, the file's text.
+/// `pcc_deploy_toml`, the file's text. The fields are [`DeployFields`]'s, spelled out
+/// here because an unknown field must be refused (serde cannot refuse one beside
+/// `flatten`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct PutDeployment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "ssr",
+        schema(pattern = r#"^image = "[a-z0-9][a-z0-9./:_-]{0,99}"\n$"#)
+    )]
     pub pcc_deploy_toml: Option<String>,
-    #[serde(flatten)]
-    pub fields: DeployFields,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[^\s\x00-\x1f\x7f-\x9f]{1,255}$"))]
+    pub image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
+    pub secret_set: Option<String>,
+    /// The image pull secret (also accepted as `pull_secret`).
+    #[serde(default, alias = "pull_secret", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
+    pub image_credentials: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[^\s\x00-\x1f\x7f-\x9f]{1,63}$"))]
+    pub region: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "maybe_whole",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(minimum = 0))]
+    pub min_agents: Option<i64>,
+    #[serde(
+        default,
+        deserialize_with = "maybe_whole",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 1000))]
+    pub max_agents: Option<i64>,
+}
+
+impl PutDeployment {
+    /// A request of the file's text (if any) and the fields overriding it.
+    pub fn new(pcc_deploy_toml: Option<String>, fields: DeployFields) -> Self {
+        Self {
+            pcc_deploy_toml,
+            image: fields.image,
+            secret_set: fields.secret_set,
+            image_credentials: fields.image_credentials,
+            region: fields.region,
+            min_agents: fields.min_agents,
+            max_agents: fields.max_agents,
+        }
+    }
+
+    /// The fields given, as the deployment file's merge takes them.
+    pub fn fields(&self) -> DeployFields {
+        DeployFields {
+            image: self.image.clone(),
+            secret_set: self.secret_set.clone(),
+            image_credentials: self.image_credentials.clone(),
+            region: self.region.clone(),
+            min_agents: self.min_agents,
+            max_agents: self.max_agents,
+        }
+    }
 }
 
 pub use crate::deploy_spec::DeployFields;
@@ -202,6 +335,7 @@ pub use crate::deploy_spec::DeployFields;
 /// The answer to `PUT …/deployments/{name}`; `runtime_token` only when it was created
 /// (shown once).
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Deployed {
     #[serde(flatten)]
     pub deployment: DeploymentItem,
@@ -212,6 +346,7 @@ pub struct Deployed {
 
 /// `POST …/deployments/{name}/redeploy`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Redeployed {
     pub name: String,
     pub revision: i64,
@@ -219,6 +354,7 @@ pub struct Redeployed {
 
 /// `POST …/deployments/{name}/runtime-token`.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RuntimeToken {
     pub name: String,
     pub runtime_token: String,
@@ -226,6 +362,7 @@ pub struct RuntimeToken {
 
 /// `GET /api/v1/runtime/env`: the one body that carries secret values.
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RuntimeEnv {
     pub revision: i64,
     pub env: BTreeMap<String, String>,
@@ -233,6 +370,7 @@ pub struct RuntimeEnv {
 
 /// One API token (never the token itself).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TokenItem {
     pub id: i64,
     pub name: String,
@@ -243,17 +381,21 @@ pub struct TokenItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TokenList {
     pub tokens: Vec<TokenItem>,
 }
 
 /// `POST …/tokens` (`{"name"}`) and its answer, with the token (shown once).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewToken {
     pub name: String,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TokenCreated {
     pub id: i64,
     pub name: String,
@@ -262,6 +404,7 @@ pub struct TokenCreated {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MemberItem {
     pub email: String,
     pub role: Role,
@@ -269,17 +412,22 @@ pub struct MemberItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MemberList {
     pub members: Vec<MemberItem>,
 }
 
 /// `PATCH …/members/{email}` (`{"role"}`) and its answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct RoleChange {
+    #[cfg_attr(feature = "ssr", schema(value_type = Role))]
     pub role: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RoleChanged {
     pub email: String,
     pub role: Role,
@@ -287,12 +435,22 @@ pub struct RoleChanged {
 
 /// `POST …/invites` (`{"email","role"}`) and its answer with the link (shown once).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct NewInvite {
+    #[cfg_attr(
+        feature = "ssr",
+        schema(
+            pattern = r"^[^\s@\x00-\x1f\x7f-\x9f]{1,64}@[^\s@.\x00-\x1f\x7f-\x9f]{1,63}(\.[^\s@.\x00-\x1f\x7f-\x9f]{1,63}){1,4}$"
+        )
+    )]
     pub email: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = Role))]
     pub role: String,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InviteCreated {
     pub email: String,
     pub role: Role,
@@ -301,6 +459,7 @@ pub struct InviteCreated {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InviteItem {
     pub id: i64,
     pub email: String,
@@ -309,11 +468,13 @@ pub struct InviteItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InviteList {
     pub invites: Vec<InviteItem>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditItem {
     pub id: i64,
     pub at: String,
@@ -327,6 +488,7 @@ pub struct AuditItem {
 
 /// `GET …/audit`: a page of entries, newest first; `next_before` asks for the next one.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditPage {
     pub entries: Vec<AuditItem>,
     pub next_before: Option<i64>,
@@ -374,6 +536,7 @@ impl KeyItem {
 
 /// One version in `GET …/secret-versions/{set}`: what it changed, never a value.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VersionItem {
     pub version: i64,
     pub actor: String,
@@ -388,6 +551,7 @@ pub struct VersionItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VersionList {
     pub versions: Vec<VersionItem>,
     /// The `after` of the next (older) page, or `null` on the last one.
@@ -397,24 +561,46 @@ pub struct VersionList {
 
 /// `GET …/secret-versions/{set}/{n}`: the keys of one version with their fingerprints.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VersionKeys {
     pub version: i64,
     pub keys: Vec<KeyItem>,
 }
 
+/// `PUT …/secrets/{set}` as `text/plain`: `KEY=value` lines (in a document: a plain
+/// subset of the grammar docs/dotenv.md describes).
+#[cfg(feature = "ssr")]
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, pattern = r"^([A-Z_][A-Z0-9_]{0,63}=[A-Za-z0-9_./:@+-]{0,100}\n){1,20}$")]
+#[allow(dead_code, reason = "only names a schema")]
+pub struct EnvText(String);
+
+/// A key of a set (in a document: the key rule as a pattern).
+#[cfg(feature = "ssr")]
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, pattern = r"^[A-Za-z0-9_-]{1,64}$")]
+#[allow(dead_code, reason = "only names a schema")]
+pub struct KeyName(String);
+
 /// `POST …/secret-restores`: restore a whole version of a set, or only `keys` of it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RestoreRequest {
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
     pub set: String,
+    #[cfg_attr(feature = "ssr", schema(minimum = 1))]
+    #[serde(deserialize_with = "whole")]
     pub version: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(inline, value_type = Option<Vec<KeyName>>))]
     pub keys: Option<Vec<String>>,
 }
 
 /// The answer to `POST …/secret-restores`: the set as `GET` shows it after the restore,
 /// and what the restore changed (nothing when the set held those values already).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RestoreDone {
     #[serde(flatten)]
     pub set: SetBody,
@@ -427,6 +613,7 @@ pub struct RestoreDone {
 /// The answer to `POST …/secret-restores?dry_run=true`: what the restore would change,
 /// at which revision of the set, and the deployments that would need a redeploy.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RestorePlan {
     pub set: String,
     pub version: i64,
@@ -439,6 +626,7 @@ pub struct RestorePlan {
 
 /// One set in `GET …/deleted-secrets`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeletedItem {
     pub id: i64,
     pub name: String,
@@ -452,20 +640,24 @@ pub struct DeletedItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeletedList {
     pub deleted: Vec<DeletedItem>,
 }
 
 /// `POST …/deleted-secrets/{id}/restore`: optionally under a new name.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Undelete {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
     pub name: Option<String>,
 }
 
 /// One revision in `GET …/deployments/{name}/revisions`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RevisionItem {
     pub revision: i64,
     pub current: bool,
@@ -482,6 +674,7 @@ pub struct RevisionItem {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RevisionList {
     pub name: String,
     pub revision: i64,
@@ -490,13 +683,17 @@ pub struct RevisionList {
 
 /// `POST …/deployments/{name}/rollback`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rollback {
+    #[cfg_attr(feature = "ssr", schema(minimum = 1))]
+    #[serde(deserialize_with = "whole")]
     pub revision: i64,
 }
 
 /// The answer to a rollback: the new revision and the one it serves again.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RolledBack {
     pub name: String,
     pub revision: i64,
@@ -506,15 +703,19 @@ pub struct RolledBack {
 /// `POST …/secrets-compare`: pairs held by the caller, compared with set `a`'s values on
 /// the server (nothing is stored).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CompareValues {
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
     pub a: String,
+    #[cfg_attr(feature = "ssr", schema(min_items = 1))]
     pub secrets: Vec<PutSecret>,
 }
 
 /// The answer: per key only a verdict. `missing`: in the set, not given; `extra`: given,
 /// not in the set.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ValuesCompared {
     pub set: String,
     pub same: Vec<String>,
@@ -525,21 +726,28 @@ pub struct ValuesCompared {
 
 /// `POST …/secret-checks`: is `value` the value of `key` in `set`?
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CheckValue {
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
     pub set: String,
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[A-Za-z0-9_-]{1,64}$"))]
     pub key: String,
+    #[cfg_attr(feature = "ssr", schema(value_type = String, max_length = 65536))]
     pub value: Concealed,
 }
 
 /// `POST …/secrets-find`: where does this value live?
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FindValue {
+    #[cfg_attr(feature = "ssr", schema(value_type = String, max_length = 65536))]
     pub value: Concealed,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Found {
     /// The first places found (at most 1,000).
     pub places: Vec<crate::model::Place>,
@@ -550,18 +758,23 @@ pub struct Found {
 
 /// `POST …/secret-versions-prune`: each set keeps its newest `keep` versions.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Prune {
+    #[cfg_attr(feature = "ssr", schema(minimum = 1))]
+    #[serde(deserialize_with = "whole")]
     pub keep: i64,
 }
 
 /// The answer: how many versions went.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Pruned {
     pub pruned: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Checked {
     #[serde(rename = "match")]
     pub matches: bool,

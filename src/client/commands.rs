@@ -1192,10 +1192,7 @@ async fn deploy(ctx: &Ctx, args: DeployArgs) -> Result<(), Failure> {
     note!("  region:      {}", spec.region);
     note!("  agents:      {} to {}", spec.min_agents, spec.max_agents);
     confirm(&format!("Deploy {name}?"), ctx.globals.yes)?;
-    let put = body::PutDeployment {
-        pcc_deploy_toml: file_text,
-        fields,
-    };
+    let put = body::PutDeployment::new(file_text, fields);
     let result: body::Deployed = api.call(Method::PUT, &path, Some(&put), None).await?;
     if ctx.json() {
         output::json(&result);

@@ -252,6 +252,8 @@ pub async fn check(
     value: String,
 ) -> Result<bool, AppError> {
     let key = crate::validate::SecretKey::parse(key).map_err(AppError::validation)?;
+    // No set holds a longer value: refused as invalid rather than answered "no".
+    crate::validate::check_value(key.as_str(), &value).map_err(AppError::validation)?;
     may_ask(state, who, set).await?;
     let value = SecretValue::new(value);
     let sealed = state
@@ -292,6 +294,17 @@ pub async fn find(
     value: String,
 ) -> Result<(Vec<crate::model::Place>, usize), AppError> {
     who.require(Role::Admin, "finding where a value is used")?;
+    // No set holds a longer value: refused as invalid rather than searched for.
+    if value.len() > crate::validate::VALUE_MAX_BYTES {
+        return Err(AppError::validation(crate::validate::FieldError::new(
+            "value",
+            format!(
+                "a value may be at most {} bytes (this one has {})",
+                crate::validate::VALUE_MAX_BYTES,
+                value.len()
+            ),
+        )));
+    }
     super::auth::count_oracle_lookup(state, who).await?;
     let mac = state.crypto.value_mac(who.org.id, &SecretValue::new(value));
     let (places, total) = state.store.places_with(who.org.id, &mac, FIND_MAX_PLACES).await?;

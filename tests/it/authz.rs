@@ -217,6 +217,10 @@ const REST_UNSCOPED: &[(&str, &str)] = &[
     ),
     ("GET /api/v1/whoami", "answers about the caller's own token"),
     (
+        "GET /api/v1/openapi.json",
+        "public: the API's description, no data; tested in tests/it/openapi.rs",
+    ),
+    (
         "POST /api/v1/orgs",
         "creates a new organization of the caller's own; tested in tests/it/hardening/security.rs",
     ),

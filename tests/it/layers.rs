@@ -2,6 +2,8 @@
 //! with imports only downward. Read from the source itself, so a new `use` that runs
 //! back up fails here, naming the file and line.
 
+#![allow(clippy::unwrap_used, reason = "test code: a panic is the failure report")]
+
 use std::path::{Path, PathBuf};
 
 /// What each part of `src/` may name with `crate::…` (besides itself).

@@ -13,6 +13,7 @@ mod hardening;
 mod history;
 mod layers;
 mod multi_instance;
+mod openapi;
 mod orgs;
 mod pull_secrets;
 mod rest;

@@ -921,7 +921,78 @@ async fn viewers_get_no_deploy_form(backend: Backend) {
     assert!(html.contains("<option value=\"app-env\""));
 }
 
+/// Bodies are exact: a field the API does not know (a typo, a guess) is refused with
+/// 400 naming it, and nothing is changed; a deployment given a misspelled credentials
+/// field is not created without its credentials.
+async fn a_misspelled_field_is_refused_by_name_and_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let refused = |v: Value, field: &str| {
+        let text = v.to_string();
+        assert!(v["error"].as_str().unwrap().contains(field), "{text}");
+        assert!(
+            v["details"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d.as_str().unwrap().contains(field)),
+            "{text}"
+        );
+    };
+    let res = app
+        .api(Method::PUT, "/deployments/web")
+        .json(&json!({"image": "x/agent:1", "image_pull_secret": "ghcr"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    refused(body(res).await, "image_pull_secret");
+    let res = app.api(Method::GET, "/deployments/web").send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::NOT_FOUND,
+        "the deployment was not created"
+    );
+
+    // The old name of the credentials field still works.
+    app.api(Method::POST, "/image-pull-secrets")
+        .json(&json!({"name": "ghcr", "registry": "ghcr.io", "username": "u", "password": "p"}))
+        .send()
+        .await
+        .unwrap();
+    let res = app
+        .api(Method::PUT, "/deployments/web")
+        .json(&json!({"image": "x/agent:1", "pull_secret": "ghcr"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(body(res).await["image_credentials"], json!("ghcr"));
+
+    let res = app
+        .api(Method::PUT, "/secrets/s")
+        .json(&json!({"secrets": [{"key": "K", "value": "V", "comment": "c"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    refused(body(res).await, "comment");
+    let res = app.api(Method::GET, "/secrets/s").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "the set was not created");
+
+    let res = app
+        .api(Method::POST, "/invites")
+        .json(&json!({"email": "b@example.com", "role": "member", "expires_in_days": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    refused(body(res).await, "expires_in_days");
+    let invites = body(app.api(Method::GET, "/invites").send().await.unwrap()).await;
+    assert_eq!(invites["invites"], json!([]), "no invitation was made");
+}
+
 on_both_backends!(
+    a_misspelled_field_is_refused_by_name_and_changes_nothing,
     pickers_stay_bounded_in_a_large_organization,
     a_refused_deploy_returns_to_the_form_it_came_from,
     viewers_get_no_deploy_form,
