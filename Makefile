@@ -19,7 +19,7 @@ serve: tools
 release: tools
 	cargo leptos build --release
 
-test: tools lint unit e2e
+test: tools lint unit fuzz-api e2e
 
 lint:
 	cargo fmt --check

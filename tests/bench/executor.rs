@@ -77,7 +77,7 @@ fn slow_filter() -> AuditFilter {
 
 async fn measure(state: &AppState, who: &Principal, exec: SqliteExec) -> Figures {
     state.store.set_sqlite_exec(exec);
-    let writes_per_s = concurrent_writes(&state, &who).await;
+    let writes_per_s = concurrent_writes(state, who).await;
 
     let start = Instant::now();
     state.store.audit(who.org.id, &slow_filter()).await.unwrap();
