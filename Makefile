@@ -29,8 +29,7 @@ lint:
 unit:
 	cargo test --features ssr
 
-# Schemathesis against the REST API's own OpenAPI document, on SQLite and PostgreSQL.
-# Not yet part of `test`: it still finds rules between fields the document cannot state
+# Schemathesis against the REST API's own OpenAPI document, on SQLite and PostgreSQL
 # (see docs/rest-api.md).
 fuzz-api: tools
 	bash .ci/schemathesis
